@@ -1,0 +1,42 @@
+# Two-command start: `make demo` and `make test`. Everything is installed from uv.lock.
+SHELL := /bin/bash
+PY ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export GX_ANALYTICS_ENABLED := false
+export DAGSTER_DISABLE_TELEMETRY := 1
+export UV_LINK_MODE := copy
+
+.PHONY: setup demo test ui lint bench clean
+
+$(UV):
+	$(PY) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(BIN)/lakehouse: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PY)
+	@touch $(BIN)/lakehouse
+
+setup: $(BIN)/lakehouse
+
+demo: setup
+	$(BIN)/lakehouse demo
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+ui: setup
+	$(BIN)/lakehouse ui
+
+bench: setup
+	$(BIN)/lakehouse bench
+
+clean:
+	rm -rf .lakehouse $(VENV) $(TOOLS)

@@ -1,0 +1,124 @@
+"""Telemetry assets: landing -> bronze (ingest) -> silver + quarantine (per local day)."""
+
+import datetime as dt
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, multi_asset
+
+from quality.checks import Reconciliation, checks_for, evaluate
+from warehouse.registry import (
+    BRONZE_TELEMETRY,
+    EQUIPMENT,
+    LANDING_FILES,
+    QUALITY_RESULTS,
+    QUARANTINE_TELEMETRY,
+    RECONCILIATION,
+    SILVER_TELEMETRY,
+)
+
+from assets.metadata import asset_spec, counts_table, preview
+from assets.partitions import daily_local
+from assets.resources import LakeResource, WarehouseResource
+from assets.telemetry.ingest import ingest_landing
+from assets.telemetry.transform import clean_telemetry
+
+
+@multi_asset(specs=[asset_spec(BRONZE_TELEMETRY), asset_spec(LANDING_FILES)], name="ingest_telemetry")
+def ingest_telemetry(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
+    """Every new landing file once: ingested into bronze, skipped as a re-sent copy, or rejected."""
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 200 == 0:
+            context.log.info(f"landing files: {done}/{total}")
+
+    result = ingest_landing(lake.settings.landing, lake.lake, run_id=context.run_id, progress=progress)
+    warehouse.refresh(lake.lake)
+    days = [d.isoformat() for d in result.days_touched]
+    yield MaterializeResult(
+        asset_key=BRONZE_TELEMETRY.asset_key,
+        metadata={
+            "dagster/row_count": result.records,
+            "records_ingested": result.records,
+            "files_ingested": result.count("ingested"),
+            "delta_version": result.bronze_version if result.bronze_version is not None else -1,
+            "reading_days_touched": MetadataValue.json(days),
+        },
+    )
+    yield MaterializeResult(
+        asset_key=LANDING_FILES.asset_key,
+        metadata={
+            "files_seen": result.files.height,
+            "files_ingested": result.count("ingested"),
+            "files_duplicate": result.count("duplicate_file"),
+            "files_rejected": result.count("rejected"),
+            "rejected_by_reason": counts_table(result.rejected_by_reason),
+            "preview": preview(result.files.drop("reading_days")),
+        },
+    )
+
+
+@multi_asset(
+    specs=[
+        asset_spec(SILVER_TELEMETRY, deps=[BRONZE_TELEMETRY.asset_key, EQUIPMENT.asset_key], partitions_def=daily_local),
+        asset_spec(QUARANTINE_TELEMETRY, deps=[BRONZE_TELEMETRY.asset_key], partitions_def=daily_local),
+    ],
+    check_specs=checks_for(SILVER_TELEMETRY, reconciles=True),
+    name="build_silver_telemetry",
+)
+def build_silver_telemetry(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
+    """Typed, deduplicated readings of one local day; unusable records to quarantine with a reason."""
+    day = dt.date.fromisoformat(context.partition_key)
+    store, settings = lake.lake, lake.settings
+    raw = store.read(BRONZE_TELEMETRY, where=_reading_day_is(day))
+    result = clean_telemetry(
+        raw, store.read(EQUIPMENT), day=day, run_id=context.run_id, watermark_days=settings.late_watermark_days
+    )
+    silver_version = store.replace_partition(SILVER_TELEMETRY, day, result.clean, run_id=context.run_id)
+    quarantine_version = store.replace_partition(QUARANTINE_TELEMETRY, day, result.quarantined, run_id=context.run_id)
+    recon = Reconciliation(result.landed, result.clean.height, result.quarantined.height, result.duplicates)
+    evaluation = evaluate(
+        SILVER_TELEMETRY,
+        result.clean,
+        partition=context.partition_key,
+        run_id=context.run_id,
+        gx_home=settings.gx_home,
+        reconciliation=recon,
+        row_rule_counts=result.reasons,
+        evaluated=result.landed,
+    )
+    store.upsert(RECONCILIATION, recon.row(SILVER_TELEMETRY, context.partition_key, context.run_id), run_id=context.run_id)
+    store.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
+    warehouse.refresh(store)
+    flags = result.flags
+    yield MaterializeResult(
+        asset_key=SILVER_TELEMETRY.asset_key,
+        metadata={
+            "dagster/row_count": result.clean.height,
+            "landed": result.landed,
+            "clean": result.clean.height,
+            "quarantined": result.quarantined.height,
+            "duplicates": result.duplicates,
+            "good": flags["good"],
+            "uncertain": flags["uncertain"],
+            "bad": flags["bad"],
+            "equipment_reporting": result.clean["equipment_id"].n_unique(),
+            "delta_version": silver_version,
+            "preview": preview(result.clean),
+        },
+        check_results=evaluation.check_results,
+    )
+    yield MaterializeResult(
+        asset_key=QUARANTINE_TELEMETRY.asset_key,
+        metadata={
+            "dagster/row_count": result.quarantined.height,
+            "by_reason": counts_table(result.reasons),
+            **{f"reason/{k}": v for k, v in result.reasons.items()},
+            "delta_version": quarantine_version,
+            "preview": preview(result.quarantined),
+        },
+    )
+
+
+def _reading_day_is(day: dt.date) -> pc.Expression:
+    return pc.field("reading_day") == pa.scalar(day)

@@ -1,0 +1,183 @@
+"""Bronze -> silver telemetry: typing, time zones, units, row rules, deduplication, quality flags.
+
+Plain functions over polars frames; no Dagster here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from quality.rules import TELEMETRY_ROW_RULES, first_failed_rule
+from warehouse.domain import METRICS, TIMEZONE, UNIT_CONVERSIONS
+from warehouse.registry import QUARANTINE_TELEMETRY, SILVER_TELEMETRY
+
+STUCK_RUN = 4  # a non-zero instant value repeated this many times in a row is a stuck sensor
+ROLLOVER_SHARE = 0.9  # a drop from above 90% of the register size is a rollover, else a reset
+
+_UNITS = pl.DataFrame(
+    {
+        "unit_landed": list(UNIT_CONVERSIONS),
+        "unit_canonical": [v[0] for v in UNIT_CONVERSIONS.values()],
+        "unit_factor": [v[1] for v in UNIT_CONVERSIONS.values()],
+        "unit_offset": [v[2] for v in UNIT_CONVERSIONS.values()],
+    }
+)
+_METRICS = pl.DataFrame(
+    {
+        "metric": list(METRICS),
+        "metric_unit": [m.unit for m in METRICS.values()],
+        "metric_kind": [m.kind for m in METRICS.values()],
+        "metric_low": [float(m.low) for m in METRICS.values()],
+        "metric_high": [float(m.high) for m in METRICS.values()],
+        "register_size": [m.register_size for m in METRICS.values()],
+    },
+    schema_overrides={"register_size": pl.Float64},
+)
+
+
+def parse_ts_utc(col: str = "ts") -> pl.Expr:
+    """ISO 8601 with offset (or Z) as given; without offset as local Asia/Shanghai time. UTC out."""
+    t = pl.col(col).str.strip_chars().str.replace(" ", "T").str.replace(r"Z$", "+00:00")
+    has_offset = t.str.contains(r"[+-]\d{2}:?\d{2}$")
+    with_offset = t.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us", time_zone="UTC")
+    local = (
+        t.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
+        .dt.replace_time_zone(TIMEZONE, ambiguous="earliest", non_existent="null")
+        .dt.convert_time_zone("UTC")
+    )
+    return pl.when(has_offset).then(with_offset).otherwise(local)
+
+
+def local_day(expr: pl.Expr) -> pl.Expr:
+    return expr.dt.convert_time_zone(TIMEZONE).dt.date()
+
+
+def reading_day(frame: pl.DataFrame, landed_on: dt.date) -> pl.Series:
+    """The local day a record belongs to: its reading's, or the landing date when ts does not parse."""
+    return frame.select(local_day(parse_ts_utc()).fill_null(landed_on).alias("reading_day")).to_series()
+
+
+@dataclass
+class CleanResult:
+    clean: pl.DataFrame
+    quarantined: pl.DataFrame
+    landed: int
+    duplicates: int
+
+    @property
+    def reasons(self) -> dict[str, int]:
+        counts = self.quarantined.group_by("reason").len().sort("reason")
+        return dict(counts.iter_rows())
+
+    @property
+    def flags(self) -> dict[str, int]:
+        counts = self.clean.group_by("quality_flag").len()
+        return {f: 0 for f in ("good", "uncertain", "bad")} | dict(counts.iter_rows())
+
+    @property
+    def reconciles(self) -> bool:
+        return self.landed == self.clean.height + self.quarantined.height + self.duplicates
+
+
+def prepare(raw: pl.DataFrame, equipment: pl.DataFrame, watermark_days: int) -> pl.DataFrame:
+    """Add the typed columns the row rules read: ts_utc, value_num, unit conversion, master data."""
+    value_text = pl.col("value").str.strip_chars()
+    value_num = value_text.cast(pl.Float64, strict=False)
+    master = equipment.select("equipment_id", pl.col("uscc").alias("master_uscc"))
+    return (
+        raw.with_columns(
+            ts_utc=parse_ts_utc(),
+            value_num=value_num,
+            value_present=value_text.is_not_null()
+            & (value_text != "")
+            & ~value_text.str.to_lowercase().is_in(["nan", "null", "none"])
+            & ~value_num.is_nan().fill_null(False),
+            unit_landed=pl.col("unit").fill_null("").str.strip_chars(),
+            metric=pl.col("metric").str.strip_chars(),
+            equipment_id=pl.col("equipment_id").str.strip_chars(),
+            lag_days=(pl.col("landing_date") - pl.col("reading_day")).dt.total_days(),
+            watermark_days=pl.lit(watermark_days, dtype=pl.Int64),
+        )
+        .join(master, on="equipment_id", how="left")
+        .join(_METRICS, on="metric", how="left")
+        .join(_UNITS, on="unit_landed", how="left")
+    )
+
+
+def flag_quality(readings: pl.DataFrame) -> pl.DataFrame:
+    """good / uncertain / bad per reading, looking along each (equipment, metric) series in time.
+
+    bad: outside the metric's physical range, or a non-zero instant value stuck for STUCK_RUN readings;
+    uncertain: a cumulative meter that went down (reset on replacement, or rollover at register size).
+    """
+    series = ["equipment_id", "metric"]
+    prev = [pl.col("value").shift(i).over(series, order_by="ts_utc") for i in range(1, STUCK_RUN)]
+    stuck = (
+        (pl.col("metric_kind") == "instant")
+        & (pl.col("value") != 0)
+        & pl.all_horizontal([(p == pl.col("value")).fill_null(False) for p in prev])
+    )
+    out_of_range = (pl.col("value") < pl.col("metric_low")) | (pl.col("value") > pl.col("metric_high"))
+    meter_drop = (pl.col("metric_kind") == "cumulative") & (pl.col("value") < prev[0]).fill_null(False)
+    reason = (
+        pl.when(out_of_range)
+        .then(pl.lit("out_of_range"))
+        .when(stuck)
+        .then(pl.lit("stuck"))
+        .when(meter_drop)
+        .then(pl.lit("meter_drop"))
+    )
+    return readings.with_columns(quality_reason=reason).with_columns(
+        quality_flag=pl.when(pl.col("quality_reason").is_null())
+        .then(pl.lit("good"))
+        .when(pl.col("quality_reason") == "meter_drop")
+        .then(pl.lit("uncertain"))
+        .otherwise(pl.lit("bad"))
+    )
+
+
+def clean_telemetry(
+    raw: pl.DataFrame, equipment: pl.DataFrame, *, day: dt.date, run_id: str, watermark_days: int = 7
+) -> CleanResult:
+    """Bronze rows of one reading day -> silver rows, quarantine rows (reason = rule id), duplicates.
+
+    landed = clean + quarantined + duplicates holds by construction and is checked by the caller.
+    """
+    prepared = prepare(raw, equipment, watermark_days).with_columns(
+        reason=first_failed_rule(TELEMETRY_ROW_RULES)
+    )
+    bad = prepared.filter(pl.col("reason").is_not_null())
+    quarantined = bad.select(
+        pl.lit(day).alias("day"),
+        "reason",
+        "source_file",
+        "line_no",
+        "ingest_run_id",
+        pl.coalesce(
+            pl.col("raw_line"),
+            pl.struct("uscc", "equipment_id", "metric", "ts", "value", "unit").struct.json_encode(),
+        ).alias("payload"),
+        pl.lit(run_id).alias("quarantined_run_id"),
+    )
+    good = prepared.filter(pl.col("reason").is_null()).with_columns(
+        value=pl.col("value_num") * pl.col("unit_factor") + pl.col("unit_offset"),
+        uscc=pl.col("master_uscc"),
+        unit=pl.col("metric_unit"),
+    )
+    # Deduplicate on (equipment, metric, timestamp), keeping the latest landed record.
+    deduped = good.sort(
+        ["ingested_at", "source_file", "line_no"], descending=True, nulls_last=True
+    ).unique(subset=["equipment_id", "metric", "ts_utc"], keep="first", maintain_order=True)
+    flagged = flag_quality(deduped)
+    clean = flagged.select(
+        pl.lit(day).alias("day"), *[c for c in SILVER_TELEMETRY.schema if c != "day"]
+    ).sort(["equipment_id", "metric", "ts_utc"])
+    return CleanResult(
+        clean=clean.cast(dict(SILVER_TELEMETRY.schema)),  # type: ignore[arg-type]
+        quarantined=quarantined.cast(dict(QUARANTINE_TELEMETRY.schema)),  # type: ignore[arg-type]
+        landed=raw.height,
+        duplicates=good.height - deduped.height,
+    )

@@ -1,0 +1,217 @@
+"""`lakehouse`: generate a simulated province, materialize what is pending, query, open the UI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from warehouse.settings import settings
+
+app = typer.Typer(help="Shandong industrial lakehouse: Delta tables, Dagster runs, DuckDB serving.", no_args_is_help=True)
+console = Console()
+
+DEMO_ENTERPRISES, DEMO_DAYS, DEMO_START, DEMO_SEED = 60, 7, "2026-11-01", 42
+
+
+@app.command()
+def generate(
+    enterprises: Annotated[int, typer.Option(help="Number of enterprises")] = DEMO_ENTERPRISES,
+    days: Annotated[int, typer.Option(help="Number of local days of telemetry")] = DEMO_DAYS,
+    start: Annotated[str, typer.Option(help="First local day, YYYY-MM-DD")] = DEMO_START,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same files")] = DEMO_SEED,
+    defect_rate: Annotated[float, typer.Option(help="Per-record defect probability")] = 0.01,
+) -> None:
+    """Write a simulated province into LAKEHOUSE_HOME/landing, with a ground-truth manifest."""
+    from simulator import generate as simulate
+
+    s = settings()
+    s.prepare()
+    t0 = time.perf_counter()
+    manifest = simulate(
+        s.landing, s.manifest, enterprises=enterprises, days=days,
+        start=dt.date.fromisoformat(start), seed=seed, defect_rate=defect_rate,
+    )
+    exp = manifest["expected"]
+    console.print(
+        f"generated {manifest['files']['written']:,} files, {exp['landed']:,} records "
+        f"({manifest['master']['enterprises']} enterprises, {manifest['master']['equipment']} equipment) "
+        f"in {time.perf_counter() - t0:.1f}s -> {s.landing}"
+    )
+
+
+def run_pending(progress: bool = True) -> dict:
+    """Ingest new landing files, then build every dirty day, as Dagster runs in the home's instance."""
+    from dagster import DagsterInstance
+
+    from assets.telemetry.ingest import pending_days
+    from orchestration.definitions import defs
+    from warehouse.storage import Lake
+
+    s = settings()
+    s.prepare()
+    instance = DagsterInstance.get()
+    summary: dict = {"runs": [], "failed": []}
+    t0 = time.perf_counter()
+    ingest = defs.resolve_job_def("ingest_job").execute_in_process(instance=instance, raise_on_error=False)
+    summary["runs"].append(("ingest_job", None, ingest.run_id, ingest.success))
+    if not ingest.success:
+        summary["failed"].append(("ingest_job", None, ingest.run_id))
+    summary["ingest_seconds"] = time.perf_counter() - t0
+    days = pending_days(Lake(s.lake))
+    daily = defs.resolve_job_def("daily_job")
+    t1 = time.perf_counter()
+    for i, day in enumerate(days, start=1):
+        key = day.isoformat()
+        result = daily.execute_in_process(partition_key=key, instance=instance, raise_on_error=False)
+        summary["runs"].append(("daily_job", key, result.run_id, result.success))
+        if not result.success:
+            summary["failed"].append(("daily_job", key, result.run_id))
+        if progress:
+            console.print(f"  [{i}/{len(days)}] day {key}: {'ok' if result.success else '[red]FAILED[/red]'}")
+    summary["days"] = [d.isoformat() for d in days]
+    summary["daily_seconds"] = time.perf_counter() - t1
+    return summary
+
+
+@app.command()
+def materialize() -> None:
+    """Run everything pending (new landing files, dirty days) through the Dagster Definitions."""
+    summary = run_pending()
+    console.print(
+        f"ingest {summary['ingest_seconds']:.1f}s; built {len(summary['days'])} day(s) in {summary['daily_seconds']:.1f}s"
+    )
+    if summary["failed"]:
+        console.print(f"[red]failed runs: {summary['failed']}[/red]")
+        raise typer.Exit(1)
+
+
+def _print_frame(df, title: str | None = None, fmt: str = "table") -> None:
+    if fmt == "csv":
+        sys.stdout.write(df.write_csv())
+        return
+    if fmt == "json":
+        sys.stdout.write(json.dumps(df.to_dicts(), default=str, ensure_ascii=False, indent=1) + "\n")
+        return
+    table = Table(title=title, show_lines=False)
+    for c in df.columns:
+        table.add_column(c)
+    for row in df.iter_rows():
+        table.add_row(*("" if v is None else f"{v:,.3f}" if isinstance(v, float) else str(v) for v in row))
+    console.print(table)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL over the warehouse (schemas bronze, silver, theme, quarantine, catalog)")],
+    format: Annotated[str, typer.Option("--format", "-f", help="table | csv | json")] = "table",
+) -> None:
+    """Query the DuckDB warehouse read-only."""
+    from warehouse.serving import connect
+
+    s = settings()
+    if not s.warehouse_db.exists():
+        console.print(f"[red]no warehouse at {s.warehouse_db}: run `lakehouse materialize` first[/red]")
+        raise typer.Exit(2)
+    con = connect(s.warehouse_db, read_only=True)
+    try:
+        df = con.sql(query).pl()
+    except Exception as exc:  # duckdb raises many error classes; show the message, not a trace
+        console.print(f"[red]{type(exc).__name__}: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    finally:
+        pass
+    _print_frame(df, fmt=format)
+    con.close()
+
+
+def demo_summary() -> tuple[bool, list[str]]:
+    """Per-table counts, quarantine by reason, and the reconciliation against the simulator's truth."""
+    from warehouse.registry import TABLES
+    from warehouse.serving import connect
+
+    s = settings()
+    con = connect(s.warehouse_db, read_only=True)
+    problems: list[str] = []
+    try:
+        counts = []
+        for name in TABLES:
+            try:
+                counts.append((name, con.sql(f"SELECT count(*) FROM {name}").fetchone()[0]))
+            except Exception:
+                counts.append((name, None))
+        import polars as pl
+
+        _print_frame(pl.DataFrame(counts, schema=["table", "rows"], orient="row"), title="tables")
+        reasons = con.sql(
+            "SELECT reason, count(*) AS records FROM quarantine.telemetry GROUP BY 1 ORDER BY 1"
+        ).pl()
+        _print_frame(reasons, title="quarantine.telemetry by reason")
+        rec = con.sql(
+            "SELECT table_name, count(*) AS partitions, sum(landed) AS landed, sum(clean) AS clean, "
+            "sum(quarantined) AS quarantined, sum(duplicates) AS duplicates, "
+            "count(*) FILTER (WHERE landed <> clean + quarantined + duplicates) AS not_reconciled "
+            "FROM catalog.reconciliation GROUP BY 1 ORDER BY 1"
+        ).pl()
+        _print_frame(rec, title="catalog.reconciliation")
+        problems += [f"{t}: {n} partitions do not reconcile" for t, n in rec.select("table_name", "not_reconciled").iter_rows() if n]
+        if s.manifest.exists():
+            truth = json.loads(s.manifest.read_text())["expected"]
+            silver = rec.filter(pl.col("table_name") == "silver.telemetry").to_dicts()
+            got = silver[0] if silver else {}
+            for key in ("landed", "clean", "duplicates"):
+                if got.get(key) != truth[key]:
+                    problems.append(f"silver.telemetry {key}: {got.get(key)} vs ground truth {truth[key]}")
+            got_reasons = dict(reasons.iter_rows())
+            for reason, n in truth["quarantined"].items():
+                if got_reasons.get(reason, 0) != n:
+                    problems.append(f"quarantine {reason}: {got_reasons.get(reason, 0)} vs ground truth {n}")
+    finally:
+        con.close()
+    return not problems, problems
+
+
+@app.command()
+def demo(
+    enterprises: Annotated[int, typer.Option()] = DEMO_ENTERPRISES,
+    days: Annotated[int, typer.Option()] = DEMO_DAYS,
+) -> None:
+    """Generate the demo province (if not there), materialize everything, print a summary."""
+    s = settings()
+    t0 = time.perf_counter()
+    if not s.manifest.exists():
+        generate(enterprises=enterprises, days=days, start=DEMO_START, seed=DEMO_SEED, defect_rate=0.01)
+    summary = run_pending()
+    ok, problems = demo_summary()
+    console.print(
+        f"demo: {len(summary['runs'])} Dagster runs ({len(summary['failed'])} failed), "
+        f"{time.perf_counter() - t0:.1f}s wall; home {s.home}"
+    )
+    for p in problems:
+        console.print(f"[red]{p}[/red]")
+    if summary["failed"] or not ok:
+        raise typer.Exit(1)
+    console.print("[green]all partitions reconcile with the simulator's ground truth[/green]")
+    console.print("next: `make ui` (http://127.0.0.1:3000) or `lakehouse sql \"select * from theme.energy_daily limit 5\"`")
+
+
+@app.command()
+def ui(port: Annotated[int, typer.Option()] = 3000) -> None:
+    """The Dagster UI (and daemon, for schedules and sensors) on 127.0.0.1 over LAKEHOUSE_HOME's instance."""
+    s = settings()
+    s.prepare()
+    dagster = Path(sys.executable).parent / "dagster"
+    args = [str(dagster), "dev", "-m", "orchestration.definitions", "-h", "127.0.0.1", "-p", str(port)]
+    os.execv(str(dagster), args)
+
+
+if __name__ == "__main__":
+    app()

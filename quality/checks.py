@@ -1,0 +1,154 @@
+"""One factory from rule declarations to Dagster blocking asset checks and catalog.quality_results rows.
+
+Every rule with a partition expectation becomes a blocking check named after the rule; tables that
+route records also get `reconciles` (landed = clean + quarantined + duplicates). A failing blocking
+check stops the table's downstream assets in the run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue
+
+from quality.gx import validate_partition
+from quality.rules import Rule, rules_for
+from warehouse.registry import QUALITY_RESULTS, RECONCILIATION, TableSpec
+
+RECONCILES = "reconciles"
+
+
+def gated_rules(spec: TableSpec) -> list[Rule]:
+    return [r for r in rules_for(spec.name) if r.expectation is not None]
+
+
+def checks_for(spec: TableSpec, *, reconciles: bool = False) -> list[AssetCheckSpec]:
+    checks = [
+        AssetCheckSpec(r.id, asset=spec.asset_key, blocking=r.severity == "error", description=r.description)
+        for r in gated_rules(spec)
+    ]
+    if reconciles:
+        checks.append(
+            AssetCheckSpec(
+                RECONCILES,
+                asset=spec.asset_key,
+                blocking=True,
+                description="Every landed record is clean, quarantined or a counted duplicate.",
+            )
+        )
+    return checks
+
+
+@dataclass
+class Reconciliation:
+    landed: int
+    clean: int
+    quarantined: int
+    duplicates: int
+
+    @property
+    def holds(self) -> bool:
+        return self.landed == self.clean + self.quarantined + self.duplicates
+
+    def row(self, spec: TableSpec, partition: str, run_id: str) -> pl.DataFrame:
+        """The partition's row for catalog.reconciliation."""
+        return pl.DataFrame(
+            [{
+                "table_name": spec.name, "partition": partition, "landed": self.landed, "clean": self.clean,
+                "quarantined": self.quarantined, "duplicates": self.duplicates, "run_id": run_id,
+                "built_at": dt.datetime.now(dt.UTC),
+            }],
+            schema=RECONCILIATION.schema,
+        )
+
+
+@dataclass
+class Evaluation:
+    check_results: list[AssetCheckResult]
+    results: pl.DataFrame  # rows for catalog.quality_results
+    docs_url: str | None
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.check_results)
+
+
+def evaluate(
+    spec: TableSpec,
+    df: pl.DataFrame,
+    *,
+    partition: str,
+    run_id: str,
+    gx_home: Path,
+    reconciliation: Reconciliation | None = None,
+    row_rule_counts: dict[str, int] | None = None,
+    evaluated: int | None = None,
+) -> Evaluation:
+    """Validate one finished partition: the table's GX suite, reconciliation, row-rule tallies."""
+    now = dt.datetime.now(dt.UTC)
+    rules = {r.id: r for r in gated_rules(spec)}
+    outcome = validate_partition(gx_home, spec.name, partition, df, list(rules.values()), run_id)
+    checks, rows = [], []
+    for o in outcome.outcomes:
+        rule = rules[o.rule_id]
+        meta = {
+            "rule": rule.description,
+            "failed": o.failed,
+            "evaluated": o.evaluated,
+            "pass_rate": 1.0 - (o.failed / o.evaluated if o.evaluated else 0.0),
+            "sample_failing_values": MetadataValue.json([str(v) for v in o.sample]),
+        }
+        if outcome.docs_url:
+            meta["data_docs"] = MetadataValue.url(outcome.docs_url)
+        checks.append(
+            AssetCheckResult(
+                asset_key=spec.asset_key,
+                check_name=rule.id,
+                passed=o.success,
+                severity=AssetCheckSeverity.ERROR if rule.severity == "error" else AssetCheckSeverity.WARN,
+                metadata=meta,
+            )
+        )
+        rows.append((rule.id, rule.severity, o.evaluated, o.failed, o.success))
+    if reconciliation is not None:
+        r = reconciliation
+        checks.append(
+            AssetCheckResult(
+                asset_key=spec.asset_key,
+                check_name=RECONCILES,
+                passed=r.holds,
+                metadata={
+                    "landed": r.landed,
+                    "clean": r.clean,
+                    "quarantined": r.quarantined,
+                    "duplicates": r.duplicates,
+                    "unaccounted": r.landed - r.clean - r.quarantined - r.duplicates,
+                },
+            )
+        )
+        rows.append((RECONCILES, "error", r.landed, abs(r.landed - r.clean - r.quarantined - r.duplicates), r.holds))
+    for rule_id, failed in (row_rule_counts or {}).items():
+        n = evaluated if evaluated is not None else df.height
+        rows.append((rule_id, "quarantine", n, failed, True))
+    results = pl.DataFrame(
+        [
+            {
+                "table_name": spec.name,
+                "partition": partition,
+                "rule_id": rule_id,
+                "severity": severity,
+                "evaluated": n,
+                "failed": failed,
+                "pass_rate": 1.0 - (failed / n if n else 0.0),
+                "passed": passed,
+                "run_id": run_id,
+                "checked_at": now,
+            }
+            for rule_id, severity, n, failed, passed in rows
+        ],
+        schema=QUALITY_RESULTS.schema,
+    )
+    return Evaluation(checks, results, outcome.docs_url)

@@ -1,0 +1,115 @@
+import datetime as dt
+import math
+
+import polars as pl
+import pytest
+
+from assets.telemetry.transform import clean_telemetry, parse_ts_utc, reading_day
+from tests.unit.helpers import bronze, equipment
+
+DAY = dt.date(2026, 11, 2)
+
+
+def clean(rows, **kw):
+    return clean_telemetry(bronze(rows, **kw), equipment(), day=DAY, run_id="r")
+
+
+@pytest.mark.parametrize(
+    "ts",
+    ["2026-11-02T00:15:00Z", "2026-11-02T00:15:00+00:00", "2026-11-02T08:15:00+08:00", "2026-11-02 08:15:00"],
+)
+def test_timestamps_with_offset_or_local_without_offset_give_the_same_utc_instant(ts):
+    got = pl.DataFrame({"ts": [ts]}).select(parse_ts_utc()).item()
+    assert got == dt.datetime(2026, 11, 2, 0, 15, tzinfo=dt.UTC)
+
+
+def test_local_midnight_belongs_to_the_local_day_not_the_utc_day():
+    df = pl.DataFrame({"ts": ["2026-11-01T16:00:00Z", "2026-11-01T15:59:59Z", "garbage"]})
+    assert reading_day(df, dt.date(2026, 11, 9)).to_list() == [
+        dt.date(2026, 11, 2), dt.date(2026, 11, 1), dt.date(2026, 11, 9),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("metric", "value", "unit", "expected"),
+    [
+        ("power", "1500", "W", 1.5), ("power", "1.5", "MW", 1500.0), ("power", "7", "kW", 7.0),
+        ("energy", "2500", "Wh", 2.5), ("energy", "2", "MWh", 2000.0),
+        ("temperature", "373.15", "K", 100.0), ("temperature", "85", "℃", 85.0),
+        ("pressure", "1600", "kPa", 1.6), ("pressure", "16", "bar", 1.6),
+        ("gas_volume", "12", "m3", 12.0), ("coal_mass", "500", "kg", 0.5),
+    ],
+)
+def test_units_are_normalized_to_the_canonical_unit(metric, value, unit, expected):
+    r = clean([{"metric": metric, "value": value, "unit": unit}])
+    assert r.clean["value"].item() == pytest.approx(expected)
+    assert r.quarantined.is_empty()
+
+
+@pytest.mark.parametrize(
+    ("override", "reason"),
+    [
+        ({"raw_line": "EQ1,power,2026", "uscc": None}, "malformed_record"),
+        ({"ts": "2026-13-45 99:00:00"}, "bad_timestamp"),
+        ({"landing_date": dt.date(2026, 11, 12)}, "late_beyond_watermark"),
+        ({"equipment_id": "EQ999999"}, "unknown_equipment"),
+        ({"uscc": "913700000000000000"}, "equipment_uscc_mismatch"),
+        ({"metric": "humidity"}, "unknown_metric"),
+        ({"unit": "furlong"}, "unknown_unit"),
+        ({"unit": "kWh"}, "unit_mismatch"),
+        ({"value": "NaN"}, "value_missing"),
+        ({"value": ""}, "value_missing"),
+        ({"value": None}, "value_missing"),
+        ({"value": "12,5"}, "bad_value"),
+    ],
+)
+def test_each_defect_is_quarantined_with_its_rule_id_and_payload(override, reason):
+    r = clean([override])
+    assert r.clean.is_empty()
+    assert r.quarantined["reason"].to_list() == [reason]
+    assert r.quarantined["payload"].item()
+    assert r.reconciles
+
+
+def test_late_within_watermark_is_clean():
+    r = clean([{"landing_date": dt.date(2026, 11, 9)}])
+    assert r.quarantined.is_empty() and r.clean.height == 1
+
+
+def test_duplicates_keep_the_latest_landed_and_are_counted():
+    later = dt.datetime(2026, 11, 4, tzinfo=dt.UTC)
+    r = clean([{"value": "1"}, {"value": "1"}, {"value": "2", "ingested_at": later, "source_file": "late.csv"}])
+    assert r.duplicates == 2
+    assert r.clean["value"].to_list() == [2.0]
+    assert r.clean["source_file"].item() == "late.csv"
+    assert r.reconciles and r.landed == 3
+
+
+def _series(metric, values, unit="kW", start=dt.datetime(2026, 11, 2, 0, 0)):
+    return [
+        {"metric": metric, "unit": unit, "value": str(v), "ts": (start + dt.timedelta(minutes=15 * i)).isoformat() + "+08:00"}
+        for i, v in enumerate(values)
+    ]
+
+
+def test_out_of_range_is_kept_and_flagged_bad():
+    r = clean(_series("power", [10, 10.5, 999_999]))
+    assert r.clean["quality_flag"].to_list() == ["good", "good", "bad"]
+    assert r.clean["quality_reason"].to_list()[-1] == "out_of_range"
+
+
+def test_stuck_non_zero_value_is_bad_from_the_fourth_repeat_but_zeros_are_not():
+    r = clean(_series("power", [5, 7, 7, 7, 7, 7, 0, 0, 0, 0, 0]))
+    assert r.clean["quality_flag"].to_list() == ["good"] * 4 + ["bad", "bad"] + ["good"] * 5
+
+
+def test_meter_drop_is_uncertain():
+    r = clean(_series("energy", [100, 110, 3, 9], unit="kWh"))
+    assert r.clean["quality_flag"].to_list() == ["good", "good", "uncertain", "good"]
+    assert r.flags == {"good": 3, "uncertain": 1, "bad": 0}
+
+
+def test_empty_input_reconciles():
+    r = clean_telemetry(bronze([]).clear(), equipment(), day=DAY, run_id="r")
+    assert r.landed == 0 and r.clean.is_empty() and r.reconciles
+    assert not math.isnan(0.0)

@@ -1,0 +1,320 @@
+"""The table registry: every table of the lakehouse declared once.
+
+Storage, the Dagster assets, the DuckDB serving layer, quality and the catalog all read these
+declarations; a table that is not here does not exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from warehouse.domain import DATA_DOMAINS, GRADES
+
+UTC_TS = pl.Datetime("us", "UTC")
+LAYERS = ("bronze", "silver", "theme", "quarantine", "catalog")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: pl.DataType
+    description: str
+    grade: int = 1  # column grade: 1 low, 2 medium (personal data >= 2), 3 high
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str  # "<layer>.<table>"
+    columns: tuple[Column, ...]
+    description: str
+    domain: str  # key of DATA_DOMAINS
+    grade: int  # 1/2/3 per the MIIT guide
+    owner: str
+    partition_by: str | None = None
+    key: tuple[str, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def layer(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def short_name(self) -> str:
+        return self.name.split(".", 1)[1]
+
+    @property
+    def asset_key(self) -> list[str]:
+        return self.name.split(".")
+
+    @property
+    def schema(self) -> pl.Schema:
+        return pl.Schema({c.name: c.dtype for c in self.columns})
+
+    def path(self, lake_root: Path) -> Path:
+        return lake_root / self.layer / self.short_name
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+def _cols(*specs: tuple) -> tuple[Column, ...]:
+    return tuple(Column(*s) for s in specs)
+
+
+_LINEAGE_COLS = (
+    ("source_file", pl.String, "Landing file the record came from, relative to landing/"),
+    ("line_no", pl.Int64, "1-based line (CSV/JSONL, header excluded) or row (Parquet) in the source file"),
+    ("ingest_run_id", pl.String, "Dagster run that ingested the file"),
+)
+
+BRONZE_TELEMETRY = TableSpec(
+    name="bronze.telemetry_raw",
+    description="Every landed telemetry record kept as it came (all fields as text), with lineage.",
+    domain="production",
+    grade=2,
+    owner="data-engineering",
+    partition_by="landing_date",
+    key=("content_hash", "line_no"),
+    columns=_cols(
+        ("landing_date", pl.Date, "Local (Asia/Shanghai) date the file landed (its modification time)"),
+        ("reading_day", pl.Date, "Local day of the reading's timestamp; the landing date if it does not parse"),
+        *_LINEAGE_COLS,
+        ("content_hash", pl.String, "SHA-256 of the landing file's bytes"),
+        ("ingested_at", UTC_TS, "When the record was ingested"),
+        ("uscc", pl.String, "Enterprise unified social credit code as landed"),
+        ("equipment_id", pl.String, "Equipment id as landed"),
+        ("metric", pl.String, "Metric name as landed"),
+        ("ts", pl.String, "Timestamp as landed (with or without offset)"),
+        ("value", pl.String, "Value as landed"),
+        ("unit", pl.String, "Unit as landed"),
+        ("raw_line", pl.String, "Original text of a line that could not be parsed"),
+    ),
+)
+
+LANDING_FILES = TableSpec(
+    name="catalog.landing_files",
+    description="One row per landing file seen: ingested, skipped as a re-sent duplicate, or rejected.",
+    domain="operations",
+    grade=1,
+    owner="data-engineering",
+    key=("source_file",),
+    columns=_cols(
+        ("source_file", pl.String, "Path relative to landing/"),
+        ("content_hash", pl.String, "SHA-256 of the file's bytes"),
+        ("size_bytes", pl.Int64, "File size"),
+        ("landing_date", pl.Date, "Local date of the file's modification time"),
+        ("status", pl.String, "ingested | duplicate_file | rejected"),
+        ("reason", pl.String, "Why a file was rejected or skipped; schema notes for ingested files"),
+        ("records", pl.Int64, "Records ingested from the file"),
+        ("reading_days", pl.List(pl.Date), "Local reading days the file touched"),
+        ("ingest_run_id", pl.String, "Dagster run that handled the file"),
+        ("ingested_at", UTC_TS, "When the file was handled"),
+    ),
+)
+
+ENTERPRISE = TableSpec(
+    name="silver.enterprise",
+    description="Enterprises connected to the telemetry collection, with city and GB/T 4754 industry.",
+    domain="management",
+    grade=1,
+    owner="enterprise-registry",
+    key=("uscc",),
+    columns=_cols(
+        ("uscc", pl.String, "Unified social credit code (GB 32100)"),
+        ("name", pl.String, "Registered name"),
+        ("city_code", pl.String, "Prefecture code (GB/T 2260, 4 digits)"),
+        ("division_code", pl.String, "County-level division code (GB/T 2260, 6 digits)"),
+        ("industry_code", pl.String, "GB/T 4754-2017 division (2 digits)"),
+        ("key_energy_user", pl.Boolean, "Key energy-using unit (>= 10,000 tce/a or designated)"),
+    ),
+)
+
+EQUIPMENT = TableSpec(
+    name="silver.equipment",
+    description="Key equipment in the ISA-95 hierarchy (enterprise > site > area > line > equipment).",
+    domain="production",
+    grade=1,
+    owner="enterprise-registry",
+    key=("equipment_id",),
+    columns=_cols(
+        ("equipment_id", pl.String, "Equipment id used by plant gateways"),
+        ("uscc", pl.String, "Owning enterprise"),
+        ("site_id", pl.String, "ISA-95 site"),
+        ("area_id", pl.String, "ISA-95 area"),
+        ("line_id", pl.String, "ISA-95 line"),
+        ("equipment_type", pl.String, "boiler, reactor, compressor, pump, fan, motor, transformer ..."),
+        ("rated_power_kw", pl.Float64, "Nameplate power"),
+        ("metrics", pl.String, "Comma-separated metrics the equipment reports"),
+    ),
+)
+
+SILVER_TELEMETRY = TableSpec(
+    name="silver.telemetry",
+    description="Typed, deduplicated readings of one local day (Asia/Shanghai), UTC timestamps, canonical units.",
+    domain="production",
+    grade=2,
+    owner="data-engineering",
+    partition_by="day",
+    key=("equipment_id", "metric", "ts_utc"),
+    columns=_cols(
+        ("day", pl.Date, "Local day (Asia/Shanghai) of the reading"),
+        ("uscc", pl.String, "Enterprise (from equipment master data)"),
+        ("equipment_id", pl.String, "Equipment"),
+        ("metric", pl.String, "Metric name"),
+        ("ts_utc", UTC_TS, "Reading time in UTC"),
+        ("value", pl.Float64, "Value in the canonical unit"),
+        ("unit", pl.String, "Canonical unit (kW, kWh, ℃, MPa, m³, t ...)"),
+        ("quality_flag", pl.String, "good | uncertain | bad"),
+        ("quality_reason", pl.String, "out_of_range, stuck, meter_drop ... for non-good readings"),
+        *_LINEAGE_COLS,
+    ),
+)
+
+QUARANTINE_TELEMETRY = TableSpec(
+    name="quarantine.telemetry",
+    description="Landed telemetry records that cannot be used, with the rule that rejected them and the payload.",
+    domain="production",
+    grade=2,
+    owner="data-engineering",
+    partition_by="day",
+    key=("source_file", "line_no"),
+    columns=_cols(
+        ("day", pl.Date, "Reading day the record was routed to"),
+        ("reason", pl.String, "Reason code = id of the quality rule that failed"),
+        *_LINEAGE_COLS,
+        ("payload", pl.String, "Original record as JSON"),
+        ("quarantined_run_id", pl.String, "Run that built the day"),
+    ),
+)
+
+_QUALITY_COUNT_COLS = (
+    ("readings_good", pl.Int64, "Readings flagged good"),
+    ("readings_uncertain", pl.Int64, "Readings flagged uncertain"),
+    ("readings_bad", pl.Int64, "Readings flagged bad"),
+)
+
+ENERGY_DAILY = TableSpec(
+    name="theme.energy_daily",
+    description="Energy per enterprise x equipment x local day: per carrier in its own unit and in tce (GB/T 2589).",
+    domain="production",
+    grade=2,
+    owner="energy-theme",
+    partition_by="day",
+    key=("day", "equipment_id"),
+    columns=_cols(
+        ("day", pl.Date, "Local day [00:00, 24:00) Asia/Shanghai"),
+        ("uscc", pl.String, "Enterprise"),
+        ("city_code", pl.String, "Prefecture (GB/T 2260)"),
+        ("industry_code", pl.String, "GB/T 4754 division"),
+        ("equipment_id", pl.String, "Equipment"),
+        ("equipment_type", pl.String, "Equipment type"),
+        ("electricity_kwh", pl.Float64, "Electricity from the cumulative meter, resets and rollovers handled"),
+        ("natural_gas_m3", pl.Float64, "Natural gas from the cumulative meter"),
+        ("coal_t", pl.Float64, "Raw coal from the cumulative meter"),
+        ("energy_tce", pl.Float64, "All carriers in tonnes of standard coal equivalent (GB/T 2589)"),
+        ("peak_load_kw", pl.Float64, "Highest good power reading"),
+        ("mean_load_kw", pl.Float64, "Mean of good power readings"),
+        ("meter_drops", pl.Int64, "Meter resets and rollovers detected"),
+        ("readings_expected", pl.Int64, "Metrics x readings per day at the 15-minute interval"),
+        ("readings_received", pl.Int64, "Distinct readings that arrived"),
+        ("completeness_pct", pl.Float64, "Received / expected x 100 (complete at >= 90)"),
+        *_QUALITY_COUNT_COLS,
+    ),
+)
+
+EQUIPMENT_DAILY = TableSpec(
+    name="theme.equipment_daily",
+    description="Operating figures per equipment x local day: running hours, starts, availability, limit exceedances.",
+    domain="operations",
+    grade=1,
+    owner="equipment-theme",
+    partition_by="day",
+    key=("day", "equipment_id"),
+    columns=_cols(
+        ("day", pl.Date, "Local day"),
+        ("uscc", pl.String, "Enterprise"),
+        ("equipment_id", pl.String, "Equipment"),
+        ("equipment_type", pl.String, "Equipment type"),
+        ("running_hours", pl.Float64, "Hours in state running (state readings x 15 min)"),
+        ("fault_hours", pl.Float64, "Hours in state fault"),
+        ("starts", pl.Int64, "Transitions into running"),
+        ("availability_pct", pl.Float64, "Observed hours not in fault / observed hours x 100"),
+        ("limit_exceedances", pl.Int64, "Good readings above the metric's alarm limit"),
+        *_QUALITY_COUNT_COLS,
+    ),
+)
+
+RECONCILIATION = TableSpec(
+    name="catalog.reconciliation",
+    description="Per table and partition: landed = clean + quarantined + duplicates, as last built.",
+    domain="operations",
+    grade=1,
+    owner="data-engineering",
+    key=("table_name", "partition"),
+    columns=_cols(
+        ("table_name", pl.String, "Table"),
+        ("partition", pl.String, "Partition key (local day)"),
+        ("landed", pl.Int64, "Records routed to the partition"),
+        ("clean", pl.Int64, "Records written to the table"),
+        ("quarantined", pl.Int64, "Records quarantined"),
+        ("duplicates", pl.Int64, "Records dropped as duplicates"),
+        ("run_id", pl.String, "Run that built the partition"),
+        ("built_at", UTC_TS, "When"),
+    ),
+)
+
+QUALITY_RESULTS = TableSpec(
+    name="catalog.quality_results",
+    description="Quality rule outcomes per table, partition and rule (row rules and Great Expectations).",
+    domain="operations",
+    grade=1,
+    owner="data-quality",
+    key=("table_name", "partition", "rule_id"),
+    columns=_cols(
+        ("table_name", pl.String, "Table"),
+        ("partition", pl.String, "Partition key"),
+        ("rule_id", pl.String, "Rule id from quality/rules.py"),
+        ("severity", pl.String, "error (blocks downstream) or warn"),
+        ("evaluated", pl.Int64, "Rows evaluated"),
+        ("failed", pl.Int64, "Rows failing"),
+        ("pass_rate", pl.Float64, "1 - failed / evaluated"),
+        ("passed", pl.Boolean, "Whether the rule passed"),
+        ("run_id", pl.String, "Run"),
+        ("checked_at", UTC_TS, "When"),
+    ),
+)
+
+TABLES: dict[str, TableSpec] = {
+    t.name: t
+    for t in (
+        BRONZE_TELEMETRY,
+        LANDING_FILES,
+        ENTERPRISE,
+        EQUIPMENT,
+        SILVER_TELEMETRY,
+        QUARANTINE_TELEMETRY,
+        ENERGY_DAILY,
+        EQUIPMENT_DAILY,
+        RECONCILIATION,
+        QUALITY_RESULTS,
+    )
+}
+
+
+def validate_registry(tables: dict[str, TableSpec] = TABLES) -> list[str]:
+    """Problems in the declarations: a table without a known domain or grade, a bad partition column."""
+    problems = []
+    for t in tables.values():
+        if t.layer not in LAYERS:
+            problems.append(f"{t.name}: unknown layer {t.layer}")
+        if t.domain not in DATA_DOMAINS:
+            problems.append(f"{t.name}: domain {t.domain!r} not one of {sorted(DATA_DOMAINS)}")
+        if t.grade not in GRADES:
+            problems.append(f"{t.name}: grade {t.grade!r} not 1/2/3")
+        if t.partition_by and t.partition_by not in t.schema:
+            problems.append(f"{t.name}: partition column {t.partition_by} not in schema")
+        problems.extend(f"{t.name}.{c.name}: grade {c.grade}" for c in t.columns if c.grade not in GRADES)
+    return problems

@@ -1,0 +1,77 @@
+"""Settings, read once from the environment. Everything the lakehouse writes lives under LAKEHOUSE_HOME."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from warehouse.domain import KGCE_PER_UNIT
+
+DAGSTER_YAML = """\
+telemetry:
+  enabled: false
+"""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    late_watermark_days: int
+    partitions_start: dt.date
+    natural_gas_kgce_per_m3: float
+
+    @property
+    def landing(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def lake(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def warehouse_db(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def gx_home(self) -> Path:
+        return self.home / "gx"
+
+    @property
+    def manifest(self) -> Path:
+        return self.home / "simulator" / "manifest.json"
+
+    @property
+    def kgce(self) -> dict[str, float]:
+        return KGCE_PER_UNIT | {"natural_gas": self.natural_gas_kgce_per_m3}
+
+    def prepare(self) -> None:
+        """Create the home layout and point Dagster at its instance inside it (telemetry off)."""
+        for d in (self.landing / "telemetry", self.lake, self.dagster_home):
+            d.mkdir(parents=True, exist_ok=True)
+        yaml = self.dagster_home / "dagster.yaml"
+        if not yaml.exists():
+            yaml.write_text(DAGSTER_YAML, encoding="utf-8")
+        os.environ["DAGSTER_HOME"] = str(self.dagster_home)
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ) if env is None else env
+    return Settings(
+        home=Path(env.get("LAKEHOUSE_HOME", ".lakehouse")).resolve(),
+        late_watermark_days=int(env.get("LAKEHOUSE_LATE_WATERMARK_DAYS", "7")),
+        partitions_start=dt.date.fromisoformat(env.get("LAKEHOUSE_PARTITIONS_START", "2025-01-01")),
+        natural_gas_kgce_per_m3=float(env.get("LAKEHOUSE_NATURAL_GAS_KGCE_PER_M3", KGCE_PER_UNIT["natural_gas"])),
+    )
+
+
+@cache
+def settings() -> Settings:
+    """The process's settings, read once."""
+    return load_settings()
