@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import os
 from pathlib import Path
 
 import duckdb
 from dagster import ConfigurableResource
 
 from warehouse.serving import connect, refresh_views
-from warehouse.settings import Settings
+from warehouse.settings import Settings, load_settings
 from warehouse.storage import Lake
 
 
 class LakeResource(ConfigurableResource):
-    """Where the lakehouse lives (LAKEHOUSE_HOME) and the pipeline's tunables."""
+    """Where the lakehouse lives (LAKEHOUSE_HOME); the tunables come from the same settings loader."""
 
     home: str
-    late_watermark_days: int = 7
-    natural_gas_kgce_per_m3: float = 1.2143
-    partitions_start: str = "2025-01-01"
 
     @property
     def settings(self) -> Settings:
-        return Settings(
-            home=Path(self.home),
-            late_watermark_days=self.late_watermark_days,
-            partitions_start=dt.date.fromisoformat(self.partitions_start),
-            natural_gas_kgce_per_m3=self.natural_gas_kgce_per_m3,
-        )
+        return load_settings(dict(os.environ) | {"LAKEHOUSE_HOME": self.home})
 
     @property
     def lake(self) -> Lake:

@@ -19,6 +19,17 @@ from warehouse.settings import settings
 app = typer.Typer(help="Shandong industrial lakehouse: Delta tables, Dagster runs, DuckDB serving.", no_args_is_help=True)
 console = Console()
 
+
+
+@app.callback()
+def _prepare() -> None:
+    """Every command works on LAKEHOUSE_HOME (created on first use)."""
+    settings().prepare()
+
+
+# Runs are logged in full to the Dagster instance (see the UI); the terminal gets warnings only.
+QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
 DEMO_ENTERPRISES, DEMO_DAYS, DEMO_START, DEMO_SEED = 60, 7, "2026-11-01", 42
 
 
@@ -48,6 +59,24 @@ def generate(
     )
 
 
+def build_days(days: list[dt.date], summary: dict, progress: bool = True) -> None:
+    """One in-process daily_job run per local day, in the home's Dagster instance."""
+    from dagster import DagsterInstance
+
+    from orchestration.definitions import defs
+
+    instance = DagsterInstance.get()
+    daily = defs.resolve_job_def("daily_job")
+    for i, day in enumerate(days, start=1):
+        key = day.isoformat()
+        result = daily.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET_RUN)
+        summary["runs"].append(("daily_job", key, result.run_id, result.success))
+        if not result.success:
+            summary["failed"].append(("daily_job", key, result.run_id))
+        if progress:
+            console.print(f"  [{i}/{len(days)}] day {key}: {'ok' if result.success else '[red]FAILED[/red]'}")
+
+
 def run_pending(progress: bool = True) -> dict:
     """Ingest new landing files, then build every dirty day, as Dagster runs in the home's instance."""
     from dagster import DagsterInstance
@@ -61,22 +90,19 @@ def run_pending(progress: bool = True) -> dict:
     instance = DagsterInstance.get()
     summary: dict = {"runs": [], "failed": []}
     t0 = time.perf_counter()
-    ingest = defs.resolve_job_def("ingest_job").execute_in_process(instance=instance, raise_on_error=False)
+    ingest = defs.resolve_job_def("ingest_job").execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_RUN)
     summary["runs"].append(("ingest_job", None, ingest.run_id, ingest.success))
     if not ingest.success:
         summary["failed"].append(("ingest_job", None, ingest.run_id))
     summary["ingest_seconds"] = time.perf_counter() - t0
     days = pending_days(Lake(s.lake))
-    daily = defs.resolve_job_def("daily_job")
     t1 = time.perf_counter()
-    for i, day in enumerate(days, start=1):
-        key = day.isoformat()
-        result = daily.execute_in_process(partition_key=key, instance=instance, raise_on_error=False)
-        summary["runs"].append(("daily_job", key, result.run_id, result.success))
-        if not result.success:
-            summary["failed"].append(("daily_job", key, result.run_id))
-        if progress:
-            console.print(f"  [{i}/{len(days)}] day {key}: {'ok' if result.success else '[red]FAILED[/red]'}")
+    build_days(days, summary, progress)
+    if days:
+        card = defs.resolve_job_def("catalog_job").execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_RUN)
+        summary["runs"].append(("catalog_job", None, card.run_id, card.success))
+        if not card.success:
+            summary["failed"].append(("catalog_job", None, card.run_id))
     summary["days"] = [d.isoformat() for d in days]
     summary["daily_seconds"] = time.perf_counter() - t1
     return summary
@@ -201,6 +227,67 @@ def demo(
         raise typer.Exit(1)
     console.print("[green]all partitions reconcile with the simulator's ground truth[/green]")
     console.print("next: `make ui` (http://127.0.0.1:3000) or `lakehouse sql \"select * from theme.energy_daily limit 5\"`")
+
+
+quarantine_app = typer.Typer(help="Browse and replay quarantined records.", no_args_is_help=True)
+app.add_typer(quarantine_app, name="quarantine")
+
+
+def _quarantine_where(table: str, reason: str | None, day: str | None) -> str:
+    conds = ["true"]
+    if reason:
+        conds.append(f"reason = '{reason.replace(chr(39), '')}'")
+    if day:
+        conds.append(f"day = DATE '{dt.date.fromisoformat(day).isoformat()}'")
+    return f"FROM {table} WHERE " + " AND ".join(conds)
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    table: Annotated[str, typer.Option(help="Quarantine table")] = "quarantine.telemetry",
+    reason: Annotated[str | None, typer.Option(help="Only this reason")] = None,
+    day: Annotated[str | None, typer.Option(help="Only this local day, YYYY-MM-DD")] = None,
+    limit: Annotated[int, typer.Option(help="Sample rows to show")] = 20,
+    format: Annotated[str, typer.Option("--format", "-f")] = "table",
+) -> None:
+    """Counts by day and reason, and a sample of the quarantined records with their payload."""
+    from warehouse.serving import connect
+
+    con = connect(settings().warehouse_db, read_only=True)
+    where = _quarantine_where(table, reason, day)
+    _print_frame(con.sql(f"SELECT day, reason, count(*) AS records {where} GROUP BY ALL ORDER BY ALL").pl(),
+                 title=f"{table} by day and reason", fmt=format)
+    if format == "table":
+        _print_frame(con.sql(f"SELECT day, reason, source_file, line_no, payload {where} ORDER BY ALL LIMIT {int(limit)}").pl(),
+                     title="sample")
+    con.close()
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(
+    reason: Annotated[str | None, typer.Option(help="Only days holding this reason")] = None,
+    day: Annotated[str | None, typer.Option(help="Only this local day")] = None,
+) -> None:
+    """Rebuild the days holding matching quarantined records after a rule or mapping was fixed.
+
+    Silver is rebuilt from bronze, so records that now pass leave the quarantine and the partition
+    still reconciles (landed = clean + quarantined + duplicates).
+    """
+    from warehouse.serving import connect
+
+    con = connect(settings().warehouse_db, read_only=True)
+    where = _quarantine_where("quarantine.telemetry", reason, day)
+    before = con.sql(f"SELECT count(*) {where}").fetchone()[0]
+    days = [r[0] for r in con.sql(f"SELECT DISTINCT day {where} ORDER BY 1").fetchall()]
+    con.close()
+    summary: dict = {"runs": [], "failed": []}
+    build_days(days, summary)
+    con = connect(settings().warehouse_db, read_only=True)
+    after = con.sql(f"SELECT count(*) {where}").fetchone()[0]
+    con.close()
+    console.print(f"replayed {len(days)} day(s): {before} matching records quarantined before, {after} after")
+    if summary["failed"]:
+        raise typer.Exit(1)
 
 
 @app.command()

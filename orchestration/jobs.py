@@ -21,7 +21,6 @@ from dagster import (
 from assets.partitions import daily_local
 from assets.telemetry.ingest import pending_days
 from assets.telemetry.landing import list_landing_files
-from warehouse.registry import LANDING_FILES
 from warehouse.settings import settings
 from warehouse.storage import Lake
 
@@ -41,6 +40,12 @@ daily_job = define_asset_job(
     executor_def=in_process_executor,
     description="One local day: silver readings, quarantine, energy and equipment themes, all gated.",
 )
+catalog_job = define_asset_job(
+    "catalog_job",
+    selection=AssetSelection.keys("catalog/quality_scorecard"),
+    executor_def=in_process_executor,
+    description="The quality scorecard over every table's check results.",
+)
 
 ingest_schedule = ScheduleDefinition(
     name="ingest_daily",
@@ -56,17 +61,18 @@ daily_schedule = build_schedule_from_partitioned_job(
 
 @sensor(job=ingest_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)
 def landing_sensor(context: SensorEvaluationContext):
-    """New files in landing/telemetry (not yet in catalog.landing_files) trigger an ingest run."""
-    s = settings()
-    known = set(Lake(s.lake).read(LANDING_FILES, columns=["source_file"])["source_file"].to_list())
-    new = sorted(
-        rel for p in list_landing_files(s.landing / "telemetry")
-        if (rel := p.relative_to(s.landing).as_posix()) not in known
-    )
-    if not new:
-        return SkipReason("no new landing files")
-    key = hashlib.sha256("\n".join(new).encode()).hexdigest()[:16]
-    return RunRequest(run_key=f"landing-{key}", tags={"new_files": str(len(new))})
+    """A change in landing/telemetry (new, re-delivered or removed files) triggers an ingest run.
+
+    The cursor is a fingerprint of (path, size, mtime) over the folder; ingest itself is idempotent by
+    content hash, so a spurious run adds nothing.
+    """
+    files = list_landing_files(settings().landing / "telemetry")
+    listing = "\n".join(f"{p}|{(st := p.stat()).st_size}|{st.st_mtime_ns}" for p in files)
+    fingerprint = hashlib.sha256(listing.encode()).hexdigest()[:16]
+    if not files or fingerprint == context.cursor:
+        return SkipReason("no change in landing/telemetry")
+    context.update_cursor(fingerprint)
+    return RunRequest(run_key=f"landing-{fingerprint}", tags={"landing_files": str(len(files))})
 
 
 @sensor(job=daily_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)

@@ -21,8 +21,14 @@ from warehouse.registry import QUALITY_RESULTS, RECONCILIATION, TableSpec
 RECONCILES = "reconciles"
 
 
+def docs_index_url(gx_home: Path) -> str:
+    """The local Data Docs site of the GX context under LAKEHOUSE_HOME/gx."""
+    return (Path(gx_home).resolve() / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").as_uri()
+
+
 def gated_rules(spec: TableSpec) -> list[Rule]:
-    return [r for r in rules_for(spec.name) if r.expectation is not None]
+    """Rules that judge a finished partition: GX expectations and whole-partition checks."""
+    return [r for r in rules_for(spec.name) if r.expectation is not None or r.partition_check is not None]
 
 
 def checks_for(spec: TableSpec, *, reconciles: bool = False) -> list[AssetCheckSpec]:
@@ -86,12 +92,33 @@ def evaluate(
     reconciliation: Reconciliation | None = None,
     row_rule_counts: dict[str, int] | None = None,
     evaluated: int | None = None,
+    context: dict | None = None,
 ) -> Evaluation:
-    """Validate one finished partition: the table's GX suite, reconciliation, row-rule tallies."""
+    """Validate one finished partition: the table's GX suite, partition rules, reconciliation, tallies."""
     now = dt.datetime.now(dt.UTC)
-    rules = {r.id: r for r in gated_rules(spec)}
-    outcome = validate_partition(gx_home, spec.name, partition, df, list(rules.values()), run_id)
+    rules = {r.id: r for r in gated_rules(spec) if r.expectation is not None}
+    # Data Docs are rebuilt once after the day's runs (catalog_job), not per partition: the HTML
+    # rendering costs more than validating the data at demo sizes.
+    outcome = validate_partition(gx_home, spec.name, partition, df, list(rules.values()), run_id, build_docs=False)
+    docs_url = outcome.docs_url or docs_index_url(gx_home)
     checks, rows = [], []
+    for rule in gated_rules(spec):
+        if rule.partition_check is None:
+            continue
+        po = rule.partition_check(df, context or {})
+        checks.append(
+            AssetCheckResult(
+                asset_key=spec.asset_key,
+                check_name=rule.id,
+                passed=po.passed,
+                severity=AssetCheckSeverity.ERROR if rule.severity == "error" else AssetCheckSeverity.WARN,
+                description=po.message,
+                metadata={"rule": rule.description, "result": po.message, "evaluated": po.evaluated,
+                          "failed": po.failed,
+                          "pass_rate": 1.0 - (po.failed / po.evaluated if po.evaluated else 0.0)},
+            )
+        )
+        rows.append((rule.id, "partition", rule.severity, po.evaluated, po.failed, po.passed))
     for o in outcome.outcomes:
         rule = rules[o.rule_id]
         meta = {
@@ -101,8 +128,8 @@ def evaluate(
             "pass_rate": 1.0 - (o.failed / o.evaluated if o.evaluated else 0.0),
             "sample_failing_values": MetadataValue.json([str(v) for v in o.sample]),
         }
-        if outcome.docs_url:
-            meta["data_docs"] = MetadataValue.url(outcome.docs_url)
+        if docs_url:
+            meta["data_docs"] = MetadataValue.url(docs_url)
         checks.append(
             AssetCheckResult(
                 asset_key=spec.asset_key,
@@ -112,7 +139,7 @@ def evaluate(
                 metadata=meta,
             )
         )
-        rows.append((rule.id, rule.severity, o.evaluated, o.failed, o.success))
+        rows.append((rule.id, "gx", rule.severity, o.evaluated, o.failed, o.success))
     if reconciliation is not None:
         r = reconciliation
         checks.append(
@@ -129,16 +156,17 @@ def evaluate(
                 },
             )
         )
-        rows.append((RECONCILES, "error", r.landed, abs(r.landed - r.clean - r.quarantined - r.duplicates), r.holds))
+        rows.append((RECONCILES, "reconciliation", "error", r.landed, abs(r.landed - r.clean - r.quarantined - r.duplicates), r.holds))
     for rule_id, failed in (row_rule_counts or {}).items():
         n = evaluated if evaluated is not None else df.height
-        rows.append((rule_id, "quarantine", n, failed, True))
+        rows.append((rule_id, "row", "quarantine", n, failed, True))
     results = pl.DataFrame(
         [
             {
                 "table_name": spec.name,
                 "partition": partition,
                 "rule_id": rule_id,
+                "kind": kind,
                 "severity": severity,
                 "evaluated": n,
                 "failed": failed,
@@ -147,8 +175,8 @@ def evaluate(
                 "run_id": run_id,
                 "checked_at": now,
             }
-            for rule_id, severity, n, failed, passed in rows
+            for rule_id, kind, severity, n, failed, passed in rows
         ],
         schema=QUALITY_RESULTS.schema,
     )
-    return Evaluation(checks, results, outcome.docs_url)
+    return Evaluation(checks, results, docs_url)

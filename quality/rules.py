@@ -15,7 +15,7 @@ from typing import Literal
 
 import polars as pl
 
-from warehouse.domain import METRICS
+from warehouse.domain import COMPLETE_DAY_SHARE, METRICS
 from warehouse.registry import ENERGY_DAILY, EQUIPMENT_DAILY, SILVER_TELEMETRY
 
 Severity = Literal["error", "warn"]
@@ -30,13 +30,23 @@ class Expectation:
 
 
 @dataclass(frozen=True)
+class PartitionOutcome:
+    evaluated: int
+    failed: int
+    passed: bool
+    message: str
+
+
+@dataclass(frozen=True)
 class Rule:
     id: str
     table: str
     description: str
     severity: Severity = "error"
     row_check: Callable[[], pl.Expr] | None = None  # true where the row passes
-    expectation: Expectation | None = None  # on the finished partition
+    expectation: Expectation | None = None  # GX expectation on the finished partition
+    # A whole-partition rule that GX cannot express: (partition frame, context frames) -> outcome.
+    partition_check: Callable[[pl.DataFrame, dict], PartitionOutcome] | None = None
 
 
 CANONICAL_UNITS = sorted({m.unit for m in METRICS.values()})
@@ -167,7 +177,74 @@ PARTITION_RULES: tuple[Rule, ...] = (
     ),
 )
 
-ALL_RULES: tuple[Rule, ...] = TELEMETRY_ROW_RULES + PARTITION_RULES
+
+
+def day_completeness(energy: pl.DataFrame, ctx: dict) -> PartitionOutcome:
+    """National energy-monitoring rule: a day is complete when >= 90% of expected readings arrived."""
+    expected = int(energy["readings_expected"].sum() or 0)
+    received = min(int(energy["readings_received"].sum() or 0), expected)
+    share = received / expected if expected else 0.0
+    return PartitionOutcome(
+        expected, expected - received, share >= COMPLETE_DAY_SHARE,
+        f"{received:,} of {expected:,} expected readings ({share:.1%}; complete at {COMPLETE_DAY_SHARE:.0%})"
+        if expected else "no readings expected: no equipment reported this day",
+    )
+
+
+def row_count_in_band(df: pl.DataFrame, ctx: dict) -> PartitionOutcome:
+    """Row count within +-50% of the trailing 7-day median (skipped with fewer than 3 earlier days)."""
+    history = [n for n in ctx.get("trailing_row_counts", []) if n is not None][-7:]
+    if len(history) < 3:
+        return PartitionOutcome(df.height, 0, True, f"{df.height:,} rows; only {len(history)} earlier day(s) to compare")
+    median = sorted(history)[len(history) // 2]
+    low, high = median * (1 - ROW_COUNT_BAND), median * (1 + ROW_COUNT_BAND)
+    ok = low <= df.height <= high
+    return PartitionOutcome(df.height, 0 if ok else 1, ok,
+                            f"{df.height:,} rows vs trailing median {median:,} (band {low:,.0f}-{high:,.0f})")
+
+
+def enterprises_known(df: pl.DataFrame, ctx: dict) -> PartitionOutcome:
+    """Cross-table: every enterprise sending telemetry exists in silver.enterprise."""
+    known = set(ctx["enterprises"]["uscc"].to_list()) if "enterprises" in ctx else set()
+    sending = set(df["uscc"].drop_nulls().unique().to_list())
+    unknown = sorted(sending - known)
+    return PartitionOutcome(len(sending), len(unknown), not unknown,
+                            f"{len(unknown)} of {len(sending)} enterprises unknown: {unknown[:5]}")
+
+
+def quarantine_share_within_limit(df: pl.DataFrame, ctx: dict) -> PartitionOutcome:
+    """A day whose landed records are mostly unusable must not feed the themes or the national sync.
+
+    Records routed by arrival rather than by reading (late beyond the watermark, unparseable lines or
+    timestamps, which go to their landing day) say nothing about the day's data and are left out.
+    """
+    reasons = dict(ctx.get("quarantine_reasons", {}))
+    routed_by_arrival = sum(reasons.pop(r, 0) for r in ("late_beyond_watermark", "malformed_record", "bad_timestamp"))
+    landed = int(ctx.get("landed", df.height)) - routed_by_arrival
+    bad = sum(reasons.values())
+    share = bad / landed if landed else 0.0
+    return PartitionOutcome(landed, bad, share <= QUARANTINE_SHARE_LIMIT,
+                            f"{bad:,} of {landed:,} records quarantined ({share:.2%}; limit {QUARANTINE_SHARE_LIMIT:.0%})")
+
+
+ROW_COUNT_BAND = 0.5
+QUARANTINE_SHARE_LIMIT = 0.05
+TREND_RULES: tuple[Rule, ...] = (
+    Rule("quarantine_share_within_limit", SILVER_TELEMETRY.name,
+         "At most 5% of the day's landed records (late arrivals aside) are quarantined.",
+         severity="error", partition_check=quarantine_share_within_limit),
+    Rule("day_complete", ENERGY_DAILY.name,
+         "A day is complete when >= 90% of the expected readings (equipment x metric x 96) arrived.",
+         severity="error", partition_check=day_completeness),
+    Rule("row_count_in_band", SILVER_TELEMETRY.name,
+         "The day's row count is within +-50% of the trailing 7-day median.", severity="warn",
+         partition_check=row_count_in_band),
+    Rule("enterprises_known", SILVER_TELEMETRY.name,
+         "Every enterprise sending telemetry exists in the enterprise master data.", severity="warn",
+         partition_check=enterprises_known),
+)
+
+ALL_RULES: tuple[Rule, ...] = TELEMETRY_ROW_RULES + PARTITION_RULES + TREND_RULES
 
 
 def rules_for(table: str) -> list[Rule]:

@@ -96,22 +96,23 @@ BRONZE_TELEMETRY = TableSpec(
 
 LANDING_FILES = TableSpec(
     name="catalog.landing_files",
-    description="One row per landing file seen: ingested, skipped as a re-sent duplicate, or rejected.",
+    description="One row per landing file version seen: ingested, skipped as a re-sent duplicate, rejected, or superseded.",
     domain="operations",
     grade=1,
     owner="data-engineering",
-    key=("source_file",),
+    key=("source_file", "content_hash"),
     columns=_cols(
         ("source_file", pl.String, "Path relative to landing/"),
         ("content_hash", pl.String, "SHA-256 of the file's bytes"),
         ("size_bytes", pl.Int64, "File size"),
         ("landing_date", pl.Date, "Local date of the file's modification time"),
-        ("status", pl.String, "ingested | duplicate_file | rejected"),
+        ("status", pl.String, "ingested | duplicate_file | rejected | superseded (a corrected file replaced it)"),
         ("reason", pl.String, "Why a file was rejected or skipped; schema notes for ingested files"),
         ("records", pl.Int64, "Records ingested from the file"),
         ("reading_days", pl.List(pl.Date), "Local reading days the file touched"),
         ("ingest_run_id", pl.String, "Dagster run that handled the file"),
         ("ingested_at", UTC_TS, "When the file was handled"),
+        ("superseded_at", UTC_TS, "When a corrected version under the same path replaced this one"),
     ),
 )
 
@@ -272,11 +273,12 @@ QUALITY_RESULTS = TableSpec(
     domain="operations",
     grade=1,
     owner="data-quality",
-    key=("table_name", "partition", "rule_id"),
+    key=("table_name", "partition", "rule_id", "kind"),
     columns=_cols(
         ("table_name", pl.String, "Table"),
         ("partition", pl.String, "Partition key"),
         ("rule_id", pl.String, "Rule id from quality/rules.py"),
+        ("kind", pl.String, "row (quarantine tally) | gx (Great Expectations) | partition | reconciliation"),
         ("severity", pl.String, "error (blocks downstream) or warn"),
         ("evaluated", pl.Int64, "Rows evaluated"),
         ("failed", pl.Int64, "Rows failing"),
@@ -284,6 +286,25 @@ QUALITY_RESULTS = TableSpec(
         ("passed", pl.Boolean, "Whether the rule passed"),
         ("run_id", pl.String, "Run"),
         ("checked_at", UTC_TS, "When"),
+    ),
+)
+
+QUALITY_SCORECARD = TableSpec(
+    name="catalog.quality_scorecard",
+    description="Pass rate per table and partition over all its quality rules, for the data engineer's daily look.",
+    domain="operations",
+    grade=1,
+    owner="data-quality",
+    key=("table_name", "partition"),
+    columns=_cols(
+        ("table_name", pl.String, "Table"),
+        ("partition", pl.String, "Partition key"),
+        ("rules", pl.Int64, "Rules evaluated"),
+        ("rules_failed", pl.Int64, "Rules that failed"),
+        ("rows_evaluated", pl.Int64, "Sum of rows evaluated over the rules"),
+        ("rows_failed", pl.Int64, "Sum of failing rows over the rules"),
+        ("pass_rate", pl.Float64, "1 - rows_failed / rows_evaluated"),
+        ("last_checked_at", UTC_TS, "Latest check"),
     ),
 )
 
@@ -300,6 +321,7 @@ TABLES: dict[str, TableSpec] = {
         EQUIPMENT_DAILY,
         RECONCILIATION,
         QUALITY_RESULTS,
+        QUALITY_SCORECARD,
     )
 }
 

@@ -58,7 +58,18 @@ class Settings:
         yaml = self.dagster_home / "dagster.yaml"
         if not yaml.exists():
             yaml.write_text(DAGSTER_YAML, encoding="utf-8")
-        os.environ["DAGSTER_HOME"] = str(self.dagster_home)
+        os.environ.update(self.as_env())
+
+    def as_env(self) -> dict[str, str]:
+        """The resolved settings as environment variables, for Dagster resources (EnvVar) and children."""
+        return {
+            "LAKEHOUSE_HOME": str(self.home),
+            "LAKEHOUSE_WAREHOUSE_DB": str(self.warehouse_db),
+            "LAKEHOUSE_LATE_WATERMARK_DAYS": str(self.late_watermark_days),
+            "LAKEHOUSE_PARTITIONS_START": self.partitions_start.isoformat(),
+            "LAKEHOUSE_NATURAL_GAS_KGCE_PER_M3": repr(self.natural_gas_kgce_per_m3),
+            "DAGSTER_HOME": str(self.dagster_home),
+        }
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:

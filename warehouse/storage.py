@@ -138,11 +138,21 @@ class Lake:
         return self._write(spec, df, run_id=run_id, mode="append", operation="append")
 
     def overwrite(self, spec: TableSpec, df: pl.DataFrame, *, run_id: str) -> int:
-        """Replace the whole table in one commit (small reference tables)."""
+        """Replace the whole table in one commit (small reference tables); no commit if nothing changed."""
+        if self.exists(spec):
+            key = list(spec.key) or list(spec.schema)
+            if self.read(spec).sort(key).equals(conform(spec, df).sort(key)):
+                return self.table(spec).version()
         return self._write(spec, df, run_id=run_id, mode="overwrite", operation="overwrite")
 
     def upsert(self, spec: TableSpec, df: pl.DataFrame, *, run_id: str) -> int:
-        """MERGE on the declared key: update matching rows, insert the rest (one commit)."""
+        """MERGE on the declared key: update matching rows, insert the rest (one commit).
+
+        The source must hold one row per key: a duplicate is a caller's bug and raises, not a silent pick.
+        """
+        dupes = df.height - df.select(spec.key).n_unique() if df.height else 0
+        if dupes:
+            raise ValueError(f"{spec.name}: upsert source has {dupes} duplicate key rows on {spec.key}")
         if not self.exists(spec):
             return self._write(spec, df, run_id=run_id, mode="append", operation="upsert")
         data = conform(spec, df).to_arrow()

@@ -2,11 +2,10 @@
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from warehouse.registry import ENTERPRISE, EQUIPMENT
-
 from assets.enterprise.master import read_master
 from assets.metadata import preview, spec_kwargs
 from assets.resources import LakeResource, WarehouseResource
+from warehouse.registry import ENTERPRISE, EQUIPMENT
 
 
 @asset(**spec_kwargs(ENTERPRISE))

@@ -6,9 +6,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, multi_asset
 
+from assets.metadata import asset_spec, counts_table, preview
+from assets.partitions import daily_local
+from assets.resources import LakeResource, WarehouseResource
+from assets.telemetry.ingest import current_bronze, ingest_landing, trailing_clean_counts
+from assets.telemetry.transform import clean_telemetry
 from quality.checks import Reconciliation, checks_for, evaluate
 from warehouse.registry import (
     BRONZE_TELEMETRY,
+    ENTERPRISE,
     EQUIPMENT,
     LANDING_FILES,
     QUALITY_RESULTS,
@@ -16,12 +22,6 @@ from warehouse.registry import (
     RECONCILIATION,
     SILVER_TELEMETRY,
 )
-
-from assets.metadata import asset_spec, counts_table, preview
-from assets.partitions import daily_local
-from assets.resources import LakeResource, WarehouseResource
-from assets.telemetry.ingest import ingest_landing
-from assets.telemetry.transform import clean_telemetry
 
 
 @multi_asset(specs=[asset_spec(BRONZE_TELEMETRY), asset_spec(LANDING_FILES)], name="ingest_telemetry")
@@ -32,7 +32,10 @@ def ingest_telemetry(context: AssetExecutionContext, lake: LakeResource, warehou
         if done == total or done % 200 == 0:
             context.log.info(f"landing files: {done}/{total}")
 
-    result = ingest_landing(lake.settings.landing, lake.lake, run_id=context.run_id, progress=progress)
+    settings = lake.settings
+    result = ingest_landing(
+        settings.landing, lake.lake, run_id=context.run_id, watermark_days=settings.late_watermark_days, progress=progress
+    )
     warehouse.refresh(lake.lake)
     days = [d.isoformat() for d in result.days_touched]
     yield MaterializeResult(
@@ -70,7 +73,7 @@ def build_silver_telemetry(context: AssetExecutionContext, lake: LakeResource, w
     """Typed, deduplicated readings of one local day; unusable records to quarantine with a reason."""
     day = dt.date.fromisoformat(context.partition_key)
     store, settings = lake.lake, lake.settings
-    raw = store.read(BRONZE_TELEMETRY, where=_reading_day_is(day))
+    raw = current_bronze(store.read(BRONZE_TELEMETRY, where=_reading_day_is(day)), store.read(LANDING_FILES))
     result = clean_telemetry(
         raw, store.read(EQUIPMENT), day=day, run_id=context.run_id, watermark_days=settings.late_watermark_days
     )
@@ -86,6 +89,12 @@ def build_silver_telemetry(context: AssetExecutionContext, lake: LakeResource, w
         reconciliation=recon,
         row_rule_counts=result.reasons,
         evaluated=result.landed,
+        context={
+            "landed": result.landed,
+            "quarantine_reasons": result.reasons,
+            "enterprises": store.read(ENTERPRISE, columns=["uscc"]),
+            "trailing_row_counts": trailing_clean_counts(store.read(RECONCILIATION), SILVER_TELEMETRY.name, day),
+        },
     )
     store.upsert(RECONCILIATION, recon.row(SILVER_TELEMETRY, context.partition_key, context.run_id), run_id=context.run_id)
     store.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)

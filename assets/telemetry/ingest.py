@@ -14,9 +14,6 @@ from pathlib import Path
 
 import polars as pl
 
-from warehouse.registry import BRONZE_TELEMETRY, LANDING_FILES, RECONCILIATION, SILVER_TELEMETRY
-from warehouse.storage import Lake
-
 from assets.telemetry.landing import (
     RejectedFile,
     content_hash,
@@ -25,6 +22,8 @@ from assets.telemetry.landing import (
     read_landing_file,
 )
 from assets.telemetry.transform import reading_day
+from warehouse.registry import BRONZE_TELEMETRY, LANDING_FILES, RECONCILIATION, SILVER_TELEMETRY
+from warehouse.storage import Lake
 
 
 @dataclass
@@ -52,30 +51,42 @@ def _reject(landing_root: Path, path: Path, rel: str, err: RejectedFile) -> None
 
 
 def ingest_landing(
-    landing_root: Path, lake: Lake, *, run_id: str, now: dt.datetime | None = None, progress=None
+    landing_root: Path,
+    lake: Lake,
+    *,
+    run_id: str,
+    watermark_days: int = 7,
+    now: dt.datetime | None = None,
+    progress=None,
 ) -> IngestResult:
-    """Ingest every landing file not seen before into bronze.telemetry_raw."""
+    """Ingest every landing file version not seen before into bronze.telemetry_raw.
+
+    A file is identified by path and content hash. The same bytes under a new name are a re-sent copy
+    (`duplicate_file`); new bytes under a known path are a corrected re-delivery: they are ingested and
+    the earlier version is marked `superseded`, so its records leave the silver build of their days.
+    """
     now = now or dt.datetime.now(dt.UTC)
-    seen = lake.read(LANDING_FILES, columns=["source_file", "content_hash", "status"])
-    seen_paths = set(seen["source_file"].to_list())
-    ingested_hashes = set(seen.filter(pl.col("status") == "ingested")["content_hash"].to_list())
+    seen = lake.read(LANDING_FILES)
+    known_versions = set(zip(seen["source_file"].to_list(), seen["content_hash"].to_list(), strict=True))
+    current = seen.filter(pl.col("status") == "ingested")
+    current_hash_of = dict(zip(current["source_file"].to_list(), current["content_hash"].to_list(), strict=True))
+    ingested_hashes = set(current["content_hash"].to_list())
     if lake.exists(BRONZE_TELEMETRY):  # recovery: bronze committed but ledger not
         ingested_hashes |= set(lake.read(BRONZE_TELEMETRY, columns=["content_hash"])["content_hash"].unique())
     first_name: dict[str, str] = {}
-    ledger, frames = [], []
-    new_files = [
-        p for p in list_landing_files(landing_root / "telemetry")
-        if p.relative_to(landing_root).as_posix() not in seen_paths
-    ]
-    for n, path in enumerate(new_files):
+    ledger, frames, superseded = [], [], []
+    candidates = list_landing_files(landing_root / "telemetry")
+    for n, path in enumerate(candidates):
         rel = path.relative_to(landing_root).as_posix()
         data = path.read_bytes()
         digest = content_hash(data)
+        if (rel, digest) in known_versions:
+            continue
         landed_on = landing_date(path)
         row = {
             "source_file": rel, "content_hash": digest, "size_bytes": len(data), "landing_date": landed_on,
             "status": "ingested", "reason": None, "records": 0, "reading_days": [],
-            "ingest_run_id": run_id, "ingested_at": now,
+            "ingest_run_id": run_id, "ingested_at": now, "superseded_at": None,
         }
         if digest in ingested_hashes or digest in first_name:
             row |= {"status": "duplicate_file", "reason": f"same content as {first_name.get(digest, 'an ingested file')}"}
@@ -94,13 +105,22 @@ def ingest_landing(
                     ingest_run_id=pl.lit(run_id),
                     ingested_at=pl.lit(now),
                 )
-                rows = rows.with_columns(reading_day=reading_day(rows, landed_on))
+                rows = rows.with_columns(reading_day=reading_day(rows, landed_on, watermark_days))
                 frames.append(rows)
                 days = sorted(rows["reading_day"].unique().to_list())
-                row |= {"records": rows.height, "reading_days": days, "reason": "; ".join(landed.notes) or None}
+                notes = landed.notes
+                if rel in current_hash_of:
+                    notes = [*notes, f"supersedes version {current_hash_of[rel][:12]}"]
+                    superseded.append(rel)
+                row |= {"records": rows.height, "reading_days": days, "reason": "; ".join(notes) or None}
         ledger.append(row)
         if progress is not None:
-            progress(n + 1, len(new_files))
+            progress(n + 1, len(candidates))
+    if superseded:
+        old = current.filter(pl.col("source_file").is_in(superseded)).with_columns(
+            status=pl.lit("superseded"), superseded_at=pl.lit(now, dtype=LANDING_FILES.schema["superseded_at"])
+        )
+        ledger.extend(old.to_dicts())
     files = pl.DataFrame(ledger, schema=LANDING_FILES.schema)
     result = IngestResult(files=files)
     if frames:
@@ -109,8 +129,14 @@ def ingest_landing(
         result.records = bronze.height
         result.days_touched = sorted(bronze["reading_day"].unique().to_list())
     if files.height:
-        lake.append(LANDING_FILES, files, run_id=run_id)
+        lake.upsert(LANDING_FILES, files, run_id=run_id)
     return result
+
+
+def current_bronze(bronze: pl.DataFrame, files: pl.DataFrame) -> pl.DataFrame:
+    """Bronze rows whose file version was not superseded by a corrected re-delivery."""
+    gone = files.filter(pl.col("status") == "superseded").select("source_file", "content_hash")
+    return bronze.join(gone, on=["source_file", "content_hash"], how="anti") if gone.height else bronze
 
 
 def pending_days(lake: Lake) -> list[dt.date]:
@@ -118,11 +144,12 @@ def pending_days(lake: Lake) -> list[dt.date]:
 
     A rebuilt day also dirties the next day: its energy counts from the previous day's last meter reading.
     """
-    files = lake.read(LANDING_FILES).filter(pl.col("status") == "ingested")
+    files = lake.read(LANDING_FILES).filter(pl.col("status").is_in(["ingested", "superseded"]))
     if files.is_empty():
         return []
     landed = (
-        files.explode("reading_days")
+        files.with_columns(ingested_at=pl.max_horizontal("ingested_at", "superseded_at"))
+        .explode("reading_days")
         .group_by(pl.col("reading_days").alias("day"))
         .agg(pl.col("ingested_at").max().alias("last_ingest"))
     )
@@ -136,3 +163,15 @@ def pending_days(lake: Lake) -> list[dt.date]:
     built_days = set(built["day"].to_list())
     dirty |= {d + dt.timedelta(days=1) for d in dirty if d + dt.timedelta(days=1) in built_days}
     return sorted(dirty)
+
+
+def trailing_clean_counts(reconciliation: pl.DataFrame, table: str, day: dt.date, days: int = 7) -> list[int]:
+    """Clean row counts of the table's partitions in the `days` before `day`, oldest first."""
+    start = day - dt.timedelta(days=days)
+    return (
+        reconciliation.filter(pl.col("table_name") == table)
+        .with_columns(d=pl.col("partition").str.to_date())
+        .filter((pl.col("d") >= start) & (pl.col("d") < day))
+        .sort("d")["clean"]
+        .to_list()
+    )

@@ -55,9 +55,19 @@ def local_day(expr: pl.Expr) -> pl.Expr:
     return expr.dt.convert_time_zone(TIMEZONE).dt.date()
 
 
-def reading_day(frame: pl.DataFrame, landed_on: dt.date) -> pl.Series:
-    """The local day a record belongs to: its reading's, or the landing date when ts does not parse."""
-    return frame.select(local_day(parse_ts_utc()).fill_null(landed_on).alias("reading_day")).to_series()
+def reading_day(frame: pl.DataFrame, landed_on: dt.date, watermark_days: int) -> pl.Series:
+    """The local day partition a landed record is built in.
+
+    A reading goes to its own local day. A record that cannot be placed there (no parseable timestamp,
+    or older than the watermark, whose day is closed) goes to the day of the batch it came in: the
+    most common reading day of the file's placeable records, else the landing date. Old days are
+    never reopened by records they will not accept.
+    """
+    day = local_day(parse_ts_utc())
+    placeable = day.is_not_null() & ((pl.lit(landed_on) - day).dt.total_days() <= watermark_days)
+    days = frame.select(pl.when(placeable).then(day).alias("d"))["d"]
+    batch_day = days.drop_nulls().mode().sort().first() if days.null_count() < len(days) else None
+    return days.fill_null(batch_day if batch_day is not None else landed_on).alias("reading_day")
 
 
 @dataclass
@@ -98,7 +108,7 @@ def prepare(raw: pl.DataFrame, equipment: pl.DataFrame, watermark_days: int) -> 
             unit_landed=pl.col("unit").fill_null("").str.strip_chars(),
             metric=pl.col("metric").str.strip_chars(),
             equipment_id=pl.col("equipment_id").str.strip_chars(),
-            lag_days=(pl.col("landing_date") - pl.col("reading_day")).dt.total_days(),
+            lag_days=(pl.col("landing_date") - local_day(parse_ts_utc())).dt.total_days(),
             watermark_days=pl.lit(watermark_days, dtype=pl.Int64),
         )
         .join(master, on="equipment_id", how="left")

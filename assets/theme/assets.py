@@ -2,9 +2,12 @@
 
 import datetime as dt
 
-import polars as pl
 from dagster import AssetDep, AssetExecutionContext, MaterializeResult, TimeWindowPartitionMapping, asset
 
+from assets.metadata import preview, spec_kwargs
+from assets.partitions import daily_local
+from assets.resources import LakeResource, WarehouseResource
+from assets.theme.energy import energy_daily, equipment_daily, last_meter_readings
 from quality.checks import Reconciliation, checks_for, evaluate
 from warehouse.registry import (
     ENERGY_DAILY,
@@ -15,11 +18,6 @@ from warehouse.registry import (
     RECONCILIATION,
     SILVER_TELEMETRY,
 )
-
-from assets.metadata import preview, spec_kwargs
-from assets.partitions import daily_local
-from assets.resources import LakeResource, WarehouseResource
-from assets.theme.energy import energy_daily, equipment_daily, last_meter_readings
 
 _SILVER_TODAY_AND_YESTERDAY = AssetDep(
     SILVER_TELEMETRY.asset_key, partition_mapping=TimeWindowPartitionMapping(start_offset=-1, end_offset=0)

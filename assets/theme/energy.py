@@ -9,6 +9,7 @@ import datetime as dt
 
 import polars as pl
 
+from assets.telemetry.transform import ROLLOVER_SHARE
 from warehouse.domain import (
     CARRIER_UNIT,
     EQUIPMENT_TYPES,
@@ -20,8 +21,6 @@ from warehouse.domain import (
     STATE_RUNNING,
 )
 from warehouse.registry import ENERGY_DAILY, EQUIPMENT_DAILY
-
-from assets.telemetry.transform import ROLLOVER_SHARE
 
 _HOURS_PER_READING = SAMPLING_INTERVAL_MINUTES / 60
 _CARRIER_COLUMN = {"electricity": "electricity_kwh", "natural_gas": "natural_gas_m3", "coal": "coal_t"}

@@ -24,10 +24,17 @@ def test_timestamps_with_offset_or_local_without_offset_give_the_same_utc_instan
 
 
 def test_local_midnight_belongs_to_the_local_day_not_the_utc_day():
-    df = pl.DataFrame({"ts": ["2026-11-01T16:00:00Z", "2026-11-01T15:59:59Z", "garbage"]})
-    assert reading_day(df, dt.date(2026, 11, 9)).to_list() == [
-        dt.date(2026, 11, 2), dt.date(2026, 11, 1), dt.date(2026, 11, 9),
+    df = pl.DataFrame({"ts": ["2026-11-01T16:00:00Z", "2026-11-01T15:59:59Z", "2026-11-01T16:30:00Z"]})
+    assert reading_day(df, dt.date(2026, 11, 3), 7).to_list() == [
+        dt.date(2026, 11, 2), dt.date(2026, 11, 1), dt.date(2026, 11, 2),
     ]
+
+
+def test_unplaceable_records_go_to_the_batch_day_of_their_file():
+    df = pl.DataFrame({"ts": ["2026-11-02 08:00:00", "garbage", "2026-11-02 09:00:00", "2026-10-20 08:00:00"]})
+    assert reading_day(df, dt.date(2026, 11, 3), 7).to_list() == [dt.date(2026, 11, 2)] * 4
+    only_garbage = pl.DataFrame({"ts": ["garbage", None]})
+    assert reading_day(only_garbage, dt.date(2026, 11, 3), 7).to_list() == [dt.date(2026, 11, 3)] * 2
 
 
 @pytest.mark.parametrize(
