@@ -77,6 +77,12 @@ def build_days(days: list[dt.date], summary: dict, progress: bool = True) -> Non
             console.print(f"  [{i}/{len(days)}] day {key}: {'ok' if result.success else '[red]FAILED[/red]'}")
 
 
+def last_partition_day() -> dt.date:
+    from assets.partitions import daily_local
+
+    return dt.date.fromisoformat(daily_local.get_last_partition_key())
+
+
 def run_pending(progress: bool = True) -> dict:
     """Ingest new landing files, then build every dirty day, as Dagster runs in the home's instance."""
     from dagster import DagsterInstance
@@ -95,7 +101,7 @@ def run_pending(progress: bool = True) -> dict:
     if not ingest.success:
         summary["failed"].append(("ingest_job", None, ingest.run_id))
     summary["ingest_seconds"] = time.perf_counter() - t0
-    days = pending_days(Lake(s.lake))
+    days = pending_days(Lake(s.lake), last_day=last_partition_day())
     t1 = time.perf_counter()
     build_days(days, summary, progress)
     if days:

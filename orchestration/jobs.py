@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 
 from dagster import (
@@ -78,7 +79,7 @@ def landing_sensor(context: SensorEvaluationContext):
 @sensor(job=daily_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)
 def dirty_days_sensor(context: SensorEvaluationContext):
     """Days whose records landed after the day was built (late data) are rebuilt, one run per day."""
-    days = pending_days(Lake(settings().lake))
+    days = pending_days(Lake(settings().lake), last_day=dt.date.fromisoformat(daily_local.get_last_partition_key()))
     if not days:
         return SkipReason("no dirty days")
     cursor = context.cursor or ""

@@ -184,6 +184,8 @@ def day_completeness(energy: pl.DataFrame, ctx: dict) -> PartitionOutcome:
     expected = int(energy["readings_expected"].sum() or 0)
     received = min(int(energy["readings_received"].sum() or 0), expected)
     share = received / expected if expected else 0.0
+    if ctx.get("day_in_progress"):
+        return PartitionOutcome(expected, 0, True, f"day still in progress: {share:.1%} of expected readings so far")
     return PartitionOutcome(
         expected, expected - received, share >= COMPLETE_DAY_SHARE,
         f"{received:,} of {expected:,} expected readings ({share:.1%}; complete at {COMPLETE_DAY_SHARE:.0%})"

@@ -139,7 +139,7 @@ def current_bronze(bronze: pl.DataFrame, files: pl.DataFrame) -> pl.DataFrame:
     return bronze.join(gone, on=["source_file", "content_hash"], how="anti") if gone.height else bronze
 
 
-def pending_days(lake: Lake) -> list[dt.date]:
+def pending_days(lake: Lake, last_day: dt.date | None = None) -> list[dt.date]:
     """Reading days with records ingested after the day's silver partition was last built (or never).
 
     A rebuilt day also dirties the next day: its energy counts from the previous day's last meter reading.
@@ -162,6 +162,8 @@ def pending_days(lake: Lake) -> list[dt.date]:
     dirty = set(status.filter(pl.col("built_at").is_null() | (pl.col("last_ingest") > pl.col("built_at")))["day"])
     built_days = set(built["day"].to_list())
     dirty |= {d + dt.timedelta(days=1) for d in dirty if d + dt.timedelta(days=1) in built_days}
+    if last_day is not None:  # readings stamped in the future wait in bronze until their day exists
+        dirty = {d for d in dirty if d <= last_day}
     return sorted(dirty)
 
 

@@ -1,6 +1,7 @@
 """Theme library assets: energy and equipment per local day, gated by their checks."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from dagster import AssetDep, AssetExecutionContext, MaterializeResult, TimeWindowPartitionMapping, asset
 
@@ -9,6 +10,7 @@ from assets.partitions import daily_local
 from assets.resources import LakeResource, WarehouseResource
 from assets.theme.energy import energy_daily, equipment_daily, last_meter_readings
 from quality.checks import Reconciliation, checks_for, evaluate
+from warehouse.domain import TIMEZONE
 from warehouse.registry import (
     ENERGY_DAILY,
     ENTERPRISE,
@@ -45,6 +47,7 @@ def theme_energy_daily(context: AssetExecutionContext, lake: LakeResource, wareh
     evaluation = evaluate(
         ENERGY_DAILY, df, partition=context.partition_key, run_id=context.run_id, gx_home=settings.gx_home,
         reconciliation=recon,
+        context={"day_in_progress": day >= dt.datetime.now(ZoneInfo(TIMEZONE)).date()},
     )
     store.upsert(RECONCILIATION, recon.row(ENERGY_DAILY, context.partition_key, context.run_id), run_id=context.run_id)
     store.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)

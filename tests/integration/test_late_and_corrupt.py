@@ -20,8 +20,8 @@ def _write_csv(path: Path, rows: list[dict], mtime: dt.datetime) -> None:
 
 
 def _equipment_with(metric: str) -> dict:
-    eq = sql(f"select * from silver.equipment where metrics like '%{metric}%' order by equipment_id limit 1").row(0, named=True)
-    return eq
+    eq = pl.read_parquet(settings().landing / "master" / "equipment.parquet")
+    return eq.filter(pl.col("metrics").str.contains(metric)).sort("equipment_id").row(0, named=True)
 
 
 def _readings(eq: dict, day: dt.date, metric: str, values: list, unit: str, minute0: int = 7) -> list[dict]:
@@ -42,12 +42,13 @@ def test_late_file_marks_its_day_dirty_and_the_rebuild_includes_it(tmp_path):
     before = sql(f"select count(*) as n from silver.telemetry where day = DATE '{DAY2}'")["n"].item()
     eq = _equipment_with("temperature")
     landing = settings().landing / "telemetry" / "late-gateway"
-    now = dt.datetime.now(dt.UTC)
-    _write_csv(landing / "late.csv", _readings(eq, DAY2, "temperature", ["80.5", "81.0"], "℃"), now - dt.timedelta(days=0))
-    # and readings 10 days older than their landing: beyond the 7-day watermark
+    # landed four days after its day: late, but within the 7-day watermark
+    landed = dt.datetime.combine(DAY2 + dt.timedelta(days=4), dt.time(3), dt.UTC)
+    _write_csv(landing / "late.csv", _readings(eq, DAY2, "temperature", ["80.5", "81.0"], "℃"), landed)
+    # and a gateway's buffer of readings weeks old, landing now: beyond the 7-day watermark, it is
+    # quarantined in today's (in-progress) partition and its old day is not reopened
     old = START - dt.timedelta(days=20)
-    _write_csv(landing / "ancient.csv", _readings(eq, old, "temperature", ["70.0"], "℃"),
-               dt.datetime.combine(old + dt.timedelta(days=10), dt.time(12), dt.UTC))
+    _write_csv(landing / "ancient.csv", _readings(eq, old, "temperature", ["70.0"], "℃"), dt.datetime.now(dt.UTC))
     second = run_pending(progress=False)
     assert second["failed"] == []
     assert DAY2.isoformat() in second["days"] and (DAY2 + dt.timedelta(days=1)).isoformat() in second["days"]
