@@ -17,7 +17,7 @@ from rich.table import Table
 from warehouse.settings import settings
 
 app = typer.Typer(help="Shandong industrial lakehouse: Delta tables, Dagster runs, DuckDB serving.", no_args_is_help=True)
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 140)
 
 
 
@@ -225,7 +225,8 @@ def demo(
     ok, problems = demo_summary()
     console.print(
         f"demo: {len(summary['runs'])} Dagster runs ({len(summary['failed'])} failed), "
-        f"{time.perf_counter() - t0:.1f}s wall; home {s.home}"
+        f"{time.perf_counter() - t0:.1f}s wall (ingest {summary['ingest_seconds']:.1f}s, "
+        f"{len(summary['days'])} day(s) built in {summary['daily_seconds']:.1f}s); home {s.home}"
     )
     for p in problems:
         console.print(f"[red]{p}[/red]")

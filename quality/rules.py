@@ -16,7 +16,7 @@ from typing import Literal
 import polars as pl
 
 from warehouse.domain import COMPLETE_DAY_SHARE, METRICS
-from warehouse.registry import ENERGY_DAILY, EQUIPMENT_DAILY, SILVER_TELEMETRY
+from warehouse.registry import BRONZE_TELEMETRY, ENERGY_DAILY, EQUIPMENT_DAILY, SILVER_TELEMETRY
 
 Severity = Literal["error", "warn"]
 
@@ -229,9 +229,49 @@ def quarantine_share_within_limit(df: pl.DataFrame, ctx: dict) -> PartitionOutco
                             f"{bad:,} of {landed:,} records quarantined ({share:.2%}; limit {QUARANTINE_SHARE_LIMIT:.0%})")
 
 
+def landing_fresh(files: pl.DataFrame, ctx: dict) -> PartitionOutcome:
+    """Freshness: the newest ingested landing file is at most FRESHNESS_DAYS old (local dates)."""
+    ingested = files.filter(pl.col("status") == "ingested")
+    if ingested.is_empty():
+        return PartitionOutcome(0, 1, False, "no landing file has ever been ingested: is any gateway sending?")
+    newest = ingested["landing_date"].max()
+    age = (ctx["today"] - newest).days
+    return PartitionOutcome(1, int(age > FRESHNESS_DAYS), age <= FRESHNESS_DAYS,
+                            f"newest landing file is from {newest} ({age} day(s) old; limit {FRESHNESS_DAYS})")
+
+
+def no_schema_drift(files: pl.DataFrame, ctx: dict) -> PartitionOutcome:
+    """Schema drift in the files of this ingest: extra columns (ignored) or missing ones (file rejected)."""
+    new = files.filter(pl.col("ingest_run_id") == ctx["run_id"])
+    drift = new.filter(
+        pl.col("reason").str.contains("extra_columns") | (pl.col("reason") == "missing_columns")
+    )
+    names = [f"{f}: {r}" for f, r in drift.select("source_file", "reason").head(5).iter_rows()]
+    return PartitionOutcome(new.height, drift.height, drift.is_empty(),
+                            f"{drift.height} of {new.height} new files drift from the landing contract"
+                            + (": " + "; ".join(names) if names else ""))
+
+
+def files_readable(files: pl.DataFrame, ctx: dict) -> PartitionOutcome:
+    """Every new landing file could be parsed; rejected ones are in landing/rejected/ with a reason."""
+    new = files.filter(pl.col("ingest_run_id") == ctx["run_id"])
+    rejected = new.filter(pl.col("status") == "rejected")
+    names = [f"{f} ({r})" for f, r in rejected.select("source_file", "reason").head(5).iter_rows()]
+    return PartitionOutcome(new.height, rejected.height, rejected.is_empty(),
+                            f"{rejected.height} of {new.height} new files rejected" + (": " + "; ".join(names) if names else ""))
+
+
+FRESHNESS_DAYS = 2
 ROW_COUNT_BAND = 0.5
 QUARANTINE_SHARE_LIMIT = 0.05
 TREND_RULES: tuple[Rule, ...] = (
+    Rule("landing_fresh", BRONZE_TELEMETRY.name, "The newest landing file is at most 2 days old.",
+         severity="warn", partition_check=landing_fresh),
+    Rule("no_schema_drift", BRONZE_TELEMETRY.name,
+         "New landing files carry exactly the contract's columns (uscc, equipment_id, metric, ts, value, unit).",
+         severity="warn", partition_check=no_schema_drift),
+    Rule("files_readable", BRONZE_TELEMETRY.name, "Every new landing file can be parsed.",
+         severity="warn", partition_check=files_readable),
     Rule("quarantine_share_within_limit", SILVER_TELEMETRY.name,
          "At most 5% of the day's landed records (late arrivals aside) are quarantined.",
          severity="error", partition_check=quarantine_share_within_limit),

@@ -308,6 +308,31 @@ QUALITY_SCORECARD = TableSpec(
     ),
 )
 
+SYNC_LEDGER = TableSpec(
+    name="catalog.sync_ledger",
+    description="Every batch sent up to the national center: status, attempts, payload hash, node receipt, versions.",
+    domain="external",
+    grade=1,
+    owner="national-sync",
+    key=("batch_id",),
+    columns=_cols(
+        ("batch_id", pl.String, "Deterministic id: province, period, version"),
+        ("period", pl.String, "Local day (YYYY-MM-DD) the batch reports"),
+        ("version", pl.Int64, "1 for the first send of a period; +1 per restatement"),
+        ("status", pl.String, "pending | sent | acknowledged | failed | skipped"),
+        ("attempts", pl.Int64, "HTTP attempts so far"),
+        ("payload_sha256", pl.String, "SHA-256 of the payload bytes"),
+        ("rows", pl.Int64, "Rows in the payload"),
+        ("cells_suppressed", pl.Int64, "Cells suppressed by the release policy (primary + complementary)"),
+        ("node", pl.String, "National node URL"),
+        ("node_receipt", pl.String, "Receipt id returned by the node"),
+        ("source_versions", pl.String, "JSON: Delta version of each source table read"),
+        ("sent_at", UTC_TS, "Last send"),
+        ("acknowledged_at", UTC_TS, "When the node acknowledged"),
+        ("message", pl.String, "Last error or skip reason"),
+    ),
+)
+
 TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (
@@ -322,6 +347,7 @@ TABLES: dict[str, TableSpec] = {
         RECONCILIATION,
         QUALITY_RESULTS,
         QUALITY_SCORECARD,
+        SYNC_LEDGER,
     )
 }
 

@@ -1,6 +1,8 @@
 """Telemetry assets: landing -> bronze (ingest) -> silver + quarantine (per local day)."""
 
 import datetime as dt
+import time
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -12,6 +14,7 @@ from assets.resources import LakeResource, WarehouseResource
 from assets.telemetry.ingest import current_bronze, ingest_landing, trailing_clean_counts
 from assets.telemetry.transform import clean_telemetry
 from quality.checks import Reconciliation, checks_for, evaluate
+from warehouse.domain import TIMEZONE
 from warehouse.registry import (
     BRONZE_TELEMETRY,
     ENTERPRISE,
@@ -24,7 +27,11 @@ from warehouse.registry import (
 )
 
 
-@multi_asset(specs=[asset_spec(BRONZE_TELEMETRY), asset_spec(LANDING_FILES)], name="ingest_telemetry")
+@multi_asset(
+    specs=[asset_spec(BRONZE_TELEMETRY), asset_spec(LANDING_FILES)],
+    check_specs=checks_for(BRONZE_TELEMETRY),
+    name="ingest_telemetry",
+)
 def ingest_telemetry(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
     """Every new landing file once: ingested into bronze, skipped as a re-sent copy, or rejected."""
 
@@ -36,6 +43,13 @@ def ingest_telemetry(context: AssetExecutionContext, lake: LakeResource, warehou
     result = ingest_landing(
         settings.landing, lake.lake, run_id=context.run_id, watermark_days=settings.late_watermark_days, progress=progress
     )
+    ledger = lake.lake.read(LANDING_FILES)
+    evaluation = evaluate(
+        BRONZE_TELEMETRY, ledger, partition=f"ingest {context.run_id[:8]}", run_id=context.run_id,
+        gx_home=settings.gx_home,
+        context={"run_id": context.run_id, "today": dt.datetime.now(ZoneInfo(TIMEZONE)).date()},
+    )
+    lake.lake.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
     warehouse.refresh(lake.lake)
     days = [d.isoformat() for d in result.days_touched]
     yield MaterializeResult(
@@ -47,6 +61,7 @@ def ingest_telemetry(context: AssetExecutionContext, lake: LakeResource, warehou
             "delta_version": result.bronze_version if result.bronze_version is not None else -1,
             "reading_days_touched": MetadataValue.json(days),
         },
+        check_results=evaluation.check_results,
     )
     yield MaterializeResult(
         asset_key=LANDING_FILES.asset_key,
@@ -71,6 +86,7 @@ def ingest_telemetry(context: AssetExecutionContext, lake: LakeResource, warehou
 )
 def build_silver_telemetry(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
     """Typed, deduplicated readings of one local day; unusable records to quarantine with a reason."""
+    started = time.perf_counter()
     day = dt.date.fromisoformat(context.partition_key)
     store, settings = lake.lake, lake.settings
     raw = current_bronze(store.read(BRONZE_TELEMETRY, where=_reading_day_is(day)), store.read(LANDING_FILES))
@@ -79,6 +95,7 @@ def build_silver_telemetry(context: AssetExecutionContext, lake: LakeResource, w
     )
     silver_version = store.replace_partition(SILVER_TELEMETRY, day, result.clean, run_id=context.run_id)
     quarantine_version = store.replace_partition(QUARANTINE_TELEMETRY, day, result.quarantined, run_id=context.run_id)
+    build_seconds = time.perf_counter() - started
     recon = Reconciliation(result.landed, result.clean.height, result.quarantined.height, result.duplicates)
     evaluation = evaluate(
         SILVER_TELEMETRY,
@@ -112,6 +129,8 @@ def build_silver_telemetry(context: AssetExecutionContext, lake: LakeResource, w
             "uncertain": flags["uncertain"],
             "bad": flags["bad"],
             "equipment_reporting": result.clean["equipment_id"].n_unique(),
+            "build_seconds": round(build_seconds, 3),
+            "landed_rows_per_second": round(result.landed / build_seconds) if build_seconds else 0,
             "delta_version": silver_version,
             "preview": preview(result.clean),
         },

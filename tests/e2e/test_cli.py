@@ -1,0 +1,74 @@
+"""The `lakehouse` CLI end to end, as a user runs it: separate processes over one LAKEHOUSE_HOME."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
+
+
+def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = os.environ | {"LAKEHOUSE_HOME": str(home), "GX_ANALYTICS_ENABLED": "false"}
+    env.pop("LAKEHOUSE_WAREHOUSE_DB", None)
+    env.pop("DAGSTER_HOME", None)
+    proc = subprocess.run([LAKEHOUSE, *args], env=env, capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"lakehouse {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("cli")
+    run(home, "generate", "--enterprises", "6", "--days", "2", "--seed", "3")
+    run(home, "materialize")
+    return home
+
+
+def test_sql_answers_in_table_csv_and_json(home):
+    out = run(home, "sql", "select count(*) as n from silver.telemetry", "--format", "json").stdout
+    assert json.loads(out)[0]["n"] > 0
+    csv = run(home, "sql", "select count(*) as n from theme.energy_daily", "--format", "csv").stdout
+    assert csv.splitlines()[0] == "n" and int(csv.splitlines()[1]) > 0
+    table = run(home, "sql", "select reason, count(*) from quarantine.telemetry group by 1").stdout
+    assert "reason" in table
+
+
+def test_bad_sql_is_a_clear_error_not_a_traceback(home):
+    proc = run(home, "sql", "select * from silver.nope", check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
+    assert "nope" in proc.stdout
+
+
+def test_quarantine_list_and_replay(home):
+    listed = run(home, "quarantine", "list", "--format", "json").stdout
+    rows = json.loads(listed)
+    assert rows and {"day", "reason", "records"} <= set(rows[0])
+    replay = run(home, "quarantine", "replay", "--reason", "bad_value").stdout
+    assert "replayed" in replay
+    rec = json.loads(run(home, "sql", "select count(*) as bad from catalog.reconciliation "
+                                       "where landed <> clean + quarantined + duplicates", "--format", "json").stdout)
+    assert rec[0]["bad"] == 0
+
+
+def test_materialize_again_builds_nothing(home):
+    out = run(home, "materialize").stdout
+    assert "built 0 day(s)" in out
+
+
+def test_warehouse_opens_in_plain_duckdb_without_project_code(home):
+    script = (
+        "import duckdb, duckdb_extension_delta, pathlib, sys\n"
+        "ext = pathlib.Path(duckdb_extension_delta.__file__).parent / 'extensions' / f'v{duckdb.__version__}' / 'delta.duckdb_extension'\n"
+        "con = duckdb.connect(sys.argv[1], read_only=True)\n"
+        "con.execute(f\"LOAD '{ext}'\")\n"
+        "print(con.sql('select sum(energy_tce) from theme.energy_daily').fetchone()[0])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(home / "warehouse.duckdb")], capture_output=True,
+                          text=True, cwd="/", env={"PATH": os.environ["PATH"]}, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert float(proc.stdout) > 0
