@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -37,3 +38,26 @@ class WarehouseResource(ConfigurableResource):
 
     def connect(self, read_only: bool = True) -> duckdb.DuckDBPyConnection:
         return connect(Path(self.database), read_only=read_only)
+
+
+class LineageResource(ConfigurableResource):
+    """Upstream/downstream tables per table, taken from the asset definitions when the location loads."""
+
+    edges_json: str
+
+    def edges(self) -> dict[str, tuple[list[str], list[str]]]:
+        return {k: (v[0], v[1]) for k, v in json.loads(self.edges_json).items()}
+
+
+def lineage_from_assets(assets_defs) -> dict[str, tuple[list[str], list[str]]]:
+    """Table-level lineage from asset specs' dependencies (asset key a/b is table a.b)."""
+    parents: dict[str, set[str]] = {}
+    for a in assets_defs:
+        for spec in a.specs:
+            name = ".".join(spec.key.path)
+            parents.setdefault(name, set()).update(".".join(d.asset_key.path) for d in spec.deps)
+    children: dict[str, set[str]] = {n: set() for n in parents}
+    for name, ups in parents.items():
+        for up in ups:
+            children.setdefault(up, set()).add(name)
+    return {n: (sorted(parents.get(n, ())), sorted(children.get(n, ()))) for n in set(parents) | set(children)}

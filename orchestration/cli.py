@@ -75,6 +75,16 @@ def build_days(days: list[dt.date], summary: dict, progress: bool = True) -> Non
             summary["failed"].append(("daily_job", key, result.run_id))
         if progress:
             console.print(f"  [{i}/{len(days)}] day {key}: {'ok' if result.success else '[red]FAILED[/red]'}")
+    from warehouse.registry import CATALOG_DATASET
+    from warehouse.storage import Lake
+
+    if days or not Lake(settings().lake).exists(CATALOG_DATASET):
+        card = defs.resolve_job_def("catalog_job").execute_in_process(
+            instance=instance, raise_on_error=False, run_config=QUIET_RUN
+        )
+        summary["runs"].append(("catalog_job", None, card.run_id, card.success))
+        if not card.success:
+            summary["failed"].append(("catalog_job", None, card.run_id))
 
 
 def last_partition_day() -> dt.date:
@@ -104,11 +114,6 @@ def run_pending(progress: bool = True) -> dict:
     days = pending_days(Lake(s.lake), last_day=last_partition_day())
     t1 = time.perf_counter()
     build_days(days, summary, progress)
-    if days:
-        card = defs.resolve_job_def("catalog_job").execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_RUN)
-        summary["runs"].append(("catalog_job", None, card.run_id, card.success))
-        if not card.success:
-            summary["failed"].append(("catalog_job", None, card.run_id))
     summary["days"] = [d.isoformat() for d in days]
     summary["daily_seconds"] = time.perf_counter() - t1
     return summary
@@ -295,6 +300,71 @@ def quarantine_replay(
     console.print(f"replayed {len(days)} day(s): {before} matching records quarantined before, {after} after")
     if summary["failed"]:
         raise typer.Exit(1)
+
+
+catalog_app = typer.Typer(help="The resource directory (资源目录): every dataset, derived.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+
+
+def _directory():
+    import polars as pl
+
+    from warehouse.registry import CATALOG_COLUMN, CATALOG_DATASET
+    from warehouse.storage import Lake
+
+    lake = Lake(settings().lake)
+    if not lake.exists(CATALOG_DATASET):
+        console.print("[red]no resource directory yet: run `lakehouse materialize`[/red]")
+        raise typer.Exit(2)
+    return lake.read(CATALOG_DATASET).sort("table_name"), lake.read(CATALOG_COLUMN).sort("table_name", "position"), pl
+
+
+@catalog_app.command("list")
+def catalog_list(format: Annotated[str, typer.Option("--format", "-f")] = "table") -> None:
+    """Every dataset: layer, domain, grade, rows, freshness, pass rate."""
+    datasets, _, _ = _directory()
+    _print_frame(datasets.select("table_name", "layer", "data_domain", "grade", "row_count", "size_bytes",
+                                 "freshness_hours", "pass_rate"), title="resource directory", fmt=format)
+
+
+@catalog_app.command("show")
+def catalog_show(table: Annotated[str, typer.Argument(help="e.g. theme.energy_daily")]) -> None:
+    """One dataset: description, grade, lineage, freshness, quality and its columns."""
+    datasets, columns, pl = _directory()
+    row = datasets.filter(pl.col("table_name") == table)
+    if row.is_empty():
+        console.print(f"[red]unknown dataset {table}; see `lakehouse catalog list`[/red]")
+        raise typer.Exit(2)
+    d = row.row(0, named=True)
+    from warehouse.domain import GRADES
+
+    facts = Table(title=table, show_header=False)
+    facts.add_column("field")
+    facts.add_column("value")
+    for k, v in d.items():
+        if k == "grade":
+            v = f"{v} ({GRADES[v]}, {d['grade_tier']})"
+        facts.add_row(k, ", ".join(v) if isinstance(v, list) else "" if v is None else str(v))
+    console.print(facts)
+    _print_frame(columns.filter(pl.col("table_name") == table).drop("table_name"), title="columns")
+
+
+@catalog_app.command("export")
+def catalog_export(
+    html: Annotated[Path | None, typer.Option("--html", help="Write a static site (one page per dataset)")] = None,
+    dcat: Annotated[Path | None, typer.Option("--dcat", help="Write DCAT-style JSON")] = None,
+) -> None:
+    """Export the directory as an offline HTML site and/or DCAT-style JSON for the national directory."""
+    from warehouse.catalog import export_dcat, export_html
+    from warehouse.domain import PROVINCE_CODE
+
+    datasets, columns, _ = _directory()
+    if html:
+        pages = export_html(datasets, columns, html)
+        console.print(f"wrote {len(pages)} pages to {html}/index.html")
+    if dcat:
+        export_dcat(datasets, columns, dcat, publisher=f"Provincial industrial big-data center ({PROVINCE_CODE})")
+        console.print(f"wrote {dcat}")
 
 
 @app.command()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 from dagster import Definitions, EnvVar, load_assets_from_modules
 
 import assets.catalog.assets as catalog_assets
 import assets.enterprise.assets as enterprise_assets
 import assets.telemetry.assets as telemetry_assets
 import assets.theme.assets as theme_assets
-from assets.resources import LakeResource, WarehouseResource
+from assets.resources import LakeResource, LineageResource, WarehouseResource, lineage_from_assets
 from orchestration.jobs import (
     catalog_job,
     daily_job,
@@ -19,6 +21,8 @@ from orchestration.jobs import (
     landing_sensor,
 )
 from warehouse.settings import settings
+
+ALL_ASSETS = load_assets_from_modules([catalog_assets, enterprise_assets, telemetry_assets, theme_assets])
 
 
 def resources() -> dict:
@@ -31,11 +35,12 @@ def resources() -> dict:
     return {
         "lake": LakeResource(home=EnvVar("LAKEHOUSE_HOME")),
         "warehouse": WarehouseResource(database=EnvVar("LAKEHOUSE_WAREHOUSE_DB")),
+        "lineage": LineageResource(edges_json=json.dumps(lineage_from_assets(ALL_ASSETS))),
     }
 
 
 defs = Definitions(
-    assets=load_assets_from_modules([catalog_assets, enterprise_assets, telemetry_assets, theme_assets]),
+    assets=ALL_ASSETS,
     jobs=[ingest_job, daily_job, catalog_job],
     schedules=[ingest_schedule, daily_schedule],
     sensors=[landing_sensor, dirty_days_sensor],

@@ -43,9 +43,9 @@ daily_job = define_asset_job(
 )
 catalog_job = define_asset_job(
     "catalog_job",
-    selection=AssetSelection.keys("catalog/quality_scorecard"),
+    selection=AssetSelection.keys("catalog/quality_scorecard", "catalog/dataset", "catalog/column"),
     executor_def=in_process_executor,
-    description="The quality scorecard over every table's check results.",
+    description="The quality scorecard and the resource directory.",
 )
 
 ingest_schedule = ScheduleDefinition(

@@ -15,8 +15,15 @@ from typing import Literal
 
 import polars as pl
 
-from warehouse.domain import COMPLETE_DAY_SHARE, METRICS
-from warehouse.registry import BRONZE_TELEMETRY, ENERGY_DAILY, EQUIPMENT_DAILY, SILVER_TELEMETRY
+from warehouse.domain import CITIES, COMPLETE_DAY_SHARE, EQUIPMENT_TYPES, INDUSTRIES, METRICS
+from warehouse.registry import (
+    BRONZE_TELEMETRY,
+    ENERGY_DAILY,
+    ENTERPRISE,
+    EQUIPMENT,
+    EQUIPMENT_DAILY,
+    SILVER_TELEMETRY,
+)
 
 Severity = Literal["error", "warn"]
 
@@ -286,7 +293,25 @@ TREND_RULES: tuple[Rule, ...] = (
          partition_check=enterprises_known),
 )
 
-ALL_RULES: tuple[Rule, ...] = TELEMETRY_ROW_RULES + PARTITION_RULES + TREND_RULES
+MASTER_RULES: tuple[Rule, ...] = (
+    Rule("uscc_unique", ENTERPRISE.name, "One row per enterprise (USCC).",
+         expectation=Expectation("ExpectColumnValuesToBeUnique", {"column": "uscc"})),
+    Rule("uscc_format", ENTERPRISE.name, "USCC is 18 characters of the GB 32100 character set.",
+         expectation=Expectation("ExpectColumnValuesToMatchRegex",
+                                 {"column": "uscc", "regex": "^[0-9A-HJ-NPQRTUWXY]{18}$"})),
+    Rule("city_in_shandong", ENTERPRISE.name, "City is one of Shandong's 16 prefectures (GB/T 2260).",
+         expectation=Expectation("ExpectColumnValuesToBeInSet", {"column": "city_code", "value_set": sorted(CITIES)})),
+    Rule("industry_known", ENTERPRISE.name, "Industry is a GB/T 4754-2017 division the center tracks.",
+         expectation=Expectation("ExpectColumnValuesToBeInSet",
+                                 {"column": "industry_code", "value_set": sorted(INDUSTRIES)})),
+    Rule("equipment_id_unique", EQUIPMENT.name, "One row per equipment id.",
+         expectation=Expectation("ExpectColumnValuesToBeUnique", {"column": "equipment_id"})),
+    Rule("equipment_type_known", EQUIPMENT.name, "Equipment type is one the center connects.",
+         expectation=Expectation("ExpectColumnValuesToBeInSet",
+                                 {"column": "equipment_type", "value_set": sorted(EQUIPMENT_TYPES)})),
+)
+
+ALL_RULES: tuple[Rule, ...] = TELEMETRY_ROW_RULES + PARTITION_RULES + TREND_RULES + MASTER_RULES
 
 
 def rules_for(table: str) -> list[Rule]:

@@ -333,6 +333,54 @@ SYNC_LEDGER = TableSpec(
     ),
 )
 
+CATALOG_DATASET = TableSpec(
+    name="catalog.dataset",
+    description="The resource directory (资源目录): every dataset of the lakehouse, derived from the registry, Delta logs and Dagster.",
+    domain="management",
+    grade=1,
+    owner="data-governance",
+    key=("table_name",),
+    columns=_cols(
+        ("table_name", pl.String, "Dataset (schema.table in DuckDB)"),
+        ("layer", pl.String, "bronze | silver | theme | quarantine | catalog"),
+        ("description", pl.String, "What the dataset holds"),
+        ("owner", pl.String, "Owning team"),
+        ("data_domain", pl.String, "MIIT data domain"),
+        ("grade", pl.Int64, "1 low, 2 medium, 3 high"),
+        ("grade_tier", pl.String, "2022 tier: general / important / core"),
+        ("partition_by", pl.String, "Partition column, if any"),
+        ("primary_key", pl.String, "Declared key"),
+        ("columns", pl.Int64, "Number of columns"),
+        ("row_count", pl.Int64, "Rows in the current Delta version"),
+        ("size_bytes", pl.Int64, "Bytes of the current version's data files"),
+        ("latest_version", pl.Int64, "Current Delta version"),
+        ("updated_at", UTC_TS, "Time of the latest commit"),
+        ("freshness_hours", pl.Float64, "Hours since the latest commit when the directory was built"),
+        ("pass_rate", pl.Float64, "Quality pass rate over all partitions (catalog.quality_scorecard)"),
+        ("upstream", pl.List(pl.String), "Datasets it is built from (Dagster asset graph)"),
+        ("downstream", pl.List(pl.String), "Datasets built from it"),
+    ),
+)
+
+CATALOG_COLUMN = TableSpec(
+    name="catalog.column",
+    description="Every column of every dataset with type, description and grade.",
+    domain="management",
+    grade=1,
+    owner="data-governance",
+    key=("table_name", "column_name"),
+    columns=_cols(
+        ("table_name", pl.String, "Dataset"),
+        ("position", pl.Int64, "1-based position"),
+        ("column_name", pl.String, "Column"),
+        ("data_type", pl.String, "Type"),
+        ("description", pl.String, "What it holds"),
+        ("grade", pl.Int64, "Column grade 1/2/3"),
+        ("is_partition", pl.Boolean, "Partition column"),
+        ("is_key", pl.Boolean, "Part of the declared key"),
+    ),
+)
+
 TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (
@@ -348,6 +396,8 @@ TABLES: dict[str, TableSpec] = {
         QUALITY_RESULTS,
         QUALITY_SCORECARD,
         SYNC_LEDGER,
+        CATALOG_DATASET,
+        CATALOG_COLUMN,
     )
 }
 

@@ -1,13 +1,16 @@
-"""Catalog assets: the quality scorecard."""
+"""Catalog assets: the quality scorecard and the resource directory."""
 
 import polars as pl
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset, multi_asset
 
 from assets.catalog.scorecard import quality_scorecard
-from assets.metadata import preview, spec_kwargs
-from assets.resources import LakeResource, WarehouseResource
+from assets.metadata import asset_spec, preview, spec_kwargs
+from assets.resources import LakeResource, LineageResource, WarehouseResource
 from quality.gx import build_data_docs
+from warehouse.catalog import build_directory
 from warehouse.registry import (
+    CATALOG_COLUMN,
+    CATALOG_DATASET,
     ENERGY_DAILY,
     EQUIPMENT_DAILY,
     QUALITY_RESULTS,
@@ -39,4 +42,37 @@ def catalog_quality_scorecard(
             "latest_day": preview(latest, rows=20),
             "data_docs": MetadataValue.url(docs or ""),
         }
+    )
+
+
+@multi_asset(
+    specs=[
+        asset_spec(CATALOG_DATASET, deps=[QUALITY_SCORECARD.asset_key]),
+        asset_spec(CATALOG_COLUMN),
+    ],
+    name="resource_directory",
+)
+def resource_directory(
+    context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource, lineage: LineageResource
+):
+    """The resource directory, rebuilt from the registry, the Delta logs, the asset graph and the scorecard."""
+    store = lake.lake
+    datasets, columns = build_directory(store, lineage.edges(), store.read(QUALITY_SCORECARD))
+    v1 = store.overwrite(CATALOG_DATASET, datasets, run_id=context.run_id)
+    v2 = store.overwrite(CATALOG_COLUMN, columns, run_id=context.run_id)
+    warehouse.refresh(store)
+    yield MaterializeResult(
+        asset_key=CATALOG_DATASET.asset_key,
+        metadata={
+            "dagster/row_count": datasets.height,
+            "delta_version": v1,
+            "rows_in_lake": int(datasets["row_count"].fill_null(0).sum()),
+            "bytes_in_lake": int(datasets["size_bytes"].fill_null(0).sum()),
+            "preview": preview(datasets.select("table_name", "layer", "grade", "row_count", "pass_rate"), rows=30),
+        },
+    )
+    yield MaterializeResult(
+        asset_key=CATALOG_COLUMN.asset_key,
+        metadata={"dagster/row_count": columns.height, "delta_version": v2,
+                  "grade_3_columns": int((columns["grade"] == 3).sum())},
     )

@@ -44,10 +44,10 @@ def ingest_telemetry(context: AssetExecutionContext, lake: LakeResource, warehou
         settings.landing, lake.lake, run_id=context.run_id, watermark_days=settings.late_watermark_days, progress=progress
     )
     ledger = lake.lake.read(LANDING_FILES)
+    today = dt.datetime.now(ZoneInfo(TIMEZONE)).date()
     evaluation = evaluate(
-        BRONZE_TELEMETRY, ledger, partition=f"ingest {context.run_id[:8]}", run_id=context.run_id,
-        gx_home=settings.gx_home,
-        context={"run_id": context.run_id, "today": dt.datetime.now(ZoneInfo(TIMEZONE)).date()},
+        BRONZE_TELEMETRY, ledger, partition=today.isoformat(), run_id=context.run_id, gx_home=settings.gx_home,
+        context={"run_id": context.run_id, "today": today},
     )
     lake.lake.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
     warehouse.refresh(lake.lake)

@@ -73,7 +73,7 @@ def theme_energy_daily(context: AssetExecutionContext, lake: LakeResource, wareh
     **spec_kwargs(EQUIPMENT_DAILY),
     partitions_def=daily_local,
     deps=[SILVER_TELEMETRY.asset_key, EQUIPMENT.asset_key],
-    check_specs=checks_for(EQUIPMENT_DAILY),
+    check_specs=checks_for(EQUIPMENT_DAILY, reconciles=True),
 )
 def theme_equipment_daily(
     context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
@@ -81,11 +81,16 @@ def theme_equipment_daily(
     """Running hours, starts, availability and alarm-limit exceedances per equipment x local day."""
     day = dt.date.fromisoformat(context.partition_key)
     store = lake.lake
-    df = equipment_daily(store.read(SILVER_TELEMETRY, partition=day), store.read(EQUIPMENT), day=day)
+    readings = store.read(SILVER_TELEMETRY, partition=day)
+    df = equipment_daily(readings, store.read(EQUIPMENT), day=day)
     version = store.replace_partition(EQUIPMENT_DAILY, day, df, run_id=context.run_id)
+    counted = int((df["readings_good"] + df["readings_uncertain"] + df["readings_bad"]).sum() or 0)
+    recon = Reconciliation(readings.height, counted, 0, 0)
     evaluation = evaluate(
-        EQUIPMENT_DAILY, df, partition=context.partition_key, run_id=context.run_id, gx_home=lake.settings.gx_home
+        EQUIPMENT_DAILY, df, partition=context.partition_key, run_id=context.run_id, gx_home=lake.settings.gx_home,
+        reconciliation=recon,
     )
+    store.upsert(RECONCILIATION, recon.row(EQUIPMENT_DAILY, context.partition_key, context.run_id), run_id=context.run_id)
     store.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
     warehouse.refresh(store)
     return MaterializeResult(

@@ -1,0 +1,171 @@
+"""The resource directory (资源目录), derived: registry declarations + Delta logs + lineage + quality.
+
+Nothing here is typed by hand: a table added to the registry appears in the directory, its HTML page
+and its DCAT entry on the next build.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+
+from warehouse.domain import DATA_DOMAINS, GRADE_TIERS, GRADES
+from warehouse.registry import CATALOG_COLUMN, CATALOG_DATASET, TABLES, TableSpec
+from warehouse.storage import Lake
+
+
+def delta_facts(lake: Lake, spec: TableSpec) -> dict:
+    """Row count, size, version and last commit time from the Delta log (no data scan)."""
+    if not lake.exists(spec):
+        return {"row_count": None, "size_bytes": None, "latest_version": None, "updated_at": None}
+    table = lake.table(spec)
+    actions = pl.DataFrame(pa.table(table.get_add_actions(flatten=True)))
+    last = table.history(1)[0]
+    rows = actions["num_records"].sum() if "num_records" in actions.columns else None
+    return {
+        "row_count": int(rows) if rows is not None else None,
+        "size_bytes": int(actions["size_bytes"].sum()) if actions.height else 0,
+        "latest_version": table.version(),
+        "updated_at": dt.datetime.fromtimestamp(last["timestamp"] / 1000, dt.UTC),
+    }
+
+
+def build_directory(
+    lake: Lake,
+    lineage: dict[str, tuple[list[str], list[str]]],
+    scorecard: pl.DataFrame,
+    now: dt.datetime | None = None,
+    tables: dict[str, TableSpec] = TABLES,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """catalog.dataset and catalog.column rows for every registry table."""
+    now = now or dt.datetime.now(dt.UTC)
+    rates = {}
+    if scorecard.height:
+        agg = scorecard.group_by("table_name").agg(
+            (1.0 - pl.col("rows_failed").sum() / pl.col("rows_evaluated").sum()).alias("rate")
+        )
+        rates = dict(agg.iter_rows())
+    datasets, columns = [], []
+    for name, spec in tables.items():
+        facts = delta_facts(lake, spec)
+        up, down = lineage.get(name, ([], []))
+        updated = facts["updated_at"]
+        datasets.append(
+            {
+                "table_name": name, "layer": spec.layer, "description": spec.description, "owner": spec.owner,
+                "data_domain": DATA_DOMAINS[spec.domain], "grade": spec.grade,
+                "grade_tier": GRADE_TIERS[spec.grade], "partition_by": spec.partition_by,
+                "primary_key": ", ".join(spec.key), "columns": len(spec.columns), **facts,
+                "freshness_hours": (now - updated).total_seconds() / 3600 if updated else None,
+                "pass_rate": rates.get(name), "upstream": sorted(up), "downstream": sorted(down),
+            }
+        )
+        for i, c in enumerate(spec.columns, start=1):
+            columns.append(
+                {
+                    "table_name": name, "position": i, "column_name": c.name, "data_type": str(c.dtype),
+                    "description": c.description, "grade": c.grade, "is_partition": c.name == spec.partition_by,
+                    "is_key": c.name in spec.key,
+                }
+            )
+    return (
+        pl.DataFrame(datasets, schema=CATALOG_DATASET.schema),
+        pl.DataFrame(columns, schema=CATALOG_COLUMN.schema),
+    )
+
+
+def dcat(datasets: pl.DataFrame, columns: pl.DataFrame, publisher: str) -> dict:
+    """A DCAT-style JSON catalog the national directory could ingest (one dcat:Dataset per table)."""
+    items = []
+    for d in datasets.iter_rows(named=True):
+        cols = columns.filter(pl.col("table_name") == d["table_name"])
+        items.append(
+            {
+                "@type": "dcat:Dataset",
+                "dct:identifier": d["table_name"],
+                "dct:title": d["table_name"],
+                "dct:description": d["description"],
+                "dct:publisher": publisher,
+                "dcat:contactPoint": d["owner"],
+                "dcat:theme": d["data_domain"],
+                "dcat:keyword": [d["layer"], d["data_domain"], f"grade-{d['grade']}"],
+                "dct:accessRights": f"grade {d['grade']} ({GRADES[d['grade']]}; {d['grade_tier']})",
+                "dct:modified": d["updated_at"].isoformat() if d["updated_at"] else None,
+                "dcat:temporalResolution": "P1D" if d["partition_by"] in ("day", "landing_date") else None,
+                "dct:extent": {"rows": d["row_count"], "bytes": d["size_bytes"]},
+                "prov:wasDerivedFrom": d["upstream"],
+                "dqv:hasQualityMeasurement": {"dqv:value": d["pass_rate"], "dqv:isMeasurementOf": "pass_rate"},
+                "dcat:distribution": [{"@type": "dcat:Distribution", "dcat:accessService": "DuckDB view",
+                                       "dct:format": "Delta Lake", "dct:identifier": d["table_name"]}],
+                "csvw:tableSchema": {"columns": [
+                    {"name": c["column_name"], "datatype": c["data_type"], "dct:description": c["description"],
+                     "grade": c["grade"]} for c in cols.iter_rows(named=True)
+                ]},
+            }
+        )
+    return {"@context": {"dcat": "http://www.w3.org/ns/dcat#", "dct": "http://purl.org/dc/terms/",
+                         "prov": "http://www.w3.org/ns/prov#", "dqv": "http://www.w3.org/ns/dqv#",
+                         "csvw": "http://www.w3.org/ns/csvw#"},
+            "@type": "dcat:Catalog", "dct:publisher": publisher, "dcat:dataset": items}
+
+
+_CSS = ("body{font-family:sans-serif;max-width:70em;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
+        ".g3{background:#fdd}.g2{background:#ffe9c4}")
+
+
+def _page(title: str, body: str) -> str:
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{_CSS}</style></head><body>{body}</body></html>")
+
+
+def _fmt(v: object) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:,.3f}"
+    if isinstance(v, list):
+        return ", ".join(f"<a href='{html.escape(x)}.html'>{html.escape(x)}</a>" for x in v) or "–"
+    return html.escape(str(v))
+
+
+def export_html(datasets: pl.DataFrame, columns: pl.DataFrame, out: Path) -> list[Path]:
+    """A static site: index.html plus one page per dataset, browsable offline."""
+    out.mkdir(parents=True, exist_ok=True)
+    rows = "".join(
+        f"<tr class='g{d['grade']}'><td><a href='{d['table_name']}.html'>{d['table_name']}</a></td>"
+        f"<td>{_fmt(d['layer'])}</td><td>{_fmt(d['data_domain'])}</td><td>{d['grade']} ({GRADES[d['grade']]})</td>"
+        f"<td>{_fmt(d['row_count'])}</td><td>{_fmt(d['pass_rate'])}</td><td>{_fmt(d['description'])}</td></tr>"
+        for d in datasets.iter_rows(named=True)
+    )
+    written = [out / "index.html"]
+    written[0].write_text(_page("Resource directory", (
+        "<h1>Resource directory 资源目录</h1><table><tr><th>dataset</th><th>layer</th><th>domain</th>"
+        f"<th>grade</th><th>rows</th><th>pass rate</th><th>description</th></tr>{rows}</table>")), encoding="utf-8")
+    for d in datasets.iter_rows(named=True):
+        cols = columns.filter(pl.col("table_name") == d["table_name"])
+        facts = "".join(f"<tr><th>{k}</th><td>{_fmt(v)}</td></tr>" for k, v in d.items() if k != "table_name")
+        crow = "".join(
+            f"<tr class='g{c['grade']}'><td>{_fmt(c['column_name'])}</td><td>{_fmt(c['data_type'])}</td>"
+            f"<td>{c['grade']} ({GRADES[c['grade']]})</td><td>{_fmt(c['description'])}</td></tr>"
+            for c in cols.iter_rows(named=True)
+        )
+        page = out / f"{d['table_name']}.html"
+        page.write_text(_page(d["table_name"], (
+            f"<p><a href='index.html'>&larr; directory</a></p><h1>{html.escape(d['table_name'])}</h1>"
+            f"<table>{facts}</table><h2>Columns</h2><table><tr><th>column</th><th>type</th><th>grade</th>"
+            f"<th>description</th></tr>{crow}</table>")), encoding="utf-8")
+        written.append(page)
+    return written
+
+
+def export_dcat(datasets: pl.DataFrame, columns: pl.DataFrame, path: Path, publisher: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(dcat(datasets, columns, publisher), ensure_ascii=False, indent=1, default=str),
+                    encoding="utf-8")
+    return path
