@@ -21,9 +21,11 @@ from assets.telemetry.landing import (
     list_landing_files,
     read_landing_file,
 )
-from assets.telemetry.transform import reading_day
+from assets.telemetry.transform import route_reading_days
 from warehouse.registry import BRONZE_TELEMETRY, LANDING_FILES, RECONCILIATION, SILVER_TELEMETRY
 from warehouse.storage import Lake
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass
@@ -68,6 +70,8 @@ def ingest_landing(
     now = now or dt.datetime.now(dt.UTC)
     seen = lake.read(LANDING_FILES)
     known_versions = set(zip(seen["source_file"].to_list(), seen["content_hash"].to_list(), strict=True))
+    # A file whose path, size and modification time are already in the ledger is not read again.
+    known_stats = set(seen.select("source_file", "size_bytes", "modified_at").iter_rows())
     current = seen.filter(pl.col("status") == "ingested")
     current_hash_of = dict(zip(current["source_file"].to_list(), current["content_hash"].to_list(), strict=True))
     ingested_hashes = set(current["content_hash"].to_list())
@@ -78,13 +82,18 @@ def ingest_landing(
     candidates = list_landing_files(landing_root / "telemetry")
     for n, path in enumerate(candidates):
         rel = path.relative_to(landing_root).as_posix()
+        stat = path.stat()
+        modified = _EPOCH + dt.timedelta(microseconds=stat.st_mtime_ns // 1000)
+        if (rel, stat.st_size, modified) in known_stats:
+            continue
         data = path.read_bytes()
         digest = content_hash(data)
         if (rel, digest) in known_versions:
             continue
         landed_on = landing_date(path)
         row = {
-            "source_file": rel, "content_hash": digest, "size_bytes": len(data), "landing_date": landed_on,
+            "source_file": rel, "content_hash": digest, "size_bytes": len(data), "modified_at": modified,
+            "landing_date": landed_on,
             "status": "ingested", "reason": None, "records": 0, "reading_days": [],
             "ingest_run_id": run_id, "ingested_at": now, "superseded_at": None,
         }
@@ -105,14 +114,12 @@ def ingest_landing(
                     ingest_run_id=pl.lit(run_id),
                     ingested_at=pl.lit(now),
                 )
-                rows = rows.with_columns(reading_day=reading_day(rows, landed_on, watermark_days))
                 frames.append(rows)
-                days = sorted(rows["reading_day"].unique().to_list())
                 notes = landed.notes
                 if rel in current_hash_of:
                     notes = [*notes, f"supersedes version {current_hash_of[rel][:12]}"]
                     superseded.append(rel)
-                row |= {"records": rows.height, "reading_days": days, "reason": "; ".join(notes) or None}
+                row |= {"records": rows.height, "reason": "; ".join(notes) or None}
         ledger.append(row)
         if progress is not None:
             progress(n + 1, len(candidates))
@@ -121,10 +128,18 @@ def ingest_landing(
             status=pl.lit("superseded"), superseded_at=pl.lit(now, dtype=LANDING_FILES.schema["superseded_at"])
         )
         ledger.extend(old.to_dicts())
+    bronze = None
+    if frames:
+        bronze = route_reading_days(pl.concat(frames, how="diagonal_relaxed"), watermark_days)
+        days_of = dict(
+            bronze.group_by("source_file").agg(pl.col("reading_day").unique().sort()).iter_rows()
+        )
+        for row in ledger:
+            if row["status"] == "ingested" and row["source_file"] in days_of:
+                row["reading_days"] = days_of[row["source_file"]]
     files = pl.DataFrame(ledger, schema=LANDING_FILES.schema)
     result = IngestResult(files=files)
-    if frames:
-        bronze = pl.concat(frames, how="diagonal_relaxed")
+    if bronze is not None:
         result.bronze_version = lake.append(BRONZE_TELEMETRY, bronze.select(list(BRONZE_TELEMETRY.schema)), run_id=run_id)
         result.records = bronze.height
         result.days_touched = sorted(bronze["reading_day"].unique().to_list())

@@ -124,6 +124,26 @@ def parse_csv(text: str, name: str) -> LandedFile:
 
 
 def parse_jsonl(text: str, name: str) -> LandedFile:
+    """Fast path: polars reads a well-formed file in one go; a file with a broken line goes line by line."""
+    if "\n\n" not in text.strip("\n"):
+        try:
+            df = pl.read_ndjson(io.StringIO(text), schema=dict.fromkeys(FIELDS, pl.String))
+        except Exception:  # a broken line: fall through to the line-by-line reader
+            pass
+        else:
+            if df.height:
+                first = json.loads(text[: text.index("\n")] if "\n" in text else text)
+                extra = sorted(k for k in first if k not in FIELDS) if isinstance(first, dict) else []
+                notes = [f"extra_columns: {', '.join(extra)} (ignored)"] if extra else []
+                out = df.with_columns(
+                    pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line_no"),
+                    pl.lit(None, dtype=pl.String).alias("raw_line"),
+                )
+                return LandedFile(out, notes)
+    return _parse_jsonl_lines(text, name)
+
+
+def _parse_jsonl_lines(text: str, name: str) -> LandedFile:
     recs, nos, raws = [], [], []
     seen_extra: set[str] = set()
     for i, line in enumerate(text.splitlines(), start=1):

@@ -55,19 +55,31 @@ def local_day(expr: pl.Expr) -> pl.Expr:
     return expr.dt.convert_time_zone(TIMEZONE).dt.date()
 
 
-def reading_day(frame: pl.DataFrame, landed_on: dt.date, watermark_days: int) -> pl.Series:
-    """The local day partition a landed record is built in.
+def route_reading_days(frame: pl.DataFrame, watermark_days: int) -> pl.DataFrame:
+    """Add `reading_day`: the local day partition each landed record is built in.
 
     A reading goes to its own local day. A record that cannot be placed there (no parseable timestamp,
     or older than the watermark, whose day is closed) goes to the day of the batch it came in: the
-    most common reading day of the file's placeable records, else the landing date. Old days are
-    never reopened by records they will not accept.
+    most common reading day of its file's placeable records (earliest on a tie), else the file's
+    landing date. Old days are never reopened by records they will not accept. One vectorized pass
+    over any number of files (columns ts, landing_date, source_file).
     """
     day = local_day(parse_ts_utc())
-    placeable = day.is_not_null() & ((pl.lit(landed_on) - day).dt.total_days() <= watermark_days)
-    days = frame.select(pl.when(placeable).then(day).alias("d"))["d"]
-    batch_day = days.drop_nulls().mode().sort().first() if days.null_count() < len(days) else None
-    return days.fill_null(batch_day if batch_day is not None else landed_on).alias("reading_day")
+    placeable = day.is_not_null() & ((pl.col("landing_date") - day).dt.total_days() <= watermark_days)
+    routed = frame.with_columns(_own_day=pl.when(placeable).then(day))
+    batch = (
+        routed.filter(pl.col("_own_day").is_not_null())
+        .group_by("source_file", "_own_day")
+        .len()
+        .sort(["source_file", "len", "_own_day"], descending=[False, True, False])
+        .unique(subset="source_file", keep="first")
+        .select("source_file", pl.col("_own_day").alias("_batch_day"))
+    )
+    return (
+        routed.join(batch, on="source_file", how="left", maintain_order="left")
+        .with_columns(reading_day=pl.coalesce("_own_day", "_batch_day", "landing_date"))
+        .drop("_own_day", "_batch_day")
+    )
 
 
 @dataclass
@@ -177,10 +189,15 @@ def clean_telemetry(
         uscc=pl.col("master_uscc"),
         unit=pl.col("metric_unit"),
     )
-    # Deduplicate on (equipment, metric, timestamp), keeping the latest landed record.
-    deduped = good.sort(
-        ["ingested_at", "source_file", "line_no"], descending=True, nulls_last=True
-    ).unique(subset=["equipment_id", "metric", "ts_utc"], keep="first", maintain_order=True)
+    # Deduplicate on (equipment, metric, timestamp), keeping the latest landed record. Duplicates are
+    # rare, so only rows whose key repeats are sorted.
+    key = ["equipment_id", "metric", "ts_utc"]
+    repeated = pl.struct(key).is_duplicated()
+    dupes = good.filter(repeated)
+    latest = dupes.sort(["ingested_at", "source_file", "line_no"], descending=True, nulls_last=True).unique(
+        subset=key, keep="first"
+    )
+    deduped = pl.concat([good.filter(~repeated), latest])
     flagged = flag_quality(deduped)
     clean = flagged.select(
         pl.lit(day).alias("day"), *[c for c in SILVER_TELEMETRY.schema if c != "day"]

@@ -4,7 +4,7 @@ import math
 import polars as pl
 import pytest
 
-from assets.telemetry.transform import clean_telemetry, parse_ts_utc, reading_day
+from assets.telemetry.transform import clean_telemetry, parse_ts_utc, route_reading_days
 from tests.unit.helpers import bronze, equipment
 
 DAY = dt.date(2026, 11, 2)
@@ -23,18 +23,31 @@ def test_timestamps_with_offset_or_local_without_offset_give_the_same_utc_instan
     assert got == dt.datetime(2026, 11, 2, 0, 15, tzinfo=dt.UTC)
 
 
+def reading_day(ts: list, landed_on: dt.date, watermark_days: int, file: str = "f.csv") -> list:
+    frame = pl.DataFrame({"ts": ts, "landing_date": [landed_on] * len(ts), "source_file": [file] * len(ts)},
+                         schema_overrides={"ts": pl.String})
+    return route_reading_days(frame, watermark_days)["reading_day"].to_list()
+
+
 def test_local_midnight_belongs_to_the_local_day_not_the_utc_day():
-    df = pl.DataFrame({"ts": ["2026-11-01T16:00:00Z", "2026-11-01T15:59:59Z", "2026-11-01T16:30:00Z"]})
-    assert reading_day(df, dt.date(2026, 11, 3), 7).to_list() == [
-        dt.date(2026, 11, 2), dt.date(2026, 11, 1), dt.date(2026, 11, 2),
-    ]
+    ts = ["2026-11-01T16:00:00Z", "2026-11-01T15:59:59Z", "2026-11-01T16:30:00Z"]
+    assert reading_day(ts, dt.date(2026, 11, 3), 7) == [dt.date(2026, 11, 2), dt.date(2026, 11, 1), dt.date(2026, 11, 2)]
 
 
 def test_unplaceable_records_go_to_the_batch_day_of_their_file():
-    df = pl.DataFrame({"ts": ["2026-11-02 08:00:00", "garbage", "2026-11-02 09:00:00", "2026-10-20 08:00:00"]})
-    assert reading_day(df, dt.date(2026, 11, 3), 7).to_list() == [dt.date(2026, 11, 2)] * 4
-    only_garbage = pl.DataFrame({"ts": ["garbage", None]})
-    assert reading_day(only_garbage, dt.date(2026, 11, 3), 7).to_list() == [dt.date(2026, 11, 3)] * 2
+    ts = ["2026-11-02 08:00:00", "garbage", "2026-11-02 09:00:00", "2026-10-20 08:00:00"]
+    assert reading_day(ts, dt.date(2026, 11, 3), 7) == [dt.date(2026, 11, 2)] * 4
+    assert reading_day(["garbage", None], dt.date(2026, 11, 3), 7) == [dt.date(2026, 11, 3)] * 2
+
+
+def test_batch_day_is_per_file():
+    frame = pl.DataFrame({
+        "ts": ["2026-11-01 08:00:00", "bad", "2026-11-02 08:00:00", "bad"],
+        "landing_date": [dt.date(2026, 11, 3)] * 4,
+        "source_file": ["a.csv", "a.csv", "b.csv", "b.csv"],
+    })
+    assert route_reading_days(frame, 7)["reading_day"].to_list() == [
+        dt.date(2026, 11, 1), dt.date(2026, 11, 1), dt.date(2026, 11, 2), dt.date(2026, 11, 2)]
 
 
 @pytest.mark.parametrize(
