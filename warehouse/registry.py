@@ -105,6 +105,7 @@ LANDING_FILES = TableSpec(
         ("source_file", pl.String, "Path relative to landing/"),
         ("content_hash", pl.String, "SHA-256 of the file's bytes"),
         ("size_bytes", pl.Int64, "File size"),
+        ("modified_at", UTC_TS, "File modification time when it was seen"),
         ("landing_date", pl.Date, "Local date of the file's modification time"),
         ("status", pl.String, "ingested | duplicate_file | rejected | superseded (a corrected file replaced it)"),
         ("reason", pl.String, "Why a file was rejected or skipped; schema notes for ingested files"),
