@@ -211,9 +211,31 @@ def demo_summary() -> tuple[bool, list[str]]:
             for reason, n in truth["quarantined"].items():
                 if got_reasons.get(reason, 0) != n:
                     problems.append(f"quarantine {reason}: {got_reasons.get(reason, 0)} vs ground truth {n}")
+            problems += _registry_and_trading_truth(con, json.loads(s.manifest.read_text()))
     finally:
         con.close()
     return not problems, problems
+
+
+def _registry_and_trading_truth(con, manifest: dict) -> list[str]:
+    """quarantine.enterprise / quarantine.trade by reason and the golden record against the simulator."""
+    problems: list[str] = []
+    checks = [("quarantine.enterprise", manifest.get("registry", {}).get("quarantined")),
+              ("quarantine.trade", {k: v for k, v in manifest.get("trading", {}).get("quarantined", {}).items() if v})]
+    for table, truth in checks:
+        if truth is None:
+            continue
+        got = con.sql(f"SELECT reason, count(*) AS records FROM {table} GROUP BY 1 ORDER BY 1").pl()
+        _print_frame(got, title=f"{table} by reason")
+        if dict(got.iter_rows()) != truth:
+            problems.append(f"{table}: {dict(got.iter_rows())} vs ground truth {truth}")
+    golden = manifest.get("registry", {}).get("golden")
+    if golden:
+        cur, rows = con.sql("SELECT count(*) FILTER (WHERE valid_to IS NULL), count(*) FROM silver.enterprise").fetchone()
+        if (cur, rows) != (golden["current"], golden["history_rows"]):
+            problems.append(f"silver.enterprise current/history {cur}/{rows} vs ground truth "
+                            f"{golden['current']}/{golden['history_rows']}")
+    return problems
 
 
 @app.command()

@@ -10,6 +10,8 @@ import assets.catalog.assets as catalog_assets
 import assets.enterprise.assets as enterprise_assets
 import assets.telemetry.assets as telemetry_assets
 import assets.theme.assets as theme_assets
+import assets.theme.profile_assets as profile_assets
+import assets.trading.assets as trading_assets
 from assets.resources import LakeResource, LineageResource, WarehouseResource, lineage_from_assets
 from orchestration.jobs import (
     catalog_job,
@@ -22,7 +24,9 @@ from orchestration.jobs import (
 )
 from warehouse.settings import settings
 
-ALL_ASSETS = load_assets_from_modules([catalog_assets, enterprise_assets, telemetry_assets, theme_assets])
+ALL_ASSETS = load_assets_from_modules(
+    [catalog_assets, enterprise_assets, telemetry_assets, theme_assets, trading_assets, profile_assets]
+)
 
 
 def resources() -> dict:

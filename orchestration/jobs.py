@@ -30,9 +30,11 @@ from warehouse.storage import Lake
 ingest_job = define_asset_job(
     "ingest_job",
     selection=AssetSelection.groups("bronze") | AssetSelection.keys("silver/enterprise", "silver/equipment")
-    | AssetSelection.keys("catalog/landing_files"),
+    | AssetSelection.keys("catalog/landing_files")
+    | AssetSelection.keys("quarantine/enterprise", "silver/dcmm_assessment", "silver/data_product", "silver/trade",
+                          "quarantine/trade", "theme/trading_daily", "theme/dcmm_assessment"),
     executor_def=in_process_executor,
-    description="Master data and every new landing file into bronze.",
+    description="Master data (golden record, equipment), trading exports, and every new landing file into bronze.",
 )
 daily_job = define_asset_job(
     "daily_job",
@@ -43,9 +45,10 @@ daily_job = define_asset_job(
 )
 catalog_job = define_asset_job(
     "catalog_job",
-    selection=AssetSelection.keys("catalog/quality_scorecard", "catalog/dataset", "catalog/column"),
+    selection=AssetSelection.keys("catalog/quality_scorecard", "catalog/dataset", "catalog/column", "theme/enterprise",
+                                  "catalog/enterprise_gaps"),
     executor_def=in_process_executor,
-    description="The quality scorecard and the resource directory.",
+    description="Enterprise profiles (after the days are built), the quality scorecard and the resource directory.",
 )
 
 ingest_schedule = ScheduleDefinition(

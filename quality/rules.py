@@ -18,11 +18,13 @@ import polars as pl
 from warehouse.domain import CITIES, COMPLETE_DAY_SHARE, EQUIPMENT_TYPES, INDUSTRIES, METRICS
 from warehouse.registry import (
     BRONZE_TELEMETRY,
+    DCMM_ASSESSMENT,
     ENERGY_DAILY,
     ENTERPRISE,
     EQUIPMENT,
     EQUIPMENT_DAILY,
     SILVER_TELEMETRY,
+    TRADE,
 )
 
 Severity = Literal["error", "warn"]
@@ -294,7 +296,7 @@ TREND_RULES: tuple[Rule, ...] = (
 )
 
 MASTER_RULES: tuple[Rule, ...] = (
-    Rule("uscc_unique", ENTERPRISE.name, "One row per enterprise (USCC).",
+    Rule("uscc_unique", ENTERPRISE.name, "One current row per enterprise (USCC) in the golden record.",
          expectation=Expectation("ExpectColumnValuesToBeUnique", {"column": "uscc"})),
     Rule("uscc_format", ENTERPRISE.name, "USCC is 18 characters of the GB 32100 character set.",
          expectation=Expectation("ExpectColumnValuesToMatchRegex",
@@ -311,7 +313,84 @@ MASTER_RULES: tuple[Rule, ...] = (
                                  {"column": "equipment_type", "value_set": sorted(EQUIPMENT_TYPES)})),
 )
 
-ALL_RULES: tuple[Rule, ...] = TELEMETRY_ROW_RULES + PARTITION_RULES + TREND_RULES + MASTER_RULES
+def _uscc_is_not(problem: str) -> Callable[[], pl.Expr]:
+    return lambda: pl.col("uscc_problem").is_null() | (pl.col("uscc_problem") != problem)
+
+
+# Register rows (market regulation export) -> quarantine.enterprise; first failing rule is the reason.
+# Columns come from assets.enterprise.sources.prepare_register: uscc_problem (warehouse.codes.uscc_problem),
+# city_code (Laiwu 3712 -> 3701), industry_code, established_date (mixed formats parsed).
+REGISTER_ROW_RULES: tuple[Rule, ...] = (
+    Rule("malformed_row", ENTERPRISE.name, "The CSV line has as many fields as the header.",
+         row_check=lambda: pl.col("malformed").not_()),
+    Rule("uscc_length", ENTERPRISE.name, "USCC has 18 characters (GB 32100).", row_check=_uscc_is_not("uscc_length")),
+    Rule("uscc_charset", ENTERPRISE.name, "USCC uses the 31-character set (no I, O, S, V, Z).",
+         row_check=_uscc_is_not("uscc_charset")),
+    Rule("uscc_org_code_check", ENTERPRISE.name,
+         "The embedded 9-character organization code carries its own GB 11714 check character.",
+         row_check=_uscc_is_not("uscc_org_code_check")),
+    Rule("uscc_check_char", ENTERPRISE.name, "The 18th character is the GB 32100 check character.",
+         row_check=_uscc_is_not("uscc_check_char")),
+    Rule("region_invalid", ENTERPRISE.name,
+         "Region code is a Shandong division (GB/T 2260; pre-2019 Laiwu 3712 is valid and maps to Jinan 3701).",
+         row_check=lambda: pl.col("city_code").is_not_null()),
+    Rule("industry_invalid", ENTERPRISE.name, "Industry is a GB/T 4754-2017 division the center tracks.",
+         row_check=lambda: pl.col("industry_code").is_in(sorted(INDUSTRIES))),
+    Rule("date_invalid", ENTERPRISE.name,
+         "Established date parses (2020/1/5, 2020-01-05, 20200105 or an Excel serial) and is not in the future.",
+         row_check=lambda: pl.col("established_date").is_not_null()),
+)
+
+# Roster rows (industry department's key-enterprise workbook).
+ROSTER_ROW_RULES: tuple[Rule, ...] = (
+    Rule("roster_unmatched", ENTERPRISE.name,
+         "A roster row matches a golden-record enterprise by valid USCC, else by normalized name and city.",
+         row_check=lambda: pl.col("matched_uscc").is_not_null()),
+    Rule("assessment_date_invalid", ENTERPRISE.name, "A DCMM assessment carries a parseable date.",
+         row_check=lambda: pl.col("dcmm_level").is_null() | pl.col("assessed_on").is_not_null()),
+    Rule("dcmm_level_invalid", ENTERPRISE.name, "A DCMM level is 1-5 (GB/T 36073).",
+         row_check=lambda: pl.col("dcmm_level").is_null() | pl.col("dcmm_level").is_between(1, 5)),
+)
+
+# Whole files that cannot be read: one quarantine row (line 0) each, so nothing is lost silently.
+FILE_RULES: tuple[Rule, ...] = (
+    Rule("file_empty", ENTERPRISE.name, "A landing file holds at least a header and one record."),
+    Rule("file_undecodable", ENTERPRISE.name, "A CSV decodes as UTF-8 or GB18030."),
+    Rule("file_unreadable", ENTERPRISE.name, "A workbook opens as .xlsx."),
+    Rule("header_missing", ENTERPRISE.name,
+         "The required header is found (any sheet, any of the first 20 rows of a workbook; line 1 of a CSV)."),
+)
+
+# Register first, then circulate (先登记再流通): a trade of a product must find it registered, before
+# the trade, not revoked or expired at the trade, and not of grade 3.
+TRADE_ROW_RULES: tuple[Rule, ...] = (
+    Rule("trade_malformed", TRADE.name, "The trade carries ids, an amount and an execution time with offset.",
+         row_check=lambda: pl.col("executed_at").is_not_null() & pl.col("amount_cny").is_not_null()),
+    Rule("product_not_registered", TRADE.name, "The product exists and holds a registration certificate.",
+         row_check=lambda: pl.col("registration_no").is_not_null()),
+    Rule("registered_after_trade", TRADE.name, "The product was registered before the trade.",
+         row_check=lambda: pl.col("registered_at") <= pl.col("executed_at")),
+    Rule("product_revoked", TRADE.name, "The registration was not revoked at the trade.",
+         row_check=lambda: pl.col("revoked_at").is_null() | (pl.col("revoked_at") > pl.col("executed_at"))),
+    Rule("product_expired", TRADE.name, "The registration had not expired at the trade.",
+         row_check=lambda: pl.col("expired_at").is_null() | (pl.col("expired_at") > pl.col("executed_at"))),
+    Rule("grade_3_not_tradable", TRADE.name, "Grade-3 (core) data never circulates.",
+         row_check=lambda: pl.col("grade") < 3),
+)
+
+TRADE_TABLE_RULES: tuple[Rule, ...] = (
+    Rule("trade_id_unique", TRADE.name, "One row per trade id.",
+         expectation=Expectation("ExpectColumnValuesToBeUnique", {"column": "trade_id"})),
+    Rule("trade_amount_positive", TRADE.name, "Trade amounts are positive.",
+         expectation=Expectation("ExpectColumnValuesToBeBetween", {"column": "amount_cny", "min_value": 0})),
+    Rule("dcmm_level_in_range", DCMM_ASSESSMENT.name, "DCMM levels are 1-5.",
+         expectation=Expectation("ExpectColumnValuesToBeBetween", {"column": "level", "min_value": 1, "max_value": 5})),
+)
+
+ALL_RULES: tuple[Rule, ...] = (
+    TELEMETRY_ROW_RULES + PARTITION_RULES + TREND_RULES + MASTER_RULES + REGISTER_ROW_RULES + ROSTER_ROW_RULES
+    + FILE_RULES + TRADE_ROW_RULES + TRADE_TABLE_RULES
+)
 
 
 def rules_for(table: str) -> list[Rule]:

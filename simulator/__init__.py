@@ -20,7 +20,9 @@ import pyarrow.parquet as pq
 from simulator.defects import KINDS, QUARANTINE_REASON, REASONS, STUCK_FLAGGED, plan_defects
 from simulator.files import REJECTED, TelemetryWriter, drop_time, plan_landing
 from simulator.province import Province, build_province
+from simulator.registries import write_registries
 from simulator.telemetry import simulate
+from simulator.trading import write_trading
 
 __all__ = ["generate"]
 
@@ -100,6 +102,11 @@ def generate(
         "by_batch_day": by_batch_day,
     }
     _check(manifest, plan.gap.size - int(plan.gap.sum()))
+    # Registers and trading come from their own streams, so telemetry bytes do not depend on them.
+    rng_registry, rng_trading = np.random.default_rng([seed, 3712]).spawn(2)
+    registry = write_registries(home_landing, prov.enterprises, start=start, rng=rng_registry)
+    manifest["registry"] = registry
+    manifest["trading"] = write_trading(home_landing, registry["golden_usccs"], start=start, days=days, rng=rng_trading)
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
     manifest_path.write_text(
         json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False) + "\n", "utf-8"
@@ -107,7 +114,7 @@ def generate(
     after = drop_time(start, days, 0) + 3600 * 1_000_000_000
     os.utime(manifest_path, ns=(after, after))
     for folder in sorted((p for p in home_landing.rglob("*") if p.is_dir()), reverse=True):
-        if folder.parts[len(home_landing.parts)] in ("telemetry", "master"):
+        if folder.parts[len(home_landing.parts)] in ("telemetry", "master", "registry", "trading"):
             os.utime(folder, ns=(after, after))
     return manifest
 

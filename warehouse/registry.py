@@ -23,6 +23,7 @@ class Column:
     dtype: pl.DataType
     description: str
     grade: int = 1  # column grade: 1 low, 2 medium (personal data >= 2), 3 high
+    pii: str | None = None  # personal data kind (warehouse.privacy.PII_KINDS): masked in views and themes
 
 
 @dataclass(frozen=True)
@@ -117,20 +118,70 @@ LANDING_FILES = TableSpec(
     ),
 )
 
+_PERSON = ("legal_representative", pl.String, "Legal representative (personal data; masked outside silver)", 2, "name")
+_PHONE = ("phone", pl.String, "Contact phone (personal data; masked outside silver)", 2, "phone")
+
 ENTERPRISE = TableSpec(
     name="silver.enterprise",
-    description="Enterprises connected to the telemetry collection, with city and GB/T 4754 industry.",
+    description=(
+        "Golden record of enterprises (SCD type 2): market-regulation register + industry roster; one current "
+        "row per USCC (valid_to null), earlier versions kept with their validity."
+    ),
+    domain="management",
+    grade=2,
+    owner="enterprise-registry",
+    key=("uscc", "valid_from"),
+    columns=_cols(
+        ("uscc", pl.String, "Unified social credit code (GB 32100)"),
+        ("name", pl.String, "Registered name, normalized (NFKC, whitespace removed)"),
+        _PERSON,
+        _PHONE,
+        ("address", pl.String, "Registered address"),
+        ("city_code", pl.String, "Prefecture code (GB/T 2260, 4 digits; Laiwu 3712 mapped to Jinan 3701)"),
+        ("division_code", pl.String, "County-level division code as registered (GB/T 2260, 6 digits)"),
+        ("industry_code", pl.String, "GB/T 4754-2017 division (2 digits)"),
+        ("registered_capital", pl.Float64, "Registered capital, 10,000 CNY"),
+        ("status", pl.String, "active | deregistered | revoked (register status)"),
+        ("established_date", pl.Date, "Date of establishment"),
+        ("key_energy_user", pl.Boolean, "Key energy-using unit (>= 10,000 tce/a or designated), from the roster"),
+        ("energy_use_level", pl.String, "Energy-use level from the industry roster"),
+        ("sources", pl.String, "registry | registry+roster"),
+        ("valid_from", pl.Date, "Snapshot date from which this version holds"),
+        ("valid_to", pl.Date, "Snapshot date from which it no longer holds; null for the current version"),
+        ("row_hash", pl.String, "Hash of the tracked attributes (change detection)"),
+    ),
+)
+
+QUARANTINE_ENTERPRISE = TableSpec(
+    name="quarantine.enterprise",
+    description="Register and roster rows (and unreadable files) that cannot enter the golden record, with a reason.",
+    domain="management",
+    grade=2,
+    owner="enterprise-registry",
+    key=("source_file", "line_no"),
+    columns=_cols(
+        ("source_file", pl.String, "File under landing/registry"),
+        ("line_no", pl.Int64, "CSV line (header = 1) or worksheet row; 0 for a whole file"),
+        ("reason", pl.String, "Reason code = id of the quality rule that failed"),
+        ("uscc", pl.String, "USCC as landed"),
+        ("payload", pl.String, "Original record as JSON, personal fields masked", 2),
+    ),
+)
+
+DCMM_ASSESSMENT = TableSpec(
+    name="silver.dcmm_assessment",
+    description="DCMM (GB/T 36073-2018) assessments from the industry roster, matched to the golden record.",
     domain="management",
     grade=1,
     owner="enterprise-registry",
-    key=("uscc",),
+    key=("uscc", "assessed_on"),
     columns=_cols(
-        ("uscc", pl.String, "Unified social credit code (GB 32100)"),
-        ("name", pl.String, "Registered name"),
-        ("city_code", pl.String, "Prefecture code (GB/T 2260, 4 digits)"),
-        ("division_code", pl.String, "County-level division code (GB/T 2260, 6 digits)"),
-        ("industry_code", pl.String, "GB/T 4754-2017 division (2 digits)"),
-        ("key_energy_user", pl.Boolean, "Key energy-using unit (>= 10,000 tce/a or designated)"),
+        ("uscc", pl.String, "Enterprise (matched by USCC or by normalized name and city)"),
+        ("assessed_on", pl.Date, "Assessment date"),
+        *[(f"score_{d}", pl.Float64, f"DCMM capability domain score: {d}") for d in (
+            "strategy", "governance", "architecture", "application", "security", "quality", "standards", "lifecycle")],
+        ("level", pl.Int64, "Maturity level 1 initial .. 5 optimizing"),
+        ("matched_by", pl.String, "uscc | name_region"),
     ),
 )
 
@@ -246,6 +297,150 @@ EQUIPMENT_DAILY = TableSpec(
         ("availability_pct", pl.Float64, "Observed hours not in fault / observed hours x 100"),
         ("limit_exceedances", pl.Int64, "Good readings above the metric's alarm limit"),
         *_QUALITY_COUNT_COLS,
+    ),
+)
+
+_TRADE_COLS = (
+    ("trade_id", pl.String, "Trade id on the platform"),
+    ("product_id", pl.String, "Data product traded"),
+    ("seller_uscc", pl.String, "Seller (provider) USCC"),
+    ("buyer_uscc", pl.String, "Buyer USCC"),
+    ("amount_cny", pl.Float64, "Contract amount, CNY"),
+    ("quantity", pl.Int64, "Units bought"),
+    ("executed_at", UTC_TS, "Execution time (UTC; landed with +08:00)"),
+    ("day", pl.Date, "Local day (Asia/Shanghai) of execution"),
+    ("contract_hash", pl.String, "Hash of the contract document"),
+)
+
+DATA_PRODUCT = TableSpec(
+    name="silver.data_product",
+    description="Data products on the trading platform with their registration (先登记再流通) and listing.",
+    domain="external",
+    grade=1,
+    owner="data-trading",
+    key=("product_id",),
+    columns=_cols(
+        ("product_id", pl.String, "Product id"),
+        ("provider_uscc", pl.String, "Providing enterprise"),
+        ("title", pl.String, "Title"),
+        ("data_domain", pl.String, "MIIT data domain of the product's content"),
+        ("grade", pl.Int64, "Grade of the product's content 1/2/3 (3 may not be traded)"),
+        ("registration_no", pl.String, "Data product registration certificate number; null when never registered"),
+        ("registered_at", UTC_TS, "Registration time"),
+        ("revoked_at", UTC_TS, "Registration revoked at"),
+        ("expired_at", UTC_TS, "Registration expired at"),
+        ("listed_at", UTC_TS, "First listing on the platform"),
+        ("list_price_cny", pl.Float64, "Lowest listed price"),
+    ),
+)
+
+TRADE = TableSpec(
+    name="silver.trade",
+    description="Trades of registered data products that passed register-before-circulate; unknown counterparties flagged.",
+    domain="external",
+    grade=2,
+    owner="data-trading",
+    key=("trade_id",),
+    columns=_cols(
+        *_TRADE_COLS,
+        ("counterparty_unknown", pl.Boolean, "Buyer or seller is not in the golden record (kept, flagged)"),
+    ),
+)
+
+QUARANTINE_TRADE = TableSpec(
+    name="quarantine.trade",
+    description="Trades that violate register-before-circulate, with the rule that failed.",
+    domain="external",
+    grade=2,
+    owner="data-trading",
+    key=("trade_id",),
+    columns=_cols(
+        ("reason", pl.String, "Reason code = id of the quality rule that failed"),
+        *_TRADE_COLS,
+        ("line_no", pl.Int64, "Line in trades.csv (header = 1)"),
+    ),
+)
+
+THEME_ENTERPRISE = TableSpec(
+    name="theme.enterprise",
+    description="One profile per current enterprise: industry, city, key energy user, DCMM, equipment, energy, trading.",
+    domain="management",
+    grade=2,
+    owner="enterprise-theme",
+    key=("uscc",),
+    columns=_cols(
+        ("uscc", pl.String, "Enterprise"),
+        ("name", pl.String, "Registered name"),
+        ("legal_representative_masked", pl.String, "Legal representative, masked (张*)", 2),
+        ("phone_masked", pl.String, "Phone, masked (138****1234)", 2),
+        ("city_code", pl.String, "Prefecture (GB/T 2260)"),
+        ("industry_code", pl.String, "GB/T 4754 division"),
+        ("status", pl.String, "Register status"),
+        ("key_energy_user", pl.Boolean, "Key energy-using unit"),
+        ("dcmm_level", pl.Int64, "Latest DCMM level"),
+        ("dcmm_assessed_on", pl.Date, "Date of the latest DCMM assessment"),
+        ("equipment_connected", pl.Int64, "Equipment connected to the telemetry collection"),
+        ("energy_tce_30d", pl.Float64, "Energy of the last 30 local days up to as_of_day, tce (GB/T 2589)"),
+        ("trades_sold", pl.Int64, "Clean trades as seller"),
+        ("trades_bought", pl.Int64, "Clean trades as buyer"),
+        ("trade_value_sold_cny", pl.Float64, "Value sold, CNY"),
+        ("as_of_day", pl.Date, "Latest local day of energy data the profile covers"),
+    ),
+)
+
+THEME_TRADING_DAILY = TableSpec(
+    name="theme.trading_daily",
+    description="Data trading per seller industry x city x local day: trades, value, distinct parties, violations.",
+    domain="external",
+    grade=1,
+    owner="trading-theme",
+    key=("day", "industry_code", "city_code"),
+    columns=_cols(
+        ("day", pl.Date, "Local day [00:00, 24:00) Asia/Shanghai"),
+        ("industry_code", pl.String, "Seller's GB/T 4754 division ('unknown' when not in the golden record)"),
+        ("city_code", pl.String, "Seller's prefecture ('unknown' when not in the golden record)"),
+        ("trades", pl.Int64, "Clean trades"),
+        ("value_cny", pl.Float64, "Value of clean trades, CNY"),
+        ("distinct_buyers", pl.Int64, "Distinct buyers"),
+        ("distinct_sellers", pl.Int64, "Distinct sellers"),
+        ("violations", pl.Int64, "Trades quarantined by register-before-circulate"),
+    ),
+)
+
+THEME_DCMM = TableSpec(
+    name="theme.dcmm_assessment",
+    description="DCMM assessments per enterprise and assessment: 8 domain scores, level, level >= 3 (plan target).",
+    domain="management",
+    grade=1,
+    owner="enterprise-theme",
+    key=("uscc", "assessed_on"),
+    columns=_cols(
+        ("uscc", pl.String, "Enterprise"),
+        ("name", pl.String, "Registered name"),
+        ("city_code", pl.String, "Prefecture"),
+        ("industry_code", pl.String, "GB/T 4754 division"),
+        ("assessed_on", pl.Date, "Assessment date"),
+        *[(f"score_{d}", pl.Float64, f"Score: {d}") for d in (
+            "strategy", "governance", "architecture", "application", "security", "quality", "standards", "lifecycle")],
+        ("level", pl.Int64, "Maturity level 1-5"),
+        ("level_ge_3", pl.Boolean, "Level 3 (robust) or above"),
+        ("is_latest", pl.Boolean, "The enterprise's latest assessment"),
+    ),
+)
+
+ENTERPRISE_GAPS = TableSpec(
+    name="catalog.enterprise_gaps",
+    description="Enterprises seen in telemetry or trading but not (currently) in the golden record.",
+    domain="operations",
+    grade=1,
+    owner="data-quality",
+    key=("source", "uscc"),
+    columns=_cols(
+        ("source", pl.String, "telemetry | trading"),
+        ("uscc", pl.String, "USCC as seen"),
+        ("records", pl.Int64, "Readings (telemetry) or trades (trading) carrying it"),
+        ("first_day", pl.Date, "First local day seen"),
+        ("last_day", pl.Date, "Last local day seen"),
     ),
 )
 
@@ -388,11 +583,20 @@ TABLES: dict[str, TableSpec] = {
         BRONZE_TELEMETRY,
         LANDING_FILES,
         ENTERPRISE,
+        QUARANTINE_ENTERPRISE,
+        DCMM_ASSESSMENT,
         EQUIPMENT,
         SILVER_TELEMETRY,
         QUARANTINE_TELEMETRY,
         ENERGY_DAILY,
         EQUIPMENT_DAILY,
+        DATA_PRODUCT,
+        TRADE,
+        QUARANTINE_TRADE,
+        THEME_ENTERPRISE,
+        THEME_TRADING_DAILY,
+        THEME_DCMM,
+        ENTERPRISE_GAPS,
         RECONCILIATION,
         QUALITY_RESULTS,
         QUALITY_SCORECARD,
@@ -416,4 +620,8 @@ def validate_registry(tables: dict[str, TableSpec] = TABLES) -> list[str]:
         if t.partition_by and t.partition_by not in t.schema:
             problems.append(f"{t.name}: partition column {t.partition_by} not in schema")
         problems.extend(f"{t.name}.{c.name}: grade {c.grade}" for c in t.columns if c.grade not in GRADES)
+        problems.extend(f"{t.name}.{c.name}: personal data ({c.pii}) below grade 2" for c in t.columns
+                        if c.pii and c.grade < 2)
+        problems.extend(f"{t.name}.{c.name}: personal data in clear beyond silver" for c in t.columns
+                        if c.pii and t.layer == "theme")
     return problems

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import duckdb_extension_delta
 
+from warehouse.privacy import mask_sql
 from warehouse.registry import LAYERS, TABLES, TableSpec
 from warehouse.storage import Lake
 
@@ -37,8 +38,10 @@ def connect(db_path: Path, *, read_only: bool = False, retries: int = 20) -> duc
 
 def view_sql(spec: TableSpec, lake: Lake) -> str:
     comment = spec.description.replace("'", "''")
+    masked = [f"{mask_sql(c.pii, c.name)} AS {c.name}" for c in spec.columns if c.pii]
+    select = f"* REPLACE ({', '.join(masked)})" if masked else "*"  # personal data never in clear (DOMAIN.md)
     return (
-        f"CREATE OR REPLACE VIEW {spec.name} AS SELECT * FROM delta_scan('{lake.path(spec)}');\n"
+        f"CREATE OR REPLACE VIEW {spec.name} AS SELECT {select} FROM delta_scan('{lake.path(spec)}');\n"
         f"COMMENT ON VIEW {spec.name} IS '{comment}';"
     )
 

@@ -9,6 +9,7 @@ import datetime as dt
 
 import polars as pl
 
+from assets.enterprise.golden import current
 from assets.telemetry.transform import ROLLOVER_SHARE
 from warehouse.domain import (
     CARRIER_UNIT,
@@ -122,7 +123,7 @@ def energy_daily(
         counts.join(energy, on="equipment_id", how="left")
         .join(load, on="equipment_id", how="left")
         .join(equipment.select("equipment_id", "uscc", "equipment_type"), on="equipment_id", how="left")
-        .join(enterprises.select("uscc", "city_code", "industry_code"), on="uscc", how="left")
+        .join(current(enterprises).select("uscc", "city_code", "industry_code"), on="uscc", how="left")
         .join(expected, on="equipment_type", how="left")
         .with_columns(
             day=pl.lit(day),

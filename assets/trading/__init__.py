@@ -1,0 +1,1 @@
+"""Data trading platform: products, trades, register-before-circulate."""
