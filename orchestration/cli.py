@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from orchestration.cli_sync import national_node_app
+from orchestration.cli_sync import sync as sync_cmd
 from warehouse.settings import settings
 
 app = typer.Typer(help="Shandong industrial lakehouse: Delta tables, Dagster runs, DuckDB serving.", no_args_is_help=True)
@@ -238,6 +240,42 @@ def _registry_and_trading_truth(con, manifest: dict) -> list[str]:
     return problems
 
 
+def demo_sync(until: dt.date) -> None:
+    """Start a reference national node on loopback, sync the demo period to it, print what it holds."""
+    import socket
+    import subprocess
+
+    import httpx
+
+    from assets.sync.keys import sync_key
+
+    s = settings()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ) | {"NATIONAL_NODE_KEYS": sync_key(s.home).node_keys()}  # env only, never argv
+    node = subprocess.Popen(
+        [sys.executable, "-m", "national_node", "serve", "--port", str(port), "--home", str(s.home / "national_node")],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.25)
+        else:
+            raise RuntimeError("the national node did not start on loopback")
+        sync_cmd(until=until.isoformat(), node=url, since=DEMO_START, timeout=10.0, attempts=6)
+        held = httpx.get(f"{url}/health", timeout=5).json()
+        console.print(f"national node {url} holds: {json.dumps({k: v for k, v in held.items() if k != 'status'})}")
+    finally:
+        node.terminate()
+        node.wait(timeout=10)
+
+
 @app.command()
 def demo(
     enterprises: Annotated[int, typer.Option()] = DEMO_ENTERPRISES,
@@ -259,6 +297,7 @@ def demo(
         console.print(f"[red]{p}[/red]")
     if summary["failed"] or not ok:
         raise typer.Exit(1)
+    demo_sync(dt.date.fromisoformat(DEMO_START) + dt.timedelta(days=days - 1))
     console.print("[green]all partitions reconcile with the simulator's ground truth[/green]")
     console.print("next: `make ui` (http://127.0.0.1:3000) or `lakehouse sql \"select * from theme.energy_daily limit 5\"`")
 
@@ -326,6 +365,8 @@ def quarantine_replay(
 
 catalog_app = typer.Typer(help="The resource directory (资源目录): every dataset, derived.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
+app.command("sync")(sync_cmd)
+app.add_typer(national_node_app, name="national-node")
 
 
 def _directory():

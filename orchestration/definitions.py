@@ -8,11 +8,14 @@ from dagster import Definitions, EnvVar, load_assets_from_modules
 
 import assets.catalog.assets as catalog_assets
 import assets.enterprise.assets as enterprise_assets
+import assets.sync.assets as sync_assets
 import assets.telemetry.assets as telemetry_assets
 import assets.theme.assets as theme_assets
 import assets.theme.profile_assets as profile_assets
 import assets.trading.assets as trading_assets
 from assets.resources import LakeResource, LineageResource, WarehouseResource, lineage_from_assets
+from assets.sync.assets import NationalNodeResource
+from assets.sync.keys import KEY_ENV, KEY_ID_ENV, NODE_URL_ENV, export_sync_env
 from orchestration.jobs import (
     catalog_job,
     daily_job,
@@ -21,11 +24,13 @@ from orchestration.jobs import (
     ingest_job,
     ingest_schedule,
     landing_sensor,
+    sync_job,
+    sync_schedule,
 )
 from warehouse.settings import settings
 
 ALL_ASSETS = load_assets_from_modules(
-    [catalog_assets, enterprise_assets, telemetry_assets, theme_assets, trading_assets, profile_assets]
+    [catalog_assets, enterprise_assets, telemetry_assets, theme_assets, trading_assets, profile_assets, sync_assets]
 )
 
 
@@ -36,17 +41,21 @@ def resources() -> dict:
     code location serves whichever home the process points at.
     """
     settings().prepare()
+    export_sync_env(settings().home)  # LAKEHOUSE_SYNC_KEY(_ID), or the home's generated demo key; node URL
     return {
         "lake": LakeResource(home=EnvVar("LAKEHOUSE_HOME")),
         "warehouse": WarehouseResource(database=EnvVar("LAKEHOUSE_WAREHOUSE_DB")),
         "lineage": LineageResource(edges_json=json.dumps(lineage_from_assets(ALL_ASSETS))),
+        "national_node": NationalNodeResource(
+            url=EnvVar(NODE_URL_ENV), key_id=EnvVar(KEY_ID_ENV), secret=EnvVar(KEY_ENV)
+        ),
     }
 
 
 defs = Definitions(
     assets=ALL_ASSETS,
-    jobs=[ingest_job, daily_job, catalog_job],
-    schedules=[ingest_schedule, daily_schedule],
+    jobs=[ingest_job, daily_job, catalog_job, sync_job],
+    schedules=[ingest_schedule, daily_schedule, sync_schedule],
     sensors=[landing_sensor, dirty_days_sensor],
     resources=resources(),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from zoneinfo import ZoneInfo
 
 from dagster import (
     AssetSelection,
@@ -11,17 +12,20 @@ from dagster import (
     DefaultSensorStatus,
     RunRequest,
     ScheduleDefinition,
+    ScheduleEvaluationContext,
     SensorEvaluationContext,
     SkipReason,
     build_schedule_from_partitioned_job,
     define_asset_job,
     in_process_executor,
+    schedule,
     sensor,
 )
 
 from assets.partitions import daily_local
 from assets.telemetry.ingest import pending_days
 from assets.telemetry.landing import list_landing_files
+from warehouse.domain import TIMEZONE
 from warehouse.settings import settings
 from warehouse.storage import Lake
 
@@ -88,3 +92,29 @@ def dirty_days_sensor(context: SensorEvaluationContext):
     cursor = context.cursor or ""
     stamp = hashlib.sha256((cursor + ",".join(map(str, days))).encode()).hexdigest()[:12]
     return [RunRequest(run_key=f"dirty-{d}-{stamp}", partition_key=d.isoformat()) for d in days]
+
+
+sync_job = define_asset_job(
+    "sync_job",
+    selection=AssetSelection.groups("sync"),
+    partitions_def=daily_local,
+    executor_def=in_process_executor,
+    description="One local day released to the national center (skipped if its blocking checks failed).",
+)
+
+
+@schedule(
+    job=sync_job, cron_schedule="0 3 * * *", execution_timezone=TIMEZONE, default_status=DefaultScheduleStatus.STOPPED
+)
+def sync_schedule(context: ScheduleEvaluationContext):
+    """03:00 local: yesterday, and the earlier days late data may still restate (the late-data watermark).
+
+    Stopped by default: it needs a national node URL and key (LAKEHOUSE_SYNC_*); unchanged days send nothing.
+    """
+    today = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE)).date()
+    days = [today - dt.timedelta(days=n) for n in range(settings().late_watermark_days + 1, 0, -1)]
+    return [
+        RunRequest(run_key=f"sync-{d}-{today}", partition_key=d.isoformat())
+        for d in days
+        if d >= settings().partitions_start
+    ]

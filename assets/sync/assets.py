@@ -1,0 +1,85 @@
+"""The national sync as a Dagster asset: one local day released, sent to the national node, acknowledged."""
+
+
+import datetime as dt
+
+import httpx
+from dagster import (
+    AssetExecutionContext,
+    ConfigurableResource,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from assets.partitions import daily_local
+from assets.resources import LakeResource, WarehouseResource
+from assets.sync.measures import DISCLOSURE_THRESHOLD, MEASURES
+from assets.sync.sync import sync_day
+from assets.sync.transport import NodeConfig
+from warehouse.domain import GRADES, PROVINCE_CODE
+from warehouse.registry import ENERGY_DAILY, EQUIPMENT_DAILY, SYNC_LEDGER
+
+
+class NationalNodeResource(ConfigurableResource):
+    """The national node's URL and this province's signing key; bind url/key_id/secret to EnvVars."""
+
+    url: str
+    key_id: str
+    secret: str
+    province: str = PROVINCE_CODE
+    timeout_s: float = 10.0
+    max_attempts: int = 6
+
+    def config(self) -> NodeConfig:
+        return NodeConfig(url=self.url, key_id=self.key_id, secret=self.secret, province=self.province,
+                          timeout_s=self.timeout_s, max_attempts=self.max_attempts)
+
+
+def _measures_md() -> MetadataValue:
+    lines = ["| measure | unit | grade | released |", "|---|---|---|---|"]
+    for m in MEASURES:
+        rule = {1: "as is", 2: f"cells of >= {DISCLOSURE_THRESHOLD} enterprises, complementary suppression",
+                3: "never"}[m.grade]
+        lines.append(f"| {m.name} | {m.unit} | {m.grade} ({GRADES[m.grade]}) | {rule} |")
+    return MetadataValue.md("\n".join(lines))
+
+
+@asset(
+    key=["sync", "national_batch"],
+    group_name="sync",
+    description="One local day's aggregates released to the national center (city x industry, margins, "
+    "suppressed by grade), signed, delivered and recorded in catalog.sync_ledger.",
+    partitions_def=daily_local,
+    deps=[ENERGY_DAILY.asset_key, EQUIPMENT_DAILY.asset_key],
+    output_required=False,
+    kinds={"duckdb", "arrow"},
+    owners=[f"team:{SYNC_LEDGER.owner}"],
+    tags={"domain": SYNC_LEDGER.domain, "grade": "2"},
+    metadata={"ledger": SYNC_LEDGER.name, "measures": _measures_md(), "disclosure_threshold": DISCLOSURE_THRESHOLD},
+    pool="national_sync",
+)
+def national_batch(
+    context: AssetExecutionContext,
+    lake: LakeResource,
+    warehouse: WarehouseResource,
+    national_node: NationalNodeResource,
+):
+    """Skips (ledger: skipped, with the reason) a day whose blocking checks failed or whose theme is missing."""
+    day = dt.date.fromisoformat(context.partition_key)
+    store = lake.lake
+    con = warehouse.connect(read_only=True)
+    try:
+        with httpx.Client() as client:
+            outcome = sync_day(day, lake=store, con=con, client=client, node=national_node.config(),
+                               run_id=context.run_id)
+    finally:
+        con.close()
+    warehouse.refresh(store)
+    if outcome.status == "skipped":
+        context.log.warning(f"{day} not released to the national center: {outcome.message}")
+        return
+    if outcome.status == "failed":
+        raise Failure(description=f"{day}: {outcome.message}", metadata=outcome.metadata())
+    yield MaterializeResult(metadata=outcome.metadata())

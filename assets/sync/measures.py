@@ -1,0 +1,70 @@
+"""What the province releases to the national center, declared once: the measures and their grades.
+
+Each measure is a DuckDB aggregate over the per-equipment day (theme.energy_daily joined with
+theme.equipment_daily); its grade is the highest grade of the registry declarations it reads (table and
+columns), so a column regraded in `warehouse/registry.py` changes the release policy with it.
+Sums go through DECIMAL so a day's figures (and so the payload hash) do not depend on summation order.
+
+Not released: trading value. No trading tables exist yet; when they do, a measure here adds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from warehouse.registry import ENERGY_DAILY, EQUIPMENT_DAILY, TableSpec
+
+DISCLOSURE_THRESHOLD = 3  # enterprises per released grade-2 cell (statistical agencies' common minimum)
+SCHEMA_VERSION = "1"  # of the released table; bump when a measure is added, removed or redefined
+
+
+def source_grade(spec: TableSpec, *columns: str) -> int:
+    """A value derived from these columns is as sensitive as the most sensitive declaration it reads."""
+    return max(spec.grade, *(spec.column(c).grade for c in columns))
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    sql: str  # aggregate over the base relation (see assets/sync/aggregate.py)
+    grade: int  # 1 may leave as detail, 2 only above the threshold, 3 never leaves
+    unit: str
+    description: str
+    integer: bool = False
+
+
+def _sum(column: str) -> str:
+    """Exact and order-independent; no metered carrier in a cell is 0, not unknown."""
+    return f"coalesce(sum(CAST({column} AS DECIMAL(38, 6))), 0)"
+
+
+MEASURES: tuple[Measure, ...] = (
+    Measure("enterprises", "count(DISTINCT uscc)", source_grade(ENERGY_DAILY, "uscc"), "count",
+            "Enterprises reporting energy that day", integer=True),
+    Measure("electricity_kwh", _sum("electricity_kwh"), source_grade(ENERGY_DAILY, "electricity_kwh"), "kWh",
+            "Electricity from cumulative meters"),
+    Measure("natural_gas_m3", _sum("natural_gas_m3"), source_grade(ENERGY_DAILY, "natural_gas_m3"), "m³",
+            "Natural gas from cumulative meters"),
+    Measure("coal_t", _sum("coal_t"), source_grade(ENERGY_DAILY, "coal_t"), "t", "Raw coal from cumulative meters"),
+    Measure("energy_tce", _sum("energy_tce"), source_grade(ENERGY_DAILY, "energy_tce"), "tce",
+            "All carriers in tonnes of standard coal equivalent (GB/T 2589)"),
+    Measure(
+        "completeness_pct",
+        "100 * sum(least(readings_received, readings_expected)) / nullif(sum(readings_expected), 0)",
+        source_grade(ENERGY_DAILY, "readings_received", "readings_expected"), "%",
+        "Readings received / expected over all equipment (weighted, not a mean of percentages)",
+    ),
+    Measure(
+        "availability_pct",
+        "100 * sum(CAST(observed_hours - fault_hours AS DECIMAL(38, 6)))"
+        " / nullif(sum(CAST(observed_hours AS DECIMAL(38, 6))), 0)",
+        source_grade(EQUIPMENT_DAILY, "availability_pct", "fault_hours", "equipment_type", "readings_good",
+                     "readings_uncertain", "readings_bad"), "%",
+        "Equipment hours not in fault / observed hours (time-weighted over equipment)",
+    ),
+)
+
+
+def released(measures: tuple[Measure, ...] = MEASURES) -> tuple[Measure, ...]:
+    """Grade 3 never leaves the province: such a measure is not even computed for the upload."""
+    return tuple(m for m in measures if m.grade < 3)

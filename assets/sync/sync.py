@@ -1,0 +1,216 @@
+"""Sync one local day to the national center: gate, aggregate, release, ledger, deliver, ledger.
+
+Plain functions over a Lake, a DuckDB connection to the warehouse and an httpx client, so the Dagster
+asset, the CLI and the tests all run the same steps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import duckdb
+import httpx
+import polars as pl
+
+from assets.sync import ledger
+from assets.sync.aggregate import aggregate_day
+from assets.sync.batch import make_batch, payload_bytes, sha256
+from assets.sync.measures import MEASURES, Measure
+from assets.sync.release import Release, release
+from assets.sync.transport import Delivery, NodeConfig, NodeRejected, NodeUnavailable, deliver
+from warehouse.domain import TIMEZONE
+from warehouse.registry import ENERGY_DAILY, EQUIPMENT_DAILY, QUALITY_RESULTS, SILVER_TELEMETRY
+from warehouse.storage import Lake
+
+SOURCES = (ENERGY_DAILY, EQUIPMENT_DAILY)
+# A day is released only if its latest builds passed every blocking (severity error) rule: the themes'
+# own, and silver's (quarantine_share_within_limit: "must not feed the themes or the national sync").
+GATED = (SILVER_TELEMETRY, ENERGY_DAILY, EQUIPMENT_DAILY)
+CONFLICTS = ("idempotency_conflict", "version_conflict")
+
+
+def local_today() -> dt.date:
+    return dt.datetime.now(ZoneInfo(TIMEZONE)).date()
+
+
+def gate(lake: Lake, day: dt.date, *, today: dt.date | None = None) -> str | None:
+    """Why the day must not be released now, or None."""
+    if day >= (today or local_today()):
+        return f"local day {day} is not over yet ({TIMEZONE}); only finished days are released"
+    for spec in SOURCES:
+        if day.isoformat() not in lake.partitions(spec):
+            return f"{spec.name} has no partition {day}: the theme was not built (or built empty)"
+    results = lake.read(QUALITY_RESULTS, columns=["table_name", "partition", "rule_id", "severity", "passed"])
+    failed = results.filter(  # in polars: see ledger.period_rows on pyarrow filters over merged files
+        (pl.col("partition") == day.isoformat()) & pl.col("table_name").is_in([s.name for s in GATED])
+        & (pl.col("severity") == "error") & ~pl.col("passed")
+    ).sort("table_name", "rule_id")
+    if failed.height:
+        rules = ", ".join(f"{t}:{r}" for t, r in failed.select("table_name", "rule_id").iter_rows())
+        return f"blocking checks failed for {day}: {rules}"
+    return None
+
+
+@dataclass(frozen=True)
+class Built:
+    """A day's released figures, ready to become a batch of any version."""
+
+    release: Release
+    payload: bytes
+    payload_sha256: str
+    source_versions: dict[str, int | None]
+
+
+def build(con: duckdb.DuckDBPyConnection, lake: Lake, day: dt.date, measures: tuple[Measure, ...] = MEASURES) -> Built:
+    """Aggregate through DuckDB and apply the release policy, noting the Delta versions read."""
+    for _ in range(3):  # a theme rebuilt while reading: read again so the versions name what was read
+        before = {s.name: lake.version(s) for s in SOURCES}
+        aggregates = aggregate_day(con, day, measures=measures)
+        if before == {s.name: lake.version(s) for s in SOURCES}:
+            break
+    released = release(aggregates, measures=measures)
+    payload = payload_bytes(released.frame, measures)
+    return Built(released, payload, sha256(payload), before)
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    period: str
+    status: str  # acknowledged | unchanged | skipped | failed
+    version: int | None = None
+    batch_id: str | None = None
+    rows: int = 0
+    bytes: int = 0
+    cells_suppressed: int = 0
+    attempts: int = 0
+    latency_ms: float = 0.0
+    receipt_id: str | None = None
+    restatement: bool = False
+    duplicate: bool = False  # the node already held the batch (a recovered or repeated delivery)
+    message: str | None = None
+
+    @property
+    def sent(self) -> bool:
+        return self.status == "acknowledged"
+
+    def metadata(self) -> dict:
+        """For the Dagster UI."""
+        return {
+            "status": self.status, "batches_sent": int(self.sent), "rows": self.rows, "bytes": self.bytes,
+            "latency_ms": round(self.latency_ms, 1), "cells_suppressed": self.cells_suppressed,
+            "attempts": self.attempts, "version": self.version or 0, "batch_id": self.batch_id or "",
+            "node_receipt": self.receipt_id or "", "restatement": self.restatement, "duplicate": self.duplicate,
+            "message": self.message or "",
+        }
+
+
+def _send(lake: Lake, client: httpx.Client, node: NodeConfig, built: Built, *, period: str, version: int,
+          prior_attempts: int, restatement: bool, run_id: str, note: str | None,
+          retry_conflict: bool = True) -> SyncOutcome:
+    """Ledger `pending`, deliver, ledger `acknowledged` (or `failed`). If the node holds other figures under
+    this version, or a higher version, the figures go out once more above it: the node's current version
+    must be the province's."""
+    batch = make_batch(province=node.province, period=period, version=version, payload=built.payload,
+                       rows=built.release.frame.height, cells_suppressed=built.release.cells_suppressed,
+                       source_versions=built.source_versions)
+    sending = ledger.Sending(batch, node.url, built.release.frame.height, built.release.cells_suppressed)
+    out = {"period": period, "version": version, "batch_id": batch.batch_id, "rows": sending.rows,
+           "bytes": len(built.payload), "cells_suppressed": sending.cells_suppressed, "restatement": restatement}
+    ledger.record_pending(lake, sending, attempts=prior_attempts, run_id=run_id, message=note)
+    try:
+        delivery: Delivery = deliver(client, node, batch)
+    except NodeRejected as exc:
+        attempts = prior_attempts + exc.attempts
+        ledger.record_failed(lake, sending, attempts=attempts, message=str(exc), run_id=run_id)
+        if exc.code in CONFLICTS and retry_conflict:
+            # The node holds other figures under this version (the ledger was lost or rolled back): go above.
+            above = max(version, int(exc.body.get("latest_version") or 0)) + 1
+            return _send(lake, client, node, built, period=period, version=above, prior_attempts=0,
+                         restatement=restatement, run_id=run_id, retry_conflict=False,
+                         note=f"version {version} conflicted at the node ({exc.code}); sent as {above}")
+        return SyncOutcome(**out, status="failed", attempts=attempts, message=str(exc))
+    except NodeUnavailable as exc:
+        attempts = prior_attempts + exc.attempts
+        ledger.record_failed(lake, sending, attempts=attempts, message=str(exc), run_id=run_id)
+        return SyncOutcome(**out, status="failed", attempts=attempts, message=str(exc))
+    receipt = delivery.receipt
+    attempts = prior_attempts + delivery.attempts
+    if receipt.get("batch_id") != batch.batch_id or receipt.get("payload_sha256") != batch.payload_sha256:
+        message = f"node receipt {receipt.get('receipt_id')} does not match batch {batch.batch_id}"
+        ledger.record_failed(lake, sending, attempts=attempts, message=message, run_id=run_id)
+        return SyncOutcome(**out, status="failed", attempts=attempts, message=message)
+    ledger.record_acknowledged(lake, sending, attempts=attempts, receipt_id=receipt["receipt_id"], run_id=run_id,
+                               message=note)
+    latest = int(receipt.get("latest_version") or version)
+    if latest > version and retry_conflict:
+        # Stored, but the node already holds a higher version of the period: these figures must be current.
+        return _send(lake, client, node, built, period=period, version=latest + 1, prior_attempts=0,
+                     restatement=restatement, run_id=run_id, retry_conflict=False,
+                     note=f"version {version} stored below the node's version {latest}; sent as {latest + 1}")
+    return SyncOutcome(**out, status="acknowledged", attempts=attempts, latency_ms=delivery.latency_ms,
+                       receipt_id=receipt["receipt_id"], duplicate=bool(receipt.get("duplicate")), message=note)
+
+
+def sync_day(
+    day: dt.date,
+    *,
+    lake: Lake,
+    con: duckdb.DuckDBPyConnection,
+    client: httpx.Client,
+    node: NodeConfig,
+    run_id: str,
+    today: dt.date | None = None,
+    measures: tuple[Measure, ...] = MEASURES,
+) -> SyncOutcome:
+    """Release one local day to the node if it passed its gates and is not already there as it stands."""
+    period = day.isoformat()
+    reason = gate(lake, day, today=today)
+    if reason:
+        version = ledger.next_version(ledger.period_rows(lake, period))
+        ledger.record_skipped(lake, province=node.province, period=period, version=version, node_url=node.url,
+                              reason=reason, run_id=run_id)
+        ledger.compact(lake, run_id)
+        return SyncOutcome(period, "skipped", version=version, message=reason)
+    built = build(con, lake, day, measures)
+    plan = ledger.plan(ledger.period_rows(lake, period), built.payload_sha256)
+    if plan.action == "unchanged":
+        ack = plan.acknowledged or {}
+        return SyncOutcome(period, "unchanged", version=plan.version, batch_id=ack.get("batch_id"),
+                           rows=int(ack.get("rows") or 0), cells_suppressed=int(ack.get("cells_suppressed") or 0),
+                           receipt_id=ack.get("node_receipt"), message="already acknowledged with these figures")
+    if plan.superseded:
+        ledger.record_superseded(lake, plan.superseded, by_version=plan.version, run_id=run_id)
+    note = None
+    if plan.recovering:
+        note = "re-sent: an earlier send was not acknowledged"
+    elif plan.restatement:
+        note = "restatement: the figures changed since the last acknowledged version"
+    outcome = _send(lake, client, node, built, period=period, version=plan.version,
+                    prior_attempts=plan.prior_attempts, restatement=plan.restatement, run_id=run_id, note=note)
+    ledger.compact(lake, run_id)
+    return outcome
+
+
+def days_between(lake: Lake, until: dt.date, since: dt.date | None = None) -> list[dt.date]:
+    """Every local day from `since` (default: the first day the energy theme holds) to `until`."""
+    if since is None:
+        present = lake.partitions(ENERGY_DAILY)
+        if not present:
+            return []
+        since = dt.date.fromisoformat(present[0])
+    return [since + dt.timedelta(days=i) for i in range((until - since).days + 1)]
+
+
+def sync_days(days: Iterable[dt.date], *, on_done: Callable[[SyncOutcome], None] | None = None,
+              **kwargs) -> list[SyncOutcome]:
+    """sync_day over several days, in the order given; a failed day does not stop the others."""
+    outcomes = []
+    for day in days:
+        outcome = sync_day(day, **kwargs)
+        outcomes.append(outcome)
+        if on_done:
+            on_done(outcome)
+    return outcomes

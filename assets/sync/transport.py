@@ -1,0 +1,117 @@
+"""Delivering a batch to the national node: signed POST, retried with exponential backoff and jitter.
+
+Connection errors, timeouts, dropped connections, 429 and 5xx are retried (each attempt re-signed with a
+new timestamp and nonce, always the same Idempotency-Key, so the node stores the batch at most once);
+any other 4xx is the node refusing the batch and is not retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from assets.sync.batch import Batch
+from assets.sync.signing import sign_request
+from warehouse.domain import PROVINCE_CODE
+
+log = logging.getLogger(__name__)
+
+BATCHES_PATH = "/v1/batches"
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    url: str
+    key_id: str
+    secret: str = field(repr=False)
+    province: str = PROVINCE_CODE
+    timeout_s: float = 10.0
+    max_attempts: int = 6
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 8.0
+
+
+class NodeRejected(Exception):
+    """The node refused the batch (4xx other than 429): retrying the same request cannot help."""
+
+    def __init__(self, status: int, body: dict, attempts: int = 1) -> None:
+        self.status, self.body, self.attempts = status, body, attempts
+        self.code = str(body.get("error", "unknown"))
+        super().__init__(f"node refused the batch: HTTP {status} {self.code}: {body.get('detail', '')}")
+
+
+class NodeUnavailable(Exception):
+    """Every attempt failed with a transient error."""
+
+    def __init__(self, attempts: int, last: BaseException) -> None:
+        self.attempts, self.last = attempts, last
+        super().__init__(f"national node unavailable after {attempts} attempt(s): {type(last).__name__}: {last}")
+
+
+class _ServerError(Exception):
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"HTTP {response.status_code} {response.text[:200]}")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    receipt: dict
+    attempts: int
+    latency_ms: float  # from the first attempt to the receipt, retries included
+    status: int  # 201 stored, 200 the stored receipt of an earlier delivery
+
+
+def _log_retry(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    wait = state.next_action.sleep if state.next_action else 0.0
+    log.warning("national node attempt %d failed (%s: %s); retrying in %.1fs",
+                state.attempt_number, type(exc).__name__, exc, wait)
+
+
+def deliver(client: httpx.Client, node: NodeConfig, batch: Batch, *, sleep=time.sleep) -> Delivery:
+    """POST one batch until the node answers with a receipt, refuses it, or the attempts run out."""
+    body = batch.body()
+    attempts = 0
+    t0 = time.perf_counter()
+
+    def attempt() -> httpx.Response:
+        nonlocal attempts
+        attempts += 1
+        headers = sign_request(method="POST", path=BATCHES_PATH, body=body, node=node.province, key_id=node.key_id,
+                               secret=node.secret, idempotency_key=batch.batch_id)
+        response = client.post(f"{node.url.rstrip('/')}{BATCHES_PATH}", content=body,
+                               headers=headers | {"Content-Type": "application/json"}, timeout=node.timeout_s)
+        if response.status_code >= 500 or response.status_code == 429:
+            raise _ServerError(response)
+        return response
+
+    retrying = Retrying(
+        stop=stop_after_attempt(node.max_attempts),
+        wait=wait_exponential_jitter(initial=node.backoff_initial_s, max=node.backoff_max_s,
+                                     jitter=node.backoff_initial_s),
+        retry=retry_if_exception_type((httpx.TransportError, _ServerError)),
+        before_sleep=_log_retry,
+        sleep=sleep,
+        reraise=True,
+    )
+    try:
+        response = retrying(attempt)
+    except (httpx.TransportError, _ServerError) as exc:
+        raise NodeUnavailable(attempts, exc) from exc
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = {"error": "not_json", "detail": response.text[:200]}
+    if response.status_code not in (200, 201):
+        raise NodeRejected(response.status_code, payload, attempts)
+    return Delivery(payload, attempts, (time.perf_counter() - t0) * 1000, response.status_code)

@@ -1,0 +1,142 @@
+"""The reference national node's API in-process: storage once per key, versions, refusals with clear 4xx."""
+
+import base64
+import json
+import warnings
+
+import polars as pl
+import pytest
+from fastapi import FastAPI
+
+from assets.sync.aggregate import aggregate_day
+from assets.sync.batch import Batch, make_batch, payload_bytes
+from assets.sync.release import release
+from assets.sync.signing import sign_request
+from national_node.app import app_from_env, create_app
+from national_node.keys import KeyRing, parse_keys
+from tests.unit.test_sync_release import DAY, duck, energy_rows, equipment_rows
+
+with warnings.catch_warnings():  # starlette's notice that its TestClient will move to httpx2
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+NOW = 1_790_000_000
+SECRET = "node-unit-secret"
+
+
+@pytest.fixture
+def client(tmp_path):
+    app = create_app(tmp_path / "node", KeyRing(parse_keys(f"37={SECRET}")), clock=lambda: NOW)
+    with TestClient(app) as c:
+        yield c
+
+
+def released(shift: float = 0.0) -> pl.DataFrame:
+    ents = [(f"91370000000000{i:04d}", "3701" if i < 4 else "3702", "26" if i % 2 else "31") for i in range(9)]
+    e = energy_rows(ents).with_columns(pl.col("electricity_kwh") + shift)
+    return release(aggregate_day(duck(e, equipment_rows(e)), DAY)).frame
+
+
+def batch(version: int = 1, frame: pl.DataFrame | None = None, **manifest) -> Batch:
+    frame = released() if frame is None else frame
+    b = make_batch(province="37", period=DAY.isoformat(), version=version, payload=payload_bytes(frame),
+                   rows=frame.height, cells_suppressed=int(frame["suppressed"].sum()),
+                   source_versions={"theme.energy_daily": 3, "theme.equipment_daily": 3})
+    return Batch(b.batch_id, b.period, b.version, b.manifest | manifest, b.payload)
+
+
+def post(client: TestClient, b: Batch, *, body: bytes | None = None, headers: dict | None = None, **sign):
+    body = b.body() if body is None else body
+    args = {"method": "POST", "path": "/v1/batches", "body": body, "node": "37", "key_id": "default",
+            "secret": SECRET, "idempotency_key": b.batch_id, "now": NOW} | sign
+    return client.post("/v1/batches", content=body, headers=headers or sign_request(**args))
+
+
+def test_batch_is_stored_once_and_a_redelivery_gets_the_stored_receipt(client):
+    first = post(client, batch())
+    assert first.status_code == 201, first.text
+    again = post(client, batch())  # a retry: new nonce, same Idempotency-Key
+    assert again.status_code == 200
+    assert again.json()["receipt_id"] == first.json()["receipt_id"] and again.json()["duplicate"]
+    assert client.get("/health").json()["batches"] == 1
+
+
+def test_a_replayed_request_is_refused(client):
+    b = batch()
+    headers = sign_request(method="POST", path="/v1/batches", body=b.body(), node="37", key_id="default",
+                           secret=SECRET, idempotency_key=b.batch_id, now=NOW)
+    assert post(client, b, headers=headers).status_code == 201
+    replay = post(client, b, headers=headers)
+    assert replay.status_code == 409 and replay.json()["error"] == "replayed_nonce"
+
+
+def test_the_same_idempotency_key_with_other_figures_is_a_conflict(client):
+    assert post(client, batch()).status_code == 201
+    other = post(client, batch(frame=released(shift=1.0)))
+    assert other.status_code == 409 and other.json()["error"] == "idempotency_conflict"
+    assert other.json()["latest_version"] == 1
+
+
+def test_versions_arriving_out_of_order_keep_the_highest_current(client):
+    v2 = post(client, batch(2, released(shift=2.0)))
+    v1 = post(client, batch(1))
+    assert v2.json()["current"] and not v1.json()["current"] and v1.json()["latest_version"] == 2
+    period = client.get(f"/v1/provinces/37/periods/{DAY}", params={"include_rows": True}).json()
+    assert period["current_version"] == 2 and [v["version"] for v in period["versions"]] == [1, 2]
+    assert period["current"]["payload_sha256"] == batch(2, released(shift=2.0)).payload_sha256
+    assert len(period["current"]["data"]) == period["current"]["rows"] == released().height
+
+
+def test_the_node_refuses_a_batch_breaking_the_release_policy(client):
+    leaky = released().with_columns(pl.lit(False).alias("suppressed"), pl.lit(1).cast(pl.Int64).alias("enterprises"))
+    r = post(client, batch(frame=leaky, cells_suppressed=0))
+    assert r.status_code == 422 and r.json()["error"] == "disclosure_violation"
+    grade3 = batch()
+    grade3.manifest["measures"][0]["grade"] = 3
+    r = post(client, grade3)
+    assert r.status_code == 422 and r.json()["error"] == "disclosure_violation"
+
+
+@pytest.mark.parametrize("change, code", [
+    ({"rows": 1}, "invalid_batch"),
+    ({"payload_sha256": "0" * 64}, "payload_hash_mismatch"),
+    ({"schema_version": "9"}, "unsupported_schema_version"),
+    ({"node": "11"}, "invalid_batch"),
+    ({"period": "2026-13-01"}, "invalid_batch"),
+])
+def test_the_manifest_must_describe_the_payload(client, change, code):
+    r = post(client, batch(**change))
+    assert r.status_code == 422 and r.json()["error"] == code, r.text
+
+
+def test_idempotency_key_must_be_the_batch_id_and_the_body_an_envelope(client):
+    b = batch()
+    r = post(client, b, idempotency_key="37-2026-10-05-v7")
+    assert r.status_code == 422 and "Idempotency-Key" in r.json()["detail"]
+    junk = json.dumps({"manifest": b.manifest, "payload": "not base64!"}).encode()
+    r = post(client, b, body=junk)
+    assert r.status_code == 400 and r.json()["error"] == "malformed_body"
+    assert base64.b64encode(b.payload)  # the real one decodes
+
+
+def test_read_api_and_openapi(client):
+    assert client.get(f"/v1/provinces/37/periods/{DAY}").status_code == 404
+    assert client.get(f"/v1/provinces/99/periods/{DAY}").json()["error"] == "unknown_node"
+    post(client, batch())
+    period = client.get(f"/v1/provinces/37/periods/{DAY}").json()
+    assert period["current"]["province_total"]["enterprises"] == 9 and "data" not in period["current"]
+    spec = client.get("/openapi.json").json()
+    assert {"/v1/batches", "/v1/provinces/{code}/periods/{day}", "/health"} <= set(spec["paths"])
+    assert client.get("/docs").status_code == 200
+
+
+def test_fault_injection_exists_only_when_its_variable_is_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("NATIONAL_NODE_HOME", str(tmp_path / "n"))
+    monkeypatch.setenv("NATIONAL_NODE_KEYS", "37=x")
+    monkeypatch.delenv("NATIONAL_NODE_FAULTS", raising=False)
+    app = app_from_env()
+    assert isinstance(app, FastAPI)
+    with TestClient(app) as c:
+        assert c.post("/_faults", json={"faults": "drop"}).status_code == 404
+    monkeypatch.setenv("NATIONAL_NODE_FAULTS", "on")
+    assert not isinstance(app_from_env(), FastAPI)
