@@ -431,6 +431,19 @@ def catalog_export(
 
 
 @app.command()
+def bench(
+    rows: Annotated[list[int] | None, typer.Option("--rows", help="Sizes in readings (repeatable); default 1M and 10M")] = None,
+    runs: Annotated[int, typer.Option(help="Runs per engine and size (median reported)")] = 3,
+    large: Annotated[bool, typer.Option("--large", help="Add the 50M-reading size")] = False,
+) -> None:
+    """Ours vs bare polars vs bare DuckDB, with peak memory; writes bench/results and BENCHMARKS.md."""
+    from bench.run import DEFAULT_ROWS, LARGE_ROWS, run_bench
+
+    sizes = list(rows or DEFAULT_ROWS) + ([LARGE_ROWS] if large else [])
+    run_bench(sizes, runs=runs)
+
+
+@app.command()
 def ui(port: Annotated[int, typer.Option()] = 3000) -> None:
     """The Dagster UI (and daemon, for schedules and sensors) on 127.0.0.1 over LAKEHOUSE_HOME's instance."""
     s = settings()

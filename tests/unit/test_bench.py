@@ -1,0 +1,76 @@
+"""The benchmark harness end to end on a tiny day: engines agree, results and report are written."""
+
+import json
+
+import polars as pl
+import pytest
+
+from bench.engines import compare_outputs
+from bench.run import BenchMismatch, run_bench
+
+
+def test_tiny_bench_engines_agree_and_results_written(tmp_path):
+    out_dir, md = tmp_path / "results", tmp_path / "BENCHMARKS.md"
+    result = run_bench(
+        [20_000],
+        runs=1,
+        out_dir=out_dir,
+        markdown=md,
+        work_dir=tmp_path / "work",
+        gate=False,
+        analyst=True,
+        analyst_days=7,
+        analyst_runs=3,
+        plot=False,
+    )
+    (size,) = result["sizes"]
+    assert abs(size["rows"] - 20_000) < 2_500
+    for engine in ("ours", "polars", "duckdb"):
+        e = size["engines"][engine]
+        assert e["status"] == "ok", e
+        assert e["median_seconds"] > 0 and e["peak_rss_mib"] > 0
+    assert "equal" in size["agreement"]
+    assert size["ratio_ours_vs_best_bare"] > 0
+    run_dir = tmp_path / "work" / "runs" / "20k"
+    ours = pl.read_parquet(run_dir / "ours-1.parquet")
+    assert ours.height == size["equipment"]
+    assert ours["energy_tce"].sum() > 0
+    (json_path,) = out_dir.glob("*.json")
+    saved = json.loads(json_path.read_text())
+    assert saved["sizes"][0]["engines"]["ours"]["n_runs"] == 1
+    assert saved["machine"]["cpu_count"] and saved["machine"]["versions"]["polars"]
+    assert saved["analyst"]["queries"]["top10_cities_range"]["delta_view"]["p95_ms"] > 0
+    assert any(g["goal"] == "national sync round-trip" and g["value"] == "not built" for g in saved["goals"])
+    assert "ours / best bare" in md.read_text()
+
+
+def test_compare_outputs_flags_a_difference(tmp_path):
+    base = pl.DataFrame(
+        {
+            "equipment_id": ["EQ1", "EQ2"],
+            "electricity_kwh": [100.0, None],
+            "natural_gas_m3": [None, 5.0],
+            "coal_t": [None, None],
+            "energy_tce": [0.01229, 0.0060715],
+            "peak_load_kw": [10.0, None],
+            "mean_load_kw": [5.0, None],
+        }
+    )
+    base.write_parquet(tmp_path / "a.parquet")
+    base.with_columns(electricity_kwh=pl.Series([100.0 * (1 + 1e-9), None])).write_parquet(tmp_path / "b.parquet")
+    assert compare_outputs(tmp_path / "a.parquet", tmp_path / "b.parquet") == []
+    base.with_columns(electricity_kwh=pl.Series([100.1, None])).write_parquet(tmp_path / "c.parquet")
+    assert compare_outputs(tmp_path / "a.parquet", tmp_path / "c.parquet")
+    base.with_columns(natural_gas_m3=pl.Series([0.0, 5.0])).write_parquet(tmp_path / "d.parquet")
+    assert compare_outputs(tmp_path / "a.parquet", tmp_path / "d.parquet")  # null vs 0 is a difference
+    assert issubclass(BenchMismatch, AssertionError)
+
+
+@pytest.mark.parametrize("rows", [1_000_000])
+def test_calibration_hits_the_size(rows):
+    from bench.data import calibrate
+
+    enterprises, predicted = calibrate(rows)
+    assert enterprises > 0
+    if predicted is not None:  # exact when the simulator's province builder is reachable
+        assert abs(predicted - rows) / rows < 0.005
