@@ -60,4 +60,6 @@ def lineage_from_assets(assets_defs) -> dict[str, tuple[list[str], list[str]]]:
     for name, ups in parents.items():
         for up in ups:
             children.setdefault(up, set()).add(name)
-    return {n: (sorted(parents.get(n, ())), sorted(children.get(n, ()))) for n in set(parents) | set(children)}
+    return {
+        n: (sorted(parents.get(n, ())), sorted(children.get(n, ()))) for n in set(parents) | set(children)
+    }

@@ -22,7 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.home:
         parser.error(f"--home or {HOME_ENV} is required")
     if not os.environ.get(KEYS_ENV):
-        parser.error(f"{KEYS_ENV} is not set: e.g. {KEYS_ENV}='37=<secret>' (keys come from the environment only)")
+        parser.error(
+            f"{KEYS_ENV} is not set: e.g. {KEYS_ENV}='37=<secret>' (keys come from the environment only)"
+        )
     os.environ[HOME_ENV] = os.path.abspath(args.home)
     import uvicorn
 

@@ -52,14 +52,26 @@ _ERRORS = {s: {"model": ErrorBody} for s in (400, 401, 403, 404, 409, 422)}
 _ENVELOPE_DOC = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": {
-            "type": "object", "required": ["manifest", "payload"],
-            "properties": {
-                "manifest": {"type": "object", "description": "batch_id, node, period, version, schema_version, "
-                             "payload_format, rows, payload_sha256, cells_suppressed, measures, source_versions"},
-                "payload": {"type": "string", "format": "byte", "description": "Arrow IPC stream, base64"},
-            },
-        }}},
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["manifest", "payload"],
+                    "properties": {
+                        "manifest": {
+                            "type": "object",
+                            "description": "batch_id, node, period, version, schema_version, "
+                            "payload_format, rows, payload_sha256, cells_suppressed, measures, source_versions",
+                        },
+                        "payload": {
+                            "type": "string",
+                            "format": "byte",
+                            "description": "Arrow IPC stream, base64",
+                        },
+                    },
+                }
+            }
+        },
     }
 }
 
@@ -85,15 +97,22 @@ def create_app(home: Path, keys: KeyRing, *, clock: Callable[[], float] = time.t
         """Liveness, with what the node holds."""
         return {"status": "ok", "provinces": sorted(keys.provinces), **store.counts()}
 
-    @app.post("/v1/batches", response_model=Receipt, status_code=201, responses={200: {"model": Receipt}, **_ERRORS},
-              openapi_extra=_ENVELOPE_DOC)
+    @app.post(
+        "/v1/batches",
+        response_model=Receipt,
+        status_code=201,
+        responses={200: {"model": Receipt}, **_ERRORS},
+        openapi_extra=_ENVELOPE_DOC,
+    )
     async def post_batch(
         request: Request,
         x_node_id: Annotated[str | None, Header(description="Sending node (province code)")] = None,
         x_key_id: Annotated[str | None, Header(description="Key id that signed")] = None,
         x_timestamp: Annotated[str | None, Header(description="Unix seconds, ±300 s")] = None,
         x_nonce: Annotated[str | None, Header(description="Random, never reused")] = None,
-        x_content_sha256: Annotated[str | None, Header(alias="X-Content-SHA256", description="Body hash")] = None,
+        x_content_sha256: Annotated[
+            str | None, Header(alias="X-Content-SHA256", description="Body hash")
+        ] = None,
         x_signature: Annotated[str | None, Header(description="HMAC-SHA256 hex")] = None,
         idempotency_key: Annotated[str | None, Header(description="The batch id")] = None,
     ) -> JSONResponse:
@@ -102,26 +121,40 @@ def create_app(home: Path, keys: KeyRing, *, clock: Callable[[], float] = time.t
         now = clock()
         caller = authenticate(request.headers, request.method, request.url.path, body, keys, now)
         if not store.remember_nonce(caller.node, caller.nonce, now, keep_seconds=2 * MAX_SKEW_SECONDS + 60):
-            raise Rejected(409, "replayed_nonce", f"nonce {caller.nonce} was already used: a replayed request")
+            raise Rejected(
+                409, "replayed_nonce", f"nonce {caller.nonce} was already used: a replayed request"
+            )
         manifest, payload = parse_envelope(body)
         check_batch(manifest, payload, node=caller.node, idempotency_key=caller.idempotency_key)
         receipt = store.store(
             Batch(
-                node=caller.node, idempotency_key=caller.idempotency_key, batch_id=manifest["batch_id"],
-                period=manifest["period"], version=manifest["version"], schema_version=manifest["schema_version"],
-                payload_sha256=manifest["payload_sha256"], rows=manifest["rows"],
-                cells_suppressed=manifest["cells_suppressed"], key_id=caller.key_id,
-                manifest=json.dumps(manifest, sort_keys=True), payload=payload,
+                node=caller.node,
+                idempotency_key=caller.idempotency_key,
+                batch_id=manifest["batch_id"],
+                period=manifest["period"],
+                version=manifest["version"],
+                schema_version=manifest["schema_version"],
+                payload_sha256=manifest["payload_sha256"],
+                rows=manifest["rows"],
+                cells_suppressed=manifest["cells_suppressed"],
+                key_id=caller.key_id,
+                manifest=json.dumps(manifest, sort_keys=True),
+                payload=payload,
             ),
             dt.datetime.fromtimestamp(now, dt.UTC),
         )
-        log.info("batch %s %s (%s)", receipt["batch_id"], "duplicate" if receipt["duplicate"] else "stored",
-                 receipt["receipt_id"])
+        log.info(
+            "batch %s %s (%s)",
+            receipt["batch_id"],
+            "duplicate" if receipt["duplicate"] else "stored",
+            receipt["receipt_id"],
+        )
         return JSONResponse(receipt, status_code=200 if receipt["duplicate"] else 201)
 
     @app.get("/v1/provinces/{code}/periods/{day}", responses={404: {"model": ErrorBody}})
     def get_period(
-        code: str, day: str,
+        code: str,
+        day: str,
         include_rows: Annotated[bool, Query(description="Also return every released row")] = False,
     ) -> dict:
         """The current (highest) version of a province's day, its rows summary, and the versions received."""
@@ -133,8 +166,12 @@ def create_app(home: Path, keys: KeyRing, *, clock: Callable[[], float] = time.t
         current = versions[-1]
         payload, manifest = store.payload(current["receipt_id"])
         return {
-            "province": code, "period": day, "current_version": current["version"],
-            "current": current | {"manifest": json.loads(manifest)} | summary(payload, include_rows=include_rows),
+            "province": code,
+            "period": day,
+            "current_version": current["version"],
+            "current": current
+            | {"manifest": json.loads(manifest)}
+            | summary(payload, include_rows=include_rows),
             "versions": versions,
         }
 

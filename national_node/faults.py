@@ -38,8 +38,13 @@ def parse_faults(spec: str) -> list[tuple[str, float]]:
 
 async def _send_status(send, status: int, code: str) -> None:
     body = json.dumps({"error": code, "detail": f"fault injection: {code}"}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -63,8 +68,16 @@ class FaultInjection:
             await _send_status(send, 400, f"bad_fault_spec: {exc}")
             return
         reply = json.dumps({"queued": [k for k, _ in self.faults]}).encode()
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(reply)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(reply)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": reply})
 
     async def __call__(self, scope, receive, send) -> None:
@@ -83,6 +96,7 @@ class FaultInjection:
             await asyncio.sleep(arg)
             await self.app(scope, receive, send)
         elif kind in ("500", "drop"):
+
             async def swallow(message) -> None:  # the app's reply never reaches the client
                 return None
 

@@ -41,14 +41,18 @@ def parse_keys(spec: str) -> dict[tuple[str, str], NodeKey]:
             continue
         ident, sep, secret = entry.partition("=")
         if not sep or not secret:
-            raise ValueError(f"NATIONAL_NODE_KEYS entry {i}: expected <province>[:<key id>]=<secret>[@<not after>]")
+            raise ValueError(
+                f"NATIONAL_NODE_KEYS entry {i}: expected <province>[:<key id>]=<secret>[@<not after>]"
+            )
         not_after = None
         if "@" in secret:
             head, _, tail = secret.rpartition("@")
             with contextlib.suppress(ValueError):  # else the '@' belongs to the secret itself
                 not_after, secret = _instant(tail), head
         province, _, key_id = ident.strip().partition(":")
-        keys[(province, key_id or DEFAULT_KEY_ID)] = NodeKey(province, key_id or DEFAULT_KEY_ID, secret, not_after)
+        keys[(province, key_id or DEFAULT_KEY_ID)] = NodeKey(
+            province, key_id or DEFAULT_KEY_ID, secret, not_after
+        )
     return keys
 
 
@@ -68,6 +72,9 @@ class KeyRing:
         if key is None:
             raise Rejected(401, "unknown_key", f"node {province} has no key {key_id!r}")
         if key.not_after is not None and now > key.not_after:
-            raise Rejected(401, "key_expired",
-                            f"key {province}:{key_id} expired at {key.not_after.isoformat()} (rotated out)")
+            raise Rejected(
+                401,
+                "key_expired",
+                f"key {province}:{key_id} expired at {key.not_after.isoformat()} (rotated out)",
+            )
         return key.secret

@@ -21,8 +21,17 @@ from national_node.wire import DISCLOSURE_THRESHOLD, PAYLOAD_FORMAT, SCHEMA_VERS
 DIMENSIONS = ("day", "level", "city_code", "industry_code", "suppressed", "suppression")
 LEVELS = frozenset({"cell", "city_total", "industry_total", "province_total"})
 _MANIFEST_FIELDS = {
-    "batch_id": str, "node": str, "period": str, "version": int, "schema_version": str, "payload_format": str,
-    "rows": int, "payload_sha256": str, "cells_suppressed": int, "measures": list, "source_versions": dict,
+    "batch_id": str,
+    "node": str,
+    "period": str,
+    "version": int,
+    "schema_version": str,
+    "payload_format": str,
+    "rows": int,
+    "payload_sha256": str,
+    "cells_suppressed": int,
+    "measures": list,
+    "source_versions": dict,
 }
 
 
@@ -37,8 +46,9 @@ def parse_envelope(body: bytes) -> tuple[dict, bytes]:
         manifest, payload_b64 = envelope["manifest"], envelope["payload"]
         payload = base64.b64decode(payload_b64, validate=True)
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-        raise Rejected(400, "malformed_body",
-                       f"body is not a JSON envelope {{manifest, payload (base64)}}: {exc}") from exc
+        raise Rejected(
+            400, "malformed_body", f"body is not a JSON envelope {{manifest, payload (base64)}}: {exc}"
+        ) from exc
     if not isinstance(manifest, dict):
         raise Rejected(400, "malformed_body", "manifest is not a JSON object")
     for name, kind in _MANIFEST_FIELDS.items():
@@ -52,10 +62,15 @@ def check_batch(manifest: dict, payload: bytes, *, node: str, idempotency_key: s
     if manifest["node"] != node:
         raise _invalid(f"manifest.node {manifest['node']!r} is not the signing node {node!r}")
     if manifest["batch_id"] != idempotency_key:
-        raise _invalid(f"Idempotency-Key {idempotency_key!r} is not manifest.batch_id {manifest['batch_id']!r}")
+        raise _invalid(
+            f"Idempotency-Key {idempotency_key!r} is not manifest.batch_id {manifest['batch_id']!r}"
+        )
     if manifest["schema_version"] not in SCHEMA_VERSIONS:
-        raise Rejected(422, "unsupported_schema_version",
-                       f"schema version {manifest['schema_version']!r}; this center reads {sorted(SCHEMA_VERSIONS)}")
+        raise Rejected(
+            422,
+            "unsupported_schema_version",
+            f"schema version {manifest['schema_version']!r}; this center reads {sorted(SCHEMA_VERSIONS)}",
+        )
     if manifest["payload_format"] != PAYLOAD_FORMAT:
         raise _invalid(f"payload_format {manifest['payload_format']!r}; expected {PAYLOAD_FORMAT!r}")
     try:
@@ -66,8 +81,11 @@ def check_batch(manifest: dict, payload: bytes, *, node: str, idempotency_key: s
         raise _invalid("version starts at 1")
     digest = hashlib.sha256(payload).hexdigest()
     if digest != manifest["payload_sha256"]:
-        raise Rejected(422, "payload_hash_mismatch",
-                       f"payload SHA-256 {digest} is not the manifest's {manifest['payload_sha256']}")
+        raise Rejected(
+            422,
+            "payload_hash_mismatch",
+            f"payload SHA-256 {digest} is not the manifest's {manifest['payload_sha256']}",
+        )
     try:
         table = pa.ipc.open_stream(payload).read_all()
     except (pa.ArrowInvalid, OSError) as exc:
@@ -92,8 +110,11 @@ def check_batch(manifest: dict, payload: bytes, *, node: str, idempotency_key: s
             raise Rejected(422, "disclosure_violation", f"suppressed {cell} carries grade-2 values")
         n = r.get("enterprises")
         if not r["suppressed"] and n is not None and n < DISCLOSURE_THRESHOLD:
-            raise Rejected(422, "disclosure_violation",
-                           f"{cell} is released with {n} enterprise(s) (< {DISCLOSURE_THRESHOLD})")
+            raise Rejected(
+                422,
+                "disclosure_violation",
+                f"{cell} is released with {n} enterprise(s) (< {DISCLOSURE_THRESHOLD})",
+            )
     if sum(bool(r["suppressed"]) for r in rows) != manifest["cells_suppressed"]:
         raise _invalid("manifest.cells_suppressed does not match the payload's suppressed rows")
     return table

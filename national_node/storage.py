@@ -46,7 +46,9 @@ CREATE TABLE IF NOT EXISTS nonces (
 CREATE INDEX IF NOT EXISTS nonces_seen ON nonces (seen_at);
 """
 
-_RECEIPT_COLS = "receipt_id, node, batch_id, period, version, payload_sha256, rows, cells_suppressed, stored_at"
+_RECEIPT_COLS = (
+    "receipt_id, node, batch_id, period, version, payload_sha256, rows, cells_suppressed, stored_at"
+)
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,8 @@ class NodeStore:
         with self._lock:
             self._con.execute("DELETE FROM nonces WHERE seen_at < ?", (now - keep_seconds,))
             cur = self._con.execute(
-                "INSERT INTO nonces (node, nonce, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (node, nonce, now)
+                "INSERT INTO nonces (node, nonce, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (node, nonce, now),
             )
             return cur.rowcount == 1
 
@@ -97,7 +100,11 @@ class NodeStore:
         latest = self._con.execute(
             "SELECT max(version) FROM batches WHERE node = ? AND period = ?", (row["node"], row["period"])
         ).fetchone()[0]
-        return dict(row) | {"duplicate": duplicate, "current": row["version"] == latest, "latest_version": latest}
+        return dict(row) | {
+            "duplicate": duplicate,
+            "current": row["version"] == latest,
+            "latest_version": latest,
+        }
 
     def store(self, batch: Batch, now: dt.datetime) -> dict:
         """Store a batch once; a re-delivery (same key, same payload) returns the stored receipt."""
@@ -118,28 +125,49 @@ class NodeStore:
         ).fetchone()
         if row is not None:
             if row["payload_sha256"] != batch.payload_sha256:
-                raise Rejected(409, "idempotency_conflict",
-                               f"Idempotency-Key {batch.idempotency_key} was used for another payload",
-                               latest_version=self._latest_version(batch.node, batch.period))
+                raise Rejected(
+                    409,
+                    "idempotency_conflict",
+                    f"Idempotency-Key {batch.idempotency_key} was used for another payload",
+                    latest_version=self._latest_version(batch.node, batch.period),
+                )
             return self._receipt(row, duplicate=True)
         taken = self._con.execute(
             "SELECT batch_id FROM batches WHERE node = ? AND period = ? AND version = ?",
             (batch.node, batch.period, batch.version),
         ).fetchone()
         if taken is not None:
-            raise Rejected(409, "version_conflict",
-                           f"{batch.period} version {batch.version} is already stored as {taken[0]}",
-                           latest_version=self._latest_version(batch.node, batch.period))
+            raise Rejected(
+                409,
+                "version_conflict",
+                f"{batch.period} version {batch.version} is already stored as {taken[0]}",
+                latest_version=self._latest_version(batch.node, batch.period),
+            )
         receipt_id = f"rcpt-{uuid.uuid4().hex}"
         self._con.execute(
             "INSERT INTO batches (receipt_id, node, idempotency_key, batch_id, period, version, schema_version, "
             "payload_sha256, rows, cells_suppressed, key_id, manifest, payload, stored_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (receipt_id, batch.node, batch.idempotency_key, batch.batch_id, batch.period, batch.version,
-             batch.schema_version, batch.payload_sha256, batch.rows, batch.cells_suppressed, batch.key_id,
-             batch.manifest, batch.payload, now.isoformat()),
+            (
+                receipt_id,
+                batch.node,
+                batch.idempotency_key,
+                batch.batch_id,
+                batch.period,
+                batch.version,
+                batch.schema_version,
+                batch.payload_sha256,
+                batch.rows,
+                batch.cells_suppressed,
+                batch.key_id,
+                batch.manifest,
+                batch.payload,
+                now.isoformat(),
+            ),
         )
-        row = self._con.execute(f"SELECT {_RECEIPT_COLS} FROM batches WHERE receipt_id = ?", (receipt_id,)).fetchone()
+        row = self._con.execute(
+            f"SELECT {_RECEIPT_COLS} FROM batches WHERE receipt_id = ?", (receipt_id,)
+        ).fetchone()
         return self._receipt(row, duplicate=False)
 
     def _latest_version(self, node: str, period: str) -> int | None:

@@ -33,19 +33,64 @@ PAYLOAD_FORMAT = "arrow-ipc-stream"
 DISCLOSURE_THRESHOLD = 3  # enterprises per released grade-2 cell
 
 H_NODE, H_KEY, H_TS, H_NONCE, H_BODY, H_SIG, H_IDEMPOTENCY = (
-    "X-Node-Id", "X-Key-Id", "X-Timestamp", "X-Nonce", "X-Content-SHA256", "X-Signature", "Idempotency-Key",
+    "X-Node-Id",
+    "X-Key-Id",
+    "X-Timestamp",
+    "X-Nonce",
+    "X-Content-SHA256",
+    "X-Signature",
+    "Idempotency-Key",
 )
 SIGNED_HEADERS = (H_NODE, H_KEY, H_TS, H_NONCE, H_BODY, H_SIG, H_IDEMPOTENCY)
 
 # GB/T 2260 province-level divisions of the mainland: the only nodes the center knows.
-PROVINCES = frozenset({
-    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41",
-    "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65",
-})
+PROVINCES = frozenset(
+    {
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "21",
+        "22",
+        "23",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "37",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "50",
+        "51",
+        "52",
+        "53",
+        "54",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+    }
+)
 
 
-def canonical(method: str, path: str, node: str, key_id: str, timestamp: str, nonce: str,
-              idempotency_key: str, body_sha256: str) -> bytes:
+def canonical(
+    method: str,
+    path: str,
+    node: str,
+    key_id: str,
+    timestamp: str,
+    nonce: str,
+    idempotency_key: str,
+    body_sha256: str,
+) -> bytes:
     return "\n".join(
         (SCHEME, method.upper(), path, node, key_id, timestamp, nonce, idempotency_key, body_sha256)
     ).encode()

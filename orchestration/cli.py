@@ -18,9 +18,10 @@ from orchestration.cli_sync import national_node_app
 from orchestration.cli_sync import sync as sync_cmd
 from warehouse.settings import settings
 
-app = typer.Typer(help="Shandong industrial lakehouse: Delta tables, Dagster runs, DuckDB serving.", no_args_is_help=True)
+app = typer.Typer(
+    help="Shandong industrial lakehouse: Delta tables, Dagster runs, DuckDB serving.", no_args_is_help=True
+)
 console = Console(width=None if sys.stdout.isatty() else 140)
-
 
 
 @app.callback()
@@ -50,8 +51,13 @@ def generate(
     s.prepare()
     t0 = time.perf_counter()
     manifest = simulate(
-        s.landing, s.manifest, enterprises=enterprises, days=days,
-        start=dt.date.fromisoformat(start), seed=seed, defect_rate=defect_rate,
+        s.landing,
+        s.manifest,
+        enterprises=enterprises,
+        days=days,
+        start=dt.date.fromisoformat(start),
+        seed=seed,
+        defect_rate=defect_rate,
     )
     exp = manifest["expected"]
     console.print(
@@ -71,7 +77,9 @@ def build_days(days: list[dt.date], summary: dict, progress: bool = True) -> Non
     daily = defs.resolve_job_def("daily_job")
     for i, day in enumerate(days, start=1):
         key = day.isoformat()
-        result = daily.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET_RUN)
+        result = daily.execute_in_process(
+            partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET_RUN
+        )
         summary["runs"].append(("daily_job", key, result.run_id, result.success))
         if not result.success:
             summary["failed"].append(("daily_job", key, result.run_id))
@@ -108,7 +116,9 @@ def run_pending(progress: bool = True) -> dict:
     instance = DagsterInstance.get()
     summary: dict = {"runs": [], "failed": []}
     t0 = time.perf_counter()
-    ingest = defs.resolve_job_def("ingest_job").execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_RUN)
+    ingest = defs.resolve_job_def("ingest_job").execute_in_process(
+        instance=instance, raise_on_error=False, run_config=QUIET_RUN
+    )
     summary["runs"].append(("ingest_job", None, ingest.run_id, ingest.success))
     if not ingest.success:
         summary["failed"].append(("ingest_job", None, ingest.run_id))
@@ -150,7 +160,10 @@ def _print_frame(df, title: str | None = None, fmt: str = "table") -> None:
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="SQL over the warehouse (schemas bronze, silver, theme, quarantine, catalog)")],
+    query: Annotated[
+        str,
+        typer.Argument(help="SQL over the warehouse (schemas bronze, silver, theme, quarantine, catalog)"),
+    ],
     format: Annotated[str, typer.Option("--format", "-f", help="table | csv | json")] = "table",
 ) -> None:
     """Query the DuckDB warehouse read-only."""
@@ -201,7 +214,11 @@ def demo_summary() -> tuple[bool, list[str]]:
             "FROM catalog.reconciliation GROUP BY 1 ORDER BY 1"
         ).pl()
         _print_frame(rec, title="catalog.reconciliation")
-        problems += [f"{t}: {n} partitions do not reconcile" for t, n in rec.select("table_name", "not_reconciled").iter_rows() if n]
+        problems += [
+            f"{t}: {n} partitions do not reconcile"
+            for t, n in rec.select("table_name", "not_reconciled").iter_rows()
+            if n
+        ]
         if s.manifest.exists():
             truth = json.loads(s.manifest.read_text())["expected"]
             silver = rec.filter(pl.col("table_name") == "silver.telemetry").to_dicts()
@@ -222,8 +239,13 @@ def demo_summary() -> tuple[bool, list[str]]:
 def _registry_and_trading_truth(con, manifest: dict) -> list[str]:
     """quarantine.enterprise / quarantine.trade by reason and the golden record against the simulator."""
     problems: list[str] = []
-    checks = [("quarantine.enterprise", manifest.get("registry", {}).get("quarantined")),
-              ("quarantine.trade", {k: v for k, v in manifest.get("trading", {}).get("quarantined", {}).items() if v})]
+    checks = [
+        ("quarantine.enterprise", manifest.get("registry", {}).get("quarantined")),
+        (
+            "quarantine.trade",
+            {k: v for k, v in manifest.get("trading", {}).get("quarantined", {}).items() if v},
+        ),
+    ]
     for table, truth in checks:
         if truth is None:
             continue
@@ -233,10 +255,14 @@ def _registry_and_trading_truth(con, manifest: dict) -> list[str]:
             problems.append(f"{table}: {dict(got.iter_rows())} vs ground truth {truth}")
     golden = manifest.get("registry", {}).get("golden")
     if golden:
-        cur, rows = con.sql("SELECT count(*) FILTER (WHERE valid_to IS NULL), count(*) FROM silver.enterprise").fetchone()
+        cur, rows = con.sql(
+            "SELECT count(*) FILTER (WHERE valid_to IS NULL), count(*) FROM silver.enterprise"
+        ).fetchone()
         if (cur, rows) != (golden["current"], golden["history_rows"]):
-            problems.append(f"silver.enterprise current/history {cur}/{rows} vs ground truth "
-                            f"{golden['current']}/{golden['history_rows']}")
+            problems.append(
+                f"silver.enterprise current/history {cur}/{rows} vs ground truth "
+                f"{golden['current']}/{golden['history_rows']}"
+            )
     return problems
 
 
@@ -255,8 +281,19 @@ def demo_sync(until: dt.date) -> None:
         port = sock.getsockname()[1]
     env = dict(os.environ) | {"NATIONAL_NODE_KEYS": sync_key(s.home).node_keys()}  # env only, never argv
     node = subprocess.Popen(
-        [sys.executable, "-m", "national_node", "serve", "--port", str(port), "--home", str(s.home / "national_node")],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "national_node",
+            "serve",
+            "--port",
+            str(port),
+            "--home",
+            str(s.home / "national_node"),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -270,7 +307,9 @@ def demo_sync(until: dt.date) -> None:
             raise RuntimeError("the national node did not start on loopback")
         sync_cmd(until=until.isoformat(), node=url, since=DEMO_START, timeout=10.0, attempts=6)
         held = httpx.get(f"{url}/health", timeout=5).json()
-        console.print(f"national node {url} holds: {json.dumps({k: v for k, v in held.items() if k != 'status'})}")
+        console.print(
+            f"national node {url} holds: {json.dumps({k: v for k, v in held.items() if k != 'status'})}"
+        )
     finally:
         node.terminate()
         node.wait(timeout=10)
@@ -299,7 +338,9 @@ def demo(
         raise typer.Exit(1)
     demo_sync(dt.date.fromisoformat(DEMO_START) + dt.timedelta(days=days - 1))
     console.print("[green]all partitions reconcile with the simulator's ground truth[/green]")
-    console.print("next: `make ui` (http://127.0.0.1:3000) or `lakehouse sql \"select * from theme.energy_daily limit 5\"`")
+    console.print(
+        'next: `make ui` (http://127.0.0.1:3000) or `lakehouse sql "select * from theme.energy_daily limit 5"`'
+    )
 
 
 quarantine_app = typer.Typer(help="Browse and replay quarantined records.", no_args_is_help=True)
@@ -328,11 +369,18 @@ def quarantine_list(
 
     con = connect(settings().warehouse_db, read_only=True)
     where = _quarantine_where(table, reason, day)
-    _print_frame(con.sql(f"SELECT day, reason, count(*) AS records {where} GROUP BY ALL ORDER BY ALL").pl(),
-                 title=f"{table} by day and reason", fmt=format)
+    _print_frame(
+        con.sql(f"SELECT day, reason, count(*) AS records {where} GROUP BY ALL ORDER BY ALL").pl(),
+        title=f"{table} by day and reason",
+        fmt=format,
+    )
     if format == "table":
-        _print_frame(con.sql(f"SELECT day, reason, source_file, line_no, payload {where} ORDER BY ALL LIMIT {int(limit)}").pl(),
-                     title="sample")
+        _print_frame(
+            con.sql(
+                f"SELECT day, reason, source_file, line_no, payload {where} ORDER BY ALL LIMIT {int(limit)}"
+            ).pl(),
+            title="sample",
+        )
     con.close()
 
 
@@ -363,7 +411,9 @@ def quarantine_replay(
         raise typer.Exit(1)
 
 
-catalog_app = typer.Typer(help="The resource directory (资源目录): every dataset, derived.", no_args_is_help=True)
+catalog_app = typer.Typer(
+    help="The resource directory (资源目录): every dataset, derived.", no_args_is_help=True
+)
 app.add_typer(catalog_app, name="catalog")
 app.command("sync")(sync_cmd)
 app.add_typer(national_node_app, name="national-node")
@@ -379,15 +429,31 @@ def _directory():
     if not lake.exists(CATALOG_DATASET):
         console.print("[red]no resource directory yet: run `lakehouse materialize`[/red]")
         raise typer.Exit(2)
-    return lake.read(CATALOG_DATASET).sort("table_name"), lake.read(CATALOG_COLUMN).sort("table_name", "position"), pl
+    return (
+        lake.read(CATALOG_DATASET).sort("table_name"),
+        lake.read(CATALOG_COLUMN).sort("table_name", "position"),
+        pl,
+    )
 
 
 @catalog_app.command("list")
 def catalog_list(format: Annotated[str, typer.Option("--format", "-f")] = "table") -> None:
     """Every dataset: layer, domain, grade, rows, freshness, pass rate."""
     datasets, _, _ = _directory()
-    _print_frame(datasets.select("table_name", "layer", "data_domain", "grade", "row_count", "size_bytes",
-                                 "freshness_hours", "pass_rate"), title="resource directory", fmt=format)
+    _print_frame(
+        datasets.select(
+            "table_name",
+            "layer",
+            "data_domain",
+            "grade",
+            "row_count",
+            "size_bytes",
+            "freshness_hours",
+            "pass_rate",
+        ),
+        title="resource directory",
+        fmt=format,
+    )
 
 
 @catalog_app.command("show")
@@ -414,7 +480,9 @@ def catalog_show(table: Annotated[str, typer.Argument(help="e.g. theme.energy_da
 
 @catalog_app.command("export")
 def catalog_export(
-    html: Annotated[Path | None, typer.Option("--html", help="Write a static site (one page per dataset)")] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write a static site (one page per dataset)")
+    ] = None,
     dcat: Annotated[Path | None, typer.Option("--dcat", help="Write DCAT-style JSON")] = None,
 ) -> None:
     """Export the directory as an offline HTML site and/or DCAT-style JSON for the national directory."""
@@ -426,13 +494,17 @@ def catalog_export(
         pages = export_html(datasets, columns, html)
         console.print(f"wrote {len(pages)} pages to {html}/index.html")
     if dcat:
-        export_dcat(datasets, columns, dcat, publisher=f"Provincial industrial big-data center ({PROVINCE_CODE})")
+        export_dcat(
+            datasets, columns, dcat, publisher=f"Provincial industrial big-data center ({PROVINCE_CODE})"
+        )
         console.print(f"wrote {dcat}")
 
 
 @app.command()
 def bench(
-    rows: Annotated[list[int] | None, typer.Option("--rows", help="Sizes in readings (repeatable); default 1M and 10M")] = None,
+    rows: Annotated[
+        list[int] | None, typer.Option("--rows", help="Sizes in readings (repeatable); default 1M and 10M")
+    ] = None,
     runs: Annotated[int, typer.Option(help="Runs per engine and size (median reported)")] = 3,
     large: Annotated[bool, typer.Option("--large", help="Add the 50M-reading size")] = False,
 ) -> None:

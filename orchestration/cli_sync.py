@@ -25,15 +25,18 @@ console = Console(width=None if sys.stdout.isatty() else 140)
 
 NODE_HOME_DIR = "national_node"  # the demo node's home inside LAKEHOUSE_HOME
 
-national_node_app = typer.Typer(help="The reference national center node (a separate program).",
-                                no_args_is_help=True)
+national_node_app = typer.Typer(
+    help="The reference national center node (a separate program).", no_args_is_help=True
+)
 
 
 @national_node_app.command("serve")
 def serve(
     port: Annotated[int, typer.Option(help="TCP port on the host")] = 8737,
     host: Annotated[str, typer.Option(help="Interface; loopback unless you mean it")] = "127.0.0.1",
-    home: Annotated[Path | None, typer.Option(help="Node storage (default LAKEHOUSE_HOME/national_node)")] = None,
+    home: Annotated[
+        Path | None, typer.Option(help="Node storage (default LAKEHOUSE_HOME/national_node)")
+    ] = None,
 ) -> None:
     """Run the node. Without NATIONAL_NODE_KEYS it accepts this home's sync key (the demo key if none is set)."""
     from assets.sync.keys import sync_key
@@ -46,8 +49,18 @@ def serve(
         console.print(f"node accepts province key id {key.key_id!r} ({key.source})")
     node_home = (home or s.home / NODE_HOME_DIR).resolve()
     console.print(f"national node on http://{host}:{port} (OpenAPI: /docs), home {node_home}")
-    args = [sys.executable, "-m", "national_node", "serve", "--port", str(port), "--host", host,
-            "--home", str(node_home)]
+    args = [
+        sys.executable,
+        "-m",
+        "national_node",
+        "serve",
+        "--port",
+        str(port),
+        "--host",
+        host,
+        "--home",
+        str(node_home),
+    ]
     sys.stdout.flush()
     os.execve(sys.executable, args, env)
 
@@ -61,7 +74,9 @@ def _parse_day(value: str, option: str) -> dt.date:
 
 def sync(
     until: Annotated[str, typer.Option(help="Last local day to release, YYYY-MM-DD")],
-    node: Annotated[str | None, typer.Option(help="National node URL (default LAKEHOUSE_SYNC_NODE_URL)")] = None,
+    node: Annotated[
+        str | None, typer.Option(help="National node URL (default LAKEHOUSE_SYNC_NODE_URL)")
+    ] = None,
     since: Annotated[str | None, typer.Option(help="First day (default: the first day built)")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per HTTP attempt")] = 10.0,
     attempts: Annotated[int, typer.Option(help="HTTP attempts per batch (backoff with jitter between)")] = 6,
@@ -81,17 +96,29 @@ def sync(
         console.print(f"[red]no warehouse at {s.warehouse_db}: run `lakehouse materialize` first[/red]")
         raise typer.Exit(2)
     key = sync_key(s.home)
-    config = NodeConfig(url=node or os.environ.get(NODE_URL_ENV, DEFAULT_NODE_URL), key_id=key.key_id,
-                        secret=key.secret, timeout_s=timeout, max_attempts=attempts)
+    config = NodeConfig(
+        url=node or os.environ.get(NODE_URL_ENV, DEFAULT_NODE_URL),
+        key_id=key.key_id,
+        secret=key.secret,
+        timeout_s=timeout,
+        max_attempts=attempts,
+    )
     days = days_between(lake, _parse_day(until, "--until"), _parse_day(since, "--since") if since else None)
     run_id = f"cli-sync-{uuid.uuid4().hex[:12]}"
     outcomes: list[SyncOutcome] = []
     t0 = time.perf_counter()
     con = connect(s.warehouse_db, read_only=True)
     try:
-        with httpx.Client() as client, Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-        ) as progress:
+        with (
+            httpx.Client() as client,
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            ) as progress,
+        ):
             task = progress.add_task(f"sync to {config.url}", total=len(days))
             for day in days:
                 progress.update(task, description=f"sync {day}")
@@ -105,9 +132,16 @@ def sync(
         table.add_column(col)
     colors = {"acknowledged": "green", "unchanged": "dim", "skipped": "yellow", "failed": "red"}
     for o in outcomes:
-        table.add_row(o.period, f"[{colors[o.status]}]{o.status}[/]", str(o.version or ""), str(o.rows),
-                      str(o.cells_suppressed), str(o.attempts), f"{o.latency_ms:.0f}" if o.sent else "",
-                      o.receipt_id if o.sent else (o.message or ""))
+        table.add_row(
+            o.period,
+            f"[{colors[o.status]}]{o.status}[/]",
+            str(o.version or ""),
+            str(o.rows),
+            str(o.cells_suppressed),
+            str(o.attempts),
+            f"{o.latency_ms:.0f}" if o.sent else "",
+            o.receipt_id if o.sent else (o.message or ""),
+        )
     console.print(table)
     if any(o.status == "failed" for o in outcomes):
         raise typer.Exit(1)

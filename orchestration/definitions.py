@@ -30,7 +30,15 @@ from orchestration.jobs import (
 from warehouse.settings import settings
 
 ALL_ASSETS = load_assets_from_modules(
-    [catalog_assets, enterprise_assets, telemetry_assets, theme_assets, trading_assets, profile_assets, sync_assets]
+    [
+        catalog_assets,
+        enterprise_assets,
+        telemetry_assets,
+        theme_assets,
+        trading_assets,
+        profile_assets,
+        sync_assets,
+    ]
 )
 
 

@@ -33,24 +33,39 @@ from warehouse.storage import Lake
 # table must not run concurrently.
 ingest_job = define_asset_job(
     "ingest_job",
-    selection=AssetSelection.groups("bronze") | AssetSelection.keys("silver/enterprise", "silver/equipment")
+    selection=AssetSelection.groups("bronze")
+    | AssetSelection.keys("silver/enterprise", "silver/equipment")
     | AssetSelection.keys("catalog/landing_files")
-    | AssetSelection.keys("quarantine/enterprise", "silver/dcmm_assessment", "silver/data_product", "silver/trade",
-                          "quarantine/trade", "theme/trading_daily", "theme/dcmm_assessment"),
+    | AssetSelection.keys(
+        "quarantine/enterprise",
+        "silver/dcmm_assessment",
+        "silver/data_product",
+        "silver/trade",
+        "quarantine/trade",
+        "theme/trading_daily",
+        "theme/dcmm_assessment",
+    ),
     executor_def=in_process_executor,
     description="Master data (golden record, equipment), trading exports, and every new landing file into bronze.",
 )
 daily_job = define_asset_job(
     "daily_job",
-    selection=AssetSelection.keys("silver/telemetry", "quarantine/telemetry", "theme/energy_daily", "theme/equipment_daily"),
+    selection=AssetSelection.keys(
+        "silver/telemetry", "quarantine/telemetry", "theme/energy_daily", "theme/equipment_daily"
+    ),
     partitions_def=daily_local,
     executor_def=in_process_executor,
     description="One local day: silver readings, quarantine, energy and equipment themes, all gated.",
 )
 catalog_job = define_asset_job(
     "catalog_job",
-    selection=AssetSelection.keys("catalog/quality_scorecard", "catalog/dataset", "catalog/column", "theme/enterprise",
-                                  "catalog/enterprise_gaps"),
+    selection=AssetSelection.keys(
+        "catalog/quality_scorecard",
+        "catalog/dataset",
+        "catalog/column",
+        "theme/enterprise",
+        "catalog/enterprise_gaps",
+    ),
     executor_def=in_process_executor,
     description="Enterprise profiles (after the days are built), the quality scorecard and the resource directory.",
 )
@@ -86,7 +101,9 @@ def landing_sensor(context: SensorEvaluationContext):
 @sensor(job=daily_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)
 def dirty_days_sensor(context: SensorEvaluationContext):
     """Days whose records landed after the day was built (late data) are rebuilt, one run per day."""
-    days = pending_days(Lake(settings().lake), last_day=dt.date.fromisoformat(daily_local.get_last_partition_key()))
+    days = pending_days(
+        Lake(settings().lake), last_day=dt.date.fromisoformat(daily_local.get_last_partition_key())
+    )
     if not days:
         return SkipReason("no dirty days")
     cursor = context.cursor or ""
@@ -104,7 +121,10 @@ sync_job = define_asset_job(
 
 
 @schedule(
-    job=sync_job, cron_schedule="0 3 * * *", execution_timezone=TIMEZONE, default_status=DefaultScheduleStatus.STOPPED
+    job=sync_job,
+    cron_schedule="0 3 * * *",
+    execution_timezone=TIMEZONE,
+    default_status=DefaultScheduleStatus.STOPPED,
 )
 def sync_schedule(context: ScheduleEvaluationContext):
     """03:00 local: yesterday, and the earlier days late data may still restate (the late-data watermark).

@@ -23,7 +23,9 @@ RECONCILES = "reconciles"
 
 def docs_index_url(gx_home: Path) -> str:
     """The local Data Docs site of the GX context under LAKEHOUSE_HOME/gx."""
-    return (Path(gx_home).resolve() / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").as_uri()
+    return (
+        Path(gx_home).resolve() / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    ).as_uri()
 
 
 def gated_rules(spec: TableSpec) -> list[Rule]:
@@ -62,11 +64,18 @@ class Reconciliation:
     def row(self, spec: TableSpec, partition: str, run_id: str) -> pl.DataFrame:
         """The partition's row for catalog.reconciliation."""
         return pl.DataFrame(
-            [{
-                "table_name": spec.name, "partition": partition, "landed": self.landed, "clean": self.clean,
-                "quarantined": self.quarantined, "duplicates": self.duplicates, "run_id": run_id,
-                "built_at": dt.datetime.now(dt.UTC),
-            }],
+            [
+                {
+                    "table_name": spec.name,
+                    "partition": partition,
+                    "landed": self.landed,
+                    "clean": self.clean,
+                    "quarantined": self.quarantined,
+                    "duplicates": self.duplicates,
+                    "run_id": run_id,
+                    "built_at": dt.datetime.now(dt.UTC),
+                }
+            ],
             schema=RECONCILIATION.schema,
         )
 
@@ -99,7 +108,9 @@ def evaluate(
     rules = {r.id: r for r in gated_rules(spec) if r.expectation is not None}
     # Data Docs are rebuilt once after the day's runs (catalog_job), not per partition: the HTML
     # rendering costs more than validating the data at demo sizes.
-    outcome = validate_partition(gx_home, spec.name, partition, df, list(rules.values()), run_id, build_docs=False)
+    outcome = validate_partition(
+        gx_home, spec.name, partition, df, list(rules.values()), run_id, build_docs=False
+    )
     docs_url = outcome.docs_url or docs_index_url(gx_home)
     checks, rows = [], []
     for rule in gated_rules(spec):
@@ -113,9 +124,13 @@ def evaluate(
                 passed=po.passed,
                 severity=AssetCheckSeverity.ERROR if rule.severity == "error" else AssetCheckSeverity.WARN,
                 description=po.message,
-                metadata={"rule": rule.description, "result": po.message, "evaluated": po.evaluated,
-                          "failed": po.failed,
-                          "pass_rate": 1.0 - (po.failed / po.evaluated if po.evaluated else 0.0)},
+                metadata={
+                    "rule": rule.description,
+                    "result": po.message,
+                    "evaluated": po.evaluated,
+                    "failed": po.failed,
+                    "pass_rate": 1.0 - (po.failed / po.evaluated if po.evaluated else 0.0),
+                },
             )
         )
         rows.append((rule.id, "partition", rule.severity, po.evaluated, po.failed, po.passed))
@@ -156,7 +171,16 @@ def evaluate(
                 },
             )
         )
-        rows.append((RECONCILES, "reconciliation", "error", r.landed, abs(r.landed - r.clean - r.quarantined - r.duplicates), r.holds))
+        rows.append(
+            (
+                RECONCILES,
+                "reconciliation",
+                "error",
+                r.landed,
+                abs(r.landed - r.clean - r.quarantined - r.duplicates),
+                r.holds,
+            )
+        )
     for rule_id, failed in (row_rule_counts or {}).items():
         n = evaluated if evaluated is not None else df.height
         rows.append((rule_id, "row", "quarantine", n, failed, True))

@@ -99,14 +99,18 @@ TELEMETRY_ROW_RULES: tuple[Rule, ...] = (
         SILVER_TELEMETRY.name,
         "metric is one the center collects (warehouse.domain.METRICS).",
         row_check=lambda: pl.col("metric_unit").is_not_null(),
-        expectation=Expectation("ExpectColumnValuesToBeInSet", {"column": "metric", "value_set": sorted(METRICS)}),
+        expectation=Expectation(
+            "ExpectColumnValuesToBeInSet", {"column": "metric", "value_set": sorted(METRICS)}
+        ),
     ),
     Rule(
         "unknown_unit",
         SILVER_TELEMETRY.name,
         "unit is a known unit or unit variant (W/kW/MW, Wh/kWh/MWh, K/℃, Pa/kPa/MPa/bar, kg/t, m3/m³ ...).",
         row_check=lambda: pl.col("unit_canonical").is_not_null(),
-        expectation=Expectation("ExpectColumnValuesToBeInSet", {"column": "unit", "value_set": CANONICAL_UNITS}),
+        expectation=Expectation(
+            "ExpectColumnValuesToBeInSet", {"column": "unit", "value_set": CANONICAL_UNITS}
+        ),
     ),
     Rule(
         "unit_mismatch",
@@ -136,7 +140,8 @@ PARTITION_RULES: tuple[Rule, ...] = (
         SILVER_TELEMETRY.name,
         "Every reading carries a quality flag good, uncertain or bad.",
         expectation=Expectation(
-            "ExpectColumnValuesToBeInSet", {"column": "quality_flag", "value_set": ["good", "uncertain", "bad"]}
+            "ExpectColumnValuesToBeInSet",
+            {"column": "quality_flag", "value_set": ["good", "uncertain", "bad"]},
         ),
     ),
     Rule(
@@ -187,18 +192,22 @@ PARTITION_RULES: tuple[Rule, ...] = (
 )
 
 
-
 def day_completeness(energy: pl.DataFrame, ctx: dict) -> PartitionOutcome:
     """National energy-monitoring rule: a day is complete when >= 90% of expected readings arrived."""
     expected = int(energy["readings_expected"].sum() or 0)
     received = min(int(energy["readings_received"].sum() or 0), expected)
     share = received / expected if expected else 0.0
     if ctx.get("day_in_progress"):
-        return PartitionOutcome(expected, 0, True, f"day still in progress: {share:.1%} of expected readings so far")
+        return PartitionOutcome(
+            expected, 0, True, f"day still in progress: {share:.1%} of expected readings so far"
+        )
     return PartitionOutcome(
-        expected, expected - received, share >= COMPLETE_DAY_SHARE,
+        expected,
+        expected - received,
+        share >= COMPLETE_DAY_SHARE,
         f"{received:,} of {expected:,} expected readings ({share:.1%}; complete at {COMPLETE_DAY_SHARE:.0%})"
-        if expected else "no readings expected: no equipment reported this day",
+        if expected
+        else "no readings expected: no equipment reported this day",
     )
 
 
@@ -206,12 +215,18 @@ def row_count_in_band(df: pl.DataFrame, ctx: dict) -> PartitionOutcome:
     """Row count within +-50% of the trailing 7-day median (skipped with fewer than 3 earlier days)."""
     history = [n for n in ctx.get("trailing_row_counts", []) if n is not None][-7:]
     if len(history) < 3:
-        return PartitionOutcome(df.height, 0, True, f"{df.height:,} rows; only {len(history)} earlier day(s) to compare")
+        return PartitionOutcome(
+            df.height, 0, True, f"{df.height:,} rows; only {len(history)} earlier day(s) to compare"
+        )
     median = sorted(history)[len(history) // 2]
     low, high = median * (1 - ROW_COUNT_BAND), median * (1 + ROW_COUNT_BAND)
     ok = low <= df.height <= high
-    return PartitionOutcome(df.height, 0 if ok else 1, ok,
-                            f"{df.height:,} rows vs trailing median {median:,} (band {low:,.0f}-{high:,.0f})")
+    return PartitionOutcome(
+        df.height,
+        0 if ok else 1,
+        ok,
+        f"{df.height:,} rows vs trailing median {median:,} (band {low:,.0f}-{high:,.0f})",
+    )
 
 
 def enterprises_known(df: pl.DataFrame, ctx: dict) -> PartitionOutcome:
@@ -219,8 +234,12 @@ def enterprises_known(df: pl.DataFrame, ctx: dict) -> PartitionOutcome:
     known = set(ctx["enterprises"]["uscc"].to_list()) if "enterprises" in ctx else set()
     sending = set(df["uscc"].drop_nulls().unique().to_list())
     unknown = sorted(sending - known)
-    return PartitionOutcome(len(sending), len(unknown), not unknown,
-                            f"{len(unknown)} of {len(sending)} enterprises unknown: {unknown[:5]}")
+    return PartitionOutcome(
+        len(sending),
+        len(unknown),
+        not unknown,
+        f"{len(unknown)} of {len(sending)} enterprises unknown: {unknown[:5]}",
+    )
 
 
 def quarantine_share_within_limit(df: pl.DataFrame, ctx: dict) -> PartitionOutcome:
@@ -230,23 +249,35 @@ def quarantine_share_within_limit(df: pl.DataFrame, ctx: dict) -> PartitionOutco
     timestamps, which go to their landing day) say nothing about the day's data and are left out.
     """
     reasons = dict(ctx.get("quarantine_reasons", {}))
-    routed_by_arrival = sum(reasons.pop(r, 0) for r in ("late_beyond_watermark", "malformed_record", "bad_timestamp"))
+    routed_by_arrival = sum(
+        reasons.pop(r, 0) for r in ("late_beyond_watermark", "malformed_record", "bad_timestamp")
+    )
     landed = int(ctx.get("landed", df.height)) - routed_by_arrival
     bad = sum(reasons.values())
     share = bad / landed if landed else 0.0
-    return PartitionOutcome(landed, bad, share <= QUARANTINE_SHARE_LIMIT,
-                            f"{bad:,} of {landed:,} records quarantined ({share:.2%}; limit {QUARANTINE_SHARE_LIMIT:.0%})")
+    return PartitionOutcome(
+        landed,
+        bad,
+        share <= QUARANTINE_SHARE_LIMIT,
+        f"{bad:,} of {landed:,} records quarantined ({share:.2%}; limit {QUARANTINE_SHARE_LIMIT:.0%})",
+    )
 
 
 def landing_fresh(files: pl.DataFrame, ctx: dict) -> PartitionOutcome:
     """Freshness: the newest ingested landing file is at most FRESHNESS_DAYS old (local dates)."""
     ingested = files.filter(pl.col("status") == "ingested")
     if ingested.is_empty():
-        return PartitionOutcome(0, 1, False, "no landing file has ever been ingested: is any gateway sending?")
+        return PartitionOutcome(
+            0, 1, False, "no landing file has ever been ingested: is any gateway sending?"
+        )
     newest = ingested["landing_date"].max()
     age = (ctx["today"] - newest).days
-    return PartitionOutcome(1, int(age > FRESHNESS_DAYS), age <= FRESHNESS_DAYS,
-                            f"newest landing file is from {newest} ({age} day(s) old; limit {FRESHNESS_DAYS})")
+    return PartitionOutcome(
+        1,
+        int(age > FRESHNESS_DAYS),
+        age <= FRESHNESS_DAYS,
+        f"newest landing file is from {newest} ({age} day(s) old; limit {FRESHNESS_DAYS})",
+    )
 
 
 def no_schema_drift(files: pl.DataFrame, ctx: dict) -> PartitionOutcome:
@@ -256,9 +287,13 @@ def no_schema_drift(files: pl.DataFrame, ctx: dict) -> PartitionOutcome:
         pl.col("reason").str.contains("extra_columns") | (pl.col("reason") == "missing_columns")
     )
     names = [f"{f}: {r}" for f, r in drift.select("source_file", "reason").head(5).iter_rows()]
-    return PartitionOutcome(new.height, drift.height, drift.is_empty(),
-                            f"{drift.height} of {new.height} new files drift from the landing contract"
-                            + (": " + "; ".join(names) if names else ""))
+    return PartitionOutcome(
+        new.height,
+        drift.height,
+        drift.is_empty(),
+        f"{drift.height} of {new.height} new files drift from the landing contract"
+        + (": " + "; ".join(names) if names else ""),
+    )
 
 
 def files_readable(files: pl.DataFrame, ctx: dict) -> PartitionOutcome:
@@ -266,52 +301,116 @@ def files_readable(files: pl.DataFrame, ctx: dict) -> PartitionOutcome:
     new = files.filter(pl.col("ingest_run_id") == ctx["run_id"])
     rejected = new.filter(pl.col("status") == "rejected")
     names = [f"{f} ({r})" for f, r in rejected.select("source_file", "reason").head(5).iter_rows()]
-    return PartitionOutcome(new.height, rejected.height, rejected.is_empty(),
-                            f"{rejected.height} of {new.height} new files rejected" + (": " + "; ".join(names) if names else ""))
+    return PartitionOutcome(
+        new.height,
+        rejected.height,
+        rejected.is_empty(),
+        f"{rejected.height} of {new.height} new files rejected" + (": " + "; ".join(names) if names else ""),
+    )
 
 
 FRESHNESS_DAYS = 2
 ROW_COUNT_BAND = 0.5
 QUARANTINE_SHARE_LIMIT = 0.05
 TREND_RULES: tuple[Rule, ...] = (
-    Rule("landing_fresh", BRONZE_TELEMETRY.name, "The newest landing file is at most 2 days old.",
-         severity="warn", partition_check=landing_fresh),
-    Rule("no_schema_drift", BRONZE_TELEMETRY.name,
-         "New landing files carry exactly the contract's columns (uscc, equipment_id, metric, ts, value, unit).",
-         severity="warn", partition_check=no_schema_drift),
-    Rule("files_readable", BRONZE_TELEMETRY.name, "Every new landing file can be parsed.",
-         severity="warn", partition_check=files_readable),
-    Rule("quarantine_share_within_limit", SILVER_TELEMETRY.name,
-         "At most 5% of the day's landed records (late arrivals aside) are quarantined.",
-         severity="error", partition_check=quarantine_share_within_limit),
-    Rule("day_complete", ENERGY_DAILY.name,
-         "A day is complete when >= 90% of the expected readings (equipment x metric x 96) arrived.",
-         severity="error", partition_check=day_completeness),
-    Rule("row_count_in_band", SILVER_TELEMETRY.name,
-         "The day's row count is within +-50% of the trailing 7-day median.", severity="warn",
-         partition_check=row_count_in_band),
-    Rule("enterprises_known", SILVER_TELEMETRY.name,
-         "Every enterprise sending telemetry exists in the enterprise master data.", severity="warn",
-         partition_check=enterprises_known),
+    Rule(
+        "landing_fresh",
+        BRONZE_TELEMETRY.name,
+        "The newest landing file is at most 2 days old.",
+        severity="warn",
+        partition_check=landing_fresh,
+    ),
+    Rule(
+        "no_schema_drift",
+        BRONZE_TELEMETRY.name,
+        "New landing files carry exactly the contract's columns (uscc, equipment_id, metric, ts, value, unit).",
+        severity="warn",
+        partition_check=no_schema_drift,
+    ),
+    Rule(
+        "files_readable",
+        BRONZE_TELEMETRY.name,
+        "Every new landing file can be parsed.",
+        severity="warn",
+        partition_check=files_readable,
+    ),
+    Rule(
+        "quarantine_share_within_limit",
+        SILVER_TELEMETRY.name,
+        "At most 5% of the day's landed records (late arrivals aside) are quarantined.",
+        severity="error",
+        partition_check=quarantine_share_within_limit,
+    ),
+    Rule(
+        "day_complete",
+        ENERGY_DAILY.name,
+        "A day is complete when >= 90% of the expected readings (equipment x metric x 96) arrived.",
+        severity="error",
+        partition_check=day_completeness,
+    ),
+    Rule(
+        "row_count_in_band",
+        SILVER_TELEMETRY.name,
+        "The day's row count is within +-50% of the trailing 7-day median.",
+        severity="warn",
+        partition_check=row_count_in_band,
+    ),
+    Rule(
+        "enterprises_known",
+        SILVER_TELEMETRY.name,
+        "Every enterprise sending telemetry exists in the enterprise master data.",
+        severity="warn",
+        partition_check=enterprises_known,
+    ),
 )
 
 MASTER_RULES: tuple[Rule, ...] = (
-    Rule("uscc_unique", ENTERPRISE.name, "One current row per enterprise (USCC) in the golden record.",
-         expectation=Expectation("ExpectColumnValuesToBeUnique", {"column": "uscc"})),
-    Rule("uscc_format", ENTERPRISE.name, "USCC is 18 characters of the GB 32100 character set.",
-         expectation=Expectation("ExpectColumnValuesToMatchRegex",
-                                 {"column": "uscc", "regex": "^[0-9A-HJ-NPQRTUWXY]{18}$"})),
-    Rule("city_in_shandong", ENTERPRISE.name, "City is one of Shandong's 16 prefectures (GB/T 2260).",
-         expectation=Expectation("ExpectColumnValuesToBeInSet", {"column": "city_code", "value_set": sorted(CITIES)})),
-    Rule("industry_known", ENTERPRISE.name, "Industry is a GB/T 4754-2017 division the center tracks.",
-         expectation=Expectation("ExpectColumnValuesToBeInSet",
-                                 {"column": "industry_code", "value_set": sorted(INDUSTRIES)})),
-    Rule("equipment_id_unique", EQUIPMENT.name, "One row per equipment id.",
-         expectation=Expectation("ExpectColumnValuesToBeUnique", {"column": "equipment_id"})),
-    Rule("equipment_type_known", EQUIPMENT.name, "Equipment type is one the center connects.",
-         expectation=Expectation("ExpectColumnValuesToBeInSet",
-                                 {"column": "equipment_type", "value_set": sorted(EQUIPMENT_TYPES)})),
+    Rule(
+        "uscc_unique",
+        ENTERPRISE.name,
+        "One current row per enterprise (USCC) in the golden record.",
+        expectation=Expectation("ExpectColumnValuesToBeUnique", {"column": "uscc"}),
+    ),
+    Rule(
+        "uscc_format",
+        ENTERPRISE.name,
+        "USCC is 18 characters of the GB 32100 character set.",
+        expectation=Expectation(
+            "ExpectColumnValuesToMatchRegex", {"column": "uscc", "regex": "^[0-9A-HJ-NPQRTUWXY]{18}$"}
+        ),
+    ),
+    Rule(
+        "city_in_shandong",
+        ENTERPRISE.name,
+        "City is one of Shandong's 16 prefectures (GB/T 2260).",
+        expectation=Expectation(
+            "ExpectColumnValuesToBeInSet", {"column": "city_code", "value_set": sorted(CITIES)}
+        ),
+    ),
+    Rule(
+        "industry_known",
+        ENTERPRISE.name,
+        "Industry is a GB/T 4754-2017 division the center tracks.",
+        expectation=Expectation(
+            "ExpectColumnValuesToBeInSet", {"column": "industry_code", "value_set": sorted(INDUSTRIES)}
+        ),
+    ),
+    Rule(
+        "equipment_id_unique",
+        EQUIPMENT.name,
+        "One row per equipment id.",
+        expectation=Expectation("ExpectColumnValuesToBeUnique", {"column": "equipment_id"}),
+    ),
+    Rule(
+        "equipment_type_known",
+        EQUIPMENT.name,
+        "Equipment type is one the center connects.",
+        expectation=Expectation(
+            "ExpectColumnValuesToBeInSet", {"column": "equipment_type", "value_set": sorted(EQUIPMENT_TYPES)}
+        ),
+    ),
 )
+
 
 def _uscc_is_not(problem: str) -> Callable[[], pl.Expr]:
     return lambda: pl.col("uscc_problem").is_null() | (pl.col("uscc_problem") != problem)
@@ -321,35 +420,76 @@ def _uscc_is_not(problem: str) -> Callable[[], pl.Expr]:
 # Columns come from assets.enterprise.sources.prepare_register: uscc_problem (warehouse.codes.uscc_problem),
 # city_code (Laiwu 3712 -> 3701), industry_code, established_date (mixed formats parsed).
 REGISTER_ROW_RULES: tuple[Rule, ...] = (
-    Rule("malformed_row", ENTERPRISE.name, "The CSV line has as many fields as the header.",
-         row_check=lambda: pl.col("malformed").not_()),
-    Rule("uscc_length", ENTERPRISE.name, "USCC has 18 characters (GB 32100).", row_check=_uscc_is_not("uscc_length")),
-    Rule("uscc_charset", ENTERPRISE.name, "USCC uses the 31-character set (no I, O, S, V, Z).",
-         row_check=_uscc_is_not("uscc_charset")),
-    Rule("uscc_org_code_check", ENTERPRISE.name,
-         "The embedded 9-character organization code carries its own GB 11714 check character.",
-         row_check=_uscc_is_not("uscc_org_code_check")),
-    Rule("uscc_check_char", ENTERPRISE.name, "The 18th character is the GB 32100 check character.",
-         row_check=_uscc_is_not("uscc_check_char")),
-    Rule("region_invalid", ENTERPRISE.name,
-         "Region code is a Shandong division (GB/T 2260; pre-2019 Laiwu 3712 is valid and maps to Jinan 3701).",
-         row_check=lambda: pl.col("city_code").is_not_null()),
-    Rule("industry_invalid", ENTERPRISE.name, "Industry is a GB/T 4754-2017 division the center tracks.",
-         row_check=lambda: pl.col("industry_code").is_in(sorted(INDUSTRIES))),
-    Rule("date_invalid", ENTERPRISE.name,
-         "Established date parses (2020/1/5, 2020-01-05, 20200105 or an Excel serial) and is not in the future.",
-         row_check=lambda: pl.col("established_date").is_not_null()),
+    Rule(
+        "malformed_row",
+        ENTERPRISE.name,
+        "The CSV line has as many fields as the header.",
+        row_check=lambda: pl.col("malformed").not_(),
+    ),
+    Rule(
+        "uscc_length",
+        ENTERPRISE.name,
+        "USCC has 18 characters (GB 32100).",
+        row_check=_uscc_is_not("uscc_length"),
+    ),
+    Rule(
+        "uscc_charset",
+        ENTERPRISE.name,
+        "USCC uses the 31-character set (no I, O, S, V, Z).",
+        row_check=_uscc_is_not("uscc_charset"),
+    ),
+    Rule(
+        "uscc_org_code_check",
+        ENTERPRISE.name,
+        "The embedded 9-character organization code carries its own GB 11714 check character.",
+        row_check=_uscc_is_not("uscc_org_code_check"),
+    ),
+    Rule(
+        "uscc_check_char",
+        ENTERPRISE.name,
+        "The 18th character is the GB 32100 check character.",
+        row_check=_uscc_is_not("uscc_check_char"),
+    ),
+    Rule(
+        "region_invalid",
+        ENTERPRISE.name,
+        "Region code is a Shandong division (GB/T 2260; pre-2019 Laiwu 3712 is valid and maps to Jinan 3701).",
+        row_check=lambda: pl.col("city_code").is_not_null(),
+    ),
+    Rule(
+        "industry_invalid",
+        ENTERPRISE.name,
+        "Industry is a GB/T 4754-2017 division the center tracks.",
+        row_check=lambda: pl.col("industry_code").is_in(sorted(INDUSTRIES)),
+    ),
+    Rule(
+        "date_invalid",
+        ENTERPRISE.name,
+        "Established date parses (2020/1/5, 2020-01-05, 20200105 or an Excel serial) and is not in the future.",
+        row_check=lambda: pl.col("established_date").is_not_null(),
+    ),
 )
 
 # Roster rows (industry department's key-enterprise workbook).
 ROSTER_ROW_RULES: tuple[Rule, ...] = (
-    Rule("roster_unmatched", ENTERPRISE.name,
-         "A roster row matches a golden-record enterprise by valid USCC, else by normalized name and city.",
-         row_check=lambda: pl.col("matched_uscc").is_not_null()),
-    Rule("assessment_date_invalid", ENTERPRISE.name, "A DCMM assessment carries a parseable date.",
-         row_check=lambda: pl.col("dcmm_level").is_null() | pl.col("assessed_on").is_not_null()),
-    Rule("dcmm_level_invalid", ENTERPRISE.name, "A DCMM level is 1-5 (GB/T 36073).",
-         row_check=lambda: pl.col("dcmm_level").is_null() | pl.col("dcmm_level").is_between(1, 5)),
+    Rule(
+        "roster_unmatched",
+        ENTERPRISE.name,
+        "A roster row matches a golden-record enterprise by valid USCC, else by normalized name and city.",
+        row_check=lambda: pl.col("matched_uscc").is_not_null(),
+    ),
+    Rule(
+        "assessment_date_invalid",
+        ENTERPRISE.name,
+        "A DCMM assessment carries a parseable date.",
+        row_check=lambda: pl.col("dcmm_level").is_null() | pl.col("assessed_on").is_not_null(),
+    ),
+    Rule(
+        "dcmm_level_invalid",
+        ENTERPRISE.name,
+        "A DCMM level is 1-5 (GB/T 36073).",
+        row_check=lambda: pl.col("dcmm_level").is_null() | pl.col("dcmm_level").is_between(1, 5),
+    ),
 )
 
 # Whole files that cannot be read: one quarantine row (line 0) each, so nothing is lost silently.
@@ -357,39 +497,87 @@ FILE_RULES: tuple[Rule, ...] = (
     Rule("file_empty", ENTERPRISE.name, "A landing file holds at least a header and one record."),
     Rule("file_undecodable", ENTERPRISE.name, "A CSV decodes as UTF-8 or GB18030."),
     Rule("file_unreadable", ENTERPRISE.name, "A workbook opens as .xlsx."),
-    Rule("header_missing", ENTERPRISE.name,
-         "The required header is found (any sheet, any of the first 20 rows of a workbook; line 1 of a CSV)."),
+    Rule(
+        "header_missing",
+        ENTERPRISE.name,
+        "The required header is found (any sheet, any of the first 20 rows of a workbook; line 1 of a CSV).",
+    ),
 )
 
 # Register first, then circulate (先登记再流通): a trade of a product must find it registered, before
 # the trade, not revoked or expired at the trade, and not of grade 3.
 TRADE_ROW_RULES: tuple[Rule, ...] = (
-    Rule("trade_malformed", TRADE.name, "The trade carries ids, an amount and an execution time with offset.",
-         row_check=lambda: pl.col("executed_at").is_not_null() & pl.col("amount_cny").is_not_null()),
-    Rule("product_not_registered", TRADE.name, "The product exists and holds a registration certificate.",
-         row_check=lambda: pl.col("registration_no").is_not_null()),
-    Rule("registered_after_trade", TRADE.name, "The product was registered before the trade.",
-         row_check=lambda: pl.col("registered_at") <= pl.col("executed_at")),
-    Rule("product_revoked", TRADE.name, "The registration was not revoked at the trade.",
-         row_check=lambda: pl.col("revoked_at").is_null() | (pl.col("revoked_at") > pl.col("executed_at"))),
-    Rule("product_expired", TRADE.name, "The registration had not expired at the trade.",
-         row_check=lambda: pl.col("expired_at").is_null() | (pl.col("expired_at") > pl.col("executed_at"))),
-    Rule("grade_3_not_tradable", TRADE.name, "Grade-3 (core) data never circulates.",
-         row_check=lambda: pl.col("grade") < 3),
+    Rule(
+        "trade_malformed",
+        TRADE.name,
+        "The trade carries ids, an amount and an execution time with offset.",
+        row_check=lambda: pl.col("executed_at").is_not_null() & pl.col("amount_cny").is_not_null(),
+    ),
+    Rule(
+        "product_not_registered",
+        TRADE.name,
+        "The product exists and holds a registration certificate.",
+        row_check=lambda: pl.col("registration_no").is_not_null(),
+    ),
+    Rule(
+        "registered_after_trade",
+        TRADE.name,
+        "The product was registered before the trade.",
+        row_check=lambda: pl.col("registered_at") <= pl.col("executed_at"),
+    ),
+    Rule(
+        "product_revoked",
+        TRADE.name,
+        "The registration was not revoked at the trade.",
+        row_check=lambda: pl.col("revoked_at").is_null() | (pl.col("revoked_at") > pl.col("executed_at")),
+    ),
+    Rule(
+        "product_expired",
+        TRADE.name,
+        "The registration had not expired at the trade.",
+        row_check=lambda: pl.col("expired_at").is_null() | (pl.col("expired_at") > pl.col("executed_at")),
+    ),
+    Rule(
+        "grade_3_not_tradable",
+        TRADE.name,
+        "Grade-3 (core) data never circulates.",
+        row_check=lambda: pl.col("grade") < 3,
+    ),
 )
 
 TRADE_TABLE_RULES: tuple[Rule, ...] = (
-    Rule("trade_id_unique", TRADE.name, "One row per trade id.",
-         expectation=Expectation("ExpectColumnValuesToBeUnique", {"column": "trade_id"})),
-    Rule("trade_amount_positive", TRADE.name, "Trade amounts are positive.",
-         expectation=Expectation("ExpectColumnValuesToBeBetween", {"column": "amount_cny", "min_value": 0})),
-    Rule("dcmm_level_in_range", DCMM_ASSESSMENT.name, "DCMM levels are 1-5.",
-         expectation=Expectation("ExpectColumnValuesToBeBetween", {"column": "level", "min_value": 1, "max_value": 5})),
+    Rule(
+        "trade_id_unique",
+        TRADE.name,
+        "One row per trade id.",
+        expectation=Expectation("ExpectColumnValuesToBeUnique", {"column": "trade_id"}),
+    ),
+    Rule(
+        "trade_amount_positive",
+        TRADE.name,
+        "Trade amounts are positive.",
+        expectation=Expectation("ExpectColumnValuesToBeBetween", {"column": "amount_cny", "min_value": 0}),
+    ),
+    Rule(
+        "dcmm_level_in_range",
+        DCMM_ASSESSMENT.name,
+        "DCMM levels are 1-5.",
+        expectation=Expectation(
+            "ExpectColumnValuesToBeBetween", {"column": "level", "min_value": 1, "max_value": 5}
+        ),
+    ),
 )
 
 ALL_RULES: tuple[Rule, ...] = (
-    TELEMETRY_ROW_RULES + PARTITION_RULES + TREND_RULES + MASTER_RULES + REGISTER_ROW_RULES + ROSTER_ROW_RULES
-    + FILE_RULES + TRADE_ROW_RULES + TRADE_TABLE_RULES
+    TELEMETRY_ROW_RULES
+    + PARTITION_RULES
+    + TREND_RULES
+    + MASTER_RULES
+    + REGISTER_ROW_RULES
+    + ROSTER_ROW_RULES
+    + FILE_RULES
+    + TRADE_ROW_RULES
+    + TRADE_TABLE_RULES
 )
 
 

@@ -106,7 +106,9 @@ def generate(
     rng_registry, rng_trading = np.random.default_rng([seed, 3712]).spawn(2)
     registry = write_registries(home_landing, prov.enterprises, start=start, rng=rng_registry)
     manifest["registry"] = registry
-    manifest["trading"] = write_trading(home_landing, registry["golden_usccs"], start=start, days=days, rng=rng_trading)
+    manifest["trading"] = write_trading(
+        home_landing, registry["golden_usccs"], start=start, days=days, rng=rng_trading
+    )
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
     manifest_path.write_text(
         json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False) + "\n", "utf-8"

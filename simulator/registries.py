@@ -30,11 +30,36 @@ import polars as pl
 from warehouse.codes import USCC_CHARSET, city_of_division, make_uscc, uscc_problem
 from warehouse.domain import CITIES, INDUSTRIES, TIMEZONE
 
-REGISTRY_HEADER = ("统一社会信用代码", "企业名称", "法定代表人", "联系电话", "住所", "行政区划代码", "行业代码",
-                   "注册资本(万元)", "登记状态", "成立日期")
-ROSTER_HEADER = ("企业名称", "统一社会信用代码", "行政区划代码", "行业代码", "用能等级", "重点用能单位", "评估日期",
-                 "数据战略", "数据治理", "数据架构", "数据应用", "数据安全", "数据质量", "数据标准", "数据生存周期",
-                 "DCMM等级")
+REGISTRY_HEADER = (
+    "统一社会信用代码",
+    "企业名称",
+    "法定代表人",
+    "联系电话",
+    "住所",
+    "行政区划代码",
+    "行业代码",
+    "注册资本(万元)",
+    "登记状态",
+    "成立日期",
+)
+ROSTER_HEADER = (
+    "企业名称",
+    "统一社会信用代码",
+    "行政区划代码",
+    "行业代码",
+    "用能等级",
+    "重点用能单位",
+    "评估日期",
+    "数据战略",
+    "数据治理",
+    "数据架构",
+    "数据应用",
+    "数据安全",
+    "数据质量",
+    "数据标准",
+    "数据生存周期",
+    "DCMM等级",
+)
 ROSTER_SHEET = "重点企业名单"
 STATUS_ACTIVE, STATUS_DEREGISTERED = "存续", "注销"
 FIRST_EXPORT_DAYS_BEFORE = 90
@@ -42,7 +67,17 @@ SECOND_EXPORT_DAYS_BEFORE = 3
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"
 _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国志红玉兰海燕鹏辉"
-_ROADS = ("工业路", "经十路", "北园大街", "滨河路", "开发区大道", "化工园区一路", "黄河路", "泰山路", "长江路")
+_ROADS = (
+    "工业路",
+    "经十路",
+    "北园大街",
+    "滨河路",
+    "开发区大道",
+    "化工园区一路",
+    "黄河路",
+    "泰山路",
+    "长江路",
+)
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 
 
@@ -101,8 +136,15 @@ def _extra_enterprises(n: int, taken: set[str], rng: np.random.Generator) -> lis
             continue
         taken.add(uscc)
         industry = list(INDUSTRIES)[int(rng.integers(len(INDUSTRIES)))]
-        out.append({"uscc": uscc, "name": f"山东新登记{len(out) + 1:03d}号实业有限公司", "city_code": city,
-                    "division_code": division, "industry_code": industry})
+        out.append(
+            {
+                "uscc": uscc,
+                "name": f"山东新登记{len(out) + 1:03d}号实业有限公司",
+                "city_code": city,
+                "division_code": division,
+                "industry_code": industry,
+            }
+        )
     return out
 
 
@@ -116,23 +158,40 @@ def build_register(enterprises: pl.DataFrame, rng: np.random.Generator) -> list[
         region = e["division_code"]
         if e["city_code"] == "3701" and established.year < 2019 and rng.random() < 0.6:
             region = "3712" + region[4:]  # registered in Laiwu before the 2019 merger
-        rows.append({
-            "uscc": e["uscc"], "name": e["name"], "legal_representative": _person(rng), "phone": _phone(rng),
-            "address": _address(e["city_code"], rng), "region_code": region, "industry_code": e["industry_code"],
-            "registered_capital": float(round(float(rng.uniform(50, 50_000)), 2)),
-            "status": STATUS_DEREGISTERED if i >= len(base) and i % 2 == 0 else STATUS_ACTIVE,
-            "established": established, "connected": i < len(base),
-        })
+        rows.append(
+            {
+                "uscc": e["uscc"],
+                "name": e["name"],
+                "legal_representative": _person(rng),
+                "phone": _phone(rng),
+                "address": _address(e["city_code"], rng),
+                "region_code": region,
+                "industry_code": e["industry_code"],
+                "registered_capital": float(round(float(rng.uniform(50, 50_000)), 2)),
+                "status": STATUS_DEREGISTERED if i >= len(base) and i % 2 == 0 else STATUS_ACTIVE,
+                "established": established,
+                "connected": i < len(base),
+            }
+        )
     return rows
 
 
 def _bogus(kind: str, n: int, rng: np.random.Generator) -> dict:
     division = "370102"
     uscc = make_uscc(division, "MB" + "".join(rng.choice(list(USCC_CHARSET), size=6)))
-    row = {"uscc": uscc, "name": f"山东问题数据{kind}{n}有限公司", "legal_representative": _person(rng),
-           "phone": _phone(rng), "address": _address("3701", rng), "region_code": division,
-           "industry_code": "26", "registered_capital": 100.0, "status": STATUS_ACTIVE,
-           "established": dt.date(2015, 3, 1), "connected": False}
+    row = {
+        "uscc": uscc,
+        "name": f"山东问题数据{kind}{n}有限公司",
+        "legal_representative": _person(rng),
+        "phone": _phone(rng),
+        "address": _address("3701", rng),
+        "region_code": division,
+        "industry_code": "26",
+        "registered_capital": 100.0,
+        "status": STATUS_ACTIVE,
+        "established": dt.date(2015, 3, 1),
+        "connected": False,
+    }
     if kind == "org":
         row["uscc"] = _mutate_org_code(uscc)
     elif kind == "region":
@@ -152,8 +211,18 @@ def _write_register(path: Path, rows: list[dict], rng: np.random.Generator, bad_
             name = _name_variant(name, rng)
             tally["names_normalized"] += name != r["name"]
         date = "2020-13-45" if i in bad_date else _date_text(r["established"], rng)
-        cells = [r["uscc"], name, r["legal_representative"], r["phone"], r["address"], r["region_code"],
-                 r["industry_code"], f"{r['registered_capital']:.2f}", r["status"], date]
+        cells = [
+            r["uscc"],
+            name,
+            r["legal_representative"],
+            r["phone"],
+            r["address"],
+            r["region_code"],
+            r["industry_code"],
+            f"{r['registered_capital']:.2f}",
+            r["status"],
+            date,
+        ]
         lines.append(",".join(f'"{c}"' if "," in c else c for c in cells))
     path.write_bytes(("\r\n".join(lines) + "\r\n").encode("gb18030"))
     return dict(tally)
@@ -172,12 +241,18 @@ def _expected_reason(row: dict, bad_date: bool) -> str | None:
     return None
 
 
-def _export(register: list[dict], typo: set[str], rng: np.random.Generator, tag: str) -> tuple[list[dict], set[int], dict]:
+def _export(
+    register: list[dict], typo: set[str], rng: np.random.Generator, tag: str
+) -> tuple[list[dict], set[int], dict]:
     """Rows of one export: the register (typo'd USCCs), duplicates and bogus rows, shuffled."""
     rows = [dict(r, uscc=_mutate_check_char(r["uscc"])) if r["uscc"] in typo else dict(r) for r in register]
     n_dup = max(1, len(register) // 15)
     dup_idx = rng.choice(len(register), size=n_dup, replace=False)
-    dups = [dict(rows[int(i)]) for i in dup_idx if rows[int(i)]["uscc"] not in {_mutate_check_char(t) for t in typo}]
+    dups = [
+        dict(rows[int(i)])
+        for i in dup_idx
+        if rows[int(i)]["uscc"] not in {_mutate_check_char(t) for t in typo}
+    ]
     bogus = [_bogus(k, j, rng) for j, k in enumerate(("org", "org", "region", "industry", "date"))]
     rows = rows + dups + bogus
     order = rng.permutation(len(rows))
@@ -214,8 +289,14 @@ def _excel_serial(d: dt.date) -> int:
     return (d - _EXCEL_EPOCH).days
 
 
-def _write_roster(path: Path, register: list[dict], key_users: dict[str, bool], typo: set[str],
-                  rng: np.random.Generator, stamp: dt.datetime) -> dict:
+def _write_roster(
+    path: Path,
+    register: list[dict],
+    key_users: dict[str, bool],
+    typo: set[str],
+    rng: np.random.Generator,
+    stamp: dt.datetime,
+) -> dict:
     """The key-enterprise roster: title row, header on row 3, one row per DCMM assessment."""
     wb = openpyxl.Workbook()
     ws = wb.active
@@ -260,15 +341,28 @@ def _write_roster(path: Path, register: list[dict], key_users: dict[str, bool], 
             scores = np.round(rng.uniform(1.0, 5.0, 8), 1)
             level = int(min(5, max(1, np.floor(scores.mean() + 0.5))))
             style = int(rng.integers(3))
-            date_cell = (dt.datetime.combine(when, dt.time()), _excel_serial(when), f"{when.year}/{when.month}/{when.day}")[style]
+            date_cell = (
+                dt.datetime.combine(when, dt.time()),
+                _excel_serial(when),
+                f"{when.year}/{when.month}/{when.day}",
+            )[style]
             tally["serial_dates"] += style == 1
             level_rows.append([date_cell, *[float(s) for s in scores], level])
             assessments += 1
             if a == n_assess - 1:
                 latest_levels[r["uscc"]] = level
         for lr in level_rows:
-            ws.append([name, code, r["region_code"], industry, ("一级", "二级", "三级")[int(rng.integers(3))],
-                       "是" if key else "否", *lr])
+            ws.append(
+                [
+                    name,
+                    code,
+                    r["region_code"],
+                    industry,
+                    ("一级", "二级", "三级")[int(rng.integers(3))],
+                    "是" if key else "否",
+                    *lr,
+                ]
+            )
     ws.append(["山东未登记新材料有限公司", None, "370302", "26", "三级", "否", None, *([None] * 9)])
     tally["roster_unmatched"] = 1
     wb.properties.created = stamp
@@ -278,9 +372,13 @@ def _write_roster(path: Path, register: list[dict], key_users: dict[str, bool], 
     wb.save(raw)
     _rezip(raw.getvalue(), path, stamp)
     return {
-        "enterprises": tally["enterprises"], "rows": ws.max_row - 3, "assessments": assessments,
-        "matched_by_name": tally["matched_by_name"], "conflicts": tally["conflicts"],
-        "serial_dates": tally["serial_dates"], "quarantined": {"roster_unmatched": 1},
+        "enterprises": tally["enterprises"],
+        "rows": ws.max_row - 3,
+        "assessments": assessments,
+        "matched_by_name": tally["matched_by_name"],
+        "conflicts": tally["conflicts"],
+        "serial_dates": tally["serial_dates"],
+        "quarantined": {"roster_unmatched": 1},
         "dcmm_level_ge_3": sum(1 for v in latest_levels.values() if v >= 3),
         "assessed_enterprises": len(latest_levels),
     }
@@ -295,8 +393,11 @@ def _rezip(data: bytes, path: Path, stamp: dt.datetime) -> None:
             if info.filename == "docProps/core.xml":
                 import re
 
-                body = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)", rb"\g<1>" + stamp.strftime(
-                    "%Y-%m-%dT%H:%M:%SZ").encode() + rb"\3", body)
+                body = re.sub(
+                    rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)",
+                    rb"\g<1>" + stamp.strftime("%Y-%m-%dT%H:%M:%SZ").encode() + rb"\3",
+                    body,
+                )
             fixed = zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6])
             fixed.compress_type = zipfile.ZIP_DEFLATED
             out.writestr(fixed, body)
@@ -308,7 +409,9 @@ def _mtime(d: dt.date) -> int:
     return int(dt.datetime.combine(d, dt.time(9, 0), tzinfo=ZoneInfo(TIMEZONE)).timestamp()) * 1_000_000_000
 
 
-def write_registries(landing: Path, enterprises: pl.DataFrame, *, start: dt.date, rng: np.random.Generator) -> dict:
+def write_registries(
+    landing: Path, enterprises: pl.DataFrame, *, start: dt.date, rng: np.random.Generator
+) -> dict:
     """Write both register exports and the roster; return the ground truth (manifest["registry"])."""
     folder = landing / "registry"
     folder.mkdir(parents=True, exist_ok=True)
@@ -319,8 +422,10 @@ def write_registries(landing: Path, enterprises: pl.DataFrame, *, start: dt.date
     second_day = start - dt.timedelta(days=SECOND_EXPORT_DAYS_BEFORE)
     later, changes = _change(register, rng)
     files = {}
-    for fname, rows_in, day in (("market_regulation.csv", register, first_day),
-                                (f"market_regulation_{second_day:%Y%m%d}.csv", later, second_day)):
+    for fname, rows_in, day in (
+        ("market_regulation.csv", register, first_day),
+        (f"market_regulation_{second_day:%Y%m%d}.csv", later, second_day),
+    ):
         rows, bad_date, truth = _export(rows_in, typo, rng, fname)
         truth |= _write_register(folder / fname, rows, rng, bad_date)
         truth["snapshot_date"] = day.isoformat()
@@ -328,8 +433,14 @@ def write_registries(landing: Path, enterprises: pl.DataFrame, *, start: dt.date
         files[fname] = truth
     key_users = dict(zip(enterprises["uscc"], enterprises["key_energy_user"], strict=True))
     roster_day = start - dt.timedelta(days=SECOND_EXPORT_DAYS_BEFORE)
-    roster = _write_roster(folder / "key_enterprises.xlsx", later, key_users, typo, rng,
-                           dt.datetime.combine(roster_day, dt.time(9, 0)))
+    roster = _write_roster(
+        folder / "key_enterprises.xlsx",
+        later,
+        key_users,
+        typo,
+        rng,
+        dt.datetime.combine(roster_day, dt.time(9, 0)),
+    )
     os.utime(folder / "key_enterprises.xlsx", ns=(_mtime(roster_day), _mtime(roster_day)))
     os.utime(folder, ns=(_mtime(roster_day), _mtime(roster_day)))
     golden = [r for r in later if r["uscc"] not in typo]

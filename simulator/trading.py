@@ -23,15 +23,45 @@ from warehouse.codes import USCC_CHARSET, make_uscc
 from warehouse.domain import DATA_DOMAINS, TIMEZONE
 
 _TZ = ZoneInfo(TIMEZONE)
-PRODUCT_FIELDS = ("product_id", "provider_uscc", "title", "data_domain", "grade", "registration_no",
-                  "registered_at", "revoked_at", "expired_at")
+PRODUCT_FIELDS = (
+    "product_id",
+    "provider_uscc",
+    "title",
+    "data_domain",
+    "grade",
+    "registration_no",
+    "registered_at",
+    "revoked_at",
+    "expired_at",
+)
 LISTING_FIELDS = ("listing_id", "product_id", "price_cny", "listed_at")
-TRADE_FIELDS = ("trade_id", "product_id", "seller_uscc", "buyer_uscc", "amount_cny", "quantity", "executed_at",
-                "contract_hash")
-TRADE_REASONS = ("product_not_registered", "registered_after_trade", "product_revoked", "product_expired",
-                 "grade_3_not_tradable")
-_TITLES = ("设备运行工况数据集", "园区能耗月度统计", "化工工艺参数样本", "供应链物流时效数据", "钢铁产线质量检测数据",
-           "电力负荷曲线", "售后服务工单数据", "装备故障诊断样本")
+TRADE_FIELDS = (
+    "trade_id",
+    "product_id",
+    "seller_uscc",
+    "buyer_uscc",
+    "amount_cny",
+    "quantity",
+    "executed_at",
+    "contract_hash",
+)
+TRADE_REASONS = (
+    "product_not_registered",
+    "registered_after_trade",
+    "product_revoked",
+    "product_expired",
+    "grade_3_not_tradable",
+)
+_TITLES = (
+    "设备运行工况数据集",
+    "园区能耗月度统计",
+    "化工工艺参数样本",
+    "供应链物流时效数据",
+    "钢铁产线质量检测数据",
+    "电力负荷曲线",
+    "售后服务工单数据",
+    "装备故障诊断样本",
+)
 # Product kinds and the share of products of each kind.
 _KINDS = ("clean", "clean", "clean", "never_registered", "registered_late", "revoked", "expired", "grade_3")
 
@@ -55,7 +85,9 @@ def expected_reason(product: dict | None, executed: dt.datetime) -> str | None:
     return None
 
 
-def write_trading(landing: Path, golden: list[str], *, start: dt.date, days: int, rng: np.random.Generator) -> dict:
+def write_trading(
+    landing: Path, golden: list[str], *, start: dt.date, days: int, rng: np.random.Generator
+) -> dict:
     """Write landing/trading/{products,listings,trades}.csv; return manifest["trading"]."""
     folder = landing / "trading"
     folder.mkdir(parents=True, exist_ok=True)
@@ -69,12 +101,18 @@ def write_trading(landing: Path, golden: list[str], *, start: dt.date, days: int
         if kind == "registered_late":
             registered = window0 + span / 2
         p = {
-            "product_id": f"DP{i + 1:05d}", "provider_uscc": golden[int(rng.integers(len(golden)))],
-            "title": _TITLES[i % len(_TITLES)], "data_domain": list(DATA_DOMAINS)[i % len(DATA_DOMAINS)],
+            "product_id": f"DP{i + 1:05d}",
+            "provider_uscc": golden[int(rng.integers(len(golden)))],
+            "title": _TITLES[i % len(_TITLES)],
+            "data_domain": list(DATA_DOMAINS)[i % len(DATA_DOMAINS)],
             "grade": 3 if kind == "grade_3" else int(rng.choice([1, 2])),
-            "registration_no": "" if kind == "never_registered" else f"鲁数登字〔{registered.year}〕{i + 1:06d}号",
-            "registered": registered, "revoked": window0 + span / 2 if kind == "revoked" else None,
-            "expired": window0 + span / 3 if kind == "expired" else None, "kind": kind,
+            "registration_no": ""
+            if kind == "never_registered"
+            else f"鲁数登字〔{registered.year}〕{i + 1:06d}号",
+            "registered": registered,
+            "revoked": window0 + span / 2 if kind == "revoked" else None,
+            "expired": window0 + span / 3 if kind == "expired" else None,
+            "kind": kind,
         }
         products.append(p)
     by_id = {p["product_id"]: p for p in products}
@@ -97,14 +135,49 @@ def write_trading(landing: Path, golden: list[str], *, start: dt.date, days: int
         elif buyer not in golden or seller not in golden:
             flagged += 1
         digest = hashlib.sha256(f"{t}|{product_id}|{seller}|{buyer}|{amount}".encode()).hexdigest()
-        trades.append([f"T{t + 1:06d}", product_id, seller, buyer, f"{amount:.2f}", str(quantity), _iso(executed), digest])
-    _csv(folder / "products.csv", PRODUCT_FIELDS, [
-        [p["product_id"], p["provider_uscc"], p["title"], p["data_domain"], str(p["grade"]), p["registration_no"],
-         _iso(p["registered"]) if p["registration_no"] else "", _iso(p["revoked"]) if p["revoked"] else "",
-         _iso(p["expired"]) if p["expired"] else ""] for p in products])
-    _csv(folder / "listings.csv", LISTING_FIELDS, [
-        [f"L{i + 1:05d}", p["product_id"], f"{float(rng.uniform(500, 20_000)):.2f}",
-         _iso(p["registered"] - dt.timedelta(days=1))] for i, p in enumerate(products)])
+        trades.append(
+            [
+                f"T{t + 1:06d}",
+                product_id,
+                seller,
+                buyer,
+                f"{amount:.2f}",
+                str(quantity),
+                _iso(executed),
+                digest,
+            ]
+        )
+    _csv(
+        folder / "products.csv",
+        PRODUCT_FIELDS,
+        [
+            [
+                p["product_id"],
+                p["provider_uscc"],
+                p["title"],
+                p["data_domain"],
+                str(p["grade"]),
+                p["registration_no"],
+                _iso(p["registered"]) if p["registration_no"] else "",
+                _iso(p["revoked"]) if p["revoked"] else "",
+                _iso(p["expired"]) if p["expired"] else "",
+            ]
+            for p in products
+        ],
+    )
+    _csv(
+        folder / "listings.csv",
+        LISTING_FIELDS,
+        [
+            [
+                f"L{i + 1:05d}",
+                p["product_id"],
+                f"{float(rng.uniform(500, 20_000)):.2f}",
+                _iso(p["registered"] - dt.timedelta(days=1)),
+            ]
+            for i, p in enumerate(products)
+        ],
+    )
     _csv(folder / "trades.csv", TRADE_FIELDS, trades)
     stamp = int((window0 + span + dt.timedelta(hours=1)).timestamp()) * 1_000_000_000
     for f in ("products.csv", "listings.csv", "trades.csv"):

@@ -57,19 +57,33 @@ def build_directory(
         updated = facts["updated_at"]
         datasets.append(
             {
-                "table_name": name, "layer": spec.layer, "description": spec.description, "owner": spec.owner,
-                "data_domain": DATA_DOMAINS[spec.domain], "grade": spec.grade,
-                "grade_tier": GRADE_TIERS[spec.grade], "partition_by": spec.partition_by,
-                "primary_key": ", ".join(spec.key), "columns": len(spec.columns), **facts,
+                "table_name": name,
+                "layer": spec.layer,
+                "description": spec.description,
+                "owner": spec.owner,
+                "data_domain": DATA_DOMAINS[spec.domain],
+                "grade": spec.grade,
+                "grade_tier": GRADE_TIERS[spec.grade],
+                "partition_by": spec.partition_by,
+                "primary_key": ", ".join(spec.key),
+                "columns": len(spec.columns),
+                **facts,
                 "freshness_hours": (now - updated).total_seconds() / 3600 if updated else None,
-                "pass_rate": rates.get(name), "upstream": sorted(up), "downstream": sorted(down),
+                "pass_rate": rates.get(name),
+                "upstream": sorted(up),
+                "downstream": sorted(down),
             }
         )
         for i, c in enumerate(spec.columns, start=1):
             columns.append(
                 {
-                    "table_name": name, "position": i, "column_name": c.name, "data_type": str(c.dtype),
-                    "description": c.description, "grade": c.grade, "is_partition": c.name == spec.partition_by,
+                    "table_name": name,
+                    "position": i,
+                    "column_name": c.name,
+                    "data_type": str(c.dtype),
+                    "description": c.description,
+                    "grade": c.grade,
+                    "is_partition": c.name == spec.partition_by,
                     "is_key": c.name in spec.key,
                 }
             )
@@ -99,29 +113,57 @@ def dcat(datasets: pl.DataFrame, columns: pl.DataFrame, publisher: str) -> dict:
                 "dcat:temporalResolution": "P1D" if d["partition_by"] in ("day", "landing_date") else None,
                 "dct:extent": {"rows": d["row_count"], "bytes": d["size_bytes"]},
                 "prov:wasDerivedFrom": d["upstream"],
-                "dqv:hasQualityMeasurement": {"dqv:value": d["pass_rate"], "dqv:isMeasurementOf": "pass_rate"},
-                "dcat:distribution": [{"@type": "dcat:Distribution", "dcat:accessService": "DuckDB view",
-                                       "dct:format": "Delta Lake", "dct:identifier": d["table_name"]}],
-                "csvw:tableSchema": {"columns": [
-                    {"name": c["column_name"], "datatype": c["data_type"], "dct:description": c["description"],
-                     "grade": c["grade"]} for c in cols.iter_rows(named=True)
-                ]},
+                "dqv:hasQualityMeasurement": {
+                    "dqv:value": d["pass_rate"],
+                    "dqv:isMeasurementOf": "pass_rate",
+                },
+                "dcat:distribution": [
+                    {
+                        "@type": "dcat:Distribution",
+                        "dcat:accessService": "DuckDB view",
+                        "dct:format": "Delta Lake",
+                        "dct:identifier": d["table_name"],
+                    }
+                ],
+                "csvw:tableSchema": {
+                    "columns": [
+                        {
+                            "name": c["column_name"],
+                            "datatype": c["data_type"],
+                            "dct:description": c["description"],
+                            "grade": c["grade"],
+                        }
+                        for c in cols.iter_rows(named=True)
+                    ]
+                },
             }
         )
-    return {"@context": {"dcat": "http://www.w3.org/ns/dcat#", "dct": "http://purl.org/dc/terms/",
-                         "prov": "http://www.w3.org/ns/prov#", "dqv": "http://www.w3.org/ns/dqv#",
-                         "csvw": "http://www.w3.org/ns/csvw#"},
-            "@type": "dcat:Catalog", "dct:publisher": publisher, "dcat:dataset": items}
+    return {
+        "@context": {
+            "dcat": "http://www.w3.org/ns/dcat#",
+            "dct": "http://purl.org/dc/terms/",
+            "prov": "http://www.w3.org/ns/prov#",
+            "dqv": "http://www.w3.org/ns/dqv#",
+            "csvw": "http://www.w3.org/ns/csvw#",
+        },
+        "@type": "dcat:Catalog",
+        "dct:publisher": publisher,
+        "dcat:dataset": items,
+    }
 
 
-_CSS = ("body{font-family:sans-serif;max-width:70em;margin:2em auto;color:#222}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
-        ".g3{background:#fdd}.g2{background:#ffe9c4}")
+_CSS = (
+    "body{font-family:sans-serif;max-width:70em;margin:2em auto;color:#222}"
+    "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
+    ".g3{background:#fdd}.g2{background:#ffe9c4}"
+)
 
 
 def _page(title: str, body: str) -> str:
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{_CSS}</style></head><body>{body}</body></html>")
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{_CSS}</style></head><body>{body}</body></html>"
+    )
 
 
 def _fmt(v: object) -> str:
@@ -144,9 +186,16 @@ def export_html(datasets: pl.DataFrame, columns: pl.DataFrame, out: Path) -> lis
         for d in datasets.iter_rows(named=True)
     )
     written = [out / "index.html"]
-    written[0].write_text(_page("Resource directory", (
-        "<h1>Resource directory 资源目录</h1><table><tr><th>dataset</th><th>layer</th><th>domain</th>"
-        f"<th>grade</th><th>rows</th><th>pass rate</th><th>description</th></tr>{rows}</table>")), encoding="utf-8")
+    written[0].write_text(
+        _page(
+            "Resource directory",
+            (
+                "<h1>Resource directory 资源目录</h1><table><tr><th>dataset</th><th>layer</th><th>domain</th>"
+                f"<th>grade</th><th>rows</th><th>pass rate</th><th>description</th></tr>{rows}</table>"
+            ),
+        ),
+        encoding="utf-8",
+    )
     for d in datasets.iter_rows(named=True):
         cols = columns.filter(pl.col("table_name") == d["table_name"])
         facts = "".join(f"<tr><th>{k}</th><td>{_fmt(v)}</td></tr>" for k, v in d.items() if k != "table_name")
@@ -156,16 +205,25 @@ def export_html(datasets: pl.DataFrame, columns: pl.DataFrame, out: Path) -> lis
             for c in cols.iter_rows(named=True)
         )
         page = out / f"{d['table_name']}.html"
-        page.write_text(_page(d["table_name"], (
-            f"<p><a href='index.html'>&larr; directory</a></p><h1>{html.escape(d['table_name'])}</h1>"
-            f"<table>{facts}</table><h2>Columns</h2><table><tr><th>column</th><th>type</th><th>grade</th>"
-            f"<th>description</th></tr>{crow}</table>")), encoding="utf-8")
+        page.write_text(
+            _page(
+                d["table_name"],
+                (
+                    f"<p><a href='index.html'>&larr; directory</a></p><h1>{html.escape(d['table_name'])}</h1>"
+                    f"<table>{facts}</table><h2>Columns</h2><table><tr><th>column</th><th>type</th><th>grade</th>"
+                    f"<th>description</th></tr>{crow}</table>"
+                ),
+            ),
+            encoding="utf-8",
+        )
         written.append(page)
     return written
 
 
 def export_dcat(datasets: pl.DataFrame, columns: pl.DataFrame, path: Path, publisher: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(dcat(datasets, columns, publisher), ensure_ascii=False, indent=1, default=str),
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(dcat(datasets, columns, publisher), ensure_ascii=False, indent=1, default=str),
+        encoding="utf-8",
+    )
     return path

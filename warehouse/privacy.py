@@ -16,25 +16,35 @@ PII_KINDS = ("name", "phone", "id_number")
 def mask_name(col: str | pl.Expr) -> pl.Expr:
     """张三 -> 张*, 欧阳娜娜 -> 欧***: the surname's first character stays."""
     e = pl.col(col) if isinstance(col, str) else col
-    return pl.when(e.is_null() | (e.str.len_chars() == 0)).then(e).otherwise(
-        e.str.slice(0, 1) + pl.lit("*").repeat_by(e.str.len_chars() - 1).list.join("")
+    return (
+        pl.when(e.is_null() | (e.str.len_chars() == 0))
+        .then(e)
+        .otherwise(e.str.slice(0, 1) + pl.lit("*").repeat_by(e.str.len_chars() - 1).list.join(""))
     )
 
 
 def mask_phone(col: str | pl.Expr) -> pl.Expr:
     """13812341234 -> 138****1234; anything shorter than 7 characters -> ****."""
     e = pl.col(col) if isinstance(col, str) else col
-    return pl.when(e.is_null()).then(e).when(e.str.len_chars() >= 7).then(
-        e.str.slice(0, 3) + pl.lit("****") + e.str.slice(-4, 4)
-    ).otherwise(pl.lit("****"))
+    return (
+        pl.when(e.is_null())
+        .then(e)
+        .when(e.str.len_chars() >= 7)
+        .then(e.str.slice(0, 3) + pl.lit("****") + e.str.slice(-4, 4))
+        .otherwise(pl.lit("****"))
+    )
 
 
 def mask_id_number(col: str | pl.Expr) -> pl.Expr:
     """GB 11643 resident ID: first 6 (region) and last 4 kept, 370102********1234."""
     e = pl.col(col) if isinstance(col, str) else col
-    return pl.when(e.is_null()).then(e).when(e.str.len_chars() >= 10).then(
-        e.str.slice(0, 6) + pl.lit("********") + e.str.slice(-4, 4)
-    ).otherwise(pl.lit("****"))
+    return (
+        pl.when(e.is_null())
+        .then(e)
+        .when(e.str.len_chars() >= 10)
+        .then(e.str.slice(0, 6) + pl.lit("********") + e.str.slice(-4, 4))
+        .otherwise(pl.lit("****"))
+    )
 
 
 MASKS = {"name": mask_name, "phone": mask_phone, "id_number": mask_id_number}
@@ -55,9 +65,13 @@ def mask_sql(kind: str, col: str) -> str:
 def mask_values(record: dict, pii: dict[str, str]) -> dict:
     """A record (e.g. a quarantine payload) with its personal fields masked, for storage beyond the core."""
     out = dict(record)
-    frame = pl.DataFrame({k: [None if out.get(k) is None else str(out[k])] for k in pii if k in out},
-                         schema={k: pl.String for k in pii if k in out})
+    frame = pl.DataFrame(
+        {k: [None if out.get(k) is None else str(out[k])] for k in pii if k in out},
+        schema={k: pl.String for k in pii if k in out},
+    )
     if frame.width:
-        masked = frame.select([MASKS[kind](k).alias(k) for k, kind in pii.items() if k in out]).row(0, named=True)
+        masked = frame.select([MASKS[kind](k).alias(k) for k, kind in pii.items() if k in out]).row(
+            0, named=True
+        )
         out.update(masked)
     return out

@@ -81,7 +81,11 @@ BRONZE_TELEMETRY = TableSpec(
     key=("content_hash", "line_no"),
     columns=_cols(
         ("landing_date", pl.Date, "Local (Asia/Shanghai) date the file landed (its modification time)"),
-        ("reading_day", pl.Date, "Local day of the reading's timestamp; the landing date if it does not parse"),
+        (
+            "reading_day",
+            pl.Date,
+            "Local day of the reading's timestamp; the landing date if it does not parse",
+        ),
         *_LINEAGE_COLS,
         ("content_hash", pl.String, "SHA-256 of the landing file's bytes"),
         ("ingested_at", UTC_TS, "When the record was ingested"),
@@ -108,7 +112,11 @@ LANDING_FILES = TableSpec(
         ("size_bytes", pl.Int64, "File size"),
         ("modified_at", UTC_TS, "File modification time when it was seen"),
         ("landing_date", pl.Date, "Local date of the file's modification time"),
-        ("status", pl.String, "ingested | duplicate_file | rejected | superseded (a corrected file replaced it)"),
+        (
+            "status",
+            pl.String,
+            "ingested | duplicate_file | rejected | superseded (a corrected file replaced it)",
+        ),
         ("reason", pl.String, "Why a file was rejected or skipped; schema notes for ingested files"),
         ("records", pl.Int64, "Records ingested from the file"),
         ("reading_days", pl.List(pl.Date), "Local reading days the file touched"),
@@ -118,7 +126,13 @@ LANDING_FILES = TableSpec(
     ),
 )
 
-_PERSON = ("legal_representative", pl.String, "Legal representative (personal data; masked outside silver)", 2, "name")
+_PERSON = (
+    "legal_representative",
+    pl.String,
+    "Legal representative (personal data; masked outside silver)",
+    2,
+    "name",
+)
 _PHONE = ("phone", pl.String, "Contact phone (personal data; masked outside silver)", 2, "phone")
 
 ENTERPRISE = TableSpec(
@@ -143,7 +157,11 @@ ENTERPRISE = TableSpec(
         ("registered_capital", pl.Float64, "Registered capital, 10,000 CNY"),
         ("status", pl.String, "active | deregistered | revoked (register status)"),
         ("established_date", pl.Date, "Date of establishment"),
-        ("key_energy_user", pl.Boolean, "Key energy-using unit (>= 10,000 tce/a or designated), from the roster"),
+        (
+            "key_energy_user",
+            pl.Boolean,
+            "Key energy-using unit (>= 10,000 tce/a or designated), from the roster",
+        ),
         ("energy_use_level", pl.String, "Energy-use level from the industry roster"),
         ("sources", pl.String, "registry | registry+roster"),
         ("valid_from", pl.Date, "Snapshot date from which this version holds"),
@@ -178,8 +196,19 @@ DCMM_ASSESSMENT = TableSpec(
     columns=_cols(
         ("uscc", pl.String, "Enterprise (matched by USCC or by normalized name and city)"),
         ("assessed_on", pl.Date, "Assessment date"),
-        *[(f"score_{d}", pl.Float64, f"DCMM capability domain score: {d}") for d in (
-            "strategy", "governance", "architecture", "application", "security", "quality", "standards", "lifecycle")],
+        *[
+            (f"score_{d}", pl.Float64, f"DCMM capability domain score: {d}")
+            for d in (
+                "strategy",
+                "governance",
+                "architecture",
+                "application",
+                "security",
+                "quality",
+                "standards",
+                "lifecycle",
+            )
+        ],
         ("level", pl.Int64, "Maturity level 1 initial .. 5 optimizing"),
         ("matched_by", pl.String, "uscc | name_region"),
     ),
@@ -264,7 +293,11 @@ ENERGY_DAILY = TableSpec(
         ("industry_code", pl.String, "GB/T 4754 division"),
         ("equipment_id", pl.String, "Equipment"),
         ("equipment_type", pl.String, "Equipment type"),
-        ("electricity_kwh", pl.Float64, "Electricity from the cumulative meter, resets and rollovers handled"),
+        (
+            "electricity_kwh",
+            pl.Float64,
+            "Electricity from the cumulative meter, resets and rollovers handled",
+        ),
         ("natural_gas_m3", pl.Float64, "Natural gas from the cumulative meter"),
         ("coal_t", pl.Float64, "Raw coal from the cumulative meter"),
         ("energy_tce", pl.Float64, "All carriers in tonnes of standard coal equivalent (GB/T 2589)"),
@@ -325,7 +358,11 @@ DATA_PRODUCT = TableSpec(
         ("title", pl.String, "Title"),
         ("data_domain", pl.String, "MIIT data domain of the product's content"),
         ("grade", pl.Int64, "Grade of the product's content 1/2/3 (3 may not be traded)"),
-        ("registration_no", pl.String, "Data product registration certificate number; null when never registered"),
+        (
+            "registration_no",
+            pl.String,
+            "Data product registration certificate number; null when never registered",
+        ),
         ("registered_at", UTC_TS, "Registration time"),
         ("revoked_at", UTC_TS, "Registration revoked at"),
         ("expired_at", UTC_TS, "Registration expired at"),
@@ -420,8 +457,19 @@ THEME_DCMM = TableSpec(
         ("city_code", pl.String, "Prefecture"),
         ("industry_code", pl.String, "GB/T 4754 division"),
         ("assessed_on", pl.Date, "Assessment date"),
-        *[(f"score_{d}", pl.Float64, f"Score: {d}") for d in (
-            "strategy", "governance", "architecture", "application", "security", "quality", "standards", "lifecycle")],
+        *[
+            (f"score_{d}", pl.Float64, f"Score: {d}")
+            for d in (
+                "strategy",
+                "governance",
+                "architecture",
+                "application",
+                "security",
+                "quality",
+                "standards",
+                "lifecycle",
+            )
+        ],
         ("level", pl.Int64, "Maturity level 1-5"),
         ("level_ge_3", pl.Boolean, "Level 3 (robust) or above"),
         ("is_latest", pl.Boolean, "The enterprise's latest assessment"),
@@ -620,8 +668,14 @@ def validate_registry(tables: dict[str, TableSpec] = TABLES) -> list[str]:
         if t.partition_by and t.partition_by not in t.schema:
             problems.append(f"{t.name}: partition column {t.partition_by} not in schema")
         problems.extend(f"{t.name}.{c.name}: grade {c.grade}" for c in t.columns if c.grade not in GRADES)
-        problems.extend(f"{t.name}.{c.name}: personal data ({c.pii}) below grade 2" for c in t.columns
-                        if c.pii and c.grade < 2)
-        problems.extend(f"{t.name}.{c.name}: personal data in clear beyond silver" for c in t.columns
-                        if c.pii and t.layer == "theme")
+        problems.extend(
+            f"{t.name}.{c.name}: personal data ({c.pii}) below grade 2"
+            for c in t.columns
+            if c.pii and c.grade < 2
+        )
+        problems.extend(
+            f"{t.name}.{c.name}: personal data in clear beyond silver"
+            for c in t.columns
+            if c.pii and t.layer == "theme"
+        )
     return problems

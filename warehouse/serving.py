@@ -18,7 +18,10 @@ from warehouse.registry import LAYERS, TABLES, TableSpec
 from warehouse.storage import Lake
 
 DELTA_EXTENSION = (
-    Path(duckdb_extension_delta.__file__).parent / "extensions" / f"v{duckdb.__version__}" / "delta.duckdb_extension"
+    Path(duckdb_extension_delta.__file__).parent
+    / "extensions"
+    / f"v{duckdb.__version__}"
+    / "delta.duckdb_extension"
 )
 
 

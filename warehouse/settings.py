@@ -78,7 +78,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         home=Path(env.get("LAKEHOUSE_HOME", ".lakehouse")).resolve(),
         late_watermark_days=int(env.get("LAKEHOUSE_LATE_WATERMARK_DAYS", "7")),
         partitions_start=dt.date.fromisoformat(env.get("LAKEHOUSE_PARTITIONS_START", "2025-01-01")),
-        natural_gas_kgce_per_m3=float(env.get("LAKEHOUSE_NATURAL_GAS_KGCE_PER_M3", KGCE_PER_UNIT["natural_gas"])),
+        natural_gas_kgce_per_m3=float(
+            env.get("LAKEHOUSE_NATURAL_GAS_KGCE_PER_M3", KGCE_PER_UNIT["natural_gas"])
+        ),
     )
 
 

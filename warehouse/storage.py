@@ -196,30 +196,42 @@ class Lake:
         dupes = state.height - state[key].n_unique()
         if dupes:
             raise ValueError(f"{spec.name}: scd2 state has {dupes} duplicate {key} rows")
-        incoming = state.with_columns(
-            valid_from=pl.lit(as_of, pl.Date), valid_to=pl.lit(None, pl.Date)
-        )
+        incoming = state.with_columns(valid_from=pl.lit(as_of, pl.Date), valid_to=pl.lit(None, pl.Date))
         incoming = conform(spec, incoming)
         current = self.read(spec).filter(pl.col("valid_to").is_null()).select(key, "valid_from", hash_col)
         joined = incoming.join(current, on=key, how="left", suffix="_cur")
         new = joined.filter(pl.col("valid_from_cur").is_null())
-        changed = joined.filter(pl.col("valid_from_cur").is_not_null() & (pl.col(hash_col) != pl.col(f"{hash_col}_cur")))
+        changed = joined.filter(
+            pl.col("valid_from_cur").is_not_null() & (pl.col(hash_col) != pl.col(f"{hash_col}_cur"))
+        )
         same_day = changed.filter(pl.col("valid_from_cur") == pl.lit(as_of))
         later = changed.filter(pl.col("valid_from_cur") < pl.lit(as_of))
-        stats = {"inserted": new.height, "closed": later.height, "replaced": same_day.height, "version": self.version(spec)}
+        stats = {
+            "inserted": new.height,
+            "closed": later.height,
+            "replaced": same_day.height,
+            "version": self.version(spec),
+        }
         if new.is_empty() and changed.is_empty():
             return stats
         cols = list(spec.schema)
-        closing = later.select(key, pl.col("valid_from_cur").alias("valid_from")).join(
-            self.read(spec).filter(pl.col("valid_to").is_null()), on=[key, "valid_from"], how="inner"
-        ).with_columns(valid_to=pl.lit(as_of, pl.Date)).select(cols)
-        source = pl.concat([
-            closing.with_columns(_op=pl.lit("close")),
-            same_day.select(cols).with_columns(_op=pl.lit("replace")),
-            pl.concat([new.select(cols), later.select(cols)]).with_columns(_op=pl.lit("insert")),
-        ])
+        closing = (
+            later.select(key, pl.col("valid_from_cur").alias("valid_from"))
+            .join(self.read(spec).filter(pl.col("valid_to").is_null()), on=[key, "valid_from"], how="inner")
+            .with_columns(valid_to=pl.lit(as_of, pl.Date))
+            .select(cols)
+        )
+        source = pl.concat(
+            [
+                closing.with_columns(_op=pl.lit("close")),
+                same_day.select(cols).with_columns(_op=pl.lit("replace")),
+                pl.concat([new.select(cols), later.select(cols)]).with_columns(_op=pl.lit("insert")),
+            ]
+        )
         if not self.exists(spec):
-            self._write(spec, source.drop("_op"), run_id=run_id, mode="append", operation=f"scd2 as_of={as_of}")
+            self._write(
+                spec, source.drop("_op"), run_id=run_id, mode="append", operation=f"scd2 as_of={as_of}"
+            )
             stats["version"] = self.version(spec)
             return stats
         data = conform(spec, source.drop("_op")).with_columns(source["_op"]).to_arrow()
@@ -231,7 +243,11 @@ class Lake:
                 source_alias="s",
                 target_alias="t",
                 commit_properties=CommitProperties(
-                    custom_metadata={"run_id": run_id, "lakehouse.operation": f"scd2 as_of={as_of}", "table": spec.name}
+                    custom_metadata={
+                        "run_id": run_id,
+                        "lakehouse.operation": f"scd2 as_of={as_of}",
+                        "table": spec.name,
+                    }
                 ),
             )
             .when_matched_update(updates={"valid_to": "s.valid_to"}, predicate="s._op = 'close'")

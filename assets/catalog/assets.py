@@ -19,7 +19,10 @@ from warehouse.registry import (
 )
 
 
-@asset(**spec_kwargs(QUALITY_SCORECARD), deps=[s.asset_key for s in (SILVER_TELEMETRY, ENERGY_DAILY, EQUIPMENT_DAILY)])
+@asset(
+    **spec_kwargs(QUALITY_SCORECARD),
+    deps=[s.asset_key for s in (SILVER_TELEMETRY, ENERGY_DAILY, EQUIPMENT_DAILY)],
+)
 def catalog_quality_scorecard(
     context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
 ) -> MaterializeResult:
@@ -68,11 +71,16 @@ def resource_directory(
             "delta_version": v1,
             "rows_in_lake": int(datasets["row_count"].fill_null(0).sum()),
             "bytes_in_lake": int(datasets["size_bytes"].fill_null(0).sum()),
-            "preview": preview(datasets.select("table_name", "layer", "grade", "row_count", "pass_rate"), rows=30),
+            "preview": preview(
+                datasets.select("table_name", "layer", "grade", "row_count", "pass_rate"), rows=30
+            ),
         },
     )
     yield MaterializeResult(
         asset_key=CATALOG_COLUMN.asset_key,
-        metadata={"dagster/row_count": columns.height, "delta_version": v2,
-                  "grade_3_columns": int((columns["grade"] == 3).sum())},
+        metadata={
+            "dagster/row_count": columns.height,
+            "delta_version": v2,
+            "grade_3_columns": int((columns["grade"] == 3).sum()),
+        },
     )

@@ -19,8 +19,12 @@ from warehouse.registry import (
 )
 
 
-def _gate(spec: TableSpec, df: pl.DataFrame, context: AssetExecutionContext, lake: LakeResource, **kw) -> list:
-    evaluation = evaluate(spec, df, partition="current", run_id=context.run_id, gx_home=lake.settings.gx_home, **kw)
+def _gate(
+    spec: TableSpec, df: pl.DataFrame, context: AssetExecutionContext, lake: LakeResource, **kw
+) -> list:
+    evaluation = evaluate(
+        spec, df, partition="current", run_id=context.run_id, gx_home=lake.settings.gx_home, **kw
+    )
     lake.lake.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
     return evaluation.check_results
 
@@ -36,18 +40,32 @@ def golden_record(context: AssetExecutionContext, lake: LakeResource, warehouse:
     build = build_registry(lake.settings.landing / "registry")
     applied, stale = [], []
     for as_of, state in build.snapshots:
-        latest = store.read(ENTERPRISE, columns=["valid_from"])["valid_from"].max() if store.exists(ENTERPRISE) else None
+        latest = (
+            store.read(ENTERPRISE, columns=["valid_from"])["valid_from"].max()
+            if store.exists(ENTERPRISE)
+            else None
+        )
         if latest is not None and as_of < latest:
             stale.append(as_of.isoformat())
             continue
-        applied.append({"as_of": as_of.isoformat(), **store.scd2_merge(ENTERPRISE, state, as_of=as_of, run_id=context.run_id)})
+        applied.append(
+            {
+                "as_of": as_of.isoformat(),
+                **store.scd2_merge(ENTERPRISE, state, as_of=as_of, run_id=context.run_id),
+            }
+        )
     q_version = store.overwrite(QUARANTINE_ENTERPRISE, build.quarantined, run_id=context.run_id)
     d_version = store.overwrite(DCMM_ASSESSMENT, build.assessments, run_id=context.run_id)
-    parts = {v.source_file: Reconciliation(v.landed, v.clean.height, v.quarantined.height, v.duplicates) for v in build.files}
+    parts = {
+        v.source_file: Reconciliation(v.landed, v.clean.height, v.quarantined.height, v.duplicates)
+        for v in build.files
+    }
     if build.roster is not None:
         r = build.roster
         src = r.quarantined["source_file"][0] if r.quarantined.height else "registry/roster"
-        parts[src] = Reconciliation(r.landed, r.landed - r.quarantined.height - r.duplicates, r.quarantined.height, r.duplicates)
+        parts[src] = Reconciliation(
+            r.landed, r.landed - r.quarantined.height - r.duplicates, r.quarantined.height, r.duplicates
+        )
     record(store, ENTERPRISE, parts, context.run_id)
     history = store.read(ENTERPRISE)
     golden = current(history)
@@ -55,34 +73,52 @@ def golden_record(context: AssetExecutionContext, lake: LakeResource, warehouse:
     yield MaterializeResult(
         asset_key=ENTERPRISE.asset_key,
         metadata={
-            "dagster/row_count": history.height, "current_enterprises": golden.height,
+            "dagster/row_count": history.height,
+            "current_enterprises": golden.height,
             "versions_closed": int(history["valid_to"].is_not_null().sum()),
-            "snapshots_applied": MetadataValue.json(applied), "stale_snapshots_ignored": MetadataValue.json(stale),
+            "snapshots_applied": MetadataValue.json(applied),
+            "stale_snapshots_ignored": MetadataValue.json(stale),
             "key_energy_users": int(golden["key_energy_user"].sum() or 0),
             "roster_conflicts_resolved": build.roster.conflicts if build.roster else 0,
             "roster_matched_by_name": build.roster.matched_by_name if build.roster else 0,
             "delta_version": store.version(ENTERPRISE) or 0,
             "by_city": preview(golden.group_by("city_code").len().sort("city_code"), rows=20),
         },
-        check_results=_gate(ENTERPRISE, golden, context, lake, reconciliation=total(parts),
-                            row_rule_counts=build.reasons, evaluated=total(parts).landed),
+        check_results=_gate(
+            ENTERPRISE,
+            golden,
+            context,
+            lake,
+            reconciliation=total(parts),
+            row_rule_counts=build.reasons,
+            evaluated=total(parts).landed,
+        ),
     )
     yield MaterializeResult(
         asset_key=QUARANTINE_ENTERPRISE.asset_key,
-        metadata={"dagster/row_count": build.quarantined.height, "by_reason": counts_table(build.reasons),
-                  **{f"reason/{k}": v for k, v in build.reasons.items()}, "delta_version": q_version,
-                  "preview": preview(build.quarantined)},
+        metadata={
+            "dagster/row_count": build.quarantined.height,
+            "by_reason": counts_table(build.reasons),
+            **{f"reason/{k}": v for k, v in build.reasons.items()},
+            "delta_version": q_version,
+            "preview": preview(build.quarantined),
+        },
     )
     yield MaterializeResult(
         asset_key=DCMM_ASSESSMENT.asset_key,
-        metadata={"dagster/row_count": build.assessments.height, "delta_version": d_version,
-                  "enterprises_assessed": build.assessments["uscc"].n_unique()},
+        metadata={
+            "dagster/row_count": build.assessments.height,
+            "delta_version": d_version,
+            "enterprises_assessed": build.assessments["uscc"].n_unique(),
+        },
         check_results=_gate(DCMM_ASSESSMENT, build.assessments, context, lake),
     )
 
 
 @asset(**spec_kwargs(EQUIPMENT), check_specs=checks_for(EQUIPMENT))
-def silver_equipment(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource) -> MaterializeResult:
+def silver_equipment(
+    context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+) -> MaterializeResult:
     df = read_master(lake.settings.landing / "master", EQUIPMENT)
     version = lake.lake.overwrite(EQUIPMENT, df, run_id=context.run_id)
     warehouse.refresh(lake.lake)

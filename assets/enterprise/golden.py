@@ -44,8 +44,21 @@ from quality.rules import ROSTER_ROW_RULES, first_failed_rule
 from warehouse.codes import city_of_division, uscc_problem
 from warehouse.registry import DCMM_ASSESSMENT, ENTERPRISE, QUARANTINE_ENTERPRISE
 
-TRACKED = ("name", "legal_representative", "phone", "address", "city_code", "division_code", "industry_code",
-           "registered_capital", "status", "established_date", "key_energy_user", "energy_use_level", "sources")
+TRACKED = (
+    "name",
+    "legal_representative",
+    "phone",
+    "address",
+    "city_code",
+    "division_code",
+    "industry_code",
+    "registered_capital",
+    "status",
+    "established_date",
+    "key_energy_user",
+    "energy_use_level",
+    "sources",
+)
 STATE_COLUMNS = ("uscc", *TRACKED, "row_hash")
 
 
@@ -66,47 +79,87 @@ def match_roster(raw: pl.DataFrame, register: pl.DataFrame, source_file: str) ->
     rows = raw.with_columns(
         uscc=pl.col("uscc").str.strip_chars().str.to_uppercase(),
         name_norm=normalize_name("name"),
-        city_code=pl.col("region_code").map_elements(city_of_division, return_dtype=pl.String, skip_nulls=True),
+        city_code=pl.col("region_code").map_elements(
+            city_of_division, return_dtype=pl.String, skip_nulls=True
+        ),
         dcmm_level=pl.col("dcmm_level").cast(pl.Float64, strict=False).cast(pl.Int64, strict=False),
     ).with_columns(
-        valid_uscc=pl.col("uscc").map_elements(lambda u: u if uscc_problem(u) is None else None,
-                                               return_dtype=pl.String, skip_nulls=True),
+        valid_uscc=pl.col("uscc").map_elements(
+            lambda u: u if uscc_problem(u) is None else None, return_dtype=pl.String, skip_nulls=True
+        ),
     )
-    known = register.select("uscc", pl.col("name").alias("name_norm"), "city_code", pl.col("industry_code").alias("reg_industry"),
-                            pl.col("name").alias("reg_name"))
-    by_uscc = rows.join(known.select("uscc", "reg_name", "reg_industry").rename({"uscc": "valid_uscc"}),
-                        on="valid_uscc", how="left").with_columns(
-        by_uscc=pl.when(pl.col("reg_name").is_not_null()).then(pl.col("valid_uscc")))
+    known = register.select(
+        "uscc",
+        pl.col("name").alias("name_norm"),
+        "city_code",
+        pl.col("industry_code").alias("reg_industry"),
+        pl.col("name").alias("reg_name"),
+    )
+    by_uscc = rows.join(
+        known.select("uscc", "reg_name", "reg_industry").rename({"uscc": "valid_uscc"}),
+        on="valid_uscc",
+        how="left",
+    ).with_columns(by_uscc=pl.when(pl.col("reg_name").is_not_null()).then(pl.col("valid_uscc")))
     by_name = by_uscc.drop("reg_name", "reg_industry").join(
         known.select("name_norm", "city_code", pl.col("uscc").alias("by_name"), "reg_name", "reg_industry"),
-        on=["name_norm", "city_code"], how="left")
+        on=["name_norm", "city_code"],
+        how="left",
+    )
     matched = by_uscc.select("line_no", "by_uscc", "reg_name", "reg_industry").join(
-        by_name.select("line_no", "by_name", pl.col("reg_name").alias("rn2"), pl.col("reg_industry").alias("ri2")),
-        on="line_no", how="left")
-    rows = rows.join(matched, on="line_no", how="left").with_columns(
-        matched_uscc=pl.coalesce("by_uscc", "by_name"),
-        matched_by=pl.when(pl.col("by_uscc").is_not_null()).then(pl.lit("uscc"))
-        .when(pl.col("by_name").is_not_null()).then(pl.lit("name_region")),
-        reg_name=pl.coalesce("reg_name", "rn2"), reg_industry=pl.coalesce("reg_industry", "ri2"),
-    ).with_columns(reason=first_failed_rule(ROSTER_ROW_RULES))
+        by_name.select(
+            "line_no", "by_name", pl.col("reg_name").alias("rn2"), pl.col("reg_industry").alias("ri2")
+        ),
+        on="line_no",
+        how="left",
+    )
+    rows = (
+        rows.join(matched, on="line_no", how="left")
+        .with_columns(
+            matched_uscc=pl.coalesce("by_uscc", "by_name"),
+            matched_by=pl.when(pl.col("by_uscc").is_not_null())
+            .then(pl.lit("uscc"))
+            .when(pl.col("by_name").is_not_null())
+            .then(pl.lit("name_region")),
+            reg_name=pl.coalesce("reg_name", "rn2"),
+            reg_industry=pl.coalesce("reg_industry", "ri2"),
+        )
+        .with_columns(reason=first_failed_rule(ROSTER_ROW_RULES))
+    )
     bad = rows.filter(pl.col("reason").is_not_null())
     good = rows.filter(pl.col("reason").is_null())
-    per_enterprise = good.sort("line_no").group_by("matched_uscc", maintain_order=True).agg(
-        key_energy_user=(pl.col("key_energy_user").str.strip_chars().is_in(["是", "Y", "y", "1", "true", "True"])).last(),
-        energy_use_level=pl.col("energy_use_level").last(),
-        conflicts=((pl.col("name_norm") != pl.col("reg_name")).cast(pl.Int64)
-                   + (pl.col("industry_code").str.slice(0, 2) != pl.col("reg_industry")).fill_null(False).cast(pl.Int64)).first(),
-        by_name=(pl.col("matched_by") == "name_region").first(),
-    ).rename({"matched_uscc": "uscc"})
+    per_enterprise = (
+        good.sort("line_no")
+        .group_by("matched_uscc", maintain_order=True)
+        .agg(
+            key_energy_user=(
+                pl.col("key_energy_user").str.strip_chars().is_in(["是", "Y", "y", "1", "true", "True"])
+            ).last(),
+            energy_use_level=pl.col("energy_use_level").last(),
+            conflicts=(
+                (pl.col("name_norm") != pl.col("reg_name")).cast(pl.Int64)
+                + (pl.col("industry_code").str.slice(0, 2) != pl.col("reg_industry"))
+                .fill_null(False)
+                .cast(pl.Int64)
+            ).first(),
+            by_name=(pl.col("matched_by") == "name_region").first(),
+        )
+        .rename({"matched_uscc": "uscc"})
+    )
     scores = good.filter(pl.col("dcmm_level").is_not_null()).select(
-        pl.col("matched_uscc").alias("uscc"), "assessed_on",
-        *[pl.col(s).cast(pl.Float64, strict=False) for s in SCORES], pl.col("dcmm_level").alias("level"), "matched_by",
+        pl.col("matched_uscc").alias("uscc"),
+        "assessed_on",
+        *[pl.col(s).cast(pl.Float64, strict=False) for s in SCORES],
+        pl.col("dcmm_level").alias("level"),
+        "matched_by",
     )
     assessments = scores.unique(subset=["uscc", "assessed_on"], keep="last", maintain_order=True)
     rows_per_enterprise = good.group_by("matched_uscc").agg(
-        n=pl.len(), assessed=pl.col("dcmm_level").is_not_null().sum())
+        n=pl.len(), assessed=pl.col("dcmm_level").is_not_null().sum()
+    )
     # One roster line per enterprise and assessment; a second line without assessment is a duplicate.
-    duplicates = int((rows_per_enterprise["n"] - rows_per_enterprise["assessed"].clip(lower_bound=1)).sum() or 0)
+    duplicates = int(
+        (rows_per_enterprise["n"] - rows_per_enterprise["assessed"].clip(lower_bound=1)).sum() or 0
+    )
     duplicates += scores.height - assessments.height
     return RosterMatch(
         landed=raw.height,
@@ -128,9 +181,13 @@ def survive(register: pl.DataFrame, roster_attributes: pl.DataFrame) -> pl.DataF
         sources=pl.when(pl.col("on_roster")).then(pl.lit("registry+roster")).otherwise(pl.lit("registry")),
     )
     state = state.select([c for c in STATE_COLUMNS if c != "row_hash"]).cast(
-        {c: t for c, t in ENTERPRISE.schema.items() if c in TRACKED or c == "uscc"})
-    return state.with_columns(row_hash=pl.concat_str([pl.col(c).cast(pl.String).fill_null("∅") for c in TRACKED],
-                                                     separator="|").hash().cast(pl.String)).sort("uscc")
+        {c: t for c, t in ENTERPRISE.schema.items() if c in TRACKED or c == "uscc"}
+    )
+    return state.with_columns(
+        row_hash=pl.concat_str([pl.col(c).cast(pl.String).fill_null("∅") for c in TRACKED], separator="|")
+        .hash()
+        .cast(pl.String)
+    ).sort("uscc")
 
 
 @dataclass
@@ -150,10 +207,17 @@ def build_registry(folder: Path) -> RegistryBuild:
     csvs, workbooks = registry_files(folder)
     validated = [validate_register(p, relative_to=folder.parent) for p in csvs]
     registers = sorted((v for v in validated if v.clean.height), key=lambda v: (v.snapshot, v.source_file))
-    latest = registers[-1].clean if registers else pl.DataFrame(schema={"uscc": pl.String, "name": pl.String,
-                                                                        "city_code": pl.String, "industry_code": pl.String})
+    latest = (
+        registers[-1].clean
+        if registers
+        else pl.DataFrame(
+            schema={"uscc": pl.String, "name": pl.String, "city_code": pl.String, "industry_code": pl.String}
+        )
+    )
     quarantined = [v.quarantined for v in validated]
-    attributes = pl.DataFrame(schema={"uscc": pl.String, "key_energy_user": pl.Boolean, "energy_use_level": pl.String})
+    attributes = pl.DataFrame(
+        schema={"uscc": pl.String, "key_energy_user": pl.Boolean, "energy_use_level": pl.String}
+    )
     assessments = pl.DataFrame(schema=DCMM_ASSESSMENT.schema)
     roster = None
     for book in workbooks:
@@ -167,7 +231,9 @@ def build_registry(folder: Path) -> RegistryBuild:
         roster = match_roster(raw, latest, source)
         quarantined.append(roster.quarantined)
         attributes = pl.concat([attributes, roster.attributes]).unique("uscc", keep="last")
-        assessments = pl.concat([assessments, roster.assessments]).unique(["uscc", "assessed_on"], keep="last")
+        assessments = pl.concat([assessments, roster.assessments]).unique(
+            ["uscc", "assessed_on"], keep="last"
+        )
     snapshots = [(v.snapshot, survive(v.clean, attributes)) for v in registers]
     q = pl.concat(quarantined) if quarantined else pl.DataFrame(schema=QUARANTINE_ENTERPRISE.schema)
     reasons = dict(q.group_by("reason").len().sort("reason").iter_rows()) if q.height else {}
@@ -176,4 +242,6 @@ def build_registry(folder: Path) -> RegistryBuild:
 
 def current(enterprises: pl.DataFrame) -> pl.DataFrame:
     """Current golden-record rows (valid_to is null); a frame without history columns is returned as is."""
-    return enterprises.filter(pl.col("valid_to").is_null()) if "valid_to" in enterprises.columns else enterprises
+    return (
+        enterprises.filter(pl.col("valid_to").is_null()) if "valid_to" in enterprises.columns else enterprises
+    )

@@ -26,7 +26,11 @@ def read_master(master_dir: Path, spec: TableSpec) -> pl.DataFrame:
     df = pl.read_parquet(path)
     # silver.enterprise is the golden record now (assets/enterprise/golden.py); the telemetry master export
     # only lists the connected enterprises with their city and industry.
-    schema = {n: t for n, t in spec.schema.items() if n in CONNECTED_COLUMNS} if spec is ENTERPRISE else dict(spec.schema)
+    schema = (
+        {n: t for n, t in spec.schema.items() if n in CONNECTED_COLUMNS}
+        if spec is ENTERPRISE
+        else dict(spec.schema)
+    )
     key = ["uscc"] if spec is ENTERPRISE else list(spec.key)
     missing = [c for c in schema if c not in df.columns]
     if missing:

@@ -26,16 +26,34 @@ from warehouse.privacy import mask_values
 from warehouse.registry import ENTERPRISE, QUARANTINE_ENTERPRISE
 
 REGISTER_COLUMNS: dict[str, str] = {
-    "统一社会信用代码": "uscc", "企业名称": "name", "法定代表人": "legal_representative", "联系电话": "phone",
-    "住所": "address", "行政区划代码": "region_code", "行业代码": "industry_code",
-    "注册资本(万元)": "registered_capital", "登记状态": "status", "成立日期": "established",
+    "统一社会信用代码": "uscc",
+    "企业名称": "name",
+    "法定代表人": "legal_representative",
+    "联系电话": "phone",
+    "住所": "address",
+    "行政区划代码": "region_code",
+    "行业代码": "industry_code",
+    "注册资本(万元)": "registered_capital",
+    "登记状态": "status",
+    "成立日期": "established",
 }
 ROSTER_COLUMNS: dict[str, str] = {
-    "企业名称": "name", "统一社会信用代码": "uscc", "行政区划代码": "region_code", "行业代码": "industry_code",
-    "用能等级": "energy_use_level", "重点用能单位": "key_energy_user", "评估日期": "assessed_on_text",
-    "数据战略": "score_strategy", "数据治理": "score_governance", "数据架构": "score_architecture",
-    "数据应用": "score_application", "数据安全": "score_security", "数据质量": "score_quality",
-    "数据标准": "score_standards", "数据生存周期": "score_lifecycle", "DCMM等级": "dcmm_level",
+    "企业名称": "name",
+    "统一社会信用代码": "uscc",
+    "行政区划代码": "region_code",
+    "行业代码": "industry_code",
+    "用能等级": "energy_use_level",
+    "重点用能单位": "key_energy_user",
+    "评估日期": "assessed_on_text",
+    "数据战略": "score_strategy",
+    "数据治理": "score_governance",
+    "数据架构": "score_architecture",
+    "数据应用": "score_application",
+    "数据安全": "score_security",
+    "数据质量": "score_quality",
+    "数据标准": "score_standards",
+    "数据生存周期": "score_lifecycle",
+    "DCMM等级": "dcmm_level",
 }
 ROSTER_REQUIRED = ("企业名称", "统一社会信用代码", "行政区划代码", "重点用能单位")
 SCORES = tuple(v for v in ROSTER_COLUMNS.values() if v.startswith("score_"))
@@ -123,17 +141,30 @@ def read_register(path: Path) -> pl.DataFrame:
     english = set(REGISTER_COLUMNS.values())
     missing = [zh for zh, en in REGISTER_COLUMNS.items() if zh not in header and en not in header]
     if missing:
-        raise SourceError("header_missing", f"{path.name} line 1: expected columns {missing} (header {header[:12]})")
+        raise SourceError(
+            "header_missing", f"{path.name} line 1: expected columns {missing} (header {header[:12]})"
+        )
     if len(rows) == 1:
         raise SourceError("file_empty", f"{path.name}: a header but no records")
-    index = {REGISTER_COLUMNS.get(h, h): i for i, h in enumerate(header) if h in REGISTER_COLUMNS or h in english}
+    index = {
+        REGISTER_COLUMNS.get(h, h): i for i, h in enumerate(header) if h in REGISTER_COLUMNS or h in english
+    }
     records = []
     for line_no, r in enumerate(rows[1:], start=2):
         rec = {col: (r[i].strip() if i < len(r) else None) for col, i in index.items()}
-        records.append({**rec, "line_no": line_no, "malformed": len(r) != len(header),
-                        "raw": json.dumps(dict(zip(header, r, strict=False)), ensure_ascii=False)})
-    schema = {c: pl.String for c in REGISTER_COLUMNS.values()} | {"line_no": pl.Int64, "malformed": pl.Boolean,
-                                                                   "raw": pl.String}
+        records.append(
+            {
+                **rec,
+                "line_no": line_no,
+                "malformed": len(r) != len(header),
+                "raw": json.dumps(dict(zip(header, r, strict=False)), ensure_ascii=False),
+            }
+        )
+    schema = {c: pl.String for c in REGISTER_COLUMNS.values()} | {
+        "line_no": pl.Int64,
+        "malformed": pl.Boolean,
+        "raw": pl.String,
+    }
     return pl.DataFrame(records, schema=schema)
 
 
@@ -160,8 +191,11 @@ def read_roster(path: Path) -> pl.DataFrame:
         sheets = [ws.title for ws in wb.worksheets]
     finally:
         wb.close()
-    raise SourceError("header_missing", f"{path.name}: no sheet of {sheets} has the header {list(ROSTER_REQUIRED)} "
-                      f"in its first {HEADER_SCAN_ROWS} rows")
+    raise SourceError(
+        "header_missing",
+        f"{path.name}: no sheet of {sheets} has the header {list(ROSTER_REQUIRED)} "
+        f"in its first {HEADER_SCAN_ROWS} rows",
+    )
 
 
 def _cell_text(v: object) -> str | None:
@@ -181,12 +215,19 @@ def _roster_frame(header: list[str], rows, header_row: int, sheet: str) -> pl.Da
         if values is None or all(v is None or str(v).strip() == "" for v in values):
             continue
         rec = {col: _cell_text(values[i]) if i < len(values) else None for col, i in index.items()}
-        rec["assessed_on"] = parse_date(values[index["assessed_on_text"]]) if "assessed_on_text" in index else None
-        rec["raw"] = json.dumps({h: _cell_text(v) for h, v in zip(header, values, strict=False) if h},
-                                ensure_ascii=False)
+        rec["assessed_on"] = (
+            parse_date(values[index["assessed_on_text"]]) if "assessed_on_text" in index else None
+        )
+        rec["raw"] = json.dumps(
+            {h: _cell_text(v) for h, v in zip(header, values, strict=False) if h}, ensure_ascii=False
+        )
         records.append({**rec, "line_no": row_no, "sheet": sheet})
     schema = {c: pl.String for c in ROSTER_COLUMNS.values()} | {
-        "assessed_on": pl.Date, "raw": pl.String, "line_no": pl.Int64, "sheet": pl.String}
+        "assessed_on": pl.Date,
+        "raw": pl.String,
+        "line_no": pl.Int64,
+        "sheet": pl.String,
+    }
     return pl.DataFrame(records, schema=schema)
 
 
@@ -205,18 +246,38 @@ class Validated:
 
 def quarantine_rows(source_file: str, df: pl.DataFrame) -> pl.DataFrame:
     """quarantine.enterprise rows: payload JSON with the personal fields masked."""
-    payloads = [json.dumps(mask_values(json.loads(raw), {"法定代表人": "name", "联系电话": "phone", **PII}),
-                           ensure_ascii=False) for raw in df["raw"].to_list()]
-    return pl.DataFrame({
-        "source_file": [source_file] * df.height, "line_no": df["line_no"], "reason": df["reason"],
-        "uscc": df["uscc"], "payload": payloads,
-    }, schema=QUARANTINE_ENTERPRISE.schema)
+    payloads = [
+        json.dumps(
+            mask_values(json.loads(raw), {"法定代表人": "name", "联系电话": "phone", **PII}),
+            ensure_ascii=False,
+        )
+        for raw in df["raw"].to_list()
+    ]
+    return pl.DataFrame(
+        {
+            "source_file": [source_file] * df.height,
+            "line_no": df["line_no"],
+            "reason": df["reason"],
+            "uscc": df["uscc"],
+            "payload": payloads,
+        },
+        schema=QUARANTINE_ENTERPRISE.schema,
+    )
 
 
 def file_quarantine(source_file: str, error: SourceError) -> pl.DataFrame:
-    return pl.DataFrame([{"source_file": source_file, "line_no": 0, "reason": error.reason, "uscc": None,
-                          "payload": json.dumps({"error": str(error)}, ensure_ascii=False)}],
-                        schema=QUARANTINE_ENTERPRISE.schema)
+    return pl.DataFrame(
+        [
+            {
+                "source_file": source_file,
+                "line_no": 0,
+                "reason": error.reason,
+                "uscc": None,
+                "payload": json.dumps({"error": str(error)}, ensure_ascii=False),
+            }
+        ],
+        schema=QUARANTINE_ENTERPRISE.schema,
+    )
 
 
 def prepare_register(raw: pl.DataFrame) -> pl.DataFrame:
@@ -227,11 +288,17 @@ def prepare_register(raw: pl.DataFrame) -> pl.DataFrame:
         region_code=pl.col("region_code").str.strip_chars(),
         industry_code=pl.col("industry_code").str.strip_chars().str.slice(0, 2),
         status=pl.col("status").str.strip_chars().replace(STATUS),
-        registered_capital=pl.col("registered_capital").str.replace_all(",", "").cast(pl.Float64, strict=False),
-        established_date=pl.col("established").map_elements(parse_date, return_dtype=pl.Date, skip_nulls=True),
+        registered_capital=pl.col("registered_capital")
+        .str.replace_all(",", "")
+        .cast(pl.Float64, strict=False),
+        established_date=pl.col("established").map_elements(
+            parse_date, return_dtype=pl.Date, skip_nulls=True
+        ),
     ).with_columns(
         uscc_problem=pl.col("uscc").map_elements(uscc_problem, return_dtype=pl.String, skip_nulls=False),
-        city_code=pl.col("region_code").map_elements(city_of_division, return_dtype=pl.String, skip_nulls=True),
+        city_code=pl.col("region_code").map_elements(
+            city_of_division, return_dtype=pl.String, skip_nulls=True
+        ),
         division_code=pl.col("region_code"),
     )
 
@@ -243,15 +310,28 @@ def validate_register(path: Path, *, relative_to: Path) -> Validated:
     try:
         raw = read_register(path)
     except SourceError as err:
-        return Validated(source, 1, pl.DataFrame(), file_quarantine(source, err), reasons={err.reason: 1},
-                         snapshot=snapshot_date(path))
+        return Validated(
+            source,
+            1,
+            pl.DataFrame(),
+            file_quarantine(source, err),
+            reasons={err.reason: 1},
+            snapshot=snapshot_date(path),
+        )
     rows = prepare_register(raw).with_columns(reason=first_failed_rule(REGISTER_ROW_RULES))
     bad = rows.filter(pl.col("reason").is_not_null())
     good = rows.filter(pl.col("reason").is_null())
     clean = good.sort("line_no").unique(subset=["uscc"], keep="last", maintain_order=True)
     reasons = dict(bad.group_by("reason").len().iter_rows())
-    return Validated(source, raw.height, clean, quarantine_rows(source, bad), good.height - clean.height,
-                     snapshot_date(path), reasons)
+    return Validated(
+        source,
+        raw.height,
+        clean,
+        quarantine_rows(source, bad),
+        good.height - clean.height,
+        snapshot_date(path),
+        reasons,
+    )
 
 
 def registry_files(folder: Path) -> tuple[list[Path], list[Path]]:
@@ -259,7 +339,9 @@ def registry_files(folder: Path) -> tuple[list[Path], list[Path]]:
     if not folder.is_dir():
         return [], []
     files = sorted(p for p in folder.iterdir() if p.is_file())
-    return [p for p in files if p.suffix.lower() == ".csv"], [p for p in files if p.suffix.lower() in (".xlsx", ".xlsm")]
+    return [p for p in files if p.suffix.lower() == ".csv"], [
+        p for p in files if p.suffix.lower() in (".xlsx", ".xlsm")
+    ]
 
 
 ENTERPRISE_NAME = ENTERPRISE.name

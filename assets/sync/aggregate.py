@@ -43,7 +43,7 @@ def base_sql(energy: str, equipment: str) -> str:
     return f"""
     SELECT
         e.uscc,
-        {_legacy_city('e.city_code')} AS city,
+        {_legacy_city("e.city_code")} AS city,
         e.industry_code AS industry,
         e.electricity_kwh, e.natural_gas_m3, e.coal_t, e.energy_tce,
         e.readings_received, e.readings_expected,
@@ -63,7 +63,9 @@ def base_sql(energy: str, equipment: str) -> str:
 
 def aggregate_sql(measures: tuple[Measure, ...], energy: str, equipment: str) -> str:
     cols = ",\n        ".join(
-        f"CAST({m.sql} AS BIGINT) AS {m.name}" if m.integer else f"round(CAST({m.sql} AS DOUBLE), 6) AS {m.name}"
+        f"CAST({m.sql} AS BIGINT) AS {m.name}"
+        if m.integer
+        else f"round(CAST({m.sql} AS DOUBLE), 6) AS {m.name}"
         for m in measures
     )
     return f"""
@@ -97,5 +99,12 @@ def aggregate_day(
     return (
         df.with_columns(pl.lit(day.isoformat()).alias("day"))
         .sort(order, "city_code", "industry_code")
-        .select("day", "level", "city_code", "industry_code", "contributors", *[m.name for m in released(measures)])
+        .select(
+            "day",
+            "level",
+            "city_code",
+            "industry_code",
+            "contributors",
+            *[m.name for m in released(measures)],
+        )
     )

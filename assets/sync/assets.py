@@ -1,6 +1,5 @@
 """The national sync as a Dagster asset: one local day released, sent to the national node, acknowledged."""
 
-
 import datetime as dt
 
 import httpx
@@ -33,15 +32,24 @@ class NationalNodeResource(ConfigurableResource):
     max_attempts: int = 6
 
     def config(self) -> NodeConfig:
-        return NodeConfig(url=self.url, key_id=self.key_id, secret=self.secret, province=self.province,
-                          timeout_s=self.timeout_s, max_attempts=self.max_attempts)
+        return NodeConfig(
+            url=self.url,
+            key_id=self.key_id,
+            secret=self.secret,
+            province=self.province,
+            timeout_s=self.timeout_s,
+            max_attempts=self.max_attempts,
+        )
 
 
 def _measures_md() -> MetadataValue:
     lines = ["| measure | unit | grade | released |", "|---|---|---|---|"]
     for m in MEASURES:
-        rule = {1: "as is", 2: f"cells of >= {DISCLOSURE_THRESHOLD} enterprises, complementary suppression",
-                3: "never"}[m.grade]
+        rule = {
+            1: "as is",
+            2: f"cells of >= {DISCLOSURE_THRESHOLD} enterprises, complementary suppression",
+            3: "never",
+        }[m.grade]
         lines.append(f"| {m.name} | {m.unit} | {m.grade} ({GRADES[m.grade]}) | {rule} |")
     return MetadataValue.md("\n".join(lines))
 
@@ -57,7 +65,11 @@ def _measures_md() -> MetadataValue:
     kinds={"duckdb", "arrow"},
     owners=[f"team:{SYNC_LEDGER.owner}"],
     tags={"domain": SYNC_LEDGER.domain, "grade": "2"},
-    metadata={"ledger": SYNC_LEDGER.name, "measures": _measures_md(), "disclosure_threshold": DISCLOSURE_THRESHOLD},
+    metadata={
+        "ledger": SYNC_LEDGER.name,
+        "measures": _measures_md(),
+        "disclosure_threshold": DISCLOSURE_THRESHOLD,
+    },
     pool="national_sync",
 )
 def national_batch(
@@ -72,8 +84,9 @@ def national_batch(
     con = warehouse.connect(read_only=True)
     try:
         with httpx.Client() as client:
-            outcome = sync_day(day, lake=store, con=con, client=client, node=national_node.config(),
-                               run_id=context.run_id)
+            outcome = sync_day(
+                day, lake=store, con=con, client=client, node=national_node.config(), run_id=context.run_id
+            )
     finally:
         con.close()
     warehouse.refresh(store)

@@ -31,7 +31,10 @@ _DIMENSIONS = [
 
 def wire_schema(measures: tuple[Measure, ...] = MEASURES) -> pa.Schema:
     return pa.schema(
-        [*_DIMENSIONS, *(pa.field(m.name, pa.int64() if m.integer else pa.float64()) for m in released(measures))]
+        [
+            *_DIMENSIONS,
+            *(pa.field(m.name, pa.int64() if m.integer else pa.float64()) for m in released(measures)),
+        ]
     )
 
 

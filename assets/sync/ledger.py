@@ -61,8 +61,13 @@ def plan(rows: pl.DataFrame, payload_sha256: str) -> Plan:
     if open_rows.height:
         pending = open_rows.row(-1, named=True)
         if pending["payload_sha256"] == payload_sha256:
-            return Plan("send", pending["version"], int(pending["attempts"] or 0), recovering=True,
-                        restatement=last_ack is not None)
+            return Plan(
+                "send",
+                pending["version"],
+                int(pending["attempts"] or 0),
+                recovering=True,
+                restatement=last_ack is not None,
+            )
         return Plan("send", next_version(rows), restatement=last_ack is not None, superseded=pending)
     if last_ack and last_ack["payload_sha256"] == payload_sha256:
         return Plan("unchanged", last_ack["version"], acknowledged=last_ack)
@@ -95,8 +100,15 @@ def compact(lake: Lake, run_id: str, above_files: int = COMPACT_ABOVE_FILES) -> 
     if not lake.exists(SYNC_LEDGER) or len(lake.table(SYNC_LEDGER).file_uris()) <= above_files:
         return False
     try:
-        lake.table(SYNC_LEDGER).optimize.compact(commit_properties=CommitProperties(
-            custom_metadata={"run_id": run_id, "lakehouse.operation": "compact", "table": SYNC_LEDGER.name}))
+        lake.table(SYNC_LEDGER).optimize.compact(
+            commit_properties=CommitProperties(
+                custom_metadata={
+                    "run_id": run_id,
+                    "lakehouse.operation": "compact",
+                    "table": SYNC_LEDGER.name,
+                }
+            )
+        )
     except CommitFailedError:
         return False
     return True
@@ -117,36 +129,82 @@ class Sending:
 
     def fields(self) -> dict:
         return {
-            "batch_id": self.batch.batch_id, "period": self.batch.period, "version": self.batch.version,
-            "payload_sha256": self.batch.payload_sha256, "rows": self.rows, "cells_suppressed": self.cells_suppressed,
-            "node": self.node_url, "source_versions": json.dumps(self.batch.manifest["source_versions"], sort_keys=True),
+            "batch_id": self.batch.batch_id,
+            "period": self.batch.period,
+            "version": self.batch.version,
+            "payload_sha256": self.batch.payload_sha256,
+            "rows": self.rows,
+            "cells_suppressed": self.cells_suppressed,
+            "node": self.node_url,
+            "source_versions": json.dumps(self.batch.manifest["source_versions"], sort_keys=True),
         }
 
 
 def record_pending(lake: Lake, s: Sending, *, attempts: int, run_id: str, message: str | None = None) -> None:
-    _upsert(lake, _row(**s.fields(), status="pending", attempts=attempts, sent_at=_now(), message=message), run_id)
+    _upsert(
+        lake, _row(**s.fields(), status="pending", attempts=attempts, sent_at=_now(), message=message), run_id
+    )
 
 
-def record_acknowledged(lake: Lake, s: Sending, *, attempts: int, receipt_id: str, run_id: str,
-                        message: str | None = None) -> None:
+def record_acknowledged(
+    lake: Lake, s: Sending, *, attempts: int, receipt_id: str, run_id: str, message: str | None = None
+) -> None:
     now = _now()
-    _upsert(lake, _row(**s.fields(), status="acknowledged", attempts=attempts, node_receipt=receipt_id, sent_at=now,
-                       acknowledged_at=now, message=message), run_id)
+    _upsert(
+        lake,
+        _row(
+            **s.fields(),
+            status="acknowledged",
+            attempts=attempts,
+            node_receipt=receipt_id,
+            sent_at=now,
+            acknowledged_at=now,
+            message=message,
+        ),
+        run_id,
+    )
 
 
 def record_failed(lake: Lake, s: Sending, *, attempts: int, message: str, run_id: str) -> None:
-    _upsert(lake, _row(**s.fields(), status="failed", attempts=attempts, sent_at=_now(), message=message), run_id)
+    _upsert(
+        lake, _row(**s.fields(), status="failed", attempts=attempts, sent_at=_now(), message=message), run_id
+    )
 
 
 def record_superseded(lake: Lake, row: dict, *, by_version: int, run_id: str) -> None:
     """An unacknowledged batch whose figures changed before it got through: the next version replaces it."""
-    _upsert(lake, _row(**(row | {"status": "failed", "message": f"superseded by version {by_version} before "
-                                  "acknowledgment; the node may hold it, the higher version is current"})), run_id)
+    _upsert(
+        lake,
+        _row(
+            **(
+                row
+                | {
+                    "status": "failed",
+                    "message": f"superseded by version {by_version} before "
+                    "acknowledgment; the node may hold it, the higher version is current",
+                }
+            )
+        ),
+        run_id,
+    )
 
 
-def record_skipped(lake: Lake, *, province: str, period: str, version: int, node_url: str, reason: str,
-                   run_id: str) -> None:
+def record_skipped(
+    lake: Lake, *, province: str, period: str, version: int, node_url: str, reason: str, run_id: str
+) -> None:
     """A day not released (blocking checks failed, theme missing): nothing was sent."""
-    _upsert(lake, _row(batch_id=batch_id(province, period, version), period=period, version=version,
-                       status="skipped", attempts=0, rows=0, cells_suppressed=0, node=node_url,
-                       message=reason), run_id)
+    _upsert(
+        lake,
+        _row(
+            batch_id=batch_id(province, period, version),
+            period=period,
+            version=version,
+            status="skipped",
+            attempts=0,
+            rows=0,
+            cells_suppressed=0,
+            node=node_url,
+            message=reason,
+        ),
+        run_id,
+    )

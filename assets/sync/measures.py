@@ -39,27 +39,59 @@ def _sum(column: str) -> str:
 
 
 MEASURES: tuple[Measure, ...] = (
-    Measure("enterprises", "count(DISTINCT uscc)", source_grade(ENERGY_DAILY, "uscc"), "count",
-            "Enterprises reporting energy that day", integer=True),
-    Measure("electricity_kwh", _sum("electricity_kwh"), source_grade(ENERGY_DAILY, "electricity_kwh"), "kWh",
-            "Electricity from cumulative meters"),
-    Measure("natural_gas_m3", _sum("natural_gas_m3"), source_grade(ENERGY_DAILY, "natural_gas_m3"), "m³",
-            "Natural gas from cumulative meters"),
-    Measure("coal_t", _sum("coal_t"), source_grade(ENERGY_DAILY, "coal_t"), "t", "Raw coal from cumulative meters"),
-    Measure("energy_tce", _sum("energy_tce"), source_grade(ENERGY_DAILY, "energy_tce"), "tce",
-            "All carriers in tonnes of standard coal equivalent (GB/T 2589)"),
+    Measure(
+        "enterprises",
+        "count(DISTINCT uscc)",
+        source_grade(ENERGY_DAILY, "uscc"),
+        "count",
+        "Enterprises reporting energy that day",
+        integer=True,
+    ),
+    Measure(
+        "electricity_kwh",
+        _sum("electricity_kwh"),
+        source_grade(ENERGY_DAILY, "electricity_kwh"),
+        "kWh",
+        "Electricity from cumulative meters",
+    ),
+    Measure(
+        "natural_gas_m3",
+        _sum("natural_gas_m3"),
+        source_grade(ENERGY_DAILY, "natural_gas_m3"),
+        "m³",
+        "Natural gas from cumulative meters",
+    ),
+    Measure(
+        "coal_t", _sum("coal_t"), source_grade(ENERGY_DAILY, "coal_t"), "t", "Raw coal from cumulative meters"
+    ),
+    Measure(
+        "energy_tce",
+        _sum("energy_tce"),
+        source_grade(ENERGY_DAILY, "energy_tce"),
+        "tce",
+        "All carriers in tonnes of standard coal equivalent (GB/T 2589)",
+    ),
     Measure(
         "completeness_pct",
         "100 * sum(least(readings_received, readings_expected)) / nullif(sum(readings_expected), 0)",
-        source_grade(ENERGY_DAILY, "readings_received", "readings_expected"), "%",
+        source_grade(ENERGY_DAILY, "readings_received", "readings_expected"),
+        "%",
         "Readings received / expected over all equipment (weighted, not a mean of percentages)",
     ),
     Measure(
         "availability_pct",
         "100 * sum(CAST(observed_hours - fault_hours AS DECIMAL(38, 6)))"
         " / nullif(sum(CAST(observed_hours AS DECIMAL(38, 6))), 0)",
-        source_grade(EQUIPMENT_DAILY, "availability_pct", "fault_hours", "equipment_type", "readings_good",
-                     "readings_uncertain", "readings_bad"), "%",
+        source_grade(
+            EQUIPMENT_DAILY,
+            "availability_pct",
+            "fault_hours",
+            "equipment_type",
+            "readings_good",
+            "readings_uncertain",
+            "readings_bad",
+        ),
+        "%",
         "Equipment hours not in fault / observed hours (time-weighted over equipment)",
     ),
 )

@@ -153,19 +153,33 @@ def release(
     sendable = released(measures)
     keys = list(zip(aggregates["city_code"], aggregates["industry_code"], strict=True))
     tce = aggregates["energy_tce"] if "energy_tce" in aggregates.columns else [0.0] * len(keys)
-    cells = {k: (int(n), abs(float(t or 0.0))) for k, n, t in zip(keys, aggregates["contributors"], tce, strict=True)}
+    cells = {
+        k: (int(n), abs(float(t or 0.0)))
+        for k, n, t in zip(keys, aggregates["contributors"], tce, strict=True)
+    }
     primary = {k for k, (n, _) in cells.items() if n < threshold}
     secondary = complementary(cells, primary)
     if bridges(primary | secondary):  # the guarantee above, checked on every release
         raise AssertionError("release policy: a suppressed cell would still be derivable")
     hidden = pl.Series([k in primary or k in secondary for k in keys], dtype=pl.Boolean)
-    why = pl.Series(["primary" if k in primary else "secondary" if k in secondary else None for k in keys],
-                    dtype=pl.String)
+    why = pl.Series(
+        ["primary" if k in primary else "secondary" if k in secondary else None for k in keys],
+        dtype=pl.String,
+    )
     grade2 = [m.name for m in sendable if m.grade == 2]
     frame = (
         aggregates.with_columns(suppressed=hidden, suppression=why)
-        .with_columns([pl.when(pl.col("suppressed")).then(None).otherwise(pl.col(n)).alias(n) for n in grade2])
-        .select("day", "level", "city_code", "industry_code", "suppressed", "suppression",
-                *[m.name for m in sendable])
+        .with_columns(
+            [pl.when(pl.col("suppressed")).then(None).otherwise(pl.col(n)).alias(n) for n in grade2]
+        )
+        .select(
+            "day",
+            "level",
+            "city_code",
+            "industry_code",
+            "suppressed",
+            "suppression",
+            *[m.name for m in sendable],
+        )
     )
     return Release(frame, len(primary), len(secondary))

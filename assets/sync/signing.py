@@ -15,12 +15,26 @@ import time
 
 SCHEME = "NN1-HMAC-SHA256"
 H_NODE, H_KEY, H_TS, H_NONCE, H_BODY, H_SIG, H_IDEMPOTENCY = (
-    "X-Node-Id", "X-Key-Id", "X-Timestamp", "X-Nonce", "X-Content-SHA256", "X-Signature", "Idempotency-Key",
+    "X-Node-Id",
+    "X-Key-Id",
+    "X-Timestamp",
+    "X-Nonce",
+    "X-Content-SHA256",
+    "X-Signature",
+    "Idempotency-Key",
 )
 
 
-def canonical(method: str, path: str, node: str, key_id: str, timestamp: str, nonce: str,
-              idempotency_key: str, body_sha256: str) -> bytes:
+def canonical(
+    method: str,
+    path: str,
+    node: str,
+    key_id: str,
+    timestamp: str,
+    nonce: str,
+    idempotency_key: str,
+    body_sha256: str,
+) -> bytes:
     return "\n".join(
         (SCHEME, method.upper(), path, node, key_id, timestamp, nonce, idempotency_key, body_sha256)
     ).encode()

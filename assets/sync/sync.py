@@ -45,8 +45,10 @@ def gate(lake: Lake, day: dt.date, *, today: dt.date | None = None) -> str | Non
             return f"{spec.name} has no partition {day}: the theme was not built (or built empty)"
     results = lake.read(QUALITY_RESULTS, columns=["table_name", "partition", "rule_id", "severity", "passed"])
     failed = results.filter(  # in polars: see ledger.period_rows on pyarrow filters over merged files
-        (pl.col("partition") == day.isoformat()) & pl.col("table_name").is_in([s.name for s in GATED])
-        & (pl.col("severity") == "error") & ~pl.col("passed")
+        (pl.col("partition") == day.isoformat())
+        & pl.col("table_name").is_in([s.name for s in GATED])
+        & (pl.col("severity") == "error")
+        & ~pl.col("passed")
     ).sort("table_name", "rule_id")
     if failed.height:
         rules = ", ".join(f"{t}:{r}" for t, r in failed.select("table_name", "rule_id").iter_rows())
@@ -64,7 +66,9 @@ class Built:
     source_versions: dict[str, int | None]
 
 
-def build(con: duckdb.DuckDBPyConnection, lake: Lake, day: dt.date, measures: tuple[Measure, ...] = MEASURES) -> Built:
+def build(
+    con: duckdb.DuckDBPyConnection, lake: Lake, day: dt.date, measures: tuple[Measure, ...] = MEASURES
+) -> Built:
     """Aggregate through DuckDB and apply the release policy, noting the Delta versions read."""
     for _ in range(3):  # a theme rebuilt while reading: read again so the versions name what was read
         before = {s.name: lake.version(s) for s in SOURCES}
@@ -99,26 +103,58 @@ class SyncOutcome:
     def metadata(self) -> dict:
         """For the Dagster UI."""
         return {
-            "status": self.status, "batches_sent": int(self.sent), "rows": self.rows, "bytes": self.bytes,
-            "latency_ms": round(self.latency_ms, 1), "cells_suppressed": self.cells_suppressed,
-            "attempts": self.attempts, "version": self.version or 0, "batch_id": self.batch_id or "",
-            "node_receipt": self.receipt_id or "", "restatement": self.restatement, "duplicate": self.duplicate,
+            "status": self.status,
+            "batches_sent": int(self.sent),
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "latency_ms": round(self.latency_ms, 1),
+            "cells_suppressed": self.cells_suppressed,
+            "attempts": self.attempts,
+            "version": self.version or 0,
+            "batch_id": self.batch_id or "",
+            "node_receipt": self.receipt_id or "",
+            "restatement": self.restatement,
+            "duplicate": self.duplicate,
             "message": self.message or "",
         }
 
 
-def _send(lake: Lake, client: httpx.Client, node: NodeConfig, built: Built, *, period: str, version: int,
-          prior_attempts: int, restatement: bool, run_id: str, note: str | None,
-          retry_conflict: bool = True) -> SyncOutcome:
+def _send(
+    lake: Lake,
+    client: httpx.Client,
+    node: NodeConfig,
+    built: Built,
+    *,
+    period: str,
+    version: int,
+    prior_attempts: int,
+    restatement: bool,
+    run_id: str,
+    note: str | None,
+    retry_conflict: bool = True,
+) -> SyncOutcome:
     """Ledger `pending`, deliver, ledger `acknowledged` (or `failed`). If the node holds other figures under
     this version, or a higher version, the figures go out once more above it: the node's current version
     must be the province's."""
-    batch = make_batch(province=node.province, period=period, version=version, payload=built.payload,
-                       rows=built.release.frame.height, cells_suppressed=built.release.cells_suppressed,
-                       source_versions=built.source_versions)
+    batch = make_batch(
+        province=node.province,
+        period=period,
+        version=version,
+        payload=built.payload,
+        rows=built.release.frame.height,
+        cells_suppressed=built.release.cells_suppressed,
+        source_versions=built.source_versions,
+    )
     sending = ledger.Sending(batch, node.url, built.release.frame.height, built.release.cells_suppressed)
-    out = {"period": period, "version": version, "batch_id": batch.batch_id, "rows": sending.rows,
-           "bytes": len(built.payload), "cells_suppressed": sending.cells_suppressed, "restatement": restatement}
+    out = {
+        "period": period,
+        "version": version,
+        "batch_id": batch.batch_id,
+        "rows": sending.rows,
+        "bytes": len(built.payload),
+        "cells_suppressed": sending.cells_suppressed,
+        "restatement": restatement,
+    }
     ledger.record_pending(lake, sending, attempts=prior_attempts, run_id=run_id, message=note)
     try:
         delivery: Delivery = deliver(client, node, batch)
@@ -128,9 +164,19 @@ def _send(lake: Lake, client: httpx.Client, node: NodeConfig, built: Built, *, p
         if exc.code in CONFLICTS and retry_conflict:
             # The node holds other figures under this version (the ledger was lost or rolled back): go above.
             above = max(version, int(exc.body.get("latest_version") or 0)) + 1
-            return _send(lake, client, node, built, period=period, version=above, prior_attempts=0,
-                         restatement=restatement, run_id=run_id, retry_conflict=False,
-                         note=f"version {version} conflicted at the node ({exc.code}); sent as {above}")
+            return _send(
+                lake,
+                client,
+                node,
+                built,
+                period=period,
+                version=above,
+                prior_attempts=0,
+                restatement=restatement,
+                run_id=run_id,
+                retry_conflict=False,
+                note=f"version {version} conflicted at the node ({exc.code}); sent as {above}",
+            )
         return SyncOutcome(**out, status="failed", attempts=attempts, message=str(exc))
     except NodeUnavailable as exc:
         attempts = prior_attempts + exc.attempts
@@ -142,16 +188,34 @@ def _send(lake: Lake, client: httpx.Client, node: NodeConfig, built: Built, *, p
         message = f"node receipt {receipt.get('receipt_id')} does not match batch {batch.batch_id}"
         ledger.record_failed(lake, sending, attempts=attempts, message=message, run_id=run_id)
         return SyncOutcome(**out, status="failed", attempts=attempts, message=message)
-    ledger.record_acknowledged(lake, sending, attempts=attempts, receipt_id=receipt["receipt_id"], run_id=run_id,
-                               message=note)
+    ledger.record_acknowledged(
+        lake, sending, attempts=attempts, receipt_id=receipt["receipt_id"], run_id=run_id, message=note
+    )
     latest = int(receipt.get("latest_version") or version)
     if latest > version and retry_conflict:
         # Stored, but the node already holds a higher version of the period: these figures must be current.
-        return _send(lake, client, node, built, period=period, version=latest + 1, prior_attempts=0,
-                     restatement=restatement, run_id=run_id, retry_conflict=False,
-                     note=f"version {version} stored below the node's version {latest}; sent as {latest + 1}")
-    return SyncOutcome(**out, status="acknowledged", attempts=attempts, latency_ms=delivery.latency_ms,
-                       receipt_id=receipt["receipt_id"], duplicate=bool(receipt.get("duplicate")), message=note)
+        return _send(
+            lake,
+            client,
+            node,
+            built,
+            period=period,
+            version=latest + 1,
+            prior_attempts=0,
+            restatement=restatement,
+            run_id=run_id,
+            retry_conflict=False,
+            note=f"version {version} stored below the node's version {latest}; sent as {latest + 1}",
+        )
+    return SyncOutcome(
+        **out,
+        status="acknowledged",
+        attempts=attempts,
+        latency_ms=delivery.latency_ms,
+        receipt_id=receipt["receipt_id"],
+        duplicate=bool(receipt.get("duplicate")),
+        message=note,
+    )
 
 
 def sync_day(
@@ -170,17 +234,31 @@ def sync_day(
     reason = gate(lake, day, today=today)
     if reason:
         version = ledger.next_version(ledger.period_rows(lake, period))
-        ledger.record_skipped(lake, province=node.province, period=period, version=version, node_url=node.url,
-                              reason=reason, run_id=run_id)
+        ledger.record_skipped(
+            lake,
+            province=node.province,
+            period=period,
+            version=version,
+            node_url=node.url,
+            reason=reason,
+            run_id=run_id,
+        )
         ledger.compact(lake, run_id)
         return SyncOutcome(period, "skipped", version=version, message=reason)
     built = build(con, lake, day, measures)
     plan = ledger.plan(ledger.period_rows(lake, period), built.payload_sha256)
     if plan.action == "unchanged":
         ack = plan.acknowledged or {}
-        return SyncOutcome(period, "unchanged", version=plan.version, batch_id=ack.get("batch_id"),
-                           rows=int(ack.get("rows") or 0), cells_suppressed=int(ack.get("cells_suppressed") or 0),
-                           receipt_id=ack.get("node_receipt"), message="already acknowledged with these figures")
+        return SyncOutcome(
+            period,
+            "unchanged",
+            version=plan.version,
+            batch_id=ack.get("batch_id"),
+            rows=int(ack.get("rows") or 0),
+            cells_suppressed=int(ack.get("cells_suppressed") or 0),
+            receipt_id=ack.get("node_receipt"),
+            message="already acknowledged with these figures",
+        )
     if plan.superseded:
         ledger.record_superseded(lake, plan.superseded, by_version=plan.version, run_id=run_id)
     note = None
@@ -188,8 +266,18 @@ def sync_day(
         note = "re-sent: an earlier send was not acknowledged"
     elif plan.restatement:
         note = "restatement: the figures changed since the last acknowledged version"
-    outcome = _send(lake, client, node, built, period=period, version=plan.version,
-                    prior_attempts=plan.prior_attempts, restatement=plan.restatement, run_id=run_id, note=note)
+    outcome = _send(
+        lake,
+        client,
+        node,
+        built,
+        period=period,
+        version=plan.version,
+        prior_attempts=plan.prior_attempts,
+        restatement=plan.restatement,
+        run_id=run_id,
+        note=note,
+    )
     ledger.compact(lake, run_id)
     return outcome
 
@@ -204,8 +292,9 @@ def days_between(lake: Lake, until: dt.date, since: dt.date | None = None) -> li
     return [since + dt.timedelta(days=i) for i in range((until - since).days + 1)]
 
 
-def sync_days(days: Iterable[dt.date], *, on_done: Callable[[SyncOutcome], None] | None = None,
-              **kwargs) -> list[SyncOutcome]:
+def sync_days(
+    days: Iterable[dt.date], *, on_done: Callable[[SyncOutcome], None] | None = None, **kwargs
+) -> list[SyncOutcome]:
     """sync_day over several days, in the order given; a failed day does not stop the others."""
     outcomes = []
     for day in days:

@@ -55,7 +55,9 @@ class NodeUnavailable(Exception):
 
     def __init__(self, attempts: int, last: BaseException) -> None:
         self.attempts, self.last = attempts, last
-        super().__init__(f"national node unavailable after {attempts} attempt(s): {type(last).__name__}: {last}")
+        super().__init__(
+            f"national node unavailable after {attempts} attempt(s): {type(last).__name__}: {last}"
+        )
 
 
 class _ServerError(Exception):
@@ -74,8 +76,13 @@ class Delivery:
 def _log_retry(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
     wait = state.next_action.sleep if state.next_action else 0.0
-    log.warning("national node attempt %d failed (%s: %s); retrying in %.1fs",
-                state.attempt_number, type(exc).__name__, exc, wait)
+    log.warning(
+        "national node attempt %d failed (%s: %s); retrying in %.1fs",
+        state.attempt_number,
+        type(exc).__name__,
+        exc,
+        wait,
+    )
 
 
 def deliver(client: httpx.Client, node: NodeConfig, batch: Batch, *, sleep=time.sleep) -> Delivery:
@@ -87,18 +94,30 @@ def deliver(client: httpx.Client, node: NodeConfig, batch: Batch, *, sleep=time.
     def attempt() -> httpx.Response:
         nonlocal attempts
         attempts += 1
-        headers = sign_request(method="POST", path=BATCHES_PATH, body=body, node=node.province, key_id=node.key_id,
-                               secret=node.secret, idempotency_key=batch.batch_id)
-        response = client.post(f"{node.url.rstrip('/')}{BATCHES_PATH}", content=body,
-                               headers=headers | {"Content-Type": "application/json"}, timeout=node.timeout_s)
+        headers = sign_request(
+            method="POST",
+            path=BATCHES_PATH,
+            body=body,
+            node=node.province,
+            key_id=node.key_id,
+            secret=node.secret,
+            idempotency_key=batch.batch_id,
+        )
+        response = client.post(
+            f"{node.url.rstrip('/')}{BATCHES_PATH}",
+            content=body,
+            headers=headers | {"Content-Type": "application/json"},
+            timeout=node.timeout_s,
+        )
         if response.status_code >= 500 or response.status_code == 429:
             raise _ServerError(response)
         return response
 
     retrying = Retrying(
         stop=stop_after_attempt(node.max_attempts),
-        wait=wait_exponential_jitter(initial=node.backoff_initial_s, max=node.backoff_max_s,
-                                     jitter=node.backoff_initial_s),
+        wait=wait_exponential_jitter(
+            initial=node.backoff_initial_s, max=node.backoff_max_s, jitter=node.backoff_initial_s
+        ),
         retry=retry_if_exception_type((httpx.TransportError, _ServerError)),
         before_sleep=_log_retry,
         sleep=sleep,

@@ -41,12 +41,20 @@ def ingest_telemetry(context: AssetExecutionContext, lake: LakeResource, warehou
 
     settings = lake.settings
     result = ingest_landing(
-        settings.landing, lake.lake, run_id=context.run_id, watermark_days=settings.late_watermark_days, progress=progress
+        settings.landing,
+        lake.lake,
+        run_id=context.run_id,
+        watermark_days=settings.late_watermark_days,
+        progress=progress,
     )
     ledger = lake.lake.read(LANDING_FILES)
     today = dt.datetime.now(ZoneInfo(TIMEZONE)).date()
     evaluation = evaluate(
-        BRONZE_TELEMETRY, ledger, partition=today.isoformat(), run_id=context.run_id, gx_home=settings.gx_home,
+        BRONZE_TELEMETRY,
+        ledger,
+        partition=today.isoformat(),
+        run_id=context.run_id,
+        gx_home=settings.gx_home,
         context={"run_id": context.run_id, "today": today},
     )
     lake.lake.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
@@ -78,7 +86,11 @@ def ingest_telemetry(context: AssetExecutionContext, lake: LakeResource, warehou
 
 @multi_asset(
     specs=[
-        asset_spec(SILVER_TELEMETRY, deps=[BRONZE_TELEMETRY.asset_key, EQUIPMENT.asset_key], partitions_def=daily_local),
+        asset_spec(
+            SILVER_TELEMETRY,
+            deps=[BRONZE_TELEMETRY.asset_key, EQUIPMENT.asset_key],
+            partitions_def=daily_local,
+        ),
         asset_spec(QUARANTINE_TELEMETRY, deps=[BRONZE_TELEMETRY.asset_key], partitions_def=daily_local),
     ],
     check_specs=checks_for(SILVER_TELEMETRY, reconciles=True),
@@ -91,10 +103,16 @@ def build_silver_telemetry(context: AssetExecutionContext, lake: LakeResource, w
     store, settings = lake.lake, lake.settings
     raw = current_bronze(store.read(BRONZE_TELEMETRY, where=_reading_day_is(day)), store.read(LANDING_FILES))
     result = clean_telemetry(
-        raw, store.read(EQUIPMENT), day=day, run_id=context.run_id, watermark_days=settings.late_watermark_days
+        raw,
+        store.read(EQUIPMENT),
+        day=day,
+        run_id=context.run_id,
+        watermark_days=settings.late_watermark_days,
     )
     silver_version = store.replace_partition(SILVER_TELEMETRY, day, result.clean, run_id=context.run_id)
-    quarantine_version = store.replace_partition(QUARANTINE_TELEMETRY, day, result.quarantined, run_id=context.run_id)
+    quarantine_version = store.replace_partition(
+        QUARANTINE_TELEMETRY, day, result.quarantined, run_id=context.run_id
+    )
     build_seconds = time.perf_counter() - started
     recon = Reconciliation(result.landed, result.clean.height, result.quarantined.height, result.duplicates)
     evaluation = evaluate(
@@ -110,10 +128,16 @@ def build_silver_telemetry(context: AssetExecutionContext, lake: LakeResource, w
             "landed": result.landed,
             "quarantine_reasons": result.reasons,
             "enterprises": store.read(ENTERPRISE, columns=["uscc"]),
-            "trailing_row_counts": trailing_clean_counts(store.read(RECONCILIATION), SILVER_TELEMETRY.name, day),
+            "trailing_row_counts": trailing_clean_counts(
+                store.read(RECONCILIATION), SILVER_TELEMETRY.name, day
+            ),
         },
     )
-    store.upsert(RECONCILIATION, recon.row(SILVER_TELEMETRY, context.partition_key, context.run_id), run_id=context.run_id)
+    store.upsert(
+        RECONCILIATION,
+        recon.row(SILVER_TELEMETRY, context.partition_key, context.run_id),
+        run_id=context.run_id,
+    )
     store.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
     warehouse.refresh(store)
     flags = result.flags

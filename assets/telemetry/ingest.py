@@ -73,7 +73,9 @@ def ingest_landing(
     # A file whose path, size and modification time are already in the ledger is not read again.
     known_stats = set(seen.select("source_file", "size_bytes", "modified_at").iter_rows())
     current = seen.filter(pl.col("status") == "ingested")
-    current_hash_of = dict(zip(current["source_file"].to_list(), current["content_hash"].to_list(), strict=True))
+    current_hash_of = dict(
+        zip(current["source_file"].to_list(), current["content_hash"].to_list(), strict=True)
+    )
     ingested_hashes = set(current["content_hash"].to_list())
     if lake.exists(BRONZE_TELEMETRY):  # recovery: bronze committed but ledger not
         ingested_hashes |= set(lake.read(BRONZE_TELEMETRY, columns=["content_hash"])["content_hash"].unique())
@@ -92,13 +94,24 @@ def ingest_landing(
             continue
         landed_on = landing_date(path)
         row = {
-            "source_file": rel, "content_hash": digest, "size_bytes": len(data), "modified_at": modified,
+            "source_file": rel,
+            "content_hash": digest,
+            "size_bytes": len(data),
+            "modified_at": modified,
             "landing_date": landed_on,
-            "status": "ingested", "reason": None, "records": 0, "reading_days": [],
-            "ingest_run_id": run_id, "ingested_at": now, "superseded_at": None,
+            "status": "ingested",
+            "reason": None,
+            "records": 0,
+            "reading_days": [],
+            "ingest_run_id": run_id,
+            "ingested_at": now,
+            "superseded_at": None,
         }
         if digest in ingested_hashes or digest in first_name:
-            row |= {"status": "duplicate_file", "reason": f"same content as {first_name.get(digest, 'an ingested file')}"}
+            row |= {
+                "status": "duplicate_file",
+                "reason": f"same content as {first_name.get(digest, 'an ingested file')}",
+            }
         else:
             try:
                 landed = read_landing_file(path, rel, data)
@@ -125,22 +138,23 @@ def ingest_landing(
             progress(n + 1, len(candidates))
     if superseded:
         old = current.filter(pl.col("source_file").is_in(superseded)).with_columns(
-            status=pl.lit("superseded"), superseded_at=pl.lit(now, dtype=LANDING_FILES.schema["superseded_at"])
+            status=pl.lit("superseded"),
+            superseded_at=pl.lit(now, dtype=LANDING_FILES.schema["superseded_at"]),
         )
         ledger.extend(old.to_dicts())
     bronze = None
     if frames:
         bronze = route_reading_days(pl.concat(frames, how="diagonal_relaxed"), watermark_days)
-        days_of = dict(
-            bronze.group_by("source_file").agg(pl.col("reading_day").unique().sort()).iter_rows()
-        )
+        days_of = dict(bronze.group_by("source_file").agg(pl.col("reading_day").unique().sort()).iter_rows())
         for row in ledger:
             if row["status"] == "ingested" and row["source_file"] in days_of:
                 row["reading_days"] = days_of[row["source_file"]]
     files = pl.DataFrame(ledger, schema=LANDING_FILES.schema)
     result = IngestResult(files=files)
     if bronze is not None:
-        result.bronze_version = lake.append(BRONZE_TELEMETRY, bronze.select(list(BRONZE_TELEMETRY.schema)), run_id=run_id)
+        result.bronze_version = lake.append(
+            BRONZE_TELEMETRY, bronze.select(list(BRONZE_TELEMETRY.schema)), run_id=run_id
+        )
         result.records = bronze.height
         result.days_touched = sorted(bronze["reading_day"].unique().to_list())
     if files.height:
@@ -174,7 +188,9 @@ def pending_days(lake: Lake, last_day: dt.date | None = None) -> list[dt.date]:
         .select(pl.col("partition").str.to_date().alias("day"), "built_at")
     )
     status = landed.join(built, on="day", how="left")
-    dirty = set(status.filter(pl.col("built_at").is_null() | (pl.col("last_ingest") > pl.col("built_at")))["day"])
+    dirty = set(
+        status.filter(pl.col("built_at").is_null() | (pl.col("last_ingest") > pl.col("built_at")))["day"]
+    )
     built_days = set(built["day"].to_list())
     dirty |= {d + dt.timedelta(days=1) for d in dirty if d + dt.timedelta(days=1) in built_days}
     if last_day is not None:  # readings stamped in the future wait in bronze until their day exists

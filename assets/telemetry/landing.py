@@ -100,8 +100,12 @@ def parse_csv(text: str, name: str) -> LandedFile:
     # Fast path: a column of lines split on commas; only quoted or ragged lines go through csv.
     frame = pl.DataFrame({"line": body}, schema={"line": pl.String}).with_row_index("i", offset=1)
     frame = frame.with_columns(parts=pl.col("line").str.split(","))
-    simple = frame.filter(~pl.col("line").str.contains('"', literal=True) & (pl.col("parts").list.len() == width))
-    rest = frame.filter(pl.col("line").str.contains('"', literal=True) | (pl.col("parts").list.len() != width))
+    simple = frame.filter(
+        ~pl.col("line").str.contains('"', literal=True) & (pl.col("parts").list.len() == width)
+    )
+    rest = frame.filter(
+        pl.col("line").str.contains('"', literal=True) | (pl.col("parts").list.len() != width)
+    )
     out = simple.select(
         *[pl.col("parts").list.get(j).alias(f) for f, j in zip(FIELDS, index, strict=True)],
         pl.col("i").cast(pl.Int64).alias("line_no"),

@@ -32,7 +32,9 @@ _SILVER_TODAY_AND_YESTERDAY = AssetDep(
     deps=[_SILVER_TODAY_AND_YESTERDAY, EQUIPMENT.asset_key, ENTERPRISE.asset_key],
     check_specs=checks_for(ENERGY_DAILY, reconciles=True),
 )
-def theme_energy_daily(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource) -> MaterializeResult:
+def theme_energy_daily(
+    context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+) -> MaterializeResult:
     """Energy per enterprise x equipment x local day, per carrier and in tce (GB/T 2589)."""
     day = dt.date.fromisoformat(context.partition_key)
     store, settings = lake.lake, lake.settings
@@ -45,11 +47,17 @@ def theme_energy_daily(context: AssetExecutionContext, lake: LakeResource, wareh
     # Every silver reading of the day is counted in exactly one equipment row.
     recon = Reconciliation(readings.height, int(df["readings_received"].sum()), 0, 0)
     evaluation = evaluate(
-        ENERGY_DAILY, df, partition=context.partition_key, run_id=context.run_id, gx_home=settings.gx_home,
+        ENERGY_DAILY,
+        df,
+        partition=context.partition_key,
+        run_id=context.run_id,
+        gx_home=settings.gx_home,
         reconciliation=recon,
         context={"day_in_progress": day >= dt.datetime.now(ZoneInfo(TIMEZONE)).date()},
     )
-    store.upsert(RECONCILIATION, recon.row(ENERGY_DAILY, context.partition_key, context.run_id), run_id=context.run_id)
+    store.upsert(
+        RECONCILIATION, recon.row(ENERGY_DAILY, context.partition_key, context.run_id), run_id=context.run_id
+    )
     store.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
     warehouse.refresh(store)
     return MaterializeResult(
@@ -87,10 +95,18 @@ def theme_equipment_daily(
     counted = int((df["readings_good"] + df["readings_uncertain"] + df["readings_bad"]).sum() or 0)
     recon = Reconciliation(readings.height, counted, 0, 0)
     evaluation = evaluate(
-        EQUIPMENT_DAILY, df, partition=context.partition_key, run_id=context.run_id, gx_home=lake.settings.gx_home,
+        EQUIPMENT_DAILY,
+        df,
+        partition=context.partition_key,
+        run_id=context.run_id,
+        gx_home=lake.settings.gx_home,
         reconciliation=recon,
     )
-    store.upsert(RECONCILIATION, recon.row(EQUIPMENT_DAILY, context.partition_key, context.run_id), run_id=context.run_id)
+    store.upsert(
+        RECONCILIATION,
+        recon.row(EQUIPMENT_DAILY, context.partition_key, context.run_id),
+        run_id=context.run_id,
+    )
     store.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
     warehouse.refresh(store)
     return MaterializeResult(

@@ -63,7 +63,9 @@ def last_meter_readings(silver_previous_day: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def energy_by_equipment(readings: pl.DataFrame, baseline: pl.DataFrame, kgce: dict[str, float]) -> pl.DataFrame:
+def energy_by_equipment(
+    readings: pl.DataFrame, baseline: pl.DataFrame, kgce: dict[str, float]
+) -> pl.DataFrame:
     """Per equipment: consumption per carrier from cumulative meters.
 
     `baseline` holds the last meter reading before the day (from the previous day), so that the
@@ -84,7 +86,9 @@ def energy_by_equipment(readings: pl.DataFrame, baseline: pl.DataFrame, kgce: di
             used=meter_consumption(pl.col("value"), meter.register_size or float("inf")).over("equipment_id")
         ).filter(pl.col("in_day"))
         parts.append(
-            used.group_by("equipment_id").agg(pl.col("used").sum().alias(_CARRIER_COLUMN[meter.carrier or ""]))
+            used.group_by("equipment_id").agg(
+                pl.col("used").sum().alias(_CARRIER_COLUMN[meter.carrier or ""])
+            )
         )
     out = readings.select("equipment_id").unique()
     for part in parts:
@@ -142,13 +146,19 @@ def equipment_daily(readings: pl.DataFrame, equipment: pl.DataFrame, *, day: dt.
     """theme.equipment_daily: running hours, starts, availability and alarm-limit exceedances."""
     state = readings.filter(pl.col("metric") == "running_state").sort("equipment_id", "ts_utc")
     running = pl.col("value") == STATE_RUNNING
-    states = state.with_columns(
-        start=(running & (pl.col("value").shift(1).over("equipment_id") != STATE_RUNNING)).fill_null(False)
-    ).group_by("equipment_id").agg(
-        running_hours=running.sum() * _HOURS_PER_READING,
-        fault_hours=(pl.col("value") == STATE_FAULT).sum() * _HOURS_PER_READING,
-        observed_hours=pl.len() * _HOURS_PER_READING,
-        starts=pl.col("start").sum(),
+    states = (
+        state.with_columns(
+            start=(running & (pl.col("value").shift(1).over("equipment_id") != STATE_RUNNING)).fill_null(
+                False
+            )
+        )
+        .group_by("equipment_id")
+        .agg(
+            running_hours=running.sum() * _HOURS_PER_READING,
+            fault_hours=(pl.col("value") == STATE_FAULT).sum() * _HOURS_PER_READING,
+            observed_hours=pl.len() * _HOURS_PER_READING,
+            starts=pl.col("start").sum(),
+        )
     )
     exceed = (
         readings.filter(pl.col("quality_flag") == "good")
@@ -169,7 +179,9 @@ def equipment_daily(readings: pl.DataFrame, equipment: pl.DataFrame, *, day: dt.
         .join(equipment.select("equipment_id", "uscc", "equipment_type"), on="equipment_id", how="left")
         .with_columns(
             day=pl.lit(day),
-            availability_pct=100.0 * (pl.col("observed_hours") - pl.col("fault_hours")) / pl.col("observed_hours"),
+            availability_pct=100.0
+            * (pl.col("observed_hours") - pl.col("fault_hours"))
+            / pl.col("observed_hours"),
             limit_exceedances=pl.col("limit_exceedances").fill_null(0),
             readings_good=pl.col("readings_good").fill_null(0),
         )

@@ -21,33 +21,61 @@ from warehouse.registry import (
 )
 
 
-@asset(**spec_kwargs(THEME_TRADING_DAILY), deps=[TRADE.asset_key, QUARANTINE_TRADE.asset_key, ENTERPRISE.asset_key])
-def theme_trading_daily(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource) -> MaterializeResult:
+@asset(
+    **spec_kwargs(THEME_TRADING_DAILY),
+    deps=[TRADE.asset_key, QUARANTINE_TRADE.asset_key, ENTERPRISE.asset_key],
+)
+def theme_trading_daily(
+    context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+) -> MaterializeResult:
     store = lake.lake
     df = trading_daily(store.read(TRADE), store.read(QUARANTINE_TRADE), store.read(ENTERPRISE))
     version = store.overwrite(THEME_TRADING_DAILY, df, run_id=context.run_id)
     warehouse.refresh(store)
-    return MaterializeResult(metadata={"dagster/row_count": df.height, "delta_version": version,
-                                       "trades": int(df["trades"].sum() or 0), "violations": int(df["violations"].sum() or 0),
-                                       "preview": preview(df)})
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": df.height,
+            "delta_version": version,
+            "trades": int(df["trades"].sum() or 0),
+            "violations": int(df["violations"].sum() or 0),
+            "preview": preview(df),
+        }
+    )
 
 
 @asset(**spec_kwargs(THEME_DCMM), deps=[DCMM_ASSESSMENT.asset_key, ENTERPRISE.asset_key])
-def theme_dcmm_assessment(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource) -> MaterializeResult:
+def theme_dcmm_assessment(
+    context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+) -> MaterializeResult:
     store = lake.lake
     df = dcmm_theme(store.read(DCMM_ASSESSMENT), store.read(ENTERPRISE))
     version = store.overwrite(THEME_DCMM, df, run_id=context.run_id)
     warehouse.refresh(store)
     latest = df.filter(pl.col("is_latest"))
-    return MaterializeResult(metadata={"dagster/row_count": df.height, "delta_version": version,
-                                       "enterprises_assessed": latest.height,
-                                       "enterprises_level_ge_3": int(latest["level_ge_3"].sum() or 0)})
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": df.height,
+            "delta_version": version,
+            "enterprises_assessed": latest.height,
+            "enterprises_level_ge_3": int(latest["level_ge_3"].sum() or 0),
+        }
+    )
 
 
 @multi_asset(
-    specs=[asset_spec(THEME_ENTERPRISE, deps=[ENTERPRISE.asset_key, EQUIPMENT.asset_key, ENERGY_DAILY.asset_key,
-                                              TRADE.asset_key, DCMM_ASSESSMENT.asset_key]),
-           asset_spec(ENTERPRISE_GAPS, deps=[ENTERPRISE.asset_key, SILVER_TELEMETRY.asset_key, TRADE.asset_key])],
+    specs=[
+        asset_spec(
+            THEME_ENTERPRISE,
+            deps=[
+                ENTERPRISE.asset_key,
+                EQUIPMENT.asset_key,
+                ENERGY_DAILY.asset_key,
+                TRADE.asset_key,
+                DCMM_ASSESSMENT.asset_key,
+            ],
+        ),
+        asset_spec(ENTERPRISE_GAPS, deps=[ENTERPRISE.asset_key, SILVER_TELEMETRY.asset_key, TRADE.asset_key]),
+    ],
     name="enterprise_profiles",
 )
 def enterprise_profiles(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
@@ -56,17 +84,33 @@ def enterprise_profiles(context: AssetExecutionContext, lake: LakeResource, ware
     enterprises, trades = store.read(ENTERPRISE), store.read(TRADE)
     energy = store.read(ENERGY_DAILY, columns=["day", "uscc", "energy_tce"])
     df = enterprise_profile(enterprises, store.read(EQUIPMENT), energy, trades, store.read(DCMM_ASSESSMENT))
-    telemetry = store.read(SILVER_TELEMETRY, columns=["uscc", "day"]).group_by("uscc", "day").agg(records=pl.len())
+    telemetry = (
+        store.read(SILVER_TELEMETRY, columns=["uscc", "day"]).group_by("uscc", "day").agg(records=pl.len())
+    )
     gaps = enterprise_gaps(telemetry, trades, enterprises)
     v1 = store.overwrite(THEME_ENTERPRISE, df, run_id=context.run_id)
     v2 = store.overwrite(ENTERPRISE_GAPS, gaps, run_id=context.run_id)
     warehouse.refresh(store)
     if gaps.height:
-        context.log.warning(f"{gaps.height} enterprises seen in telemetry/trading are not in the golden record")
-    yield MaterializeResult(asset_key=THEME_ENTERPRISE.asset_key, metadata={
-        "dagster/row_count": df.height, "delta_version": v1, "energy_tce_30d": float(df["energy_tce_30d"].sum() or 0.0),
-        "preview": preview(df.drop("legal_representative_masked", "phone_masked"))})
-    yield MaterializeResult(asset_key=ENTERPRISE_GAPS.asset_key, metadata={
-        "dagster/row_count": gaps.height, "delta_version": v2,
-        "telemetry_enterprises_unknown": int((gaps["source"] == "telemetry").sum()),
-        "trading_parties_unknown": int((gaps["source"] == "trading").sum()), "preview": preview(gaps)})
+        context.log.warning(
+            f"{gaps.height} enterprises seen in telemetry/trading are not in the golden record"
+        )
+    yield MaterializeResult(
+        asset_key=THEME_ENTERPRISE.asset_key,
+        metadata={
+            "dagster/row_count": df.height,
+            "delta_version": v1,
+            "energy_tce_30d": float(df["energy_tce_30d"].sum() or 0.0),
+            "preview": preview(df.drop("legal_representative_masked", "phone_masked")),
+        },
+    )
+    yield MaterializeResult(
+        asset_key=ENTERPRISE_GAPS.asset_key,
+        metadata={
+            "dagster/row_count": gaps.height,
+            "delta_version": v2,
+            "telemetry_enterprises_unknown": int((gaps["source"] == "telemetry").sum()),
+            "trading_parties_unknown": int((gaps["source"] == "trading").sum()),
+            "preview": preview(gaps),
+        },
+    )

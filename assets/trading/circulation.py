@@ -24,15 +24,22 @@ def parse_ts(col: str) -> pl.Expr:
     """ISO 8601 with offset -> UTC; local time without offset is read as Asia/Shanghai; empty -> null."""
     e = pl.col(col).str.strip_chars().replace("", None)
     with_offset = pl.coalesce([e.str.to_datetime(f, strict=False, time_zone="UTC") for f in _TS_FORMATS])
-    naive = e.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False).dt.replace_time_zone(TIMEZONE).dt.convert_time_zone("UTC")
+    naive = (
+        e.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False)
+        .dt.replace_time_zone(TIMEZONE)
+        .dt.convert_time_zone("UTC")
+    )
     return pl.coalesce(with_offset, naive).dt.cast_time_unit("us")
 
 
 def _read_csv(path: Path) -> pl.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"{path}: expected the trading platform export (run `lakehouse generate`)")
-    return pl.read_csv(path, infer_schema=False, encoding="utf8-lossy").with_row_index("line_no", offset=2).with_columns(
-        pl.col("line_no").cast(pl.Int64))
+    return (
+        pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+        .with_row_index("line_no", offset=2)
+        .with_columns(pl.col("line_no").cast(pl.Int64))
+    )
 
 
 def read_products(folder: Path) -> pl.DataFrame:
@@ -40,25 +47,43 @@ def read_products(folder: Path) -> pl.DataFrame:
     products = _read_csv(folder / "products.csv").with_columns(
         grade=pl.col("grade").cast(pl.Int64, strict=False),
         registration_no=pl.col("registration_no").str.strip_chars().replace("", None),
-        registered_at=parse_ts("registered_at"), revoked_at=parse_ts("revoked_at"), expired_at=parse_ts("expired_at"),
+        registered_at=parse_ts("registered_at"),
+        revoked_at=parse_ts("revoked_at"),
+        expired_at=parse_ts("expired_at"),
     )
     listings_path = folder / "listings.csv"
     if listings_path.exists():
-        listings = _read_csv(listings_path).group_by("product_id").agg(
-            listed_at=parse_ts("listed_at").min(), list_price_cny=pl.col("price_cny").cast(pl.Float64, strict=False).min())
+        listings = (
+            _read_csv(listings_path)
+            .group_by("product_id")
+            .agg(
+                listed_at=parse_ts("listed_at").min(),
+                list_price_cny=pl.col("price_cny").cast(pl.Float64, strict=False).min(),
+            )
+        )
         products = products.join(listings, on="product_id", how="left")
     else:
-        products = products.with_columns(listed_at=pl.lit(None, DATA_PRODUCT.schema["listed_at"]),
-                                         list_price_cny=pl.lit(None, pl.Float64))
-    return products.unique("product_id", keep="last").select(list(DATA_PRODUCT.schema)).cast(dict(DATA_PRODUCT.schema)).sort("product_id")
+        products = products.with_columns(
+            listed_at=pl.lit(None, DATA_PRODUCT.schema["listed_at"]), list_price_cny=pl.lit(None, pl.Float64)
+        )
+    return (
+        products.unique("product_id", keep="last")
+        .select(list(DATA_PRODUCT.schema))
+        .cast(dict(DATA_PRODUCT.schema))
+        .sort("product_id")
+    )
 
 
 def read_trades(folder: Path) -> pl.DataFrame:
-    return _read_csv(folder / "trades.csv").with_columns(
-        amount_cny=pl.col("amount_cny").cast(pl.Float64, strict=False),
-        quantity=pl.col("quantity").cast(pl.Int64, strict=False),
-        executed_at=parse_ts("executed_at"),
-    ).with_columns(day=pl.col("executed_at").dt.convert_time_zone(TIMEZONE).dt.date())
+    return (
+        _read_csv(folder / "trades.csv")
+        .with_columns(
+            amount_cny=pl.col("amount_cny").cast(pl.Float64, strict=False),
+            quantity=pl.col("quantity").cast(pl.Int64, strict=False),
+            executed_at=parse_ts("executed_at"),
+        )
+        .with_columns(day=pl.col("executed_at").dt.convert_time_zone(TIMEZONE).dt.date())
+    )
 
 
 @dataclass
@@ -69,11 +94,16 @@ class Circulation:
     flagged: int
 
 
-def register_before_circulate(trades: pl.DataFrame, products: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def register_before_circulate(
+    trades: pl.DataFrame, products: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(clean, quarantined): a trade circulates only a product registered before it, still valid, not grade 3."""
     joined = trades.join(
-        products.select("product_id", "registration_no", "registered_at", "revoked_at", "expired_at", "grade"),
-        on="product_id", how="left",
+        products.select(
+            "product_id", "registration_no", "registered_at", "revoked_at", "expired_at", "grade"
+        ),
+        on="product_id",
+        how="left",
     ).with_columns(reason=first_failed_rule(TRADE_ROW_RULES))
     return joined.filter(pl.col("reason").is_null()), joined.filter(pl.col("reason").is_not_null())
 
@@ -82,9 +112,14 @@ def circulate(trades: pl.DataFrame, products: pl.DataFrame, golden_usccs: pl.Ser
     """Trades split by register-before-circulate; clean trades flagged when a party is not in the golden record."""
     clean, bad = register_before_circulate(trades, products)
     known = golden_usccs.unique().to_list()
-    clean = clean.with_columns(
-        counterparty_unknown=~(pl.col("buyer_uscc").is_in(known) & pl.col("seller_uscc").is_in(known))
-    ).select(list(TRADE.schema)).cast(dict(TRADE.schema)).sort("trade_id")
+    clean = (
+        clean.with_columns(
+            counterparty_unknown=~(pl.col("buyer_uscc").is_in(known) & pl.col("seller_uscc").is_in(known))
+        )
+        .select(list(TRADE.schema))
+        .cast(dict(TRADE.schema))
+        .sort("trade_id")
+    )
     bad = bad.select(list(QUARANTINE_TRADE.schema)).cast(dict(QUARANTINE_TRADE.schema)).sort("trade_id")
     reasons = dict(bad.group_by("reason").len().sort("reason").iter_rows())
     return Circulation(clean, bad, reasons, int(clean["counterparty_unknown"].sum() or 0))

@@ -17,7 +17,9 @@ def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     env.pop("DAGSTER_HOME", None)
     proc = subprocess.run([LAKEHOUSE, *args], env=env, capture_output=True, text=True, timeout=600)
     if check and proc.returncode != 0:
-        raise AssertionError(f"lakehouse {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"lakehouse {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 
@@ -50,8 +52,16 @@ def test_quarantine_list_and_replay(home):
     assert rows and {"day", "reason", "records"} <= set(rows[0])
     replay = run(home, "quarantine", "replay", "--reason", "bad_value").stdout
     assert "replayed" in replay
-    rec = json.loads(run(home, "sql", "select count(*) as bad from catalog.reconciliation "
-                                       "where landed <> clean + quarantined + duplicates", "--format", "json").stdout)
+    rec = json.loads(
+        run(
+            home,
+            "sql",
+            "select count(*) as bad from catalog.reconciliation "
+            "where landed <> clean + quarantined + duplicates",
+            "--format",
+            "json",
+        ).stdout
+    )
     assert rec[0]["bad"] == 0
 
 
@@ -68,7 +78,13 @@ def test_warehouse_opens_in_plain_duckdb_without_project_code(home):
         "con.execute(f\"LOAD '{ext}'\")\n"
         "print(con.sql('select sum(energy_tce) from theme.energy_daily').fetchone()[0])\n"
     )
-    proc = subprocess.run([sys.executable, "-c", script, str(home / "warehouse.duckdb")], capture_output=True,
-                          text=True, cwd="/", env={"PATH": os.environ["PATH"]}, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(home / "warehouse.duckdb")],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        env={"PATH": os.environ["PATH"]},
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert float(proc.stdout) > 0

@@ -22,15 +22,27 @@ pytestmark = pytest.mark.e2e
 
 def env_for(home: Path) -> dict[str, str]:
     env = os.environ | {"LAKEHOUSE_HOME": str(home), "GX_ANALYTICS_ENABLED": "false"}
-    for name in ("LAKEHOUSE_WAREHOUSE_DB", "DAGSTER_HOME", "NATIONAL_NODE_KEYS", "NATIONAL_NODE_FAULTS",
-                 "LAKEHOUSE_SYNC_KEY", "LAKEHOUSE_SYNC_KEY_ID", "LAKEHOUSE_SYNC_NODE_URL"):
+    for name in (
+        "LAKEHOUSE_WAREHOUSE_DB",
+        "DAGSTER_HOME",
+        "NATIONAL_NODE_KEYS",
+        "NATIONAL_NODE_FAULTS",
+        "LAKEHOUSE_SYNC_KEY",
+        "LAKEHOUSE_SYNC_KEY_ID",
+        "LAKEHOUSE_SYNC_NODE_URL",
+    ):
         env.pop(name, None)
     return env
 
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "orchestration.cli_sync", *args], env=env_for(home),
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration.cli_sync", *args],
+        env=env_for(home),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 class CliNode(NodeProcess):
@@ -42,8 +54,19 @@ class CliNode(NodeProcess):
 
     def start(self) -> CliNode:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "orchestration.cli_sync", "national-node", "serve", "--port", str(self.port)],
-            env=env_for(self.lakehouse_home), stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "orchestration.cli_sync",
+                "national-node",
+                "serve",
+                "--port",
+                str(self.port),
+            ],
+            env=env_for(self.lakehouse_home),
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
         return self
 
 
@@ -85,8 +108,18 @@ def test_a_day_whose_blocking_checks_failed_is_skipped_and_the_node_keeps_its_la
 def test_unreachable_node_fails_the_cli_with_the_ledger_saying_why(demo):
     home, province = demo["home"], demo["province"]
     province.build_day(DAYS[2], revision=1)
-    out = cli(home, "sync", "--until", DAYS[2].isoformat(), "--node", f"http://127.0.0.1:{free_port()}",
-              "--attempts", "2", "--timeout", "1")
+    out = cli(
+        home,
+        "sync",
+        "--until",
+        DAYS[2].isoformat(),
+        "--node",
+        f"http://127.0.0.1:{free_port()}",
+        "--attempts",
+        "2",
+        "--timeout",
+        "1",
+    )
     assert out.returncode == 1
     row = province.ledger().filter(pl.col("batch_id") == f"37-{DAYS[2]}-v2").row(0, named=True)
     assert row["status"] == "failed" and row["attempts"] == 2 and "unavailable" in row["message"]
@@ -108,8 +141,13 @@ def test_dagster_asset_sends_recovers_and_skips(demo):
     instance = DagsterInstance.ephemeral()
 
     def run(day: dt.date):
-        result = materialize([national_batch], partition_key=day.isoformat(), resources=resources,
-                             instance=instance, raise_on_error=False)
+        result = materialize(
+            [national_batch],
+            partition_key=day.isoformat(),
+            resources=resources,
+            instance=instance,
+            raise_on_error=False,
+        )
         assert result.success
         return [e.materialization.metadata for e in result.get_asset_materialization_events()]
 

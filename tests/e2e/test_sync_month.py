@@ -38,5 +38,7 @@ def test_a_restated_month_is_sent_again_as_version_2_and_the_node_holds_exactly_
     assert node.batches() == 60  # 30 days x 2 versions, not one more
     assert_node_matches(node, province, MONTH)
     http = sorted(o.latency_ms for o in restated)
-    print(f"\nmonth: first sync {first_s:.1f}s, restatement {restated_s:.1f}s for {len(MONTH)} days "
-          f"({restated_s / len(MONTH) * 1000:.0f} ms/day incl. ledger), HTTP round trip median {http[15]:.0f} ms")
+    print(
+        f"\nmonth: first sync {first_s:.1f}s, restatement {restated_s:.1f}s for {len(MONTH)} days "
+        f"({restated_s / len(MONTH) * 1000:.0f} ms/day incl. ledger), HTTP round trip median {http[15]:.0f} ms"
+    )

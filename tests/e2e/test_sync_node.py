@@ -40,8 +40,17 @@ DAYS = [START + dt.timedelta(days=i) for i in range(5)]
 KEY = "e2e-province-key"
 OLD, NEW = "rotated-out-key", "rotated-in-key"
 # Cells of 1-5 enterprises (3712 Laiwu counts for 3701 Jinan): primary and complementary suppression at work.
-LAYOUT = {("3701", "26"): 4, ("3701", "31"): 1, ("3701", "44"): 3, ("3702", "26"): 2, ("3702", "31"): 5,
-          ("3702", "44"): 3, ("3703", "26"): 3, ("3703", "44"): 1, ("3712", "31"): 2}
+LAYOUT = {
+    ("3701", "26"): 4,
+    ("3701", "31"): 1,
+    ("3701", "44"): 3,
+    ("3702", "26"): 2,
+    ("3702", "31"): 5,
+    ("3702", "44"): 3,
+    ("3703", "26"): 3,
+    ("3703", "44"): 1,
+    ("3712", "31"): 2,
+}
 
 
 # ---- the province --------------------------------------------------------------------------------
@@ -54,20 +63,37 @@ class Province:
         self.con = duckdb.connect()
         self.con.execute(f"LOAD '{DELTA_EXTENSION}'")
         self.con.execute("CREATE SCHEMA theme")
-        self.enterprises = [(f"9137{n:04d}{city}{industry}{k:04d}", city, industry)
-                            for n, ((city, industry), count) in enumerate(LAYOUT.items()) for k in range(count)]
+        self.enterprises = [
+            (f"9137{n:04d}{city}{industry}{k:04d}", city, industry)
+            for n, ((city, industry), count) in enumerate(LAYOUT.items())
+            for k in range(count)
+        ]
 
     def day(self, day: dt.date, revision: int) -> tuple[pl.DataFrame, pl.DataFrame]:
         """A day's theme rows; a revision changes the figures (a restatement)."""
         energy = energy_rows(self.enterprises, day=day, seed=day.toordinal()).with_columns(
-            pl.col("electricity_kwh") + 10.0 * revision, pl.col("energy_tce") + 0.01 * revision)
+            pl.col("electricity_kwh") + 10.0 * revision, pl.col("energy_tce") + 0.01 * revision
+        )
         return energy, equipment_rows(energy, seed=day.toordinal())
 
     def checks(self, days: list[dt.date], failing_rule: str | None = None) -> None:
-        rows = [{"table_name": ENERGY_DAILY.name, "partition": day.isoformat(), "rule_id": rule, "kind": "partition",
-                 "severity": "error", "evaluated": 1, "failed": int(rule == failing_rule), "pass_rate": 1.0,
-                 "passed": rule != failing_rule, "run_id": "t", "checked_at": dt.datetime.now(dt.UTC)}
-                for day in days for rule in ("day_complete", "energy_non_negative")]
+        rows = [
+            {
+                "table_name": ENERGY_DAILY.name,
+                "partition": day.isoformat(),
+                "rule_id": rule,
+                "kind": "partition",
+                "severity": "error",
+                "evaluated": 1,
+                "failed": int(rule == failing_rule),
+                "pass_rate": 1.0,
+                "passed": rule != failing_rule,
+                "run_id": "t",
+                "checked_at": dt.datetime.now(dt.UTC),
+            }
+            for day in days
+            for rule in ("day_complete", "energy_non_negative")
+        ]
         self.lake.upsert(QUALITY_RESULTS, pl.DataFrame(rows, schema=QUALITY_RESULTS.schema), run_id="t")
 
     def _views(self) -> None:
@@ -122,9 +148,21 @@ class NodeProcess:
         if self.faults:
             env["NATIONAL_NODE_FAULTS"] = "on"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "national_node", "serve", "--port", str(self.port), "--home", str(self.home),
-             "--log-level", "warning"],
-            env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "national_node",
+                "serve",
+                "--port",
+                str(self.port),
+                "--home",
+                str(self.home),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
         )
         return self
 
@@ -162,13 +200,19 @@ class NodeProcess:
 
 
 def config(node: NodeProcess, key_id: str = "default", secret: str = KEY, **kw) -> NodeConfig:
-    return NodeConfig(url=node.url, key_id=key_id, secret=secret, **({"timeout_s": 5.0, "max_attempts": 6,
-                      "backoff_initial_s": 0.1, "backoff_max_s": 0.5} | kw))
+    return NodeConfig(
+        url=node.url,
+        key_id=key_id,
+        secret=secret,
+        **({"timeout_s": 5.0, "max_attempts": 6, "backoff_initial_s": 0.1, "backoff_max_s": 0.5} | kw),
+    )
 
 
 def assert_node_matches(node: NodeProcess, province: Province, days: list[dt.date]) -> None:
     """Exactly one current version per day: the province's last acknowledged one, with its figures."""
-    acked = province.ledger().filter(pl.col("status") == "acknowledged").group_by("period").agg(pl.max("version"))
+    acked = (
+        province.ledger().filter(pl.col("status") == "acknowledged").group_by("period").agg(pl.max("version"))
+    )
     for day in days:
         period = node.period(day)
         versions = [v["version"] for v in period["versions"]]
@@ -268,9 +312,15 @@ def test_duplicate_delivery_gets_the_stored_receipt_and_a_second_sync_sends_noth
     before = node.batches()
     acked = province.ledger().filter(pl.col("period") == DAYS[0].isoformat()).row(0, named=True)
     built = province.current(DAYS[0])
-    again = make_batch(province="37", period=DAYS[0].isoformat(), version=1, payload=built.payload,
-                       rows=built.release.frame.height, cells_suppressed=built.release.cells_suppressed,
-                       source_versions=built.source_versions)
+    again = make_batch(
+        province="37",
+        period=DAYS[0].isoformat(),
+        version=1,
+        payload=built.payload,
+        rows=built.release.frame.height,
+        cells_suppressed=built.release.cells_suppressed,
+        source_versions=built.source_versions,
+    )
     with httpx.Client() as client:
         for _ in range(2):
             delivery = deliver(client, config(node), again)
@@ -283,7 +333,13 @@ def test_duplicate_delivery_gets_the_stored_receipt_and_a_second_sync_sends_noth
 def test_a_restated_day_is_sent_as_the_next_version(node, province):
     province.build_day(DAYS[1], revision=1)
     outcomes = province.sync(DAYS, config(node))
-    assert [o.status for o in outcomes] == ["unchanged", "acknowledged", "unchanged", "unchanged", "unchanged"]
+    assert [o.status for o in outcomes] == [
+        "unchanged",
+        "acknowledged",
+        "unchanged",
+        "unchanged",
+        "unchanged",
+    ]
     assert outcomes[1].version == 2 and outcomes[1].restatement and outcomes[1].latency_ms > 0
     assert [v["version"] for v in node.period(DAYS[1])["versions"]] == [1, 2]
     assert_node_matches(node, province, DAYS)
@@ -294,9 +350,15 @@ def test_out_of_order_arrival_keeps_the_highest_version_current(node, province):
 
     def batch_of(version: int) -> Batch:
         b = province.current(day)
-        return make_batch(province="37", period=day.isoformat(), version=version, payload=b.payload,
-                          rows=b.release.frame.height, cells_suppressed=b.release.cells_suppressed,
-                          source_versions=b.source_versions)
+        return make_batch(
+            province="37",
+            period=day.isoformat(),
+            version=version,
+            payload=b.payload,
+            rows=b.release.frame.height,
+            cells_suppressed=b.release.cells_suppressed,
+            source_versions=b.source_versions,
+        )
 
     province.build_day(day, revision=1)
     v2 = batch_of(2)
@@ -332,13 +394,27 @@ def test_a_rotated_province_key_is_accepted_during_its_grace_period_only(nodes, 
 def test_altered_replayed_expired_and_unknown_requests_are_refused(node, province):
     frame = province.current(DAYS[0]).release.frame.with_columns(pl.lit("2026-10-20").alias("day"))
     payload = payload_bytes(frame)
-    probe = make_batch(province="37", period="2026-10-20", version=1, payload=payload, rows=frame.height,
-                       cells_suppressed=int(frame["suppressed"].sum()), source_versions={})
+    probe = make_batch(
+        province="37",
+        period="2026-10-20",
+        version=1,
+        payload=payload,
+        rows=frame.height,
+        cells_suppressed=int(frame["suppressed"].sum()),
+        source_versions={},
+    )
     body = probe.body()
 
     def sign(**kw) -> dict:
-        args = {"method": "POST", "path": "/v1/batches", "body": body, "node": "37", "key_id": "default",
-                "secret": KEY, "idempotency_key": probe.batch_id} | kw
+        args = {
+            "method": "POST",
+            "path": "/v1/batches",
+            "body": body,
+            "node": "37",
+            "key_id": "default",
+            "secret": KEY,
+            "idempotency_key": probe.batch_id,
+        } | kw
         return sign_request(**args)
 
     def post(headers: dict, content: bytes = body) -> httpx.Response:
@@ -351,10 +427,10 @@ def test_altered_replayed_expired_and_unknown_requests_are_refused(node, provinc
             signed = sign()
             value = signed[name]
             for i in range(len(value)):
-                altered = value[:i] + ("1" if value[i] != "1" else "2") + value[i + 1:]
+                altered = value[:i] + ("1" if value[i] != "1" else "2") + value[i + 1 :]
                 refused.append(post(signed | {name: altered}).status_code)
         for i in sorted({0, len(body) - 1, *range(0, len(body), max(1, len(body) // 150))}):
-            refused.append(post(sign(), body[:i] + bytes([body[i] ^ 0x01]) + body[i + 1:]).status_code)
+            refused.append(post(sign(), body[:i] + bytes([body[i] ^ 0x01]) + body[i + 1 :]).status_code)
         assert refused and all(400 <= s < 500 for s in refused)
         assert node.batches() == before
         now = time.time()

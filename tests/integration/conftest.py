@@ -20,13 +20,22 @@ def use_home(home: Path) -> None:
     settings().prepare()
 
 
-def make_province(home: Path, *, enterprises: int = 16, days: int = 3, defect_rate: float = 0.02, seed: int = 7) -> dict:
+def make_province(
+    home: Path, *, enterprises: int = 16, days: int = 3, defect_rate: float = 0.02, seed: int = 7
+) -> dict:
     from simulator import generate
 
     use_home(home)
     s = settings()
-    return generate(s.landing, s.manifest, enterprises=enterprises, days=days, start=START, seed=seed,
-                    defect_rate=defect_rate)
+    return generate(
+        s.landing,
+        s.manifest,
+        enterprises=enterprises,
+        days=days,
+        start=START,
+        seed=seed,
+        defect_rate=defect_rate,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -27,8 +27,14 @@ def _equipment_with(metric: str) -> dict:
 def _readings(eq: dict, day: dt.date, metric: str, values: list, unit: str, minute0: int = 7) -> list[dict]:
     # Minutes off the simulator's 15-minute grid so that they are new readings, not duplicates.
     return [
-        {"uscc": eq["uscc"], "equipment_id": eq["equipment_id"], "metric": metric,
-         "ts": f"{day.isoformat()} {h:02d}:{minute0:02d}:00", "value": v, "unit": unit}
+        {
+            "uscc": eq["uscc"],
+            "equipment_id": eq["equipment_id"],
+            "metric": metric,
+            "ts": f"{day.isoformat()} {h:02d}:{minute0:02d}:00",
+            "value": v,
+            "unit": unit,
+        }
         for h, v in enumerate(values)
     ]
 
@@ -48,7 +54,9 @@ def test_late_file_marks_its_day_dirty_and_the_rebuild_includes_it(tmp_path):
     # and a gateway's buffer of readings weeks old, landing now: beyond the 7-day watermark, it is
     # quarantined in today's (in-progress) partition and its old day is not reopened
     old = START - dt.timedelta(days=20)
-    _write_csv(landing / "ancient.csv", _readings(eq, old, "temperature", ["70.0"], "℃"), dt.datetime.now(dt.UTC))
+    _write_csv(
+        landing / "ancient.csv", _readings(eq, old, "temperature", ["70.0"], "℃"), dt.datetime.now(dt.UTC)
+    )
     second = run_pending(progress=False)
     assert second["failed"] == []
     assert DAY2.isoformat() in second["days"] and (DAY2 + dt.timedelta(days=1)).isoformat() in second["days"]
@@ -70,9 +78,16 @@ def test_corrupted_day_is_blocked_then_a_corrected_redelivery_passes(tmp_path):
     bad_path = landing / "telemetry" / "broken-gateway" / "day2.csv"
     n = 3000
     rows = [
-        {"uscc": eq["uscc"], "equipment_id": eq["equipment_id"], "metric": "pressure",
-         "ts": (dt.datetime.combine(DAY2, dt.time(0, 1)) + dt.timedelta(seconds=20 * i)).isoformat(sep=" "),
-         "value": "##" if i % 2 else "1.5", "unit": "MPa"}
+        {
+            "uscc": eq["uscc"],
+            "equipment_id": eq["equipment_id"],
+            "metric": "pressure",
+            "ts": (dt.datetime.combine(DAY2, dt.time(0, 1)) + dt.timedelta(seconds=20 * i)).isoformat(
+                sep=" "
+            ),
+            "value": "##" if i % 2 else "1.5",
+            "unit": "MPa",
+        }
         for i in range(n)
     ]
     mtime = dt.datetime.combine(DAY2 + dt.timedelta(days=1), dt.time(1), dt.UTC)
@@ -96,6 +111,10 @@ def test_corrupted_day_is_blocked_then_a_corrected_redelivery_passes(tmp_path):
     fixed = run_pending(progress=False)
     assert fixed["failed"] == []
     assert DAY2 in set(sql("select distinct day from theme.energy_daily")["day"].to_list())
-    status = dict(sql("select status, count(*) from catalog.landing_files where source_file like '%broken-gateway%' group by 1").iter_rows())
+    status = dict(
+        sql(
+            "select status, count(*) from catalog.landing_files where source_file like '%broken-gateway%' group by 1"
+        ).iter_rows()
+    )
     assert status == {"ingested": 1, "superseded": 1}
     assert sql(f"select count(*) as n from quarantine.telemetry where day = DATE '{DAY2}'")["n"].item() == 0

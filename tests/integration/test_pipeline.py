@@ -14,7 +14,9 @@ def test_all_runs_succeed(province):
 def test_every_silver_partition_reconciles_and_matches_ground_truth_per_day(home):
     t = truth(home)
     rec = sql("select * from catalog.reconciliation where table_name = 'silver.telemetry'")
-    assert rec.filter(pl.col("landed") != pl.col("clean") + pl.col("quarantined") + pl.col("duplicates")).is_empty()
+    assert rec.filter(
+        pl.col("landed") != pl.col("clean") + pl.col("quarantined") + pl.col("duplicates")
+    ).is_empty()
     got = {r["partition"]: r for r in rec.to_dicts()}
     # by_batch_day: records that cannot be placed on their own day count in their file's batch day
     assert set(got) == set(t["by_batch_day"])
@@ -45,13 +47,19 @@ def test_bronze_holds_every_landed_record_once_and_files_are_accounted(home):
     assert files.get("duplicate_file", 0) == t["files"]["resent"]
     assert files.get("rejected", 0) == sum(t["files"]["rejected"].values())
     assert sum(files.values()) == t["files"]["written"]
-    rejected = dict(sql("select reason, count(*) from catalog.landing_files where status='rejected' group by 1").iter_rows())
+    rejected = dict(
+        sql(
+            "select reason, count(*) from catalog.landing_files where status='rejected' group by 1"
+        ).iter_rows()
+    )
     assert rejected == {k: v for k, v in t["files"]["rejected"].items() if v}
     assert all((home / "landing" / "rejected").rglob("*.reason"))
 
 
 def test_energy_theme_is_non_zero_and_counts_every_silver_reading(home):
-    e = sql("select sum(energy_tce) as tce, sum(readings_received) as n, count(*) as rows from theme.energy_daily")
+    e = sql(
+        "select sum(energy_tce) as tce, sum(readings_received) as n, count(*) as rows from theme.energy_daily"
+    )
     s = sql("select count(*) as n from silver.telemetry")
     assert e["tce"].item() > 0 and e["rows"].item() > 0
     assert e["n"].item() == s["n"].item()

@@ -19,8 +19,13 @@ D1, D2 = dt.date(2026, 11, 1), dt.date(2026, 11, 2)
 def rows(day: dt.date, n: int, reason: str = "bad_value") -> pl.DataFrame:
     return pl.DataFrame(
         {
-            "day": [day] * n, "reason": [reason] * n, "source_file": ["f"] * n, "line_no": list(range(n)),
-            "ingest_run_id": ["r"] * n, "payload": ["{}"] * n, "quarantined_run_id": ["r"] * n,
+            "day": [day] * n,
+            "reason": [reason] * n,
+            "source_file": ["f"] * n,
+            "line_no": list(range(n)),
+            "ingest_run_id": ["r"] * n,
+            "payload": ["{}"] * n,
+            "quarantined_run_id": ["r"] * n,
         }
     )
 
@@ -67,8 +72,9 @@ def test_a_writer_killed_mid_write_leaves_the_last_good_version_and_a_rerun_comp
     lake = Lake(tmp_path)
     lake.replace_partition(QUARANTINE_TELEMETRY, D1, rows(D1, 3), run_id="good")
     version = lake.version(QUARANTINE_TELEMETRY)
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True,
-                            cwd=os.getcwd())
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True, cwd=os.getcwd()
+    )
     assert proc.stdout.readline().strip() == "writing"
     time.sleep(0.4)  # the write of 6M rows takes seconds; kill it in the middle
     proc.send_signal(signal.SIGKILL)

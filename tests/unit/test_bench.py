@@ -57,7 +57,9 @@ def test_compare_outputs_flags_a_difference(tmp_path):
         }
     )
     base.write_parquet(tmp_path / "a.parquet")
-    base.with_columns(electricity_kwh=pl.Series([100.0 * (1 + 1e-9), None])).write_parquet(tmp_path / "b.parquet")
+    base.with_columns(electricity_kwh=pl.Series([100.0 * (1 + 1e-9), None])).write_parquet(
+        tmp_path / "b.parquet"
+    )
     assert compare_outputs(tmp_path / "a.parquet", tmp_path / "b.parquet") == []
     base.with_columns(electricity_kwh=pl.Series([100.1, None])).write_parquet(tmp_path / "c.parquet")
     assert compare_outputs(tmp_path / "a.parquet", tmp_path / "c.parquet")

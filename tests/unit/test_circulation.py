@@ -16,19 +16,46 @@ A, B, C = "914403001922038216", "91370102MA0000000X", "91370102MA9999999Y"
 
 
 def _products(**over) -> pl.DataFrame:
-    base = {"product_id": "P1", "registration_no": "鲁数登字〔2026〕000001号", "registered_at": T0 - dt.timedelta(days=30),
-            "revoked_at": None, "expired_at": None, "grade": 1}
+    base = {
+        "product_id": "P1",
+        "registration_no": "鲁数登字〔2026〕000001号",
+        "registered_at": T0 - dt.timedelta(days=30),
+        "revoked_at": None,
+        "expired_at": None,
+        "grade": 1,
+    }
     base.update(over)
-    return pl.DataFrame([base], schema={"product_id": pl.String, "registration_no": pl.String,
-                                        "registered_at": pl.Datetime("us", "UTC"), "revoked_at": pl.Datetime("us", "UTC"),
-                                        "expired_at": pl.Datetime("us", "UTC"), "grade": pl.Int64})
+    return pl.DataFrame(
+        [base],
+        schema={
+            "product_id": pl.String,
+            "registration_no": pl.String,
+            "registered_at": pl.Datetime("us", "UTC"),
+            "revoked_at": pl.Datetime("us", "UTC"),
+            "expired_at": pl.Datetime("us", "UTC"),
+            "grade": pl.Int64,
+        },
+    )
 
 
 def _trades(product_id="P1", buyer=B) -> pl.DataFrame:
-    return pl.DataFrame([{"trade_id": "T1", "product_id": product_id, "seller_uscc": A, "buyer_uscc": buyer,
-                          "amount_cny": 100.0, "quantity": 1, "executed_at": T0, "day": T0.date(),
-                          "contract_hash": "h", "line_no": 2}],
-                        schema_overrides={"executed_at": pl.Datetime("us", "UTC")})
+    return pl.DataFrame(
+        [
+            {
+                "trade_id": "T1",
+                "product_id": product_id,
+                "seller_uscc": A,
+                "buyer_uscc": buyer,
+                "amount_cny": 100.0,
+                "quantity": 1,
+                "executed_at": T0,
+                "day": T0.date(),
+                "contract_hash": "h",
+                "line_no": 2,
+            }
+        ],
+        schema_overrides={"executed_at": pl.Datetime("us", "UTC")},
+    )
 
 
 def _reason(products, trades=None):
@@ -52,7 +79,9 @@ def test_registered_after_the_trade_is_quarantined():
     assert _reason(_products(registered_at=T0 + dt.timedelta(seconds=1))) == "registered_after_trade"
 
 
-@pytest.mark.parametrize("field,reason", [("revoked_at", "product_revoked"), ("expired_at", "product_expired")])
+@pytest.mark.parametrize(
+    "field,reason", [("revoked_at", "product_revoked"), ("expired_at", "product_expired")]
+)
 def test_revoked_or_expired_at_trade_time_is_quarantined(field, reason):
     assert _reason(_products(**{field: T0})) == reason
     assert _reason(_products(**{field: T0 + dt.timedelta(hours=1)})) is None  # revoked later: fine then
@@ -65,8 +94,13 @@ def test_grade_3_product_never_circulates():
 
 def test_first_failing_rule_is_the_reason():
     assert _reason(_products(grade=3, registered_at=T0 + dt.timedelta(days=1))) == "registered_after_trade"
-    assert [r.id for r in TRADE_ROW_RULES][1:] == ["product_not_registered", "registered_after_trade",
-                                                  "product_revoked", "product_expired", "grade_3_not_tradable"]
+    assert [r.id for r in TRADE_ROW_RULES][1:] == [
+        "product_not_registered",
+        "registered_after_trade",
+        "product_revoked",
+        "product_expired",
+        "grade_3_not_tradable",
+    ]
 
 
 def test_unknown_counterparty_is_kept_and_flagged():
@@ -86,7 +120,9 @@ def test_simulated_trades_match_ground_truth(tmp_path):
     from assets.trading.circulation import read_products, read_trades
     from simulator import generate
 
-    m = generate(tmp_path / "landing", tmp_path / "m.json", enterprises=20, days=3, start=dt.date(2026, 11, 1), seed=5)
+    m = generate(
+        tmp_path / "landing", tmp_path / "m.json", enterprises=20, days=3, start=dt.date(2026, 11, 1), seed=5
+    )
     folder = tmp_path / "landing" / "trading"
     result = circulate(read_trades(folder), read_products(folder), pl.Series(m["registry"]["golden_usccs"]))
     assert result.reasons == {k: v for k, v in m["trading"]["quarantined"].items() if v}

@@ -29,7 +29,12 @@ def _readings(rows):
 
 def _meter(values, metric="energy", unit="kWh", start=dt.datetime(2026, 11, 2, 0, 0)):
     return [
-        {"metric": metric, "unit": unit, "value": str(v), "ts": (start + dt.timedelta(minutes=15 * i)).isoformat() + "+08:00"}
+        {
+            "metric": metric,
+            "unit": unit,
+            "value": str(v),
+            "ts": (start + dt.timedelta(minutes=15 * i)).isoformat() + "+08:00",
+        }
         for i, v in enumerate(values)
     ]
 
@@ -40,11 +45,17 @@ ENTERPRISES = pl.DataFrame({"uscc": [USCC], "city_code": ["3701"], "industry_cod
 def test_energy_daily_counts_from_previous_day_baseline_and_converts_to_tce():
     prev = clean_telemetry(
         bronze(_meter([90, 95], start=dt.datetime(2026, 11, 1, 23, 30)), reading_day=dt.date(2026, 11, 1)),
-        equipment(), day=dt.date(2026, 11, 1), run_id="r",
+        equipment(),
+        day=dt.date(2026, 11, 1),
+        run_id="r",
     ).clean
-    today = _readings(_meter([100, 110, 2, 12]) + [
-        {"metric": "power", "value": v, "ts": f"2026-11-02T0{i}:00:00+08:00"} for i, v in enumerate(["10", "30"])
-    ])
+    today = _readings(
+        _meter([100, 110, 2, 12])
+        + [
+            {"metric": "power", "value": v, "ts": f"2026-11-02T0{i}:00:00+08:00"}
+            for i, v in enumerate(["10", "30"])
+        ]
+    )
     out = energy_daily(today, last_meter_readings(prev), equipment(), ENTERPRISES, day=DAY)
     row = out.row(0, named=True)
     # 95 -> 100 (5) + 10 + reset to 2 (2) + 10 = 27 kWh
@@ -65,8 +76,12 @@ def test_gas_and_coal_tce_factors():
 def test_equipment_daily_running_hours_starts_and_availability():
     states = [0, 1, 1, 2, 1, 3, 3, 1]
     rows = [
-        {"metric": "running_state", "unit": "state", "value": str(s),
-         "ts": (dt.datetime(2026, 11, 2) + dt.timedelta(minutes=15 * i)).isoformat() + "+08:00"}
+        {
+            "metric": "running_state",
+            "unit": "state",
+            "value": str(s),
+            "ts": (dt.datetime(2026, 11, 2) + dt.timedelta(minutes=15 * i)).isoformat() + "+08:00",
+        }
         for i, s in enumerate(states)
     ] + [{"metric": "pressure", "unit": "MPa", "value": "13", "ts": "2026-11-02T05:00:00+08:00"}]
     out = equipment_daily(_readings(rows), equipment(), day=DAY).row(0, named=True)

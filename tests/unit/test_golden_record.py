@@ -17,7 +17,9 @@ def province(tmp_path_factory):
     from simulator import generate
 
     root = tmp_path_factory.mktemp("golden")
-    m = generate(root / "landing", root / "m.json", enterprises=30, days=2, start=dt.date(2026, 11, 1), seed=11)
+    m = generate(
+        root / "landing", root / "m.json", enterprises=30, days=2, start=dt.date(2026, 11, 1), seed=11
+    )
     return root, m
 
 
@@ -34,7 +36,10 @@ def test_scd2_history_across_two_snapshots(province, tmp_path):
     assert stats[0]["inserted"] == truth["current"] and stats[1]["closed"] == len(truth["changes"])
     history = lake.read(ENTERPRISE)
     assert history.height == truth["history_rows"]
-    assert current(history).height == truth["current"] and current(history)["uscc"].n_unique() == truth["current"]
+    assert (
+        current(history).height == truth["current"]
+        and current(history)["uscc"].n_unique() == truth["current"]
+    )
     second = dt.date.fromisoformat(truth["changes"][0]["on"])
     for change in truth["changes"]:
         rows = history.filter(pl.col("uscc") == change["uscc"]).sort("valid_from")
@@ -61,7 +66,9 @@ def test_as_of_date_answers_with_the_version_valid_then(province, tmp_path):
     change = m["registry"]["golden"]["changes"][0]
     first_day = dt.date.fromisoformat(m["registry"]["files"]["market_regulation.csv"]["snapshot_date"])
     before = lake.as_of(ENTERPRISE, first_day + dt.timedelta(days=1)).filter(pl.col("uscc") == change["uscc"])
-    after = lake.as_of(ENTERPRISE, dt.date.fromisoformat(change["on"])).filter(pl.col("uscc") == change["uscc"])
+    after = lake.as_of(ENTERPRISE, dt.date.fromisoformat(change["on"])).filter(
+        pl.col("uscc") == change["uscc"]
+    )
     assert before[change["field"]].item() != change["to"] and after[change["field"]].item() == change["to"]
     assert lake.as_of(ENTERPRISE, first_day - dt.timedelta(days=1)).is_empty()
 
@@ -80,11 +87,24 @@ def test_same_day_correction_replaces_the_version_in_place(tmp_path):
 def build_registry_state():
     from assets.enterprise.golden import survive
 
-    reg = pl.DataFrame({"uscc": ["914403001922038216"], "name": ["甲"], "legal_representative": ["张三"],
-                        "phone": ["13812341234"], "address": ["地址"], "city_code": ["3701"], "division_code": ["370102"],
-                        "industry_code": ["26"], "registered_capital": [1.0], "status": ["active"],
-                        "established_date": [dt.date(2020, 1, 1)]})
-    attrs = pl.DataFrame(schema={"uscc": pl.String, "key_energy_user": pl.Boolean, "energy_use_level": pl.String})
+    reg = pl.DataFrame(
+        {
+            "uscc": ["914403001922038216"],
+            "name": ["甲"],
+            "legal_representative": ["张三"],
+            "phone": ["13812341234"],
+            "address": ["地址"],
+            "city_code": ["3701"],
+            "division_code": ["370102"],
+            "industry_code": ["26"],
+            "registered_capital": [1.0],
+            "status": ["active"],
+            "established_date": [dt.date(2020, 1, 1)],
+        }
+    )
+    attrs = pl.DataFrame(
+        schema={"uscc": pl.String, "key_energy_user": pl.Boolean, "energy_use_level": pl.String}
+    )
     return reg, survive(reg, attrs)
 
 

@@ -21,13 +21,18 @@ def test_sql_masks_agree_with_polars_masks():
     import duckdb
 
     con = duckdb.connect()
-    got = con.sql(f"SELECT {mask_sql('name', 'n')} AS n, {mask_sql('phone', 'p')} AS p, {mask_sql('id_number', 'i')} AS i "
-                  "FROM (SELECT '张三' AS n, '13812341234' AS p, '370102199001011234' AS i)").fetchone()
+    got = con.sql(
+        f"SELECT {mask_sql('name', 'n')} AS n, {mask_sql('phone', 'p')} AS p, {mask_sql('id_number', 'i')} AS i "
+        "FROM (SELECT '张三' AS n, '13812341234' AS p, '370102199001011234' AS i)"
+    ).fetchone()
     assert got == ("张*", "138****1234", "370102********1234")
 
 
 def test_payload_masking():
-    assert mask_values({"法定代表人": "李四", "x": 1}, {"法定代表人": "name"}) == {"法定代表人": "李*", "x": 1}
+    assert mask_values({"法定代表人": "李四", "x": 1}, {"法定代表人": "name"}) == {
+        "法定代表人": "李*",
+        "x": 1,
+    }
 
 
 def test_no_clear_personal_data_in_any_theme_table_or_view(tmp_path):
@@ -50,7 +55,9 @@ def test_no_clear_personal_data_in_any_theme_table_or_view(tmp_path):
     from warehouse.serving import connect, refresh_views
     from warehouse.storage import Lake
 
-    generate(tmp_path / "landing", tmp_path / "m.json", enterprises=20, days=1, start=dt.date(2026, 11, 1), seed=9)
+    generate(
+        tmp_path / "landing", tmp_path / "m.json", enterprises=20, days=1, start=dt.date(2026, 11, 1), seed=9
+    )
     lake = Lake(tmp_path / "lake")
     build = build_registry(tmp_path / "landing" / "registry")
     for day, state in build.snapshots:
@@ -64,8 +71,14 @@ def test_no_clear_personal_data_in_any_theme_table_or_view(tmp_path):
     lake.overwrite(QUARANTINE_TRADE, trades.quarantined, run_id="t")
     energy = pl.DataFrame(schema={"day": pl.Date, "uscc": pl.String, "energy_tce": pl.Float64})
     equipment = pl.DataFrame(schema={"uscc": pl.String, "equipment_id": pl.String})
-    lake.overwrite(THEME_ENTERPRISE, enterprise_profile(enterprises, equipment, energy, trades.clean, build.assessments), run_id="t")
-    lake.overwrite(THEME_TRADING_DAILY, trading_daily(trades.clean, trades.quarantined, enterprises), run_id="t")
+    lake.overwrite(
+        THEME_ENTERPRISE,
+        enterprise_profile(enterprises, equipment, energy, trades.clean, build.assessments),
+        run_id="t",
+    )
+    lake.overwrite(
+        THEME_TRADING_DAILY, trading_daily(trades.clean, trades.quarantined, enterprises), run_id="t"
+    )
     lake.overwrite(THEME_DCMM, dcmm_theme(build.assessments, enterprises), run_id="t")
 
     names = set(enterprises["legal_representative"]) - {None}

@@ -25,7 +25,9 @@ VALID = "914403001922038216"
 HEADER = ",".join(REGISTER_COLUMNS)
 
 
-def _row(uscc=VALID, name="山东鲁泰化工有限公司", region="370102", industry="26", date="2020/1/5", status="存续"):
+def _row(
+    uscc=VALID, name="山东鲁泰化工有限公司", region="370102", industry="26", date="2020/1/5", status="存续"
+):
     return f"{uscc},{name},张三,13812341234,山东省济南市经十路1号,{region},{industry},100.00,{status},{date}"
 
 
@@ -35,15 +37,27 @@ def _write(path: Path, *rows: str, encoding="gb18030") -> Path:
 
 
 def _reason(tmp_path: Path, **kw) -> str | None:
-    v = validate_register(_write(tmp_path / "market_regulation_20260101.csv", _row(**kw)), relative_to=tmp_path)
+    v = validate_register(
+        _write(tmp_path / "market_regulation_20260101.csv", _row(**kw)), relative_to=tmp_path
+    )
     return v.quarantined["reason"][0] if v.quarantined.height else None
 
 
-@pytest.mark.parametrize("date,expected", [
-    ("2020/1/5", dt.date(2020, 1, 5)), ("2020-01-05", dt.date(2020, 1, 5)), ("20200105", dt.date(2020, 1, 5)),
-    ("43835", dt.date(2020, 1, 5)), (43835, dt.date(2020, 1, 5)), (dt.datetime(2020, 1, 5, 0, 0), dt.date(2020, 1, 5)),
-    ("2020-13-45", None), ("", None), ("next week", None), ("29990101", None),
-])
+@pytest.mark.parametrize(
+    "date,expected",
+    [
+        ("2020/1/5", dt.date(2020, 1, 5)),
+        ("2020-01-05", dt.date(2020, 1, 5)),
+        ("20200105", dt.date(2020, 1, 5)),
+        ("43835", dt.date(2020, 1, 5)),
+        (43835, dt.date(2020, 1, 5)),
+        (dt.datetime(2020, 1, 5, 0, 0), dt.date(2020, 1, 5)),
+        ("2020-13-45", None),
+        ("", None),
+        ("next week", None),
+        ("29990101", None),
+    ],
+)
 def test_mixed_date_formats_and_excel_serials_parse(date, expected):
     assert parse_date(date) == expected
 
@@ -61,7 +75,9 @@ def test_embedded_organization_code_check_is_quarantined(tmp_path):
     assert _reason(tmp_path, uscc=bad_org) == "uscc_org_code_check"
 
 
-@pytest.mark.parametrize("uscc,reason", [("91440300192203821", "uscc_length"), ("91440300192203821I", "uscc_charset")])
+@pytest.mark.parametrize(
+    "uscc,reason", [("91440300192203821", "uscc_length"), ("91440300192203821I", "uscc_charset")]
+)
 def test_uscc_length_and_charset(tmp_path, uscc, reason):
     assert _reason(tmp_path, uscc=uscc) == reason
 
@@ -78,7 +94,9 @@ def test_region_outside_shandong_is_quarantined(tmp_path, region):
     assert _reason(tmp_path, region=region) == "region_invalid"
 
 
-@pytest.mark.parametrize("industry,reason", [("26", None), ("2614", None), ("99", "industry_invalid"), ("", "industry_invalid")])
+@pytest.mark.parametrize(
+    "industry,reason", [("26", None), ("2614", None), ("99", "industry_invalid"), ("", "industry_invalid")]
+)
 def test_industry_must_be_a_gbt4754_division(tmp_path, industry, reason):
     assert _reason(tmp_path, industry=industry) == reason
 
@@ -88,7 +106,9 @@ def test_impossible_date_is_quarantined(tmp_path):
 
 
 def test_full_width_and_spaces_in_names_are_normalized(tmp_path):
-    v = validate_register(_write(tmp_path / "r.csv", _row(name=" 山东\u3000鲁泰 化工（集团）有限公司 ")), relative_to=tmp_path)
+    v = validate_register(
+        _write(tmp_path / "r.csv", _row(name=" 山东\u3000鲁泰 化工（集团）有限公司 ")), relative_to=tmp_path
+    )
     assert v.clean["name"][0] == "山东鲁泰化工(集团)有限公司"
 
 
@@ -111,10 +131,16 @@ def test_utf8_register_is_read_too(tmp_path):
     assert v.clean.height == 1 and v.clean["name"][0] == "山东鲁泰化工有限公司"
 
 
-@pytest.mark.parametrize("content,reason", [
-    (b"", "file_empty"), (b"  \n", "file_empty"), ("\n".join([HEADER]).encode("gb18030"), "file_empty"),
-    (b"a,b,c\n1,2,3\n", "header_missing"), (b"\xff\xfe\x00\xd8\x00\xdc\xff", "file_undecodable"),
-])
+@pytest.mark.parametrize(
+    "content,reason",
+    [
+        (b"", "file_empty"),
+        (b"  \n", "file_empty"),
+        ("\n".join([HEADER]).encode("gb18030"), "file_empty"),
+        (b"a,b,c\n1,2,3\n", "header_missing"),
+        (b"\xff\xfe\x00\xd8\x00\xdc\xff", "file_undecodable"),
+    ],
+)
 def test_bad_register_files_become_one_quarantine_row_each(tmp_path, content, reason):
     path = tmp_path / "registry" / "bad.csv"
     path.parent.mkdir()
@@ -128,14 +154,34 @@ def test_bad_register_files_become_one_quarantine_row_each(tmp_path, content, re
 def test_register_rules_are_declared_once_and_ordered():
     ids = [r.id for r in REGISTER_ROW_RULES]
     assert ids.index("uscc_org_code_check") < ids.index("uscc_check_char") < ids.index("region_invalid")
-    df = prepare_register(pl.DataFrame({c: [None] for c in REGISTER_COLUMNS.values()}, schema={
-        c: pl.String for c in REGISTER_COLUMNS.values()}).with_columns(malformed=pl.lit(False)))
+    df = prepare_register(
+        pl.DataFrame(
+            {c: [None] for c in REGISTER_COLUMNS.values()},
+            schema={c: pl.String for c in REGISTER_COLUMNS.values()},
+        ).with_columns(malformed=pl.lit(False))
+    )
     assert df.select(first_failed_rule(REGISTER_ROW_RULES)).item() == "uscc_length"
 
 
 # ---- roster ------------------------------------------------------------------------------------------
-ROSTER_HEADER = ["企业名称", "统一社会信用代码", "行政区划代码", "行业代码", "用能等级", "重点用能单位", "评估日期",
-                 "数据战略", "数据治理", "数据架构", "数据应用", "数据安全", "数据质量", "数据标准", "数据生存周期", "DCMM等级"]
+ROSTER_HEADER = [
+    "企业名称",
+    "统一社会信用代码",
+    "行政区划代码",
+    "行业代码",
+    "用能等级",
+    "重点用能单位",
+    "评估日期",
+    "数据战略",
+    "数据治理",
+    "数据架构",
+    "数据应用",
+    "数据安全",
+    "数据质量",
+    "数据标准",
+    "数据生存周期",
+    "DCMM等级",
+]
 
 
 def _roster(path: Path, rows: list[list], *, sheet="Sheet1", header_at=1) -> Path:
@@ -156,8 +202,12 @@ def _scores(level):
 
 
 def test_roster_with_renamed_sheet_and_moved_header_is_read(tmp_path):
-    path = _roster(tmp_path / "k.xlsx", [["甲有限公司", VALID, "370102", "26", "一级", "是", 45000, *_scores(3)]],
-                   sheet="名单（改）", header_at=5)
+    path = _roster(
+        tmp_path / "k.xlsx",
+        [["甲有限公司", VALID, "370102", "26", "一级", "是", 45000, *_scores(3)]],
+        sheet="名单（改）",
+        header_at=5,
+    )
     df = read_roster(path)
     assert df.height == 1 and df["line_no"][0] == 6 and df["assessed_on"][0] == dt.date(2023, 3, 15)
 
@@ -180,16 +230,45 @@ def test_corrupt_workbook_is_a_clear_error(tmp_path):
 
 def _register_frame(tmp_path):
     other = make_uscc("371202", "12345678")
-    path = _write(tmp_path / "r.csv", _row(), _row(uscc=other, name="莱芜钢铁有限公司", region="371202", industry="31"))
+    path = _write(
+        tmp_path / "r.csv", _row(), _row(uscc=other, name="莱芜钢铁有限公司", region="371202", industry="31")
+    )
     return validate_register(path, relative_to=tmp_path).clean
 
 
 def test_roster_matches_by_uscc_then_by_normalized_name_and_city(tmp_path):
     register = _register_frame(tmp_path)
     rows = [
-        ["山东鲁泰化工有限责任公司", VALID, "370102", "25", "一级", "是", "2022/3/1", *_scores(4)],  # conflicts: name, industry
-        [" 莱芜\u3000钢铁有限公司", None, "370102", "31", "二级", "是", None, *[None] * 9],  # no USCC, Jinan = Laiwu
-        ["莱芜钢铁有限公司", "370000123456789", "371203", "31", "二级", "是", dt.datetime(2024, 5, 6), *_scores(2)],  # old reg no
+        [
+            "山东鲁泰化工有限责任公司",
+            VALID,
+            "370102",
+            "25",
+            "一级",
+            "是",
+            "2022/3/1",
+            *_scores(4),
+        ],  # conflicts: name, industry
+        [
+            " 莱芜\u3000钢铁有限公司",
+            None,
+            "370102",
+            "31",
+            "二级",
+            "是",
+            None,
+            *[None] * 9,
+        ],  # no USCC, Jinan = Laiwu
+        [
+            "莱芜钢铁有限公司",
+            "370000123456789",
+            "371203",
+            "31",
+            "二级",
+            "是",
+            dt.datetime(2024, 5, 6),
+            *_scores(2),
+        ],  # old reg no
         ["未登记有限公司", None, "370102", "26", "三级", "否", None, *[None] * 9],
         ["山东鲁泰化工有限公司", VALID, "370102", "26", "一级", "是", "not a date", *_scores(3)],
         ["山东鲁泰化工有限公司", VALID, "370102", "26", "一级", "是", "2023/3/1", *_scores(7)],
@@ -197,7 +276,10 @@ def test_roster_matches_by_uscc_then_by_normalized_name_and_city(tmp_path):
     raw = read_roster(_roster(tmp_path / "k.xlsx", rows))
     m = match_roster(raw, register, "registry/k.xlsx")
     assert dict(m.quarantined.group_by("reason").len().iter_rows()) == {
-        "roster_unmatched": 1, "assessment_date_invalid": 1, "dcmm_level_invalid": 1}
+        "roster_unmatched": 1,
+        "assessment_date_invalid": 1,
+        "dcmm_level_invalid": 1,
+    }
     assert m.matched_by_name == 1 and m.conflicts == 2
     assert m.assessments.height == 2 and set(m.assessments["matched_by"]) == {"uscc", "name_region"}
     golden = survive(register, m.attributes)
@@ -209,7 +291,9 @@ def test_roster_matches_by_uscc_then_by_normalized_name_and_city(tmp_path):
 def test_simulated_registry_matches_ground_truth(tmp_path):
     from simulator import generate
 
-    m = generate(tmp_path / "landing", tmp_path / "m.json", enterprises=30, days=1, start=dt.date(2026, 11, 1), seed=3)
+    m = generate(
+        tmp_path / "landing", tmp_path / "m.json", enterprises=30, days=1, start=dt.date(2026, 11, 1), seed=3
+    )
     b = build_registry(tmp_path / "landing" / "registry")
     assert b.reasons == m["registry"]["quarantined"]
     for v in b.files:

@@ -32,23 +32,39 @@ def client(tmp_path):
 
 
 def released(shift: float = 0.0) -> pl.DataFrame:
-    ents = [(f"91370000000000{i:04d}", "3701" if i < 4 else "3702", "26" if i % 2 else "31") for i in range(9)]
+    ents = [
+        (f"91370000000000{i:04d}", "3701" if i < 4 else "3702", "26" if i % 2 else "31") for i in range(9)
+    ]
     e = energy_rows(ents).with_columns(pl.col("electricity_kwh") + shift)
     return release(aggregate_day(duck(e, equipment_rows(e)), DAY)).frame
 
 
 def batch(version: int = 1, frame: pl.DataFrame | None = None, **manifest) -> Batch:
     frame = released() if frame is None else frame
-    b = make_batch(province="37", period=DAY.isoformat(), version=version, payload=payload_bytes(frame),
-                   rows=frame.height, cells_suppressed=int(frame["suppressed"].sum()),
-                   source_versions={"theme.energy_daily": 3, "theme.equipment_daily": 3})
+    b = make_batch(
+        province="37",
+        period=DAY.isoformat(),
+        version=version,
+        payload=payload_bytes(frame),
+        rows=frame.height,
+        cells_suppressed=int(frame["suppressed"].sum()),
+        source_versions={"theme.energy_daily": 3, "theme.equipment_daily": 3},
+    )
     return Batch(b.batch_id, b.period, b.version, b.manifest | manifest, b.payload)
 
 
 def post(client: TestClient, b: Batch, *, body: bytes | None = None, headers: dict | None = None, **sign):
     body = b.body() if body is None else body
-    args = {"method": "POST", "path": "/v1/batches", "body": body, "node": "37", "key_id": "default",
-            "secret": SECRET, "idempotency_key": b.batch_id, "now": NOW} | sign
+    args = {
+        "method": "POST",
+        "path": "/v1/batches",
+        "body": body,
+        "node": "37",
+        "key_id": "default",
+        "secret": SECRET,
+        "idempotency_key": b.batch_id,
+        "now": NOW,
+    } | sign
     return client.post("/v1/batches", content=body, headers=headers or sign_request(**args))
 
 
@@ -63,8 +79,16 @@ def test_batch_is_stored_once_and_a_redelivery_gets_the_stored_receipt(client):
 
 def test_a_replayed_request_is_refused(client):
     b = batch()
-    headers = sign_request(method="POST", path="/v1/batches", body=b.body(), node="37", key_id="default",
-                           secret=SECRET, idempotency_key=b.batch_id, now=NOW)
+    headers = sign_request(
+        method="POST",
+        path="/v1/batches",
+        body=b.body(),
+        node="37",
+        key_id="default",
+        secret=SECRET,
+        idempotency_key=b.batch_id,
+        now=NOW,
+    )
     assert post(client, b, headers=headers).status_code == 201
     replay = post(client, b, headers=headers)
     assert replay.status_code == 409 and replay.json()["error"] == "replayed_nonce"
@@ -88,7 +112,9 @@ def test_versions_arriving_out_of_order_keep_the_highest_current(client):
 
 
 def test_the_node_refuses_a_batch_breaking_the_release_policy(client):
-    leaky = released().with_columns(pl.lit(False).alias("suppressed"), pl.lit(1).cast(pl.Int64).alias("enterprises"))
+    leaky = released().with_columns(
+        pl.lit(False).alias("suppressed"), pl.lit(1).cast(pl.Int64).alias("enterprises")
+    )
     r = post(client, batch(frame=leaky, cells_suppressed=0))
     assert r.status_code == 422 and r.json()["error"] == "disclosure_violation"
     grade3 = batch()
@@ -97,13 +123,16 @@ def test_the_node_refuses_a_batch_breaking_the_release_policy(client):
     assert r.status_code == 422 and r.json()["error"] == "disclosure_violation"
 
 
-@pytest.mark.parametrize("change, code", [
-    ({"rows": 1}, "invalid_batch"),
-    ({"payload_sha256": "0" * 64}, "payload_hash_mismatch"),
-    ({"schema_version": "9"}, "unsupported_schema_version"),
-    ({"node": "11"}, "invalid_batch"),
-    ({"period": "2026-13-01"}, "invalid_batch"),
-])
+@pytest.mark.parametrize(
+    "change, code",
+    [
+        ({"rows": 1}, "invalid_batch"),
+        ({"payload_sha256": "0" * 64}, "payload_hash_mismatch"),
+        ({"schema_version": "9"}, "unsupported_schema_version"),
+        ({"node": "11"}, "invalid_batch"),
+        ({"period": "2026-13-01"}, "invalid_batch"),
+    ],
+)
 def test_the_manifest_must_describe_the_payload(client, change, code):
     r = post(client, batch(**change))
     assert r.status_code == 422 and r.json()["error"] == code, r.text

@@ -21,25 +21,44 @@ GRADE2 = [m.name for m in MEASURES if m.grade == 2]
 
 
 # ---- builders --------------------------------------------------------------------------------------
-def energy_rows(enterprises: list[tuple[str, str, str]], *, day: dt.date = DAY, seed: int = 0) -> pl.DataFrame:
+def energy_rows(
+    enterprises: list[tuple[str, str, str]], *, day: dt.date = DAY, seed: int = 0
+) -> pl.DataFrame:
     """One or two equipment per enterprise (uscc, city, industry) with plausible daily figures."""
     rng = random.Random(seed)
     rows = []
     for uscc, city, industry in enterprises:
         for k in range(rng.randint(1, 2)):
-            kwh, gas, coal = rng.uniform(100, 5000), rng.choice([None, rng.uniform(10, 900)]), rng.uniform(0, 3)
+            kwh, gas, coal = (
+                rng.uniform(100, 5000),
+                rng.choice([None, rng.uniform(10, 900)]),
+                rng.uniform(0, 3),
+            )
             expected = 96 * rng.randint(2, 5)
             received = expected - rng.randint(0, 30)
-            rows.append({
-                "day": day, "uscc": uscc, "city_code": city, "industry_code": industry,
-                "equipment_id": f"EQ-{uscc[-6:]}-{k}", "equipment_type": "pump",
-                "electricity_kwh": kwh, "natural_gas_m3": gas, "coal_t": coal,
-                "energy_tce": (kwh * 0.1229 + (gas or 0) * 1.2143 + coal * 714.3) / 1000,
-                "peak_load_kw": 10.0, "mean_load_kw": 5.0, "meter_drops": 0,
-                "readings_expected": expected, "readings_received": received,
-                "completeness_pct": 100 * received / expected,
-                "readings_good": received, "readings_uncertain": 0, "readings_bad": 0,
-            })
+            rows.append(
+                {
+                    "day": day,
+                    "uscc": uscc,
+                    "city_code": city,
+                    "industry_code": industry,
+                    "equipment_id": f"EQ-{uscc[-6:]}-{k}",
+                    "equipment_type": "pump",
+                    "electricity_kwh": kwh,
+                    "natural_gas_m3": gas,
+                    "coal_t": coal,
+                    "energy_tce": (kwh * 0.1229 + (gas or 0) * 1.2143 + coal * 714.3) / 1000,
+                    "peak_load_kw": 10.0,
+                    "mean_load_kw": 5.0,
+                    "meter_drops": 0,
+                    "readings_expected": expected,
+                    "readings_received": received,
+                    "completeness_pct": 100 * received / expected,
+                    "readings_good": received,
+                    "readings_uncertain": 0,
+                    "readings_bad": 0,
+                }
+            )
     return pl.DataFrame(rows, schema=ENERGY_DAILY.schema)
 
 
@@ -49,12 +68,22 @@ def equipment_rows(energy: pl.DataFrame, *, seed: int = 0) -> pl.DataFrame:
     for r in energy.iter_rows(named=True):
         observed = 24 * r["readings_received"] / r["readings_expected"]
         fault = rng.choice([0.0, 0.0, 0.25, 1.5])
-        rows.append({
-            "day": r["day"], "uscc": r["uscc"], "equipment_id": r["equipment_id"], "equipment_type": "pump",
-            "running_hours": observed - fault, "fault_hours": fault, "starts": 1,
-            "availability_pct": 100 * (observed - fault) / observed, "limit_exceedances": 0,
-            "readings_good": r["readings_received"], "readings_uncertain": 0, "readings_bad": 0,
-        })
+        rows.append(
+            {
+                "day": r["day"],
+                "uscc": r["uscc"],
+                "equipment_id": r["equipment_id"],
+                "equipment_type": "pump",
+                "running_hours": observed - fault,
+                "fault_hours": fault,
+                "starts": 1,
+                "availability_pct": 100 * (observed - fault) / observed,
+                "limit_exceedances": 0,
+                "readings_good": r["readings_received"],
+                "readings_uncertain": 0,
+                "readings_bad": 0,
+            }
+        )
     return pl.DataFrame(rows, schema=EQUIPMENT_DAILY.schema)
 
 
@@ -114,8 +143,12 @@ def assert_releasable(aggregates: pl.DataFrame, sent: pl.DataFrame) -> None:
     """The three promises of the policy, checked on what actually leaves (the decoded payload)."""
     names = set(sent.columns)
     assert not [m.name for m in MEASURES if m.grade >= 3 and m.name in names]
-    merged = sent.join(aggregates.select("city_code", "industry_code", "contributors"),
-                       on=["city_code", "industry_code"], how="left", validate="1:1")
+    merged = sent.join(
+        aggregates.select("city_code", "industry_code", "contributors"),
+        on=["city_code", "industry_code"],
+        how="left",
+        validate="1:1",
+    )
     visible_small = merged.filter(~pl.col("suppressed") & (pl.col("contributors") < DISCLOSURE_THRESHOLD))
     assert visible_small.is_empty(), visible_small
     hidden_rows = merged.filter(pl.col("suppressed"))
@@ -134,23 +167,44 @@ def decoded(frame: pl.DataFrame) -> pl.DataFrame:
 
 # ---- tests ------------------------------------------------------------------------------------------
 def test_cell_below_three_enterprises_is_suppressed_and_its_row_and_column_protect_it():
-    ents = [(f"9137000000000000{i:02d}", c, ind) for i, (c, ind) in enumerate(
-        [("3701", "26")] * 4 + [("3701", "31")] * 1 + [("3701", "44")] * 5
-        + [("3702", "26")] * 3 + [("3702", "31")] * 4 + [("3702", "44")] * 3)]
+    ents = [
+        (f"9137000000000000{i:02d}", c, ind)
+        for i, (c, ind) in enumerate(
+            [("3701", "26")] * 4
+            + [("3701", "31")] * 1
+            + [("3701", "44")] * 5
+            + [("3702", "26")] * 3
+            + [("3702", "31")] * 4
+            + [("3702", "44")] * 3
+        )
+    ]
     energy = energy_rows(ents)
     agg = aggregate_day(duck(energy, equipment_rows(energy)), DAY)
     out = release(agg)
     sent = out.frame
-    small = sent.filter((pl.col("city_code") == "3701") & (pl.col("industry_code") == "31")).row(0, named=True)
+    small = sent.filter((pl.col("city_code") == "3701") & (pl.col("industry_code") == "31")).row(
+        0, named=True
+    )
     assert small["suppressed"] and small["suppression"] == "primary" and small["energy_tce"] is None
     assert out.primary == 1 and out.secondary >= 3  # its row, its column, and the cell closing the rectangle
     assert_releasable(agg, decoded(sent))
 
 
 def test_line_rule_suppresses_the_next_smallest_entry_of_a_row_with_one_suppression():
-    cells = {("A", "x"): (1, 1.0), ("A", "y"): (5, 50.0), ("A", "z"): (4, 40.0), ("A", ALL): (10, 91.0),
-             ("B", "x"): (6, 6.0), ("B", "y"): (7, 70.0), ("B", "z"): (8, 80.0), ("B", ALL): (21, 156.0),
-             (ALL, "x"): (7, 7.0), (ALL, "y"): (12, 120.0), (ALL, "z"): (12, 120.0), (ALL, ALL): (31, 247.0)}
+    cells = {
+        ("A", "x"): (1, 1.0),
+        ("A", "y"): (5, 50.0),
+        ("A", "z"): (4, 40.0),
+        ("A", ALL): (10, 91.0),
+        ("B", "x"): (6, 6.0),
+        ("B", "y"): (7, 70.0),
+        ("B", "z"): (8, 80.0),
+        ("B", ALL): (21, 156.0),
+        (ALL, "x"): (7, 7.0),
+        (ALL, "y"): (12, 120.0),
+        (ALL, "z"): (12, 120.0),
+        (ALL, ALL): (31, 247.0),
+    }
     extra = complementary(cells, {("A", "x")})
     assert ("A", "z") in extra  # 4 enterprises: the next-smallest of row A
     assert ("B", "x") in extra  # column x had one suppression left
@@ -162,9 +216,20 @@ def test_two_protected_blocks_joined_by_one_cell_do_not_expose_it():
     is not enough, the bridge check closes it into a cycle."""
     rows, cols = ["r1", "r2", "r3", "r4"], ["c1", "c2", "c3", "c4"]
     cells = {(r, c): (5, 5.0) for r in rows for c in cols}
-    cells |= {(r, ALL): (20, 20.0) for r in rows} | {(ALL, c): (20, 20.0) for c in cols} | {(ALL, ALL): (80, 80.0)}
-    hidden = {("r1", "c1"), ("r1", "c2"), ("r2", "c1"), ("r2", "c2"),
-              ("r3", "c3"), ("r3", "c4"), ("r4", "c3"), ("r4", "c4"), ("r2", "c3")}
+    cells |= (
+        {(r, ALL): (20, 20.0) for r in rows} | {(ALL, c): (20, 20.0) for c in cols} | {(ALL, ALL): (80, 80.0)}
+    )
+    hidden = {
+        ("r1", "c1"),
+        ("r1", "c2"),
+        ("r2", "c1"),
+        ("r2", "c2"),
+        ("r3", "c3"),
+        ("r3", "c4"),
+        ("r4", "c3"),
+        ("r4", "c4"),
+        ("r2", "c3"),
+    }
     assert all(sum(c in hidden for c in m) != 1 for m in lines(cells).values())
     assert derivable_by_linear_algebra(list(cells), hidden) == {("r2", "c3")} == bridges(hidden)
     protected = hidden | complementary(cells, hidden)
@@ -184,7 +249,9 @@ def test_grade3_measure_is_never_computed_nor_sent():
 
 
 def test_suppressed_cell_keeps_grade1_values_and_loses_grade2_ones():
-    ents = [("913700000000000001", "3701", "26")] + [(f"91370000000000{i:04d}", "3702", "26") for i in range(3)]
+    ents = [("913700000000000001", "3701", "26")] + [
+        (f"91370000000000{i:04d}", "3702", "26") for i in range(3)
+    ]
     energy = energy_rows(ents)
     sent = release(aggregate_day(duck(energy, equipment_rows(energy)), DAY)).frame
     hidden = sent.filter(pl.col("suppressed"))
@@ -209,8 +276,12 @@ def test_property_on_bare_tables_with_many_small_cells():
     rng = random.Random(7)
     for _ in range(300):
         nr, nc = rng.randint(1, 6), rng.randint(1, 6)
-        inner = {(f"r{i}", f"c{j}"): rng.choice([1, 1, 2, 3, 4, 9])
-                 for i in range(nr) for j in range(nc) if rng.random() < 0.7}
+        inner = {
+            (f"r{i}", f"c{j}"): rng.choice([1, 1, 2, 3, 4, 9])
+            for i in range(nr)
+            for j in range(nc)
+            if rng.random() < 0.7
+        }
         if not inner:
             continue
         counts: dict = defaultdict(int)

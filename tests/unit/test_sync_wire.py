@@ -21,7 +21,10 @@ SECRET = "s3cret-for-tests"
 VECTOR = {  # shared test vector of wire protocol v1 (checked independently with `openssl dgst -hmac`)
     "body": b'{"x":1}',
     "headers": {
-        H_NODE: "37", H_KEY: "default", H_TS: "1790000000", H_NONCE: "0123456789abcdef0123456789abcdef",
+        H_NODE: "37",
+        H_KEY: "default",
+        H_TS: "1790000000",
+        H_NONCE: "0123456789abcdef0123456789abcdef",
         H_BODY: "5041bf1f713df204784353e82f6a4a535931cb64f1f4b4a5aeaffcb720918b22",
         H_SIG: "cbd2620b71487cb82439c5ea1c2521f16e9674353444c64f7c34528815b5b0cc",
         H_IDEMPOTENCY: "37-2026-10-05-v1",
@@ -31,15 +34,25 @@ RING = KeyRing(parse_keys(f"37={SECRET}"))
 
 
 def signed(body: bytes = b'{"x":1}', **kw) -> dict:
-    args = {"method": "POST", "path": "/v1/batches", "body": body, "node": "37", "key_id": "default",
-            "secret": SECRET, "idempotency_key": "37-2026-10-05-v1", "now": NOW} | kw
+    args = {
+        "method": "POST",
+        "path": "/v1/batches",
+        "body": body,
+        "node": "37",
+        "key_id": "default",
+        "secret": SECRET,
+        "idempotency_key": "37-2026-10-05-v1",
+        "now": NOW,
+    } | kw
     return sign_request(**args)
 
 
 def test_province_and_node_compute_the_shared_test_vector():
     h = VECTOR["headers"]
     assert signed(nonce=h[H_NONCE]) == h
-    message = canonical("POST", "/v1/batches", "37", "default", h[H_TS], h[H_NONCE], h[H_IDEMPOTENCY], h[H_BODY])
+    message = canonical(
+        "POST", "/v1/batches", "37", "default", h[H_TS], h[H_NONCE], h[H_IDEMPOTENCY], h[H_BODY]
+    )
     assert signature(SECRET, message) == h[H_SIG]
 
 
@@ -54,12 +67,12 @@ def test_every_altered_byte_of_a_signed_request_is_rejected():
     for name, value in headers.items():
         for i in range(len(value)):
             swapped = "1" if value[i] != "1" else "2"
-            bad = headers | {name: value[:i] + swapped + value[i + 1:]}
+            bad = headers | {name: value[:i] + swapped + value[i + 1 :]}
             with pytest.raises(Rejected) as exc:
                 authenticate(bad, "POST", "/v1/batches", body, RING, NOW)
             assert 400 <= exc.value.status < 500, (name, i)
     for i in range(len(body)):
-        bad_body = body[:i] + bytes([body[i] ^ 0x01]) + body[i + 1:]
+        bad_body = body[:i] + bytes([body[i] ^ 0x01]) + body[i + 1 :]
         with pytest.raises(Rejected) as exc:
             authenticate(headers, "POST", "/v1/batches", bad_body, RING, NOW)
         assert exc.value.code == "body_hash_mismatch"
@@ -68,7 +81,9 @@ def test_every_altered_byte_of_a_signed_request_is_rejected():
             authenticate(headers, method, path, body, RING, NOW)
 
 
-@pytest.mark.parametrize("offset, ok", [(-300, True), (300, True), (-301, False), (301, False), (-3600, False)])
+@pytest.mark.parametrize(
+    "offset, ok", [(-300, True), (300, True), (-301, False), (301, False), (-3600, False)]
+)
 def test_timestamps_outside_five_minutes_are_refused(offset, ok):
     if ok:
         authenticate(signed(), "POST", "/v1/batches", b'{"x":1}', RING, NOW - offset)
@@ -78,11 +93,14 @@ def test_timestamps_outside_five_minutes_are_refused(offset, ok):
         assert (exc.value.status, exc.value.code) == (401, "clock_skew")
 
 
-@pytest.mark.parametrize("node, key_id, status, code", [
-    ("99", "default", 403, "unknown_node"),  # not a province code
-    ("44", "default", 403, "unknown_node"),  # a province, not registered here
-    ("37", "stolen", 401, "unknown_key"),
-])
+@pytest.mark.parametrize(
+    "node, key_id, status, code",
+    [
+        ("99", "default", 403, "unknown_node"),  # not a province code
+        ("44", "default", 403, "unknown_node"),  # a province, not registered here
+        ("37", "stolen", 401, "unknown_key"),
+    ],
+)
 def test_unknown_nodes_and_keys_are_refused(node, key_id, status, code):
     with pytest.raises(Rejected) as exc:
         authenticate(signed(node=node, key_id=key_id), "POST", "/v1/batches", b'{"x":1}', RING, NOW)
@@ -106,7 +124,9 @@ def test_rotation_accepts_the_old_key_only_during_its_grace_period():
     with pytest.raises(Rejected) as exc:
         authenticate(old, "POST", "/v1/batches", b'{"x":1}', ring, later)
     assert exc.value.code == "key_expired"
-    authenticate(signed(key_id="k2", secret="new-secret", now=later), "POST", "/v1/batches", b'{"x":1}', ring, later)
+    authenticate(
+        signed(key_id="k2", secret="new-secret", now=later), "POST", "/v1/batches", b'{"x":1}', ring, later
+    )
     with pytest.raises(Rejected, match="signature"):  # the old secret under the new id
         authenticate(signed(key_id="k2", secret="old-secret"), "POST", "/v1/batches", b'{"x":1}', ring, NOW)
 
@@ -136,10 +156,21 @@ def test_demo_key_is_private_stable_and_ignored_by_git(tmp_path):
 def rows(*specs: tuple) -> pl.DataFrame:
     """(version, status, payload hash, attempts) rows of one period."""
     return pl.DataFrame(
-        [{"batch_id": f"37-2026-10-05-v{v}", "period": "2026-10-05", "version": v, "status": s,
-          "payload_sha256": h, "attempts": a} for v, s, h, a in specs],
-        schema={k: SYNC_LEDGER.schema[k] for k in ("batch_id", "period", "version", "status", "payload_sha256",
-                                                   "attempts")},
+        [
+            {
+                "batch_id": f"37-2026-10-05-v{v}",
+                "period": "2026-10-05",
+                "version": v,
+                "status": s,
+                "payload_sha256": h,
+                "attempts": a,
+            }
+            for v, s, h, a in specs
+        ],
+        schema={
+            k: SYNC_LEDGER.schema[k]
+            for k in ("batch_id", "period", "version", "status", "payload_sha256", "attempts")
+        },
     )
 
 

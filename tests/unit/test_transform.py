@@ -24,14 +24,20 @@ def test_timestamps_with_offset_or_local_without_offset_give_the_same_utc_instan
 
 
 def reading_day(ts: list, landed_on: dt.date, watermark_days: int, file: str = "f.csv") -> list:
-    frame = pl.DataFrame({"ts": ts, "landing_date": [landed_on] * len(ts), "source_file": [file] * len(ts)},
-                         schema_overrides={"ts": pl.String})
+    frame = pl.DataFrame(
+        {"ts": ts, "landing_date": [landed_on] * len(ts), "source_file": [file] * len(ts)},
+        schema_overrides={"ts": pl.String},
+    )
     return route_reading_days(frame, watermark_days)["reading_day"].to_list()
 
 
 def test_local_midnight_belongs_to_the_local_day_not_the_utc_day():
     ts = ["2026-11-01T16:00:00Z", "2026-11-01T15:59:59Z", "2026-11-01T16:30:00Z"]
-    assert reading_day(ts, dt.date(2026, 11, 3), 7) == [dt.date(2026, 11, 2), dt.date(2026, 11, 1), dt.date(2026, 11, 2)]
+    assert reading_day(ts, dt.date(2026, 11, 3), 7) == [
+        dt.date(2026, 11, 2),
+        dt.date(2026, 11, 1),
+        dt.date(2026, 11, 2),
+    ]
 
 
 def test_unplaceable_records_go_to_the_batch_day_of_their_file():
@@ -41,23 +47,35 @@ def test_unplaceable_records_go_to_the_batch_day_of_their_file():
 
 
 def test_batch_day_is_per_file():
-    frame = pl.DataFrame({
-        "ts": ["2026-11-01 08:00:00", "bad", "2026-11-02 08:00:00", "bad"],
-        "landing_date": [dt.date(2026, 11, 3)] * 4,
-        "source_file": ["a.csv", "a.csv", "b.csv", "b.csv"],
-    })
+    frame = pl.DataFrame(
+        {
+            "ts": ["2026-11-01 08:00:00", "bad", "2026-11-02 08:00:00", "bad"],
+            "landing_date": [dt.date(2026, 11, 3)] * 4,
+            "source_file": ["a.csv", "a.csv", "b.csv", "b.csv"],
+        }
+    )
     assert route_reading_days(frame, 7)["reading_day"].to_list() == [
-        dt.date(2026, 11, 1), dt.date(2026, 11, 1), dt.date(2026, 11, 2), dt.date(2026, 11, 2)]
+        dt.date(2026, 11, 1),
+        dt.date(2026, 11, 1),
+        dt.date(2026, 11, 2),
+        dt.date(2026, 11, 2),
+    ]
 
 
 @pytest.mark.parametrize(
     ("metric", "value", "unit", "expected"),
     [
-        ("power", "1500", "W", 1.5), ("power", "1.5", "MW", 1500.0), ("power", "7", "kW", 7.0),
-        ("energy", "2500", "Wh", 2.5), ("energy", "2", "MWh", 2000.0),
-        ("temperature", "373.15", "K", 100.0), ("temperature", "85", "℃", 85.0),
-        ("pressure", "1600", "kPa", 1.6), ("pressure", "16", "bar", 1.6),
-        ("gas_volume", "12", "m3", 12.0), ("coal_mass", "500", "kg", 0.5),
+        ("power", "1500", "W", 1.5),
+        ("power", "1.5", "MW", 1500.0),
+        ("power", "7", "kW", 7.0),
+        ("energy", "2500", "Wh", 2.5),
+        ("energy", "2", "MWh", 2000.0),
+        ("temperature", "373.15", "K", 100.0),
+        ("temperature", "85", "℃", 85.0),
+        ("pressure", "1600", "kPa", 1.6),
+        ("pressure", "16", "bar", 1.6),
+        ("gas_volume", "12", "m3", 12.0),
+        ("coal_mass", "500", "kg", 0.5),
     ],
 )
 def test_units_are_normalized_to_the_canonical_unit(metric, value, unit, expected):
@@ -98,7 +116,9 @@ def test_late_within_watermark_is_clean():
 
 def test_duplicates_keep_the_latest_landed_and_are_counted():
     later = dt.datetime(2026, 11, 4, tzinfo=dt.UTC)
-    r = clean([{"value": "1"}, {"value": "1"}, {"value": "2", "ingested_at": later, "source_file": "late.csv"}])
+    r = clean(
+        [{"value": "1"}, {"value": "1"}, {"value": "2", "ingested_at": later, "source_file": "late.csv"}]
+    )
     assert r.duplicates == 2
     assert r.clean["value"].to_list() == [2.0]
     assert r.clean["source_file"].item() == "late.csv"
@@ -107,7 +127,12 @@ def test_duplicates_keep_the_latest_landed_and_are_counted():
 
 def _series(metric, values, unit="kW", start=dt.datetime(2026, 11, 2, 0, 0)):
     return [
-        {"metric": metric, "unit": unit, "value": str(v), "ts": (start + dt.timedelta(minutes=15 * i)).isoformat() + "+08:00"}
+        {
+            "metric": metric,
+            "unit": unit,
+            "value": str(v),
+            "ts": (start + dt.timedelta(minutes=15 * i)).isoformat() + "+08:00",
+        }
         for i, v in enumerate(values)
     ]
 
