@@ -71,8 +71,12 @@ def build(root: Path, days: int) -> dict:
             "electricity_kwh": kwh,
             "natural_gas_m3": gas,
             "coal_t": coal,
-            "energy_tce": (kwh * KGCE_PER_UNIT["electricity"] + gas * KGCE_PER_UNIT["natural_gas"]
-                           + coal * KGCE_PER_UNIT["coal"]) / 1000,
+            "energy_tce": (
+                kwh * KGCE_PER_UNIT["electricity"]
+                + gas * KGCE_PER_UNIT["natural_gas"]
+                + coal * KGCE_PER_UNIT["coal"]
+            )
+            / 1000,
             "peak_load_kw": rng.gamma(3.0, 2_000.0, n),
         }
     ).with_columns(pl.col("day").cast(pl.Date))
@@ -129,8 +133,12 @@ def analyst_task(spec: dict, steps) -> dict:
         f"CREATE VIEW parquet_same_files AS SELECT * FROM read_parquet('{delta}/day=*/*.parquet', "
         "hive_partitioning = true, hive_types = {'day': DATE})"
     )
-    con.execute(f"CREATE VIEW delta_single_file AS SELECT * FROM delta_scan('{root / 'energy_rollup_delta_single'}')")
-    con.execute(f"CREATE VIEW parquet_single_file AS SELECT * FROM read_parquet('{root / 'energy_rollup.parquet'}')")
+    con.execute(
+        f"CREATE VIEW delta_single_file AS SELECT * FROM delta_scan('{root / 'energy_rollup_delta_single'}')"
+    )
+    con.execute(
+        f"CREATE VIEW parquet_single_file AS SELECT * FROM read_parquet('{root / 'energy_rollup.parquet'}')"
+    )
     results: dict[str, dict[str, dict]] = {}
     for qname, sql in QUERIES.items():
         answers = {}

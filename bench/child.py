@@ -113,7 +113,9 @@ def run(spec: dict) -> dict:
             elif task in ("ours", "polars", "duckdb"):
                 from bench import engines
 
-                fn = {"ours": engines.ours, "polars": engines.bare_polars, "duckdb": engines.bare_duckdb}[task]
+                fn = {"ours": engines.ours, "polars": engines.bare_polars, "duckdb": engines.bare_duckdb}[
+                    task
+                ]
             elif task == "gate":
                 from bench.gate import gate_task as fn
             elif task == "analyst":

@@ -214,23 +214,28 @@ def bare_polars(spec: dict, steps) -> dict:
         with steps.step("list_files"):
             files = landing_files(landing)
             rank = {str(p): i for i, p in enumerate(files)}
-            by_suffix = {s: [str(p) for p in files if p.suffix.lower() == s] for s in (".csv", ".jsonl", ".parquet")}
+            by_suffix = {
+                s: [str(p) for p in files if p.suffix.lower() == s] for s in (".csv", ".jsonl", ".parquet")
+            }
         text = {f: pl.String for f in FIELDS}
         scans = []
         if by_suffix[".csv"]:
             scans.append(
-                pl.scan_csv(by_suffix[".csv"], infer_schema=False, include_file_paths="file", row_index_name="row")
-                .select(*FIELDS, "file", "row")
+                pl.scan_csv(
+                    by_suffix[".csv"], infer_schema=False, include_file_paths="file", row_index_name="row"
+                ).select(*FIELDS, "file", "row")
             )
         if by_suffix[".jsonl"]:
             scans.append(
-                pl.scan_ndjson(by_suffix[".jsonl"], schema=text, include_file_paths="file", row_index_name="row")
-                .select(*FIELDS, "file", "row")
+                pl.scan_ndjson(
+                    by_suffix[".jsonl"], schema=text, include_file_paths="file", row_index_name="row"
+                ).select(*FIELDS, "file", "row")
             )
         if by_suffix[".parquet"]:
             scans.append(
-                pl.scan_parquet(by_suffix[".parquet"], include_file_paths="file", row_index_name="row")
-                .select(*[pl.col(f).cast(pl.String) for f in FIELDS], "file", "row")
+                pl.scan_parquet(
+                    by_suffix[".parquet"], include_file_paths="file", row_index_name="row"
+                ).select(*[pl.col(f).cast(pl.String) for f in FIELDS], "file", "row")
             )
         units, meters, kgce = _reference_frames()
         tz = ZoneInfo(TIMEZONE)
@@ -486,7 +491,9 @@ def compare_outputs(reference: Path, other: Path, *, rel: float = 1e-6, label: s
     if a["equipment_id"].to_list() != b["equipment_id"].to_list():
         only_a = sorted(set(a["equipment_id"]) - set(b["equipment_id"]))[:5]
         only_b = sorted(set(b["equipment_id"]) - set(a["equipment_id"]))[:5]
-        return [f"{label}: equipment differ ({a.height} vs {b.height} rows; only in reference {only_a}, only in other {only_b})"]
+        return [
+            f"{label}: equipment differ ({a.height} vs {b.height} rows; only in reference {only_a}, only in other {only_b})"
+        ]
     joined = a.join(b, on="equipment_id", suffix="_o")
     tolerances = {
         "electricity_kwh": rel,
@@ -500,7 +507,9 @@ def compare_outputs(reference: Path, other: Path, *, rel: float = 1e-6, label: s
         x, y = pl.col(col), pl.col(f"{col}_o")
         bad = joined.filter(
             (x.is_null() != y.is_null())
-            | ((x - y).abs() > tol * pl.max_horizontal(x.abs(), y.abs()) + (1e-12 if tol else 0.0)).fill_null(False)
+            | ((x - y).abs() > tol * pl.max_horizontal(x.abs(), y.abs()) + (1e-12 if tol else 0.0)).fill_null(
+                False
+            )
         )
         if bad.height:
             sample = bad.select("equipment_id", col, f"{col}_o").head(3).rows()

@@ -69,7 +69,9 @@ def gate_task(spec: dict, steps) -> dict:
 
             rules = [r for r in rules_for(SILVER_TELEMETRY.name) if r.expectation is not None]
             with steps.step(name):
-                out = validate_partition(gx_home, SILVER_TELEMETRY.name, partition, clean, rules, f"bench-{i}")
+                out = validate_partition(
+                    gx_home, SILVER_TELEMETRY.name, partition, clean, rules, f"bench-{i}"
+                )
             failed_checks = [o.rule_id for o in out.outcomes if not o.success]
         seconds.append(steps.seconds[name])
     # The GX part alone, without the Data Docs rebuild (build_docs=False), warm.
@@ -80,7 +82,9 @@ def gate_task(spec: dict, steps) -> dict:
 
         rules = [r for r in rules_for(SILVER_TELEMETRY.name) if r.expectation is not None]
         with steps.step("gx_no_docs"):
-            validate_partition(gx_home, SILVER_TELEMETRY.name, partition, clean, rules, "bench-nodocs", build_docs=False)
+            validate_partition(
+                gx_home, SILVER_TELEMETRY.name, partition, clean, rules, "bench-nodocs", build_docs=False
+            )
         no_docs = steps.seconds["gx_no_docs"]
     except (ImportError, TypeError):
         pass

@@ -94,8 +94,10 @@ def write_markdown(result: dict, path: Path) -> None:
             if not r:
                 continue
             if r.get("median_seconds") is None:
-                lines.append(f"| {size['rows']:,} | {ENGINE_NAMES[e]} | {r['status']}: {r.get('error')} | | | "
-                             f"{r.get('peak_rss_mib', 0):,.0f} | |")
+                lines.append(
+                    f"| {size['rows']:,} | {ENGINE_NAMES[e]} | {r['status']}: {r.get('error')} | | | "
+                    f"{r.get('peak_rss_mib', 0):,.0f} | |"
+                )
                 continue
             ratio = ""
             if e == "ours" and size.get("ratio_ours_vs_best_bare") is not None:
@@ -105,21 +107,36 @@ def write_markdown(result: dict, path: Path) -> None:
                 f"({_s(r['min_seconds'])}–{_s(r['max_seconds'])}) | {r['rows_per_second']:,.0f} | "
                 f"{r['peak_rss_mib']:,.0f} | {ratio} |"
             )
+    for sk in result.get("skipped_sizes", []):
+        lines += ["", f"Size {sk['rows_requested']:,} skipped: {sk['reason']}."]
     notes = sorted({n for s in result["sizes"] for n in s.get("notes", [])})
     for n in notes:
         lines += ["", f"Note: {n}"]
-    lines += ["", "Data per size: " + "; ".join(
-        f"{_rows(s['rows_requested'])}: {s['rows']:,} readings from {s['enterprises']:,} enterprises, "
-        f"{s['equipment']:,} equipment, {s['files']:,} files ({s['bytes'] / MIB:,.0f} MiB)"
-        for s in result["sizes"]) + ".", ""]
+    lines += [
+        "",
+        "Data per size: "
+        + "; ".join(
+            f"{_rows(s['rows_requested'])}: {s['rows']:,} readings from {s['enterprises']:,} enterprises, "
+            f"{s['equipment']:,} equipment, {s['files']:,} files ({s['bytes'] / MIB:,.0f} MiB)"
+            for s in result["sizes"]
+        )
+        + ".",
+        "",
+    ]
 
     # Where our time goes.
     ok_sizes = [s for s in result["sizes"] if s["engines"].get("ours", {}).get("steps_median_seconds")]
     if ok_sizes:
-        lines += ["## Where the time of `ours` goes", "",
-                  "Median seconds per step (share of the total) and the peak RSS reached during the step.", "",
-                  "| step | " + " | ".join(f"{_rows(s['rows_requested'])} s | share | RSS MiB" for s in ok_sizes) + " |",
-                  "|---|" + "---:|---:|---:|" * len(ok_sizes)]
+        lines += [
+            "## Where the time of `ours` goes",
+            "",
+            "Median seconds per step (share of the total) and the peak RSS reached during the step.",
+            "",
+            "| step | "
+            + " | ".join(f"{_rows(s['rows_requested'])} s | share | RSS MiB" for s in ok_sizes)
+            + " |",
+            "|---|" + "---:|---:|---:|" * len(ok_sizes),
+        ]
         for key, label in OURS_STEPS:
             cells = []
             for s in ok_sizes:
@@ -127,12 +144,19 @@ def write_markdown(result: dict, path: Path) -> None:
                 sec = o["steps_median_seconds"].get(key)
                 tot = o["steps_median_seconds"].get("total") or o["median_seconds"]
                 rss = o["steps_peak_rss_mib"].get(key)
-                cells.append(f"{_s(sec)} | {'' if sec is None else f'{sec / tot:.0%}'} | "
-                             f"{'' if not rss else f'{rss:,.0f}'}")
+                cells.append(
+                    f"{_s(sec)} | {'' if sec is None else f'{sec / tot:.0%}'} | "
+                    f"{'' if not rss else f'{rss:,.0f}'}"
+                )
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
-        lines.append("| **total** | " + " | ".join(
-            f"**{_s(s['engines']['ours']['median_seconds'])}** | 100% | {s['engines']['ours']['peak_rss_mib']:,.0f}"
-            for s in ok_sizes) + " |")
+        lines.append(
+            "| **total** | "
+            + " | ".join(
+                f"**{_s(s['engines']['ours']['median_seconds'])}** | 100% | {s['engines']['ours']['peak_rss_mib']:,.0f}"
+                for s in ok_sizes
+            )
+            + " |"
+        )
         lines.append("")
         for note in result.get("findings", []):
             lines.append(f"* {note}")
@@ -142,13 +166,17 @@ def write_markdown(result: dict, path: Path) -> None:
     # Quality gate.
     gates = [(s, s["gate"]) for s in result["sizes"] if s.get("gate")]
     if gates:
-        lines += ["## Quality gate", "",
-                  f"`{gates[0][1]['api']}` on the finished silver partition (GX suite with Data Docs + partition "
-                  "rules + reconciliation), as `build_silver_telemetry` calls it. *Cold* is the first call in a "
-                  "process (GX import, file context, suite and Data Docs set-up); *warm* the median of the later "
-                  "calls. Share = gate / silver step of `ours` (median).", "",
-                  "| rows | cold s | warm s | GX without Data Docs s | silver s | share warm | share cold | peak RSS MiB | failing checks |",
-                  "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        lines += [
+            "## Quality gate",
+            "",
+            f"`{gates[0][1]['api']}` on the finished silver partition (GX suite with Data Docs + partition "
+            "rules + reconciliation), as `build_silver_telemetry` calls it. *Cold* is the first call in a "
+            "process (GX import, file context, suite and Data Docs set-up); *warm* the median of the later "
+            "calls. Share = gate / silver step of `ours` (median).",
+            "",
+            "| rows | cold s | warm s | GX without Data Docs s | silver s | share warm | share cold | peak RSS MiB | failing checks |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
         for s, g in gates:
             lines.append(
                 f"| {s['rows']:,} | {_s(g['cold_seconds'])} | {_s(g['warm_seconds'])} | {_s(g.get('gx_no_docs_seconds'))} | "
@@ -161,31 +189,54 @@ def write_markdown(result: dict, path: Path) -> None:
     a = result.get("analyst")
     if a and a.get("queries"):
         d = a["data"]
-        lines += ["## Analyst queries", "",
-                  f"{d['rows']:,} rows ({d['cities']} cities x {d['industries']} industries x {d['days']} days, shaped like "
-                  "`theme.energy_daily` rolled up), random figures. *delta_view*: a DuckDB view over `delta_scan` of a Delta "
-                  f"table partitioned by day with one commit per day ({d['delta_files']} data files), the serving layer's "
-                  "way (extension LOADed from the `duckdb-extension-delta` package); *parquet_same_files*: `read_parquet` "
-                  "over that table's own data files; *delta_single_file* / *parquet_single_file*: the same rows as one "
-                  f"unpartitioned Delta commit / one Parquet file. In-process DuckDB, {next(iter(next(iter(a['queries'].values())).values()))['runs']} "
-                  "timed runs after a warm-up, answers compared across sources.", "",
-                  "| query | " + " | ".join(f"{src} p50 / p95 ms" for src in next(iter(a["queries"].values()))) + " |",
-                  "|---|" + "---:|" * len(next(iter(a["queries"].values())))]
+        lines += [
+            "## Analyst queries",
+            "",
+            f"{d['rows']:,} rows ({d['cities']} cities x {d['industries']} industries x {d['days']} days, shaped like "
+            "`theme.energy_daily` rolled up), random figures. *delta_view*: a DuckDB view over `delta_scan` of a Delta "
+            f"table partitioned by day with one commit per day ({d['delta_files']} data files), the serving layer's "
+            "way (extension LOADed from the `duckdb-extension-delta` package); *parquet_same_files*: `read_parquet` "
+            "over that table's own data files; *delta_single_file* / *parquet_single_file*: the same rows as one "
+            f"unpartitioned Delta commit / one Parquet file. In-process DuckDB, {next(iter(next(iter(a['queries'].values())).values()))['runs']} "
+            "timed runs after a warm-up, answers compared across sources.",
+            "",
+            "| query | "
+            + " | ".join(f"{src} p50 / p95 ms" for src in next(iter(a["queries"].values())))
+            + " |",
+            "|---|" + "---:|" * len(next(iter(a["queries"].values()))),
+        ]
         for q, by_src in a["queries"].items():
-            lines.append(f"| {q} | " + " | ".join(f"{x['p50_ms']:.1f} / {x['p95_ms']:.1f}" for x in by_src.values()) + " |")
+            lines.append(
+                f"| {q} | "
+                + " | ".join(f"{x['p50_ms']:.1f} / {x['p95_ms']:.1f}" for x in by_src.values())
+                + " |"
+            )
         lines.append("")
-        lines.append("Queries: city x month totals; industry x week totals and peak; top-10 cities by tce for "
-                     "2026-03-01..2026-05-31.")
+        lines.append(
+            "Queries: city x month totals; industry x week totals and peak; top-10 cities by tce for "
+            "2026-03-01..2026-05-31."
+        )
         lines.append("")
 
-    lines += ["## National sync round-trip", "", "Not built yet: not measured.", "",
-              "## Goals", "", "| goal | measured | status |", "|---|---|---|"]
+    lines += [
+        "## National sync round-trip",
+        "",
+        "Not built yet: not measured.",
+        "",
+        "## Goals",
+        "",
+        "| goal | measured | status |",
+        "|---|---|---|",
+    ]
     for g in result["goals"]:
         lines.append(f"| {g['goal']} | {g['value'] or '–'} | {_met(g['met'])} |")
-    lines += ["", f"Benchmark wall time: {result['wall_seconds'] / 60:.1f} min "
-              f"(sizes {', '.join(_rows(r) for r in cfg['rows'])}, {cfg['runs']} runs each"
-              f"{', data generation included' if any(s.get('generate_seconds') for s in result['sizes']) else ', cached data'}).",
-              ""]
+    lines += [
+        "",
+        f"Benchmark wall time: {result['wall_seconds'] / 60:.1f} min "
+        f"(sizes {', '.join(_rows(r) for r in cfg['rows'])}, {cfg['runs']} runs each"
+        f"{', data generation included' if any(s.get('generate_seconds') for s in result['sizes']) else ', cached data'}).",
+        "",
+    ]
     if result.get("plot"):
         lines += [f"![rows per second]({_rel(Path(result['plot']), path.parent)})", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
@@ -206,8 +257,11 @@ def write_plot(result: dict, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
     for engine, style in (("ours", "o-"), ("polars", "s--"), ("duckdb", "^--")):
-        pts = [(s["rows"], s["engines"][engine]["rows_per_second"]) for s in result["sizes"]
-               if s["engines"].get(engine, {}).get("rows_per_second")]
+        pts = [
+            (s["rows"], s["engines"][engine]["rows_per_second"])
+            for s in result["sizes"]
+            if s["engines"].get(engine, {}).get("rows_per_second")
+        ]
         if pts:
             xs, ys = zip(*pts, strict=True)
             ax.plot(xs, ys, style, label=ENGINE_NAMES[engine])
@@ -215,7 +269,9 @@ def write_plot(result: dict, path: Path) -> None:
     ax.set_yscale("log")
     ax.set_xlabel("landed readings (one local day)")
     ax.set_ylabel("readings per second (median run)")
-    ax.set_title(f"landing -> daily energy, {result['machine']['cpu_count']} CPUs ({result['date']}, {result['commit']})")
+    ax.set_title(
+        f"landing -> daily energy, {result['machine']['cpu_count']} CPUs ({result['date']}, {result['commit']})"
+    )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()

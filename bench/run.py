@@ -78,7 +78,10 @@ def _git() -> dict:
         except (OSError, subprocess.SubprocessError):
             return ""
 
-    return {"commit": git("rev-parse", "--short", "HEAD") or "nogit", "dirty": bool(git("status", "--porcelain"))}
+    return {
+        "commit": git("rev-parse", "--short", "HEAD") or "nogit",
+        "dirty": bool(git("status", "--porcelain")),
+    }
 
 
 CODE_UNDER_TEST = (
@@ -160,14 +163,21 @@ def run_child(spec: dict, spec_dir: Path, *, timeout: float, rss_limit: int) -> 
     spec_path.write_text(json.dumps(spec, indent=1, default=str))
     load_before = os.getloadavg()[0]
     Path(spec["result_path"]).unlink(missing_ok=True)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    }
     env.setdefault("GX_ANALYTICS_ENABLED", "false")
     env.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
     log = spec_dir / f"{stem}.log"
     t0 = time.perf_counter()
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.child", str(spec_path)], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "bench.child", str(spec_path)],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         ps = psutil.Process(proc.pid)
         polled, killed = 0, None
@@ -188,8 +198,15 @@ def run_child(spec: dict, spec_dir: Path, *, timeout: float, rss_limit: int) -> 
             time.sleep(0.05)
     wall = time.perf_counter() - t0
     if killed:
-        return {"task": spec["task"], "status": "killed", "error": killed, "wall": wall, "polled_peak_rss": polled,
-                "peak_rss": polled, "seconds": {}}
+        return {
+            "task": spec["task"],
+            "status": "killed",
+            "error": killed,
+            "wall": wall,
+            "polled_peak_rss": polled,
+            "peak_rss": polled,
+            "seconds": {},
+        }
     result_path = Path(spec["result_path"])
     if not result_path.exists():
         tail = log.read_text(errors="replace")[-3000:]
@@ -212,7 +229,10 @@ def _stats(xs: list[float]) -> dict:
 
 def summarize_engine(runs: list[dict], rows: int) -> dict:
     ok = [r for r in runs if r["status"] == "ok"]
-    out: dict = {"runs": runs, "status": "ok" if len(ok) == len(runs) and ok else ("killed" if runs else "skipped")}
+    out: dict = {
+        "runs": runs,
+        "status": "ok" if len(ok) == len(runs) and ok else ("killed" if runs else "skipped"),
+    }
     if not ok:
         out["error"] = runs[-1].get("error") if runs else None
         out["peak_rss_mib"] = max((r.get("peak_rss", 0) for r in runs), default=0) / MIB
@@ -253,25 +273,41 @@ def evaluate_goals(result: dict) -> list[dict]:
     goals = []
     for size in result["sizes"]:
         ratio, best = size.get("ratio_ours_vs_best_bare"), size.get("best_bare")
-        goals.append({
-            "goal": f"ours within {GOAL_RATIO}x of the faster bare engine ({_fmt_rows(size['rows_requested'])} rows)",
-            "value": None if ratio is None else f"{ratio:.2f}x of {best}",
-            "met": None if ratio is None else ratio <= GOAL_RATIO,
-        })
+        goals.append(
+            {
+                "goal": f"ours within {GOAL_RATIO}x of the faster bare engine ({_fmt_rows(size['rows_requested'])} rows)",
+                "value": None if ratio is None else f"{ratio:.2f}x of {best}",
+                "met": None if ratio is None else ratio <= GOAL_RATIO,
+            }
+        )
     big = [s for s in result["sizes"] if s["rows_requested"] >= GOAL_RSS_ROWS]
-    if big:
+    skipped = [s for s in result.get("skipped_sizes", []) if s["rows_requested"] >= GOAL_RSS_ROWS]
+    if skipped and not big:
+        goals.append(
+            {
+                "goal": f"{_fmt_rows(GOAL_RSS_ROWS)} rows at peak RSS <= {GOAL_RSS_BYTES // GIB} GiB (ours)",
+                "value": f"not measured: {skipped[0]['reason']}",
+                "met": None,
+            }
+        )
+    elif big:
         ours = big[0]["engines"].get("ours", {})
         peak = ours.get("peak_rss_mib")
         killed = ours.get("status") == "killed"
-        goals.append({
-            "goal": f"{_fmt_rows(GOAL_RSS_ROWS)} rows at peak RSS <= {GOAL_RSS_BYTES // GIB} GiB (ours)",
-            "value": (f"killed: {ours.get('error')}" if killed else f"{peak / 1024:.1f} GiB") if peak else None,
-            "met": False if killed else (None if peak is None else peak * MIB <= GOAL_RSS_BYTES),
-        })
+        goals.append(
+            {
+                "goal": f"{_fmt_rows(GOAL_RSS_ROWS)} rows at peak RSS <= {GOAL_RSS_BYTES // GIB} GiB (ours)",
+                "value": (f"killed: {ours.get('error')}" if killed else f"{peak / 1024:.1f} GiB")
+                if peak
+                else None,
+                "met": False if killed else (None if peak is None else peak * MIB <= GOAL_RSS_BYTES),
+            }
+        )
     else:
         # Not measured at 50M: say what the largest measured size needs, linearly extrapolated.
         measured = sorted(
-            (s for s in result["sizes"] if s["engines"].get("ours", {}).get("status") == "ok"), key=lambda x: x["rows"]
+            (s for s in result["sizes"] if s["engines"].get("ours", {}).get("status") == "ok"),
+            key=lambda x: x["rows"],
         )
         if measured:
             s = measured[-1]
@@ -282,29 +318,35 @@ def evaluate_goals(result: dict) -> list[dict]:
             else:
                 slope = rss / s["rows"]
             projected = rss + slope * (GOAL_RSS_ROWS - s["rows"])
-            goals.append({
-                "goal": f"{_fmt_rows(GOAL_RSS_ROWS)} rows at peak RSS <= {GOAL_RSS_BYTES // GIB} GiB (ours)",
-                "value": f"not run (--large); {rss / GIB:.1f} GiB at {_fmt_rows(s['rows_requested'])} rows, "
-                f"~{projected / GIB:.0f} GiB projected at {_fmt_rows(GOAL_RSS_ROWS)}",
-                "met": False if projected > GOAL_RSS_BYTES and s["rows"] >= 1_000_000 else None,
-            })
+            goals.append(
+                {
+                    "goal": f"{_fmt_rows(GOAL_RSS_ROWS)} rows at peak RSS <= {GOAL_RSS_BYTES // GIB} GiB (ours)",
+                    "value": f"not run (--large); {rss / GIB:.1f} GiB at {_fmt_rows(s['rows_requested'])} rows, "
+                    f"~{projected / GIB:.0f} GiB projected at {_fmt_rows(GOAL_RSS_ROWS)}",
+                    "met": False if projected > GOAL_RSS_BYTES and s["rows"] >= 1_000_000 else None,
+                }
+            )
     for size in result["sizes"]:
         gate = size.get("gate") or {}
         share = gate.get("share_of_silver_warm")
         if share is not None:
-            goals.append({
-                "goal": f"quality gate <= {GOAL_GATE_SHARE:.0%} of the silver transform ({_fmt_rows(size['rows_requested'])} rows)",
-                "value": f"{share:.0%} warm, {gate['share_of_silver_cold']:.0%} cold (first call in a process)",
-                "met": share <= GOAL_GATE_SHARE,
-            })
+            goals.append(
+                {
+                    "goal": f"quality gate <= {GOAL_GATE_SHARE:.0%} of the silver transform ({_fmt_rows(size['rows_requested'])} rows)",
+                    "value": f"{share:.0%} warm, {gate['share_of_silver_cold']:.0%} cold (first call in a process)",
+                    "met": share <= GOAL_GATE_SHARE,
+                }
+            )
     analyst = result.get("analyst") or {}
     if analyst.get("queries"):
         worst = max(q["delta_view"]["p95_ms"] for q in analyst["queries"].values())
-        goals.append({
-            "goal": f"analyst query p95 <= {GOAL_ANALYST_P95_MS:.0f} ms (DuckDB view over delta_scan)",
-            "value": f"worst p95 {worst:.0f} ms",
-            "met": worst <= GOAL_ANALYST_P95_MS,
-        })
+        goals.append(
+            {
+                "goal": f"analyst query p95 <= {GOAL_ANALYST_P95_MS:.0f} ms (DuckDB view over delta_scan)",
+                "value": f"worst p95 {worst:.0f} ms",
+                "met": worst <= GOAL_ANALYST_P95_MS,
+            }
+        )
     goals.append({"goal": "national sync round-trip", "value": "not built", "met": None})
     return goals
 
@@ -360,10 +402,17 @@ def run_bench(
         "code_sha256": code_fingerprint(),
         "machine": machine,
         "config": {
-            "rows": rows, "runs": runs, "day": START.isoformat(), "seed": SEED, "defect_rate": DEFECT_RATE,
-            "work_dir": str(work), "rss_limit_gib": round(rss_limit / GIB, 1), "timeout_seconds": timeout,
+            "rows": rows,
+            "runs": runs,
+            "day": START.isoformat(),
+            "seed": SEED,
+            "defect_rate": DEFECT_RATE,
+            "work_dir": str(work),
+            "rss_limit_gib": round(rss_limit / GIB, 1),
+            "timeout_seconds": timeout,
         },
         "sizes": [],
+        "skipped_sizes": [],
     }
     console.print(
         f"[bold]lakehouse bench[/bold] sizes {', '.join(_fmt_rows(r) for r in rows)} x {runs} runs · "
@@ -378,6 +427,11 @@ def run_bench(
     for n_rows in rows:
         label = _fmt_rows(n_rows)
         data = child({"task": "generate", "work": str(work), "rows": n_rows}, f"{label}: generating data")
+        if data["status"] != "ok":
+            reason = f"data generation killed: {data['error']}"
+            console.print(f"[cyan]{label:>4}[/cyan] [red]skipped: {reason}[/red]")
+            result["skipped_sizes"].append({"rows_requested": n_rows, "reason": reason})
+            continue
         from bench.data import dataset_dir
 
         landing = dataset_dir(work, n_rows) / "landing"
@@ -389,7 +443,10 @@ def run_bench(
         )
         size: dict = {
             "rows_requested": n_rows,
-            **{k: data[k] for k in ("rows", "enterprises", "equipment", "series", "files", "files_by_format", "bytes")},
+            **{
+                k: data[k]
+                for k in ("rows", "enterprises", "equipment", "series", "files", "files_by_format", "bytes")
+            },
             "generate_seconds": data.get("generate_seconds"),
             "engines": {},
         }
@@ -405,14 +462,19 @@ def run_bench(
                 if engine in dead:
                     continue
                 spec = {
-                    "task": engine, "landing": str(landing), "day": START.isoformat(), "lake": str(lake),
+                    "task": engine,
+                    "landing": str(landing),
+                    "day": START.isoformat(),
+                    "lake": str(lake),
                     "output": str(run_dir / f"{engine}-{i}.parquet"),
                 }
                 r = child(spec, f"{label}: {engine} run {i}/{runs}")
                 per_engine[engine].append(r)
                 if r["status"] != "ok":
                     dead.add(engine)
-                    console.print(f"[cyan]{label:>4}[/cyan] [red]{engine} run {i}/{runs} killed: {r['error']}[/red]")
+                    console.print(
+                        f"[cyan]{label:>4}[/cyan] [red]{engine} run {i}/{runs} killed: {r['error']}[/red]"
+                    )
                     continue
                 done[engine] = r
             # The engines must agree before any time is reported.
@@ -446,10 +508,16 @@ def run_bench(
         if gate and ours_runs:
             last = ours_runs[-1]
             gspec = {
-                "task": "gate", "lake": str(lake), "day": START.isoformat(), "gx_home": str(run_dir / "gx"),
+                "task": "gate",
+                "lake": str(lake),
+                "day": START.isoformat(),
+                "gx_home": str(run_dir / "gx"),
                 "master": str(landing / "master"),
-                "calls": 3, "landed": last["landed"], "quarantined": last["quarantined"],
-                "duplicates": last["duplicates"], "quarantine_reasons": last.get("quarantine_reasons") or {},
+                "calls": 3,
+                "landed": last["landed"],
+                "quarantined": last["quarantined"],
+                "duplicates": last["duplicates"],
+                "quarantine_reasons": last.get("quarantine_reasons") or {},
             }
             g = child(gspec, f"{label}: quality gate")
             if g["status"] == "ok":
@@ -466,8 +534,14 @@ def run_bench(
             size["gate"] = g
         if profile and ours_runs:
             prof = run_dir / "ours.prof"
-            spec = {"task": "ours", "landing": str(landing), "day": START.isoformat(), "lake": str(lake),
-                    "output": str(run_dir / "ours-profile.parquet"), "profile": str(prof)}
+            spec = {
+                "task": "ours",
+                "landing": str(landing),
+                "day": START.isoformat(),
+                "lake": str(lake),
+                "output": str(run_dir / "ours-profile.parquet"),
+                "profile": str(prof),
+            }
             child(spec, f"{label}: ours under cProfile")
             size["profile"] = {"path": str(prof), "top": _profile_top(prof)}
             console.print(f"[cyan]{label:>4}[/cyan] cProfile of ours -> {prof}")
@@ -483,7 +557,9 @@ def run_bench(
         for q, by_src in a["queries"].items():
             console.print(
                 f"analyst {q}: "
-                + ", ".join(f"{s} p50 {v['p50_ms']:.0f} / p95 {v['p95_ms']:.0f} ms" for s, v in by_src.items())
+                + ", ".join(
+                    f"{s} p50 {v['p50_ms']:.0f} / p95 {v['p95_ms']:.0f} ms" for s, v in by_src.items()
+                )
             )
     result["national_sync"] = {"status": "not built"}
     result["goals"] = evaluate_goals(result)
@@ -507,14 +583,22 @@ def run_bench(
         + (f", {result['plot']}" if plot else "")
     )
     for g in result["goals"]:
-        mark = {True: "[green]met[/green]", False: "[red]not met[/red]", None: "[yellow]n/a[/yellow]"}[g["met"]]
+        mark = {True: "[green]met[/green]", False: "[red]not met[/red]", None: "[yellow]n/a[/yellow]"}[
+            g["met"]
+        ]
         console.print(f"  {mark}: {g['goal']}: {g['value']}")
     return result
 
 
 LEAVES = {
-    "ingest": ("ingest.parse_files", "ingest.reading_day", "ingest.route_reading_days", "ingest.hash_files",
-               "ingest.append[bronze.telemetry_raw]", "ingest.upsert[catalog.landing_files]"),
+    "ingest": (
+        "ingest.parse_files",
+        "ingest.reading_day",
+        "ingest.route_reading_days",
+        "ingest.hash_files",
+        "ingest.append[bronze.telemetry_raw]",
+        "ingest.upsert[catalog.landing_files]",
+    ),
     "silver": ("silver.read_bronze", "silver.clean", "silver.write"),
     "theme": ("theme.read_silver", "theme.energy_daily", "theme.write"),
 }
@@ -554,7 +638,8 @@ def findings(result: dict) -> list[str]:
     top = sorted(leaves.items(), key=lambda kv: kv[1], reverse=True)
     out = [
         f"At {_fmt_rows(s['rows_requested'])} rows ours takes {o['median_seconds']:.1f} s; the largest steps: "
-        + "; ".join(f"{LEAF_LABELS.get(k, k)} {v:.1f} s ({v / total:.0%})" for k, v in top[:6]) + "."
+        + "; ".join(f"{LEAF_LABELS.get(k, k)} {v:.1f} s ({v / total:.0%})" for k, v in top[:6])
+        + "."
     ]
     best = s.get("best_bare")
     if best:
@@ -597,8 +682,15 @@ def _profile_top(path: Path, n: int = 25) -> list[dict]:
     stats = pstats.Stats(str(path))
     rows = []
     for (file, line, fn), (_cc, nc, tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
-        rows.append({"function": f"{Path(file).name}:{line}({fn})", "file": file, "calls": nc,
-                     "tottime": tt, "cumtime": ct})
+        rows.append(
+            {
+                "function": f"{Path(file).name}:{line}({fn})",
+                "file": file,
+                "calls": nc,
+                "tottime": tt,
+                "cumtime": ct,
+            }
+        )
     rows.sort(key=lambda r: r["cumtime"], reverse=True)
     keep = [r for r in rows if "/work/main/" in r["file"] or "site-packages" in r["file"] or r["file"] == "~"]
     return keep[:n]
@@ -612,19 +704,35 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=3, help="runs per engine and size (median reported)")
     p.add_argument("--out-dir", type=Path, default=Path("bench/results"))
     p.add_argument("--markdown", type=Path, default=Path("BENCHMARKS.md"))
-    p.add_argument("--work-dir", type=Path, default=None, help="data and lakes (default $LAKEHOUSE_BENCH_HOME or bench/work)")
+    p.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help="data and lakes (default $LAKEHOUSE_BENCH_HOME or bench/work)",
+    )
     p.add_argument("--no-gate", action="store_true", help="skip the quality-gate timing")
     p.add_argument("--no-analyst", action="store_true", help="skip the analyst queries")
     p.add_argument("--analyst-runs", type=int, default=50)
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--profile", action="store_true", help="one extra cProfile'd run of ours per size")
-    p.add_argument("--rss-limit-gib", type=float, default=None, help="kill a child above this RSS (default 80%% of RAM)")
+    p.add_argument(
+        "--rss-limit-gib", type=float, default=None, help="kill a child above this RSS (default 80%% of RAM)"
+    )
     a = p.parse_args(argv)
     rows = list(a.rows) + ([LARGE_ROWS] if a.large and LARGE_ROWS not in a.rows else [])
     try:
         run_bench(
-            rows, a.runs, a.out_dir, a.markdown, work_dir=a.work_dir, gate=not a.no_gate, analyst=not a.no_analyst,
-            analyst_runs=a.analyst_runs, plot=not a.no_plot, profile=a.profile, rss_limit_gib=a.rss_limit_gib,
+            rows,
+            a.runs,
+            a.out_dir,
+            a.markdown,
+            work_dir=a.work_dir,
+            gate=not a.no_gate,
+            analyst=not a.no_analyst,
+            analyst_runs=a.analyst_runs,
+            plot=not a.no_plot,
+            profile=a.profile,
+            rss_limit_gib=a.rss_limit_gib,
         )
     except BenchMismatch as exc:
         Console(stderr=True).print(f"[red bold]BENCHMARK FAILED: {exc}[/red bold]")

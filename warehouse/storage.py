@@ -18,6 +18,8 @@ from deltalake.exceptions import TableNotFoundError
 
 from warehouse.registry import TableSpec
 
+WRITE_BATCH_ROWS = 1 << 20
+
 
 class SchemaMismatch(ValueError):
     """A frame does not carry the columns its table declares."""
@@ -100,7 +102,8 @@ class Lake:
         predicate: str | None = None,
         operation: str,
     ) -> int:
-        data = conform(spec, df).to_arrow()
+        # Handed over in 1M-row batches: one giant batch costs delta-rs several times the time and memory.
+        data = conform(spec, df).to_arrow().to_reader(max_chunksize=WRITE_BATCH_ROWS)
         write_deltalake(
             str(self.path(spec)),
             data,

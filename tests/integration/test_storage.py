@@ -55,7 +55,7 @@ WRITER = textwrap.dedent(
     from pathlib import Path
     from warehouse.storage import Lake
     from warehouse.registry import QUARANTINE_TELEMETRY
-    n = 4_000_000
+    n = 8_000_000
     i = pl.int_range(0, n, eager=True)
     df = pl.DataFrame({"day": pl.repeat(dt.date(2026, 11, 1), n, eager=True), "reason": pl.repeat("crash", n, eager=True),
         "source_file": pl.repeat("f", n, eager=True), "line_no": i, "ingest_run_id": pl.repeat("r", n, eager=True),
@@ -76,7 +76,7 @@ def test_a_writer_killed_mid_write_leaves_the_last_good_version_and_a_rerun_comp
         [sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True, cwd=os.getcwd()
     )
     assert proc.stdout.readline().strip() == "writing"
-    time.sleep(0.4)  # the write of 6M rows takes seconds; kill it in the middle
+    time.sleep(0.4)  # building and writing 8M rows takes seconds; kill it before the commit
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
