@@ -65,3 +65,14 @@ def counts_table(counts: dict[str, int], label: str = "reason") -> MetadataValue
         return MetadataValue.md("_(none)_")
     lines = [f"| {label} | count |", "|---|---:|", *[f"| {k} | {v:,} |" for k, v in sorted(counts.items())]]
     return MetadataValue.md("\n".join(lines))
+
+
+def quarantine_metadata(quarantined: pl.DataFrame, reasons: dict[str, int], version: int) -> dict:
+    """Metadata of a quarantine table's materialization: counts by reason (plotted) and a sample."""
+    return {
+        "dagster/row_count": quarantined.height,
+        "by_reason": counts_table(reasons),
+        **{f"reason/{k}": v for k, v in reasons.items()},
+        "delta_version": version,
+        "preview": preview(quarantined),
+    }

@@ -21,6 +21,14 @@ from warehouse.registry import QUALITY_RESULTS, RECONCILIATION, TableSpec
 RECONCILES = "reconciles"
 
 
+def pass_rate(failed: int, evaluated: int) -> float:
+    return 1.0 - (failed / evaluated if evaluated else 0.0)
+
+
+def _severity(rule: Rule) -> AssetCheckSeverity:
+    return AssetCheckSeverity.ERROR if rule.severity == "error" else AssetCheckSeverity.WARN
+
+
 def docs_index_url(gx_home: Path) -> str:
     """The local Data Docs site of the GX context under LAKEHOUSE_HOME/gx."""
     return (
@@ -122,14 +130,14 @@ def evaluate(
                 asset_key=spec.asset_key,
                 check_name=rule.id,
                 passed=po.passed,
-                severity=AssetCheckSeverity.ERROR if rule.severity == "error" else AssetCheckSeverity.WARN,
+                severity=_severity(rule),
                 description=po.message,
                 metadata={
                     "rule": rule.description,
                     "result": po.message,
                     "evaluated": po.evaluated,
                     "failed": po.failed,
-                    "pass_rate": 1.0 - (po.failed / po.evaluated if po.evaluated else 0.0),
+                    "pass_rate": pass_rate(po.failed, po.evaluated),
                 },
             )
         )
@@ -140,7 +148,7 @@ def evaluate(
             "rule": rule.description,
             "failed": o.failed,
             "evaluated": o.evaluated,
-            "pass_rate": 1.0 - (o.failed / o.evaluated if o.evaluated else 0.0),
+            "pass_rate": pass_rate(o.failed, o.evaluated),
             "sample_failing_values": MetadataValue.json([str(v) for v in o.sample]),
         }
         if docs_url:
@@ -150,7 +158,7 @@ def evaluate(
                 asset_key=spec.asset_key,
                 check_name=rule.id,
                 passed=o.success,
-                severity=AssetCheckSeverity.ERROR if rule.severity == "error" else AssetCheckSeverity.WARN,
+                severity=_severity(rule),
                 metadata=meta,
             )
         )
@@ -194,7 +202,7 @@ def evaluate(
                 "severity": severity,
                 "evaluated": n,
                 "failed": failed,
-                "pass_rate": 1.0 - (failed / n if n else 0.0),
+                "pass_rate": pass_rate(failed, n),
                 "passed": passed,
                 "run_id": run_id,
                 "checked_at": now,

@@ -171,3 +171,15 @@ DATA_DOMAINS: dict[str, str] = {
 }
 GRADES: dict[int, str] = {1: "low", 2: "medium", 3: "high"}
 GRADE_TIERS: dict[int, str] = {1: "一般 general", 2: "重要 important", 3: "核心 core"}
+
+# DCMM (GB/T 36073-2018): the 8 capability domains, in the standard's order.
+DCMM_DOMAINS: tuple[str, ...] = (
+    "strategy",
+    "governance",
+    "architecture",
+    "application",
+    "security",
+    "quality",
+    "standards",
+    "lifecycle",
+)

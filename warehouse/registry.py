@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from warehouse.domain import DATA_DOMAINS, GRADES
+from warehouse.domain import DATA_DOMAINS, DCMM_DOMAINS, GRADES
 
 UTC_TS = pl.Datetime("us", "UTC")
 LAYERS = ("bronze", "silver", "theme", "quarantine", "catalog")
@@ -196,19 +196,7 @@ DCMM_ASSESSMENT = TableSpec(
     columns=_cols(
         ("uscc", pl.String, "Enterprise (matched by USCC or by normalized name and city)"),
         ("assessed_on", pl.Date, "Assessment date"),
-        *[
-            (f"score_{d}", pl.Float64, f"DCMM capability domain score: {d}")
-            for d in (
-                "strategy",
-                "governance",
-                "architecture",
-                "application",
-                "security",
-                "quality",
-                "standards",
-                "lifecycle",
-            )
-        ],
+        *[(f"score_{d}", pl.Float64, f"DCMM capability domain score: {d}") for d in DCMM_DOMAINS],
         ("level", pl.Int64, "Maturity level 1 initial .. 5 optimizing"),
         ("matched_by", pl.String, "uscc | name_region"),
     ),
@@ -457,19 +445,7 @@ THEME_DCMM = TableSpec(
         ("city_code", pl.String, "Prefecture"),
         ("industry_code", pl.String, "GB/T 4754 division"),
         ("assessed_on", pl.Date, "Assessment date"),
-        *[
-            (f"score_{d}", pl.Float64, f"Score: {d}")
-            for d in (
-                "strategy",
-                "governance",
-                "architecture",
-                "application",
-                "security",
-                "quality",
-                "standards",
-                "lifecycle",
-            )
-        ],
+        *[(f"score_{d}", pl.Float64, f"Score: {d}") for d in DCMM_DOMAINS],
         ("level", pl.Int64, "Maturity level 1-5"),
         ("level_ge_3", pl.Boolean, "Level 3 (robust) or above"),
         ("is_latest", pl.Boolean, "The enterprise's latest assessment"),

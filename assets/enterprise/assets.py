@@ -5,7 +5,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 
 from assets.enterprise.golden import build_registry, current
 from assets.enterprise.master import read_master
-from assets.metadata import asset_spec, counts_table, preview, spec_kwargs
+from assets.metadata import asset_spec, preview, quarantine_metadata, spec_kwargs
 from assets.reconcile import record, total
 from assets.resources import LakeResource, WarehouseResource
 from quality.checks import Reconciliation, checks_for, evaluate
@@ -96,13 +96,7 @@ def golden_record(context: AssetExecutionContext, lake: LakeResource, warehouse:
     )
     yield MaterializeResult(
         asset_key=QUARANTINE_ENTERPRISE.asset_key,
-        metadata={
-            "dagster/row_count": build.quarantined.height,
-            "by_reason": counts_table(build.reasons),
-            **{f"reason/{k}": v for k, v in build.reasons.items()},
-            "delta_version": q_version,
-            "preview": preview(build.quarantined),
-        },
+        metadata=quarantine_metadata(build.quarantined, build.reasons, q_version),
     )
     yield MaterializeResult(
         asset_key=DCMM_ASSESSMENT.asset_key,

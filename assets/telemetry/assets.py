@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, multi_asset
 
-from assets.metadata import asset_spec, counts_table, preview
+from assets.metadata import asset_spec, counts_table, preview, quarantine_metadata
 from assets.partitions import daily_local
 from assets.resources import LakeResource, WarehouseResource
 from assets.telemetry.ingest import current_bronze, ingest_landing, trailing_clean_counts
@@ -162,13 +162,7 @@ def build_silver_telemetry(context: AssetExecutionContext, lake: LakeResource, w
     )
     yield MaterializeResult(
         asset_key=QUARANTINE_TELEMETRY.asset_key,
-        metadata={
-            "dagster/row_count": result.quarantined.height,
-            "by_reason": counts_table(result.reasons),
-            **{f"reason/{k}": v for k, v in result.reasons.items()},
-            "delta_version": quarantine_version,
-            "preview": preview(result.quarantined),
-        },
+        metadata=quarantine_metadata(result.quarantined, result.reasons, quarantine_version),
     )
 
 
