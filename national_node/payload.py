@@ -18,7 +18,9 @@ import pyarrow as pa
 from national_node.errors import Rejected
 from national_node.wire import DISCLOSURE_THRESHOLD, PAYLOAD_FORMAT, SCHEMA_VERSIONS
 
-DIMENSIONS = ("day", "level", "city_code", "industry_code", "suppressed", "suppression")
+DIMENSIONS = ("day", "level", "city_code", "industry_code")
+# schema version 1 had one disclosure group and no `disclosure_groups` in the manifest
+DEFAULT_GROUPS = [{"name": "energy", "flag": "suppressed", "reason": "suppression"}]
 LEVELS = frozenset({"cell", "city_total", "industry_total", "province_total"})
 _MANIFEST_FIELDS = {
     "batch_id": str,
@@ -93,7 +95,13 @@ def check_batch(manifest: dict, payload: bytes, *, node: str, idempotency_key: s
     if table.num_rows != manifest["rows"]:
         raise _invalid(f"payload has {table.num_rows} rows, manifest says {manifest['rows']}")
     measures = {m["name"]: int(m["grade"]) for m in manifest["measures"]}
-    expected = [*DIMENSIONS, *measures]
+    groups = _groups(manifest)
+    flag_of = {g["name"]: g["flag"] for g in groups}
+    try:
+        group_of = {m["name"]: flag_of[m.get("group", "energy")] for m in manifest["measures"]}
+    except KeyError as exc:
+        raise _invalid(f"a measure names an undeclared disclosure group {exc}") from exc
+    expected = [*DIMENSIONS, *(c for g in groups for c in (g["flag"], g["reason"])), *measures]
     if table.column_names != expected:
         raise _invalid(f"payload columns {table.column_names}; manifest declares {expected}")
     if grade3 := sorted(n for n, g in measures.items() if g >= 3):
@@ -106,18 +114,33 @@ def check_batch(manifest: dict, payload: bytes, *, node: str, idempotency_key: s
     grade2 = [n for n, g in measures.items() if g == 2]
     for r in rows:
         cell = f"{r['level']} {r['city_code']}/{r['industry_code']}"
-        if r["suppressed"] and any(r[m] is not None for m in grade2):
+        if any(r[group_of[m]] and r[m] is not None for m in grade2):
             raise Rejected(422, "disclosure_violation", f"suppressed {cell} carries grade-2 values")
         n = r.get("enterprises")
-        if not r["suppressed"] and n is not None and n < DISCLOSURE_THRESHOLD:
+        if not r["suppressed"] and n is not None and 0 < n < DISCLOSURE_THRESHOLD:
             raise Rejected(
                 422,
                 "disclosure_violation",
                 f"{cell} is released with {n} enterprise(s) (< {DISCLOSURE_THRESHOLD})",
             )
-    if sum(bool(r["suppressed"]) for r in rows) != manifest["cells_suppressed"]:
+    if suppressed_entries(rows, groups) != manifest["cells_suppressed"]:
         raise _invalid("manifest.cells_suppressed does not match the payload's suppressed rows")
     return table
+
+
+def _groups(manifest: dict) -> list[dict]:
+    groups = manifest.get("disclosure_groups", DEFAULT_GROUPS)
+    if not isinstance(groups, list) or not all(
+        isinstance(g, dict) and all(isinstance(g.get(k), str) for k in ("name", "flag", "reason"))
+        for g in groups
+    ):
+        raise _invalid("manifest.disclosure_groups must list {name, flag, reason}")
+    return groups
+
+
+def suppressed_entries(rows: list[dict], groups: list[dict]) -> int:
+    """Withheld entries over all disclosure groups (a row withheld for energy and trading counts twice)."""
+    return sum(bool(r.get(g["flag"])) for r in rows for g in groups)
 
 
 def summary(payload: bytes, *, include_rows: bool) -> dict:
@@ -127,9 +150,14 @@ def summary(payload: bytes, *, include_rows: bool) -> dict:
     out = {
         "rows": len(rows),
         "cells": sum(r["level"] == "cell" for r in rows),
-        "suppressed": sum(bool(r["suppressed"]) for r in rows),
+        "suppressed": sum(bool(r.get(flag)) for r in rows for flag in _flags(rows)),
         "province_total": total,
     }
     if include_rows:
         out["data"] = rows
     return out
+
+
+def _flags(rows: list[dict]) -> list[str]:
+    """The disclosure-group flag columns of a stored payload (boolean columns named *suppressed)."""
+    return [c for c in (rows[0] if rows else {}) if c.endswith("suppressed")]

@@ -28,7 +28,7 @@ import hmac
 
 SCHEME = "NN1-HMAC-SHA256"
 MAX_SKEW_SECONDS = 300
-SCHEMA_VERSIONS = frozenset({"1"})
+SCHEMA_VERSIONS = frozenset({"1", "2"})  # 2: disclosure groups (energy, trading)
 PAYLOAD_FORMAT = "arrow-ipc-stream"
 DISCLOSURE_THRESHOLD = 3  # enterprises per released grade-2 cell
 

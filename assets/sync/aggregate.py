@@ -2,8 +2,9 @@
 
 One DuckDB query with GROUPING SETS gives the cells (city_code x industry_code), the per-city totals,
 the per-industry totals and the province total of a day, so the totals are sent too and the suppression
-has to protect the cells against them. `contributors` (distinct enterprises) drives the threshold and
-never leaves the province as such.
+has to protect the cells against them. Per disclosure group, the respondents (distinct enterprises:
+`contributors` for energy, `sellers` for trading) and the top respondents' share drive the threshold and
+dominance rules and never leave the province as such.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import datetime as dt
 import duckdb
 import polars as pl
 
-from assets.sync.measures import MEASURES, Measure, released
+from assets.sync.measures import DOMINANCE_N, ENERGY, MEASURES, TRADING, Measure, released
 from warehouse.domain import EQUIPMENT_TYPES, LEGACY_CITY_CODES, SAMPLING_INTERVAL_MINUTES
-from warehouse.registry import ENERGY_DAILY, EQUIPMENT_DAILY
+from warehouse.registry import ENERGY_DAILY, EQUIPMENT_DAILY, THEME_ENTERPRISE, TRADE
 
 ALL = "ALL"  # the code of a rolled-up dimension in a total row
 LEVELS = ("cell", "city_total", "industry_total", "province_total")
@@ -61,27 +62,131 @@ def base_sql(energy: str, equipment: str) -> str:
     """
 
 
-def aggregate_sql(measures: tuple[Measure, ...], energy: str, equipment: str) -> str:
-    cols = ",\n        ".join(
+def _levels(city: str, industry: str) -> str:
+    return f"""
+        CASE WHEN grouping({city}) = 1 AND grouping({industry}) = 1 THEN 'province_total'
+             WHEN grouping({industry}) = 1 THEN 'city_total'
+             WHEN grouping({city}) = 1 THEN 'industry_total'
+             ELSE 'cell' END AS level,
+        CASE WHEN grouping({city}) = 1 THEN '{ALL}' ELSE coalesce({city}, 'UNKNOWN') END AS city_code,
+        CASE WHEN grouping({industry}) = 1 THEN '{ALL}' ELSE coalesce({industry}, 'UNKNOWN') END AS industry_code"""
+
+
+def _grouping_sets(city: str, industry: str) -> str:
+    return f"GROUP BY GROUPING SETS (({city}, {industry}), ({city}), ({industry}), ())"
+
+
+def _top_share(column: str) -> str:
+    """Share of the DOMINANCE_N largest respondents in the total (NULL for an empty or zero total)."""
+    return (
+        f"list_sum(list_slice(list_sort(list(abs({column})), 'DESC'), 1, {DOMINANCE_N}))"
+        f" / nullif(sum(abs({column})), 0)"
+    )
+
+
+def _measure_cols(measures: tuple[Measure, ...]) -> str:
+    return ",\n        ".join(
         f"CAST({m.sql} AS BIGINT) AS {m.name}"
         if m.integer
         else f"round(CAST({m.sql} AS DOUBLE), 6) AS {m.name}"
         for m in measures
     )
+
+
+NO_TRADES = (
+    "SELECT NULL::VARCHAR AS trade_id, NULL::VARCHAR AS seller_uscc, NULL::DOUBLE AS amount_cny, "
+    "NULL::DATE AS day WHERE false"
+)
+NO_PROFILES = (
+    "SELECT NULL::VARCHAR AS uscc, NULL::VARCHAR AS city_code, NULL::VARCHAR AS industry_code WHERE false"
+)
+
+
+def trade_base_sql(trades: str, profiles: str) -> str:
+    """One row per clean trade of the day with its seller's current city and industry."""
     return f"""
-    WITH base AS ({base_sql(energy, equipment)})
-    SELECT
-        CASE WHEN grouping(city) = 1 AND grouping(industry) = 1 THEN 'province_total'
-             WHEN grouping(industry) = 1 THEN 'city_total'
-             WHEN grouping(city) = 1 THEN 'industry_total'
-             ELSE 'cell' END AS level,
-        CASE WHEN grouping(city) = 1 THEN '{ALL}' ELSE coalesce(city, 'UNKNOWN') END AS city_code,
-        CASE WHEN grouping(industry) = 1 THEN '{ALL}' ELSE coalesce(industry, 'UNKNOWN') END AS industry_code,
-        count(DISTINCT uscc) AS contributors,
-        {cols}
-    FROM base
-    GROUP BY GROUPING SETS ((city, industry), (city), (industry), ())
+    SELECT t.trade_id, t.seller_uscc, t.amount_cny,
+           {_legacy_city("p.city_code")} AS city, p.industry_code AS industry
+    FROM {trades} AS t
+    LEFT JOIN {profiles} AS p ON p.uscc = t.seller_uscc
+    WHERE t.day = $day
     """
+
+
+def aggregate_sql(
+    measures: tuple[Measure, ...],
+    energy: str,
+    equipment: str,
+    trades: str = TRADE.name,
+    profiles: str = THEME_ENTERPRISE.name,
+) -> str:
+    """Cells and margins per disclosure group, joined on (level, city, industry).
+
+    Besides the measures, each group yields its respondents (distinct enterprises) and the share of its
+    DOMINANCE_N largest respondents; neither leaves the province. Energy dominance is the worst over the
+    carriers and tce, so no single carrier betrays a dominant consumer.
+    """
+    energy_measures = tuple(m for m in measures if m.group is ENERGY)
+    trading_measures = tuple(m for m in measures if m.group is TRADING)
+    carriers = ("electricity_kwh", "natural_gas_m3", "coal_t", "energy_tce")
+    energy_shares = ", ".join(_top_share(c) for c in carriers)
+    ctes = [
+        f"base AS ({base_sql(energy, equipment)})",
+        f"""energy AS (
+        SELECT {_levels("city", "industry")},
+            count(DISTINCT uscc) AS contributors{"," if energy_measures else ""}
+            {_measure_cols(energy_measures)}
+        FROM base {_grouping_sets("city", "industry")})""",
+        f"""energy_respondents AS (
+        SELECT uscc, city, industry, {", ".join(f"sum({c}) AS {c}" for c in carriers)}
+        FROM base GROUP BY uscc, city, industry)""",
+        f"""energy_top AS (
+        SELECT {_levels("city", "industry")}, greatest({energy_shares}) AS energy_top_share
+        FROM energy_respondents {_grouping_sets("city", "industry")})""",
+    ]
+    select = ["coalesce(energy.contributors, 0) AS contributors", "energy_top.energy_top_share"]
+    joins = "energy FULL JOIN energy_top USING (level, city_code, industry_code)"
+    if trading_measures:
+        ctes += [
+            f"trade_base AS ({trade_base_sql(trades, profiles)})",
+            f"""trading AS (
+            SELECT {_levels("city", "industry")}, count(DISTINCT seller_uscc) AS sellers,
+                {_measure_cols(trading_measures)}
+            FROM trade_base {_grouping_sets("city", "industry")})""",
+            """trading_respondents AS (
+            SELECT seller_uscc, city, industry, sum(amount_cny) AS value
+            FROM trade_base GROUP BY seller_uscc, city, industry)""",
+            f"""trading_top AS (
+            SELECT {_levels("city", "industry")}, {_top_share("value")} AS trading_top_share
+            FROM trading_respondents {_grouping_sets("city", "industry")})""",
+        ]
+        select += ["coalesce(trading.sellers, 0) AS sellers", "trading_top.trading_top_share"]
+        joins += (
+            " FULL JOIN trading USING (level, city_code, industry_code)"
+            " FULL JOIN trading_top USING (level, city_code, industry_code)"
+        )
+    # a cell seen by one group only: the other group's counts and sums there are 0, not unknown
+    values = [
+        f"coalesce({m.name}, 0) AS {m.name}" if m.integer or m.sql.startswith("coalesce(sum") else m.name
+        for m in measures
+    ]
+    with_ = ",\n    ".join(ctes)
+    return f"""
+    WITH {with_}
+    SELECT level, city_code, industry_code, {", ".join(select)}, {", ".join(values)}
+    FROM {joins}
+    """
+
+
+def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    schema, table = name.split(".", 1)
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM (SELECT schema_name, view_name AS n FROM duckdb_views() "
+            "UNION ALL SELECT schema_name, table_name FROM duckdb_tables()) WHERE schema_name = ? AND n = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
 
 
 def aggregate_day(
@@ -91,20 +196,23 @@ def aggregate_day(
     measures: tuple[Measure, ...] = MEASURES,
     energy: str = ENERGY_DAILY.name,
     equipment: str = EQUIPMENT_DAILY.name,
+    trades: str = TRADE.name,
+    profiles: str = THEME_ENTERPRISE.name,
 ) -> pl.DataFrame:
-    """Cells and margins of one local day; grade-3 measures are left out before anything is computed."""
-    sql = aggregate_sql(released(measures), energy, equipment)
-    df = con.execute(sql, {"day": day}).pl()
+    """Cells and margins of one local day; grade-3 measures are left out before anything is computed.
+
+    A lake without trading data (no silver.trade yet) has no trades that day: the trading group is 0.
+    """
+    sendable = released(measures)
+    trades = trades if _exists(con, trades) else f"({NO_TRADES})"
+    profiles = profiles if _exists(con, profiles) else f"({NO_PROFILES})"
+    df = con.execute(aggregate_sql(sendable, energy, equipment, trades, profiles), {"day": day}).pl()
     order = pl.col("level").replace_strict({lv: i for i, lv in enumerate(LEVELS)}, return_dtype=pl.Int8)
+    internal = [
+        c for c in ("contributors", "energy_top_share", "sellers", "trading_top_share") if c in df.columns
+    ]
     return (
         df.with_columns(pl.lit(day.isoformat()).alias("day"))
         .sort(order, "city_code", "industry_code")
-        .select(
-            "day",
-            "level",
-            "city_code",
-            "industry_code",
-            "contributors",
-            *[m.name for m in released(measures)],
-        )
+        .select("day", "level", "city_code", "industry_code", *internal, *[m.name for m in sendable])
     )

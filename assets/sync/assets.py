@@ -14,11 +14,11 @@ from dagster import (
 
 from assets.partitions import daily_local
 from assets.resources import LakeResource, WarehouseResource
-from assets.sync.measures import DISCLOSURE_THRESHOLD, MEASURES
+from assets.sync.measures import DISCLOSURE_THRESHOLD, DOMINANCE_K, DOMINANCE_N, MEASURES
 from assets.sync.sync import sync_day
 from assets.sync.transport import NodeConfig
 from warehouse.domain import GRADES, PROVINCE_CODE
-from warehouse.registry import ENERGY_DAILY, EQUIPMENT_DAILY, SYNC_LEDGER
+from warehouse.registry import ENERGY_DAILY, EQUIPMENT_DAILY, SYNC_LEDGER, THEME_ENTERPRISE, TRADE
 
 
 class NationalNodeResource(ConfigurableResource):
@@ -43,14 +43,15 @@ class NationalNodeResource(ConfigurableResource):
 
 
 def _measures_md() -> MetadataValue:
-    lines = ["| measure | unit | grade | released |", "|---|---|---|---|"]
+    lines = ["| measure | unit | group | grade | released |", "|---|---|---|---|---|"]
     for m in MEASURES:
         rule = {
             1: "as is",
-            2: f"cells of >= {DISCLOSURE_THRESHOLD} enterprises, complementary suppression",
+            2: f"cells of >= {DISCLOSURE_THRESHOLD} {m.group.respondents}, top {DOMINANCE_N} <= "
+            f"{DOMINANCE_K:.0%} of the total, complementary suppression",
             3: "never",
         }[m.grade]
-        lines.append(f"| {m.name} | {m.unit} | {m.grade} ({GRADES[m.grade]}) | {rule} |")
+        lines.append(f"| {m.name} | {m.unit} | {m.group.name} | {m.grade} ({GRADES[m.grade]}) | {rule} |")
     return MetadataValue.md("\n".join(lines))
 
 
@@ -60,7 +61,7 @@ def _measures_md() -> MetadataValue:
     description="One local day's aggregates released to the national center (city x industry, margins, "
     "suppressed by grade), signed, delivered and recorded in catalog.sync_ledger.",
     partitions_def=daily_local,
-    deps=[ENERGY_DAILY.asset_key, EQUIPMENT_DAILY.asset_key],
+    deps=[ENERGY_DAILY.asset_key, EQUIPMENT_DAILY.asset_key, TRADE.asset_key, THEME_ENTERPRISE.asset_key],
     output_required=False,
     kinds={"duckdb", "arrow"},
     owners=[f"team:{SYNC_LEDGER.owner}"],
@@ -69,6 +70,7 @@ def _measures_md() -> MetadataValue:
         "ledger": SYNC_LEDGER.name,
         "measures": _measures_md(),
         "disclosure_threshold": DISCLOSURE_THRESHOLD,
+        "dominance_rule": f"({DOMINANCE_N}, {DOMINANCE_K:.0%})",
     },
     pool="national_sync",
 )

@@ -16,7 +16,16 @@ from dataclasses import dataclass, field
 import polars as pl
 import pyarrow as pa
 
-from assets.sync.measures import DISCLOSURE_THRESHOLD, MEASURES, SCHEMA_VERSION, Measure, released
+from assets.sync.measures import (
+    DISCLOSURE_THRESHOLD,
+    DOMINANCE_K,
+    DOMINANCE_N,
+    MEASURES,
+    SCHEMA_VERSION,
+    Measure,
+    groups,
+    released,
+)
 
 PAYLOAD_FORMAT = "arrow-ipc-stream"
 _DIMENSIONS = [
@@ -24,8 +33,6 @@ _DIMENSIONS = [
     pa.field("level", pa.string(), nullable=False),
     pa.field("city_code", pa.string(), nullable=False),
     pa.field("industry_code", pa.string(), nullable=False),
-    pa.field("suppressed", pa.bool_(), nullable=False),
-    pa.field("suppression", pa.string()),
 ]
 
 
@@ -33,6 +40,11 @@ def wire_schema(measures: tuple[Measure, ...] = MEASURES) -> pa.Schema:
     return pa.schema(
         [
             *_DIMENSIONS,
+            *(
+                f
+                for g in groups(measures)
+                for f in (pa.field(g.flag, pa.bool_(), nullable=False), pa.field(g.reason, pa.string()))
+            ),
             *(pa.field(m.name, pa.int64() if m.integer else pa.float64()) for m in released(measures)),
         ]
     )
@@ -100,7 +112,12 @@ def make_batch(
         "payload_sha256": sha256(payload),
         "cells_suppressed": cells_suppressed,
         "disclosure_threshold": DISCLOSURE_THRESHOLD,
-        "measures": [{"name": m.name, "grade": m.grade, "unit": m.unit} for m in released(measures)],
+        "dominance_rule": {"n": DOMINANCE_N, "k": DOMINANCE_K},
+        "disclosure_groups": [{"name": g.name, "flag": g.flag, "reason": g.reason} for g in groups(measures)],
+        "measures": [
+            {"name": m.name, "grade": m.grade, "unit": m.unit, "group": m.group.name}
+            for m in released(measures)
+        ],
         "source_versions": source_versions,
         "created_at": (created_at or dt.datetime.now(dt.UTC)).isoformat(),
     }

@@ -1,21 +1,56 @@
 """What the province releases to the national center, declared once: the measures and their grades.
 
-Each measure is a DuckDB aggregate over the per-equipment day (theme.energy_daily joined with
-theme.equipment_daily); its grade is the highest grade of the registry declarations it reads (table and
-columns), so a column regraded in `warehouse/registry.py` changes the release policy with it.
-Sums go through DECIMAL so a day's figures (and so the payload hash) do not depend on summation order.
+Each measure is a DuckDB aggregate over one disclosure group's base rows: the per-equipment day
+(theme.energy_daily joined with theme.equipment_daily) for the energy group, the day's clean trades by
+seller (silver.trade joined with the seller's current profile) for the trading group. Its grade is the
+highest grade of the registry declarations it reads (table and columns), so a column regraded in
+`warehouse/registry.py` changes the release policy with it. Sums go through DECIMAL so a day's figures
+(and so the payload hash) do not depend on summation order.
 
-Not released: trading value. No trading tables exist yet; when they do, a measure here adds it.
+A disclosure group is a set of measures whose respondents are the same enterprises: the energy figures
+of a cell come from its reporting enterprises, its trading figures from its sellers. Each group is
+protected on its own (threshold, dominance, complementary suppression), with its own flag on the wire.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from warehouse.registry import ENERGY_DAILY, EQUIPMENT_DAILY, TableSpec
+from warehouse.registry import ENERGY_DAILY, EQUIPMENT_DAILY, TRADE, TableSpec
 
 DISCLOSURE_THRESHOLD = 3  # enterprises per released grade-2 cell (statistical agencies' common minimum)
-SCHEMA_VERSION = "1"  # of the released table; bump when a measure is added, removed or redefined
+# (n, k) dominance rule: a cell is sensitive when its DOMINANCE_N largest respondents hold more than
+# DOMINANCE_K of its total, since each of them could then estimate the others closely (the (2, 85%) rule
+# of statistical disclosure control).
+DOMINANCE_N = 2
+DOMINANCE_K = 0.85
+SCHEMA_VERSION = "2"  # of the released table; bump when a measure is added, removed or redefined
+
+
+@dataclass(frozen=True)
+class DisclosureGroup:
+    """Measures sharing respondents, protected together; `flag`/`reason` are its columns on the wire."""
+
+    name: str
+    flag: str  # boolean column: this group's grade-2 values are withheld in the row
+    reason: str  # why: primary (few respondents), dominance, secondary (complementary)
+    respondents: str  # internal column: distinct enterprises behind the row (never leaves)
+    top_share: str  # internal column: share of the DOMINANCE_N largest respondents in `magnitude`
+    magnitude: str  # the measure whose size orders complementary suppression (smallest first)
+
+
+ENERGY = DisclosureGroup(
+    "energy", "suppressed", "suppression", "contributors", "energy_top_share", "energy_tce"
+)
+TRADING = DisclosureGroup(
+    "trading",
+    "trading_suppressed",
+    "trading_suppression",
+    "sellers",
+    "trading_top_share",
+    "trading_value_cny",
+)
+GROUPS: tuple[DisclosureGroup, ...] = (ENERGY, TRADING)
 
 
 def source_grade(spec: TableSpec, *columns: str) -> int:
@@ -31,6 +66,7 @@ class Measure:
     unit: str
     description: str
     integer: bool = False
+    group: DisclosureGroup = ENERGY
 
 
 def _sum(column: str) -> str:
@@ -94,9 +130,32 @@ MEASURES: tuple[Measure, ...] = (
         "%",
         "Equipment hours not in fault / observed hours (time-weighted over equipment)",
     ),
+    Measure(
+        "trades",
+        "count(*)",
+        source_grade(TRADE, "trade_id", "seller_uscc"),
+        "count",
+        "Clean trades (register-before-circulate passed) by sellers of the cell",
+        integer=True,
+        group=TRADING,
+    ),
+    Measure(
+        "trading_value_cny",
+        _sum("amount_cny"),
+        source_grade(TRADE, "amount_cny", "seller_uscc"),
+        "CNY",
+        "Contract value of clean trades by sellers of the cell",
+        group=TRADING,
+    ),
 )
 
 
 def released(measures: tuple[Measure, ...] = MEASURES) -> tuple[Measure, ...]:
     """Grade 3 never leaves the province: such a measure is not even computed for the upload."""
     return tuple(m for m in measures if m.grade < 3)
+
+
+def groups(measures: tuple[Measure, ...] = MEASURES) -> tuple[DisclosureGroup, ...]:
+    """The disclosure groups of the released measures, in declaration order."""
+    seen = {m.group.name: m.group for m in released(measures)}
+    return tuple(g for g in GROUPS if g.name in seen)

@@ -1,8 +1,10 @@
 """The release policy by grade: what of a day's aggregates may leave the province.
 
 Grade 3 never leaves (those measures are not even computed, see measures.released). Grade 2 leaves only
-in cells covering at least DISCLOSURE_THRESHOLD enterprises (primary suppression) and only if no
-suppressed cell can be derived from the totals sent alongside (complementary suppression). Grade 1 may
+in cells covering at least DISCLOSURE_THRESHOLD enterprises (primary suppression), not dominated by
+their largest respondents (the (n, k) dominance rule, see measures.DOMINANCE_K) and only if no
+suppressed cell can be derived from the totals sent alongside (complementary suppression). Each
+disclosure group (energy reporters, trading sellers) is protected on its own. Grade 1 may
 leave as is. China's statistics law forbids publishing an aggregate from which a single respondent can be
 inferred, which includes subtracting the visible cells from a row or column total.
 
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from assets.sync.measures import DISCLOSURE_THRESHOLD, MEASURES, Measure, released
+from assets.sync.measures import DISCLOSURE_THRESHOLD, DOMINANCE_K, MEASURES, Measure, groups, released
 
 Cell = tuple[str, str]  # (city_code, industry_code); ALL in either place is a margin
 Node = tuple[str, str]  # ("row", city_code) or ("col", industry_code)
@@ -135,12 +137,32 @@ def complementary(cells: Mapping[Cell, tuple], primary: set[Cell]) -> set[Cell]:
 @dataclass(frozen=True)
 class Release:
     frame: pl.DataFrame  # exactly what leaves the province
-    primary: int
-    secondary: int
+    primary: int  # entries withheld for too few respondents, over all disclosure groups
+    dominance: int  # entries withheld because their largest respondents dominate the total
+    secondary: int  # entries withheld so that the others cannot be derived from the totals
 
     @property
     def cells_suppressed(self) -> int:
-        return self.primary + self.secondary
+        return self.primary + self.dominance + self.secondary
+
+
+def sensitive(
+    respondents: int,
+    top_share: float | None,
+    threshold: int = DISCLOSURE_THRESHOLD,
+    dominance: float = DOMINANCE_K,
+) -> str | None:
+    """Why an entry may not be released as is; None when it may.
+
+    An entry without respondents (no enterprise reported, no seller traded) betrays nobody: its 0 stays.
+    """
+    if respondents == 0:
+        return None
+    if respondents < threshold:
+        return "primary"
+    if top_share is not None and top_share > dominance:
+        return "dominance"
+    return None
 
 
 def release(
@@ -148,38 +170,45 @@ def release(
     *,
     measures: tuple[Measure, ...] = MEASURES,
     threshold: int = DISCLOSURE_THRESHOLD,
+    dominance: float = DOMINANCE_K,
 ) -> Release:
-    """Apply the release policy to one day's cells and margins (the output of aggregate_day)."""
+    """Apply the release policy to one day's cells and margins (the output of aggregate_day).
+
+    Each disclosure group is protected on its own: its grade-2 values are withheld where its flag is set.
+    """
     sendable = released(measures)
     keys = list(zip(aggregates["city_code"], aggregates["industry_code"], strict=True))
-    tce = aggregates["energy_tce"] if "energy_tce" in aggregates.columns else [0.0] * len(keys)
-    cells = {
-        k: (int(n), abs(float(t or 0.0)))
-        for k, n, t in zip(keys, aggregates["contributors"], tce, strict=True)
-    }
-    primary = {k for k, (n, _) in cells.items() if n < threshold}
-    secondary = complementary(cells, primary)
-    if bridges(primary | secondary):  # the guarantee above, checked on every release
-        raise AssertionError("release policy: a suppressed cell would still be derivable")
-    hidden = pl.Series([k in primary or k in secondary for k in keys], dtype=pl.Boolean)
-    why = pl.Series(
-        ["primary" if k in primary else "secondary" if k in secondary else None for k in keys],
-        dtype=pl.String,
-    )
-    grade2 = [m.name for m in sendable if m.grade == 2]
-    frame = (
-        aggregates.with_columns(suppressed=hidden, suppression=why)
-        .with_columns(
-            [pl.when(pl.col("suppressed")).then(None).otherwise(pl.col(n)).alias(n) for n in grade2]
+    frame = aggregates
+    counts = {"primary": 0, "dominance": 0, "secondary": 0}
+    for group in groups(measures):
+        respondents = aggregates[group.respondents].to_list()
+        shares = (
+            aggregates[group.top_share].to_list()
+            if group.top_share in aggregates.columns
+            else [None] * len(keys)
         )
-        .select(
-            "day",
-            "level",
-            "city_code",
-            "industry_code",
-            "suppressed",
-            "suppression",
-            *[m.name for m in sendable],
+        size = (
+            aggregates[group.magnitude].to_list()
+            if group.magnitude in aggregates.columns
+            else [0.0] * len(keys)
         )
-    )
-    return Release(frame, len(primary), len(secondary))
+        cells = {k: (int(n), abs(float(v or 0.0))) for k, n, v in zip(keys, respondents, size, strict=True)}
+        why = {
+            k: w
+            for k, n, t in zip(keys, respondents, shares, strict=True)
+            if (w := sensitive(int(n), t, threshold, dominance))
+        }
+        secondary = complementary(cells, set(why))
+        if bridges(set(why) | secondary):  # the guarantee above, checked on every release
+            raise AssertionError(f"release policy ({group.name}): a suppressed cell would still be derivable")
+        why |= dict.fromkeys(secondary, "secondary")
+        for w in why.values():
+            counts[w] += 1
+        grade2 = [m.name for m in sendable if m.grade == 2 and m.group is group]
+        frame = frame.with_columns(
+            pl.Series(group.flag, [k in why for k in keys], dtype=pl.Boolean),
+            pl.Series(group.reason, [why.get(k) for k in keys], dtype=pl.String),
+        ).with_columns([pl.when(pl.col(group.flag)).then(None).otherwise(pl.col(n)).alias(n) for n in grade2])
+    flags = [c for g in groups(measures) for c in (g.flag, g.reason)]
+    frame = frame.select("day", "level", "city_code", "industry_code", *flags, *[m.name for m in sendable])
+    return Release(frame, counts["primary"], counts["dominance"], counts["secondary"])

@@ -22,10 +22,18 @@ from assets.sync.measures import MEASURES, Measure
 from assets.sync.release import Release, release
 from assets.sync.transport import Delivery, NodeConfig, NodeRejected, NodeUnavailable, deliver
 from warehouse.domain import TIMEZONE
-from warehouse.registry import ENERGY_DAILY, EQUIPMENT_DAILY, QUALITY_RESULTS, SILVER_TELEMETRY
+from warehouse.registry import (
+    ENERGY_DAILY,
+    EQUIPMENT_DAILY,
+    QUALITY_RESULTS,
+    SILVER_TELEMETRY,
+    THEME_ENTERPRISE,
+    TRADE,
+)
 from warehouse.storage import Lake
 
-SOURCES = (ENERGY_DAILY, EQUIPMENT_DAILY)
+SOURCES = (ENERGY_DAILY, EQUIPMENT_DAILY)  # partitioned by day: a day is released only once built
+READ = (*SOURCES, TRADE, THEME_ENTERPRISE)  # every table the upload reads, with its version in the manifest
 # A day is released only if its latest builds passed every blocking (severity error) rule: the themes'
 # own, and silver's (quarantine_share_within_limit: "must not feed the themes or the national sync").
 GATED = (SILVER_TELEMETRY, ENERGY_DAILY, EQUIPMENT_DAILY)
@@ -71,9 +79,9 @@ def build(
 ) -> Built:
     """Aggregate through DuckDB and apply the release policy, noting the Delta versions read."""
     for _ in range(3):  # a theme rebuilt while reading: read again so the versions name what was read
-        before = {s.name: lake.version(s) for s in SOURCES}
+        before = {s.name: lake.version(s) for s in READ}
         aggregates = aggregate_day(con, day, measures=measures)
-        if before == {s.name: lake.version(s) for s in SOURCES}:
+        if before == {s.name: lake.version(s) for s in READ}:
             break
     released = release(aggregates, measures=measures)
     payload = payload_bytes(released.frame, measures)

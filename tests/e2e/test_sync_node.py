@@ -400,7 +400,7 @@ def test_altered_replayed_expired_and_unknown_requests_are_refused(node, provinc
         version=1,
         payload=payload,
         rows=frame.height,
-        cells_suppressed=int(frame["suppressed"].sum()),
+        cells_suppressed=int(frame["suppressed"].sum() + frame["trading_suppressed"].sum()),
         source_versions={},
     )
     body = probe.body()

@@ -266,6 +266,6 @@ def test_manifest_names_period_version_schema_rows_hash_and_source_versions():
     )
     m = batch.manifest
     assert batch.batch_id == m["batch_id"] == "37-2026-10-05-v2"
-    assert m["payload_sha256"] == sha256(payload) and m["rows"] == 7 and m["schema_version"] == "1"
+    assert m["payload_sha256"] == sha256(payload) and m["rows"] == 7 and m["schema_version"] == "2"
     assert m["source_versions"] == {"theme.energy_daily": 12, "theme.equipment_daily": 9}
     assert {x["name"] for x in m["measures"]} >= {"energy_tce", "enterprises", "availability_pct"}

@@ -1,10 +1,12 @@
 """The reference national node's API in-process: storage once per key, versions, refusals with clear 4xx."""
 
 import base64
+import hashlib
 import json
 import warnings
 
 import polars as pl
+import pyarrow as pa
 import pytest
 from fastapi import FastAPI
 
@@ -47,7 +49,7 @@ def batch(version: int = 1, frame: pl.DataFrame | None = None, **manifest) -> Ba
         version=version,
         payload=payload_bytes(frame),
         rows=frame.height,
-        cells_suppressed=int(frame["suppressed"].sum()),
+        cells_suppressed=int(frame["suppressed"].sum() + frame["trading_suppressed"].sum()),
         source_versions={"theme.energy_daily": 3, "theme.equipment_daily": 3},
     )
     return Batch(b.batch_id, b.period, b.version, b.manifest | manifest, b.payload)
@@ -169,3 +171,34 @@ def test_fault_injection_exists_only_when_its_variable_is_set(tmp_path, monkeypa
         assert c.post("/_faults", json={"faults": "drop"}).status_code == 404
     monkeypatch.setenv("NATIONAL_NODE_FAULTS", "on")
     assert not isinstance(app_from_env(), FastAPI)
+
+
+def test_the_node_refuses_trading_values_in_a_row_withheld_for_its_sellers(client):
+    frame = released()
+    leaky = frame.with_columns(
+        pl.when(pl.col("level") == "cell")
+        .then(True)
+        .otherwise(pl.col("trading_suppressed"))
+        .alias("trading_suppressed")
+    )
+    flagged = int(leaky["suppressed"].sum() + leaky["trading_suppressed"].sum())
+    r = post(client, batch(frame=leaky, cells_suppressed=flagged))
+    assert r.status_code == 422 and r.json()["error"] == "disclosure_violation"
+    assert "grade-2" in r.json()["detail"]
+
+
+def test_the_node_still_reads_schema_version_1_batches_with_one_disclosure_group(client):
+    b = batch()
+    frame = released().drop("trading_suppressed", "trading_suppression", "trades", "trading_value_cny")
+    manifest = {k: v for k, v in b.manifest.items() if k not in ("disclosure_groups", "dominance_rule")} | {
+        "schema_version": "1",
+        "measures": [m for m in b.manifest["measures"] if m["group"] == "energy"],
+    }
+    table = frame.to_arrow()
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    payload = sink.getvalue().to_pybytes()
+    manifest |= {"payload_sha256": hashlib.sha256(payload).hexdigest(), "rows": frame.height}
+    r = post(client, Batch(b.batch_id, b.period, b.version, manifest, payload))
+    assert r.status_code in (200, 201), r.json()

@@ -12,12 +12,20 @@ import pytest
 
 from assets.sync.aggregate import ALL, aggregate_day, aggregate_sql
 from assets.sync.batch import payload_bytes, wire_schema
-from assets.sync.measures import DISCLOSURE_THRESHOLD, MEASURES, Measure, released
+from assets.sync.measures import (
+    DISCLOSURE_THRESHOLD,
+    DOMINANCE_K,
+    ENERGY,
+    MEASURES,
+    Measure,
+    groups,
+    released,
+)
 from assets.sync.release import bridges, complementary, lines, release
 from warehouse.registry import ENERGY_DAILY, EQUIPMENT_DAILY
 
 DAY = dt.date(2026, 10, 5)
-GRADE2 = [m.name for m in MEASURES if m.grade == 2]
+GRADE2 = [m.name for m in MEASURES if m.grade == 2 and m.group is ENERGY]  # under the `suppressed` flag
 
 
 # ---- builders --------------------------------------------------------------------------------------
@@ -87,14 +95,35 @@ def equipment_rows(energy: pl.DataFrame, *, seed: int = 0) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=EQUIPMENT_DAILY.schema)
 
 
-def duck(energy: pl.DataFrame, equipment: pl.DataFrame) -> duckdb.DuckDBPyConnection:
+def duck(
+    energy: pl.DataFrame, equipment: pl.DataFrame, trades: pl.DataFrame | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Theme views as the sync reads them; with trades, silver.trade and the sellers' profiles too."""
     con = duckdb.connect()
     con.execute("CREATE SCHEMA theme")
     con.register("energy_src", energy)
     con.register("equipment_src", equipment)
     con.execute("CREATE VIEW theme.energy_daily AS SELECT * FROM energy_src")
     con.execute("CREATE VIEW theme.equipment_daily AS SELECT * FROM equipment_src")
+    if trades is not None:
+        con.execute("CREATE SCHEMA silver")
+        con.register("trade_src", trades)
+        profiles = energy.select("uscc", "city_code", "industry_code").unique("uscc")
+        con.register("profile_src", profiles)
+        con.execute("CREATE VIEW silver.trade AS SELECT * FROM trade_src")
+        con.execute("CREATE VIEW theme.enterprise AS SELECT * FROM profile_src")
     return con
+
+
+def trade_rows(sales: list[tuple[str, float]], *, day: dt.date = DAY) -> pl.DataFrame:
+    """Clean trades (seller uscc, amount) of a day, as silver.trade holds them."""
+    return pl.DataFrame(
+        [
+            {"trade_id": f"T{k}", "seller_uscc": uscc, "amount_cny": amount, "day": day}
+            for k, (uscc, amount) in enumerate(sales)
+        ],
+        schema={"trade_id": pl.String, "seller_uscc": pl.String, "amount_cny": pl.Float64, "day": pl.Date},
+    )
 
 
 def random_enterprises(rng: random.Random) -> list[tuple[str, str, str]]:
@@ -139,26 +168,31 @@ def derivable_by_linear_algebra(cells: list[tuple[str, str]], hidden: set[tuple[
     return found
 
 
-def assert_releasable(aggregates: pl.DataFrame, sent: pl.DataFrame) -> None:
-    """The three promises of the policy, checked on what actually leaves (the decoded payload)."""
+def assert_releasable(aggregates: pl.DataFrame, sent: pl.DataFrame, dominance: float = DOMINANCE_K) -> None:
+    """The promises of the policy, checked on what actually leaves (the decoded payload), per group."""
     names = set(sent.columns)
     assert not [m.name for m in MEASURES if m.grade >= 3 and m.name in names]
-    merged = sent.join(
-        aggregates.select("city_code", "industry_code", "contributors"),
-        on=["city_code", "industry_code"],
-        how="left",
-        validate="1:1",
-    )
-    visible_small = merged.filter(~pl.col("suppressed") & (pl.col("contributors") < DISCLOSURE_THRESHOLD))
-    assert visible_small.is_empty(), visible_small
-    hidden_rows = merged.filter(pl.col("suppressed"))
-    for name in GRADE2:
-        assert hidden_rows[name].null_count() == hidden_rows.height, name
-    cells = list(zip(merged["city_code"], merged["industry_code"], strict=True))
-    hidden = {c for c, s in zip(cells, merged["suppressed"], strict=True) if s}
-    for members in lines(cells).values():  # no total minus the visible cells gives a suppressed one
-        assert sum(c in hidden for c in members) != 1, members
-    assert not derivable_by_linear_algebra(cells, hidden)
+    for group in groups():
+        merged = sent.join(
+            aggregates.select("city_code", "industry_code", group.respondents, group.top_share),
+            on=["city_code", "industry_code"],
+            how="left",
+            validate="1:1",
+        )
+        n = pl.col(group.respondents)
+        visible_small = merged.filter(~pl.col(group.flag) & (n > 0) & (n < DISCLOSURE_THRESHOLD))
+        assert visible_small.is_empty(), visible_small
+        dominated = merged.filter(~pl.col(group.flag) & (n > 0) & (pl.col(group.top_share) > dominance))
+        assert dominated.is_empty(), dominated
+        hidden_rows = merged.filter(pl.col(group.flag))
+        for m in MEASURES:
+            if m.grade == 2 and m.group is group:
+                assert hidden_rows[m.name].null_count() == hidden_rows.height, m.name
+        cells = list(zip(merged["city_code"], merged["industry_code"], strict=True))
+        hidden = {c for c, s in zip(cells, merged[group.flag], strict=True) if s}
+        for members in lines(cells).values():  # no total minus the visible cells gives a suppressed one
+            assert sum(c in hidden for c in members) != 1, members
+        assert not derivable_by_linear_algebra(cells, hidden)
 
 
 def decoded(frame: pl.DataFrame) -> pl.DataFrame:
@@ -180,14 +214,14 @@ def test_cell_below_three_enterprises_is_suppressed_and_its_row_and_column_prote
     ]
     energy = energy_rows(ents)
     agg = aggregate_day(duck(energy, equipment_rows(energy)), DAY)
-    out = release(agg)
+    out = release(agg, dominance=1.0)  # the threshold alone (dominance has its own tests)
     sent = out.frame
     small = sent.filter((pl.col("city_code") == "3701") & (pl.col("industry_code") == "31")).row(
         0, named=True
     )
     assert small["suppressed"] and small["suppression"] == "primary" and small["energy_tce"] is None
     assert out.primary == 1 and out.secondary >= 3  # its row, its column, and the cell closing the rectangle
-    assert_releasable(agg, decoded(sent))
+    assert_releasable(agg, decoded(sent), dominance=1.0)
 
 
 def test_line_rule_suppresses_the_next_smallest_entry_of_a_row_with_one_suppression():
@@ -295,3 +329,82 @@ def test_property_on_bare_tables_with_many_small_cells():
         hidden = primary | complementary(cells, primary)
         assert all(sum(c in hidden for c in m) != 1 for m in lines(cells).values())
         assert not derivable_by_linear_algebra(list(cells), hidden)
+
+
+def test_a_cell_dominated_by_its_two_largest_enterprises_is_withheld_and_protected():
+    """Five enterprises, but two hold > 85% of the cell's energy: each could estimate the other."""
+    ents = [
+        (f"91370000000000{i:04d}", c, ind)
+        for i, (c, ind) in enumerate(
+            [("3701", "26")] * 5 + [("3701", "31")] * 4 + [("3702", "26")] * 4 + [("3702", "31")] * 4
+        )
+    ]
+    energy = energy_rows(ents).with_columns(
+        natural_gas_m3=pl.lit(100.0), coal_t=pl.lit(1.0), electricity_kwh=pl.lit(1000.0)
+    )
+    big = energy["uscc"].unique().sort()[:2].to_list()  # two of the five in 3701/26
+    energy = energy.with_columns(
+        pl.when(pl.col("uscc").is_in(big)).then(pl.col(c) * 1000).otherwise(pl.col(c)).alias(c)
+        for c in ("electricity_kwh", "natural_gas_m3", "coal_t", "energy_tce")
+    )
+    agg = aggregate_day(duck(energy, equipment_rows(energy)), DAY)
+    cell = agg.filter((pl.col("city_code") == "3701") & (pl.col("industry_code") == "26")).row(0, named=True)
+    assert cell["contributors"] == 5 and cell["energy_top_share"] > DOMINANCE_K
+    out = release(agg)
+    sent = out.frame.filter((pl.col("city_code") == "3701") & (pl.col("industry_code") == "26")).row(
+        0, named=True
+    )
+    assert sent["suppressed"] and sent["suppression"] == "dominance" and sent["energy_tce"] is None
+    # the cell dominates its city total, its industry total and the province total too: all four withheld,
+    # and being a cycle (rectangle) they protect each other without secondary suppressions
+    assert out.dominance == 4 and out.primary == 0
+    assert_releasable(agg, decoded(out.frame))
+
+
+def test_trading_value_is_protected_by_its_sellers_not_by_the_energy_reporters():
+    """A cell with many energy reporters but a single seller: its trading value is withheld, its energy not."""
+    ents = [
+        (f"91370000000000{i:04d}", c, ind)
+        for i, (c, ind) in enumerate(
+            [("3701", "26")] * 4 + [("3701", "31")] * 4 + [("3702", "26")] * 4 + [("3702", "31")] * 4
+        )
+    ]
+    energy = energy_rows(ents).with_columns(  # even consumers: no energy cell is dominated here
+        natural_gas_m3=pl.lit(100.0),
+        coal_t=pl.lit(1.0),
+        electricity_kwh=pl.lit(1000.0),
+        energy_tce=pl.lit(1.0),
+    )
+    usccs = {k: [u for u, c, i in ents if (c, i) == k] for k in {(c, i) for _, c, i in ents}}
+    sales = [(usccs[("3701", "26")][0], 5000.0)]  # one seller: primary
+    for cell in (("3701", "31"), ("3702", "26"), ("3702", "31")):
+        sales += [(u, 1000.0 + 10 * k) for k, u in enumerate(usccs[cell][:3])]
+    sales.append(("91379999999999999X", 700.0))  # a seller not in the golden record: cell UNKNOWN/UNKNOWN
+    agg = aggregate_day(duck(energy, equipment_rows(energy), trade_rows(sales)), DAY)
+    out = release(agg)
+    sent = out.frame
+    lone = sent.filter((pl.col("city_code") == "3701") & (pl.col("industry_code") == "26")).row(0, named=True)
+    assert lone["trading_suppressed"] and lone["trading_suppression"] == "primary"
+    assert lone["trading_value_cny"] is None and lone["trades"] is None
+    assert not lone["suppressed"] and lone["energy_tce"] is not None  # four energy reporters
+    total = sent.filter(pl.col("level") == "province_total").row(0, named=True)
+    assert total["trades"] == len(sales) and total["trading_value_cny"] == pytest.approx(
+        sum(v for _, v in sales)
+    )
+    unknown = (
+        agg.filter(pl.col("city_code") == "UNKNOWN").filter(pl.col("level") == "cell").row(0, named=True)
+    )
+    assert unknown["sellers"] == 1 and unknown["contributors"] == 0 and unknown["energy_tce"] == 0
+    assert_releasable(agg, decoded(sent))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_no_payload_leaks_a_small_or_dominated_cell_of_either_group(seed):
+    """Property with trades too: each disclosure group keeps its promises on the wire."""
+    rng = random.Random(seed)
+    ents = random_enterprises(rng)
+    energy = energy_rows(ents, seed=seed)
+    sellers = rng.sample([u for u, _, _ in ents], k=max(1, len(ents) // 2))
+    sales = [(rng.choice(sellers), round(rng.uniform(100, 90_000), 2)) for _ in range(rng.randint(1, 60))]
+    agg = aggregate_day(duck(energy, equipment_rows(energy, seed=seed), trade_rows(sales)), DAY)
+    assert_releasable(agg, decoded(release(agg).frame))
