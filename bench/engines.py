@@ -39,8 +39,7 @@ RUN_ID = "bench"
 def ours(spec: dict, steps) -> dict:
     import shutil
 
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    import polars as pl
 
     import assets.telemetry.ingest as ingest_mod
     import assets.telemetry.transform as transform_mod
@@ -106,7 +105,7 @@ def ours(spec: dict, steps) -> dict:
     # bronze -> silver (build_silver_telemetry)
     with steps.step("silver"):
         with steps.step("silver.read_bronze"):
-            raw = lake.read(BRONZE_TELEMETRY, where=pc.field("reading_day") == pa.scalar(day))
+            raw = lake.read(BRONZE_TELEMETRY, where=pl.col("reading_day") == pl.lit(day))
             current_bronze = getattr(ingest_mod, "current_bronze", None)  # corrected re-deliveries
             if current_bronze is not None:
                 raw = current_bronze(raw, lake.read(LANDING_FILES))

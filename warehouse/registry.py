@@ -93,6 +93,11 @@ BRONZE_TELEMETRY = TableSpec(
         ("equipment_id", pl.String, "Equipment id as landed"),
         ("metric", pl.String, "Metric name as landed"),
         ("ts", pl.String, "Timestamp as landed (with or without offset)"),
+        (
+            "ts_utc",
+            UTC_TS,
+            "ts parsed at ingest (offset as given, else Asia/Shanghai local); null when it does not parse",
+        ),
         ("value", pl.String, "Value as landed"),
         ("unit", pl.String, "Unit as landed"),
         ("raw_line", pl.String, "Original text of a line that could not be parsed"),

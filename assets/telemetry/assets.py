@@ -4,8 +4,7 @@ import datetime as dt
 import time
 from zoneinfo import ZoneInfo
 
-import pyarrow as pa
-import pyarrow.compute as pc
+import polars as pl
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, multi_asset
 
 from assets.metadata import asset_spec, counts_table, preview, quarantine_metadata
@@ -166,5 +165,5 @@ def build_silver_telemetry(context: AssetExecutionContext, lake: LakeResource, w
     )
 
 
-def _reading_day_is(day: dt.date) -> pc.Expression:
-    return pc.field("reading_day") == pa.scalar(day)
+def _reading_day_is(day: dt.date) -> pl.Expr:
+    return pl.col("reading_day") == pl.lit(day)

@@ -8,7 +8,9 @@ the next run sees the hash in bronze and does not ingest the file again.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +28,9 @@ from warehouse.registry import BRONZE_TELEMETRY, LANDING_FILES, RECONCILIATION, 
 from warehouse.storage import Lake
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# Files are parsed and routed in chunks of about this many records and streamed into one bronze commit,
+# so ingest holds one chunk, not the whole landing, in memory.
+INGEST_CHUNK_ROWS = 1_000_000
 
 
 @dataclass
@@ -80,83 +85,108 @@ def ingest_landing(
     if lake.exists(BRONZE_TELEMETRY):  # recovery: bronze committed but ledger not
         ingested_hashes |= set(lake.read(BRONZE_TELEMETRY, columns=["content_hash"])["content_hash"].unique())
     first_name: dict[str, str] = {}
-    ledger, frames, superseded = [], [], []
+    ledger: list[dict] = []
+    superseded: list[str] = []
     candidates = list_landing_files(landing_root / "telemetry")
-    for n, path in enumerate(candidates):
-        rel = path.relative_to(landing_root).as_posix()
-        stat = path.stat()
-        modified = _EPOCH + dt.timedelta(microseconds=stat.st_mtime_ns // 1000)
-        if (rel, stat.st_size, modified) in known_stats:
-            continue
-        data = path.read_bytes()
-        digest = content_hash(data)
-        if (rel, digest) in known_versions:
-            continue
-        landed_on = landing_date(path)
-        row = {
-            "source_file": rel,
-            "content_hash": digest,
-            "size_bytes": len(data),
-            "modified_at": modified,
-            "landing_date": landed_on,
-            "status": "ingested",
-            "reason": None,
-            "records": 0,
-            "reading_days": [],
-            "ingest_run_id": run_id,
-            "ingested_at": now,
-            "superseded_at": None,
-        }
-        if digest in ingested_hashes or digest in first_name:
-            row |= {
-                "status": "duplicate_file",
-                "reason": f"same content as {first_name.get(digest, 'an ingested file')}",
+
+    def landed_frames() -> Iterator[pl.DataFrame]:
+        """Each new file's records, with lineage; the ledger row of every file seen as a side effect."""
+        for n, path in enumerate(candidates):
+            rel = path.relative_to(landing_root).as_posix()
+            stat = path.stat()
+            modified = _EPOCH + dt.timedelta(microseconds=stat.st_mtime_ns // 1000)
+            if (rel, stat.st_size, modified) in known_stats:
+                continue
+            data = path.read_bytes()
+            digest = content_hash(data)
+            if (rel, digest) in known_versions:
+                continue
+            landed_on = landing_date(path)
+            row = {
+                "source_file": rel,
+                "content_hash": digest,
+                "size_bytes": len(data),
+                "modified_at": modified,
+                "landing_date": landed_on,
+                "status": "ingested",
+                "reason": None,
+                "records": 0,
+                "reading_days": [],
+                "ingest_run_id": run_id,
+                "ingested_at": now,
+                "superseded_at": None,
             }
-        else:
-            try:
-                landed = read_landing_file(path, rel, data)
-            except RejectedFile as err:
-                _reject(landing_root, path, rel, err)
-                row |= {"status": "rejected", "reason": err.reason}
+            rows = None
+            if digest in ingested_hashes or digest in first_name:
+                row |= {
+                    "status": "duplicate_file",
+                    "reason": f"same content as {first_name.get(digest, 'an ingested file')}",
+                }
             else:
-                first_name[digest] = rel
-                rows = landed.rows.with_columns(
-                    landing_date=pl.lit(landed_on),
-                    source_file=pl.lit(rel),
-                    content_hash=pl.lit(digest),
-                    ingest_run_id=pl.lit(run_id),
-                    ingested_at=pl.lit(now),
-                )
-                frames.append(rows)
-                notes = landed.notes
-                if rel in current_hash_of:
-                    notes = [*notes, f"supersedes version {current_hash_of[rel][:12]}"]
-                    superseded.append(rel)
-                row |= {"records": rows.height, "reason": "; ".join(notes) or None}
-        ledger.append(row)
-        if progress is not None:
-            progress(n + 1, len(candidates))
+                try:
+                    landed = read_landing_file(path, rel, data)
+                except RejectedFile as err:
+                    _reject(landing_root, path, rel, err)
+                    row |= {"status": "rejected", "reason": err.reason}
+                else:
+                    first_name[digest] = rel
+                    rows = landed.rows.with_columns(
+                        landing_date=pl.lit(landed_on),
+                        source_file=pl.lit(rel),
+                        content_hash=pl.lit(digest),
+                        ingest_run_id=pl.lit(run_id),
+                        ingested_at=pl.lit(now),
+                    )
+                    notes = landed.notes
+                    if rel in current_hash_of:
+                        notes = [*notes, f"supersedes version {current_hash_of[rel][:12]}"]
+                        superseded.append(rel)
+                    row |= {"records": rows.height, "reason": "; ".join(notes) or None}
+            ledger.append(row)
+            if progress is not None:
+                progress(n + 1, len(candidates))
+            if rows is not None:
+                yield rows
+
+    days_of: dict[str, list[dt.date]] = {}
+    days_touched: set[dt.date] = set()
+    records = 0
+
+    def bronze_chunks() -> Iterator[pl.DataFrame]:
+        """Whole files grouped into chunks of about INGEST_CHUNK_ROWS, routed (routing is per file)."""
+        nonlocal records
+        pending: list[pl.DataFrame] = []
+        size = 0
+        for frame in itertools.chain(landed_frames(), [None]):
+            if frame is not None:
+                pending.append(frame)
+                size += frame.height
+            if pending and (frame is None or size >= INGEST_CHUNK_ROWS):
+                chunk = route_reading_days(pl.concat(pending, how="diagonal_relaxed"), watermark_days)
+                pending, size = [], 0
+                per_file = chunk.group_by("source_file").agg(pl.col("reading_day").unique().sort())
+                days_of.update(per_file.iter_rows())
+                days_touched.update(chunk["reading_day"].unique().to_list())
+                records += chunk.height
+                yield chunk.select(list(BRONZE_TELEMETRY.schema))
+
+    result = IngestResult(files=pl.DataFrame(schema=LANDING_FILES.schema))
+    version = lake.append_stream(BRONZE_TELEMETRY, bronze_chunks(), run_id=run_id)
+    if records:
+        result.bronze_version = version
+        result.records = records
+        result.days_touched = sorted(days_touched)
+    for row in ledger:
+        if row["status"] == "ingested" and row["source_file"] in days_of:
+            row["reading_days"] = days_of[row["source_file"]]
     if superseded:
         old = current.filter(pl.col("source_file").is_in(superseded)).with_columns(
             status=pl.lit("superseded"),
             superseded_at=pl.lit(now, dtype=LANDING_FILES.schema["superseded_at"]),
         )
         ledger.extend(old.to_dicts())
-    bronze = None
-    if frames:
-        bronze = route_reading_days(pl.concat(frames, how="diagonal_relaxed"), watermark_days)
-        days_of = dict(bronze.group_by("source_file").agg(pl.col("reading_day").unique().sort()).iter_rows())
-        for row in ledger:
-            if row["status"] == "ingested" and row["source_file"] in days_of:
-                row["reading_days"] = days_of[row["source_file"]]
     files = pl.DataFrame(ledger, schema=LANDING_FILES.schema)
-    result = IngestResult(files=files)
-    if bronze is not None:
-        result.bronze_version = lake.append(
-            BRONZE_TELEMETRY, bronze.select(list(BRONZE_TELEMETRY.schema)), run_id=run_id
-        )
-        result.records = bronze.height
-        result.days_touched = sorted(bronze["reading_day"].unique().to_list())
+    result.files = files
     if files.height:
         lake.upsert(LANDING_FILES, files, run_id=run_id)
     return result

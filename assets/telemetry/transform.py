@@ -62,9 +62,10 @@ def route_reading_days(frame: pl.DataFrame, watermark_days: int) -> pl.DataFrame
     or older than the watermark, whose day is closed) goes to the day of the batch it came in: the
     most common reading day of its file's placeable records (earliest on a tie), else the file's
     landing date. Old days are never reopened by records they will not accept. One vectorized pass
-    over any number of files (columns ts, landing_date, source_file).
+    over any number of files (columns ts, landing_date, source_file). Adds `ts_utc`, the parsed timestamp.
     """
-    day = local_day(parse_ts_utc())
+    frame = frame.with_columns(ts_utc=parse_ts_utc())  # parsed once here, kept in bronze for silver
+    day = local_day(pl.col("ts_utc"))
     placeable = day.is_not_null() & ((pl.col("landing_date") - day).dt.total_days() <= watermark_days)
     routed = frame.with_columns(_own_day=pl.when(placeable).then(day))
     batch = (
@@ -109,9 +110,11 @@ def prepare(raw: pl.DataFrame, equipment: pl.DataFrame, watermark_days: int) -> 
     value_text = pl.col("value").str.strip_chars()
     value_num = value_text.cast(pl.Float64, strict=False)
     master = equipment.select("equipment_id", pl.col("uscc").alias("master_uscc"))
+    # bronze keeps the timestamp parsed at ingest; frames without it (older bronze, tests) parse here
+    ts_utc = pl.col("ts_utc") if "ts_utc" in raw.columns else parse_ts_utc()
     return (
-        raw.with_columns(
-            ts_utc=parse_ts_utc(),
+        raw.with_columns(ts_utc=ts_utc)
+        .with_columns(
             value_num=value_num,
             value_present=value_text.is_not_null()
             & (value_text != "")
@@ -120,7 +123,7 @@ def prepare(raw: pl.DataFrame, equipment: pl.DataFrame, watermark_days: int) -> 
             unit_landed=pl.col("unit").fill_null("").str.strip_chars(),
             metric=pl.col("metric").str.strip_chars(),
             equipment_id=pl.col("equipment_id").str.strip_chars(),
-            lag_days=(pl.col("landing_date") - local_day(parse_ts_utc())).dt.total_days(),
+            lag_days=(pl.col("landing_date") - local_day(pl.col("ts_utc"))).dt.total_days(),
             watermark_days=pl.lit(watermark_days, dtype=pl.Int64),
         )
         .join(master, on="equipment_id", how="left")

@@ -4,6 +4,7 @@ import datetime as dt
 
 import polars as pl
 
+from assets.telemetry.transform import parse_ts_utc
 from warehouse.registry import BRONZE_TELEMETRY
 
 LANDED = dt.date(2026, 11, 3)
@@ -35,7 +36,8 @@ def bronze(
             "ingested_at": rec.get("ingested_at", INGESTED),
         }
         recs.append(rec)
-    return pl.DataFrame(recs, schema=BRONZE_TELEMETRY.schema)
+    frame = pl.DataFrame(recs, schema=BRONZE_TELEMETRY.schema)
+    return frame.with_columns(ts_utc=parse_ts_utc())  # as ingest stores it
 
 
 def equipment(ids: dict[str, str] | None = None) -> pl.DataFrame:
