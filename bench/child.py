@@ -120,6 +120,8 @@ def run(spec: dict) -> dict:
                 from bench.gate import gate_task as fn
             elif task == "analyst":
                 from bench.analyst import analyst_task as fn
+            elif task == "sync":
+                from bench.sync import sync_task as fn
             else:
                 raise ValueError(f"unknown task {task}")
         rss_after_import = psutil.Process().memory_info().rss

@@ -268,51 +268,18 @@ def _registry_and_trading_truth(con, manifest: dict) -> list[str]:
 
 def demo_sync(until: dt.date) -> None:
     """Start a reference national node on loopback, sync the demo period to it, print what it holds."""
-    import socket
-    import subprocess
-
     import httpx
 
     from assets.sync.keys import sync_key
+    from national_node.loopback import running_node
 
     s = settings()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = dict(os.environ) | {"NATIONAL_NODE_KEYS": sync_key(s.home).node_keys()}  # env only, never argv
-    node = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "national_node",
-            "serve",
-            "--port",
-            str(port),
-            "--home",
-            str(s.home / "national_node"),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.25)
-        else:
-            raise RuntimeError("the national node did not start on loopback")
+    with running_node(s.home / "national_node", sync_key(s.home).node_keys()) as url:
         sync_cmd(until=until.isoformat(), node=url, since=DEMO_START, timeout=10.0, attempts=6)
         held = httpx.get(f"{url}/health", timeout=5).json()
         console.print(
             f"national node {url} holds: {json.dumps({k: v for k, v in held.items() if k != 'status'})}"
         )
-    finally:
-        node.terminate()
-        node.wait(timeout=10)
 
 
 @app.command()

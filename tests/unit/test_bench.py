@@ -21,6 +21,8 @@ def test_tiny_bench_engines_agree_and_results_written(tmp_path):
         analyst=True,
         analyst_days=7,
         analyst_runs=3,
+        sync_runs=2,
+        sync_enterprises=60,
         plot=False,
     )
     (size,) = result["sizes"]
@@ -40,7 +42,10 @@ def test_tiny_bench_engines_agree_and_results_written(tmp_path):
     assert saved["sizes"][0]["engines"]["ours"]["n_runs"] == 1
     assert saved["machine"]["cpu_count"] and saved["machine"]["versions"]["polars"]
     assert saved["analyst"]["queries"]["top10_cities_range"]["delta_view"]["p95_ms"] > 0
-    assert any(g["goal"] == "national sync round-trip" and g["value"] == "not built" for g in saved["goals"])
+    sync = saved["national_sync"]
+    assert sync["status"] == "ok" and sync["rows"] > 0 and sync["bytes"] > 0
+    assert sync["round_trip_ms"]["p50_ms"] > 0 and sync["current_version"] == sync["versions_at_node"] == 3
+    assert "National sync round-trip" in md.read_text() and "Not measured" not in md.read_text()
     assert "ours / best bare" in md.read_text()
 
 
