@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 from dagster import ConfigurableResource
 
-from warehouse.serving import connect, refresh_views
+from warehouse.serving import connect, refresh_role_views
 from warehouse.settings import Settings, load_settings
 from warehouse.storage import Lake
 
@@ -34,7 +34,8 @@ class WarehouseResource(ConfigurableResource):
     database: str
 
     def refresh(self, lake: Lake) -> list[str]:
-        return refresh_views(Path(self.database), lake)
+        """Views for every role (analysts' and stewards' databases), created when a table appears."""
+        return refresh_role_views(Path(self.database), lake)
 
     def connect(self, read_only: bool = True) -> duckdb.DuckDBPyConnection:
         return connect(Path(self.database), read_only=read_only)

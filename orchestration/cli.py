@@ -165,15 +165,24 @@ def sql(
         typer.Argument(help="SQL over the warehouse (schemas bronze, silver, theme, quarantine, catalog)"),
     ],
     format: Annotated[str, typer.Option("--format", "-f", help="table | csv | json")] = "table",
+    role: Annotated[
+        str,
+        typer.Option(help="analyst (grades 1-2) | steward (all grades); personal data is masked for both"),
+    ] = "analyst",
 ) -> None:
-    """Query the DuckDB warehouse read-only."""
+    """Query the DuckDB warehouse read-only, as a role (see warehouse/access.py)."""
+    from warehouse.access import ROLES, role_database
     from warehouse.serving import connect
 
-    s = settings()
-    if not s.warehouse_db.exists():
-        console.print(f"[red]no warehouse at {s.warehouse_db}: run `lakehouse materialize` first[/red]")
+    if role not in ROLES:
+        console.print(f"[red]unknown role {role!r}; roles: {', '.join(ROLES)}[/red]")
         raise typer.Exit(2)
-    con = connect(s.warehouse_db, read_only=True)
+    s = settings()
+    db = role_database(s.warehouse_db, ROLES[role])
+    if not db.exists():
+        console.print(f"[red]no warehouse at {db}: run `lakehouse materialize` first[/red]")
+        raise typer.Exit(2)
+    con = connect(db, read_only=True)
     try:
         df = con.sql(query).pl()
     except Exception as exc:  # duckdb raises many error classes; show the message, not a trace

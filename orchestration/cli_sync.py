@@ -87,7 +87,7 @@ def sync(
     from assets.sync.keys import DEFAULT_NODE_URL, NODE_URL_ENV, sync_key
     from assets.sync.sync import SyncOutcome, days_between, sync_day
     from assets.sync.transport import NodeConfig
-    from warehouse.serving import connect, refresh_views
+    from warehouse.serving import connect, refresh_role_views
     from warehouse.storage import Lake
 
     s = settings()
@@ -126,7 +126,7 @@ def sync(
                 progress.advance(task)
     finally:
         con.close()
-    refresh_views(s.warehouse_db, lake)
+    refresh_role_views(s.warehouse_db, lake)
     table = Table(title=f"national sync ({key.key_id} key, {time.perf_counter() - t0:.1f}s)")
     for col in ("day", "status", "version", "rows", "suppressed", "attempts", "ms", "receipt / reason"):
         table.add_column(col)

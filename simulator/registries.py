@@ -17,6 +17,7 @@ ground truth (expected quarantine counts per reason, SCD2 changes, DCMM levels) 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import os
 import zipfile
@@ -27,7 +28,7 @@ import numpy as np
 import openpyxl
 import polars as pl
 
-from warehouse.codes import USCC_CHARSET, city_of_division, make_uscc, uscc_problem
+from warehouse.codes import USCC_CHARSET, city_of_division, id_check_char, make_uscc, uscc_problem
 from warehouse.domain import CITIES, INDUSTRIES, TIMEZONE
 
 REGISTRY_HEADER = (
@@ -35,6 +36,7 @@ REGISTRY_HEADER = (
     "企业名称",
     "法定代表人",
     "联系电话",
+    "法定代表人证件号码",
     "住所",
     "行政区划代码",
     "行业代码",
@@ -90,6 +92,15 @@ def _person(rng: np.random.Generator) -> str:
 
 def _phone(rng: np.random.Generator) -> str:
     return "1" + str(int(rng.choice([3, 5, 7, 8, 9]))) + "".join(str(int(d)) for d in rng.integers(0, 10, 9))
+
+
+def _resident_id(uscc: str, division: str) -> str:
+    """A valid GB 11643 number for the legal representative, derived from the USCC (no draw from the
+    generator, so adding it changed no other simulated value)."""
+    h = int(hashlib.sha256(f"id:{uscc}".encode()).hexdigest(), 16)
+    born = dt.date(1955, 1, 1) + dt.timedelta(days=h % (365 * 45))
+    first17 = f"{division}{born:%Y%m%d}{(h >> 64) % 1000:03d}"
+    return first17 + id_check_char(first17)
 
 
 def _address(city: str, rng: np.random.Generator) -> str:
@@ -164,6 +175,7 @@ def build_register(enterprises: pl.DataFrame, rng: np.random.Generator) -> list[
                 "name": e["name"],
                 "legal_representative": _person(rng),
                 "phone": _phone(rng),
+                "legal_representative_id": _resident_id(e["uscc"], e["division_code"]),
                 "address": _address(e["city_code"], rng),
                 "region_code": region,
                 "industry_code": e["industry_code"],
@@ -184,6 +196,7 @@ def _bogus(kind: str, n: int, rng: np.random.Generator) -> dict:
         "name": f"山东问题数据{kind}{n}有限公司",
         "legal_representative": _person(rng),
         "phone": _phone(rng),
+        "legal_representative_id": _resident_id(uscc, division),
         "address": _address("3701", rng),
         "region_code": division,
         "industry_code": "26",
@@ -216,6 +229,7 @@ def _write_register(path: Path, rows: list[dict], rng: np.random.Generator, bad_
             name,
             r["legal_representative"],
             r["phone"],
+            r["legal_representative_id"],
             r["address"],
             r["region_code"],
             r["industry_code"],

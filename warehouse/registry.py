@@ -155,6 +155,14 @@ ENTERPRISE = TableSpec(
         ("name", pl.String, "Registered name, normalized (NFKC, whitespace removed)"),
         _PERSON,
         _PHONE,
+        (
+            "legal_representative_id",
+            pl.String,
+            "Resident ID number of the legal representative (GB 11643). Grade 3: kept in the provincial "
+            "core only; analyst views leave the column out, the steward's show it masked",
+            3,
+            "id_number",
+        ),
         ("address", pl.String, "Registered address"),
         ("city_code", pl.String, "Prefecture code (GB/T 2260, 4 digits; Laiwu 3712 mapped to Jinan 3701)"),
         ("division_code", pl.String, "County-level division code as registered (GB/T 2260, 6 digits)"),

@@ -7,12 +7,14 @@ PyPI package `duckdb-extension-delta` (no download at run time): it is LOADed fr
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
 import duckdb
 import duckdb_extension_delta
 
+from warehouse.access import ANALYST, ROLES, Role, role_database, visible_columns
 from warehouse.privacy import mask_sql
 from warehouse.registry import LAYERS, TABLES, TableSpec
 from warehouse.storage import Lake
@@ -39,21 +41,34 @@ def connect(db_path: Path, *, read_only: bool = False, retries: int = 20) -> duc
     return con
 
 
-def view_sql(spec: TableSpec, lake: Lake) -> str:
+def view_sql(spec: TableSpec, lake: Lake, role: Role = ANALYST) -> str | None:
+    """The role's view of a table: only the columns its grade allows, personal data masked (DOMAIN.md)."""
+    columns = visible_columns(spec, role)
+    if not columns:
+        return None
     comment = spec.description.replace("'", "''")
-    masked = [f"{mask_sql(c.pii, c.name)} AS {c.name}" for c in spec.columns if c.pii]
-    select = f"* REPLACE ({', '.join(masked)})" if masked else "*"  # personal data never in clear (DOMAIN.md)
+    select = ", ".join(f"{mask_sql(c.pii, c.name)} AS {c.name}" if c.pii else c.name for c in columns)
     return (
         f"CREATE OR REPLACE VIEW {spec.name} AS SELECT {select} FROM delta_scan('{lake.path(spec)}');\n"
         f"COMMENT ON VIEW {spec.name} IS '{comment}';"
     )
 
 
-def refresh_views(db_path: Path, lake: Lake, tables: dict[str, TableSpec] = TABLES) -> list[str]:
-    """Create the layer schemas and a view for every registry table that exists in the lake."""
+def refresh_views(
+    db_path: Path, lake: Lake, tables: dict[str, TableSpec] = TABLES, role: Role = ANALYST
+) -> list[str]:
+    """Create the layer schemas and the role's view of every registry table that exists in the lake.
+
+    A view is (re)created when it is missing or its definition changed (a regraded column, a moved home):
+    each view's definition fingerprint is kept in the database.
+    """
     created = []
     con = connect(db_path)
     try:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS main.lakehouse_views (view_name VARCHAR PRIMARY KEY, fingerprint VARCHAR)"
+        )
+        known = dict(con.execute("SELECT view_name, fingerprint FROM main.lakehouse_views").fetchall())
         existing = {
             f"{s}.{n}"
             for s, n in con.execute(
@@ -63,11 +78,27 @@ def refresh_views(db_path: Path, lake: Lake, tables: dict[str, TableSpec] = TABL
         for layer in LAYERS:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {layer}")
         for spec in tables.values():
-            if lake.exists(spec) and spec.name not in existing:
-                con.execute(view_sql(spec, lake))
-                created.append(spec.name)
+            sql = view_sql(spec, lake, role)
+            if sql is None or not lake.exists(spec):
+                continue
+            fingerprint = hashlib.sha256(sql.encode()).hexdigest()[:16]
+            if spec.name in existing and known.get(spec.name) == fingerprint:
+                continue
+            con.execute(sql)
+            con.execute("INSERT OR REPLACE INTO main.lakehouse_views VALUES (?, ?)", [spec.name, fingerprint])
+            created.append(spec.name)
     finally:
         con.close()
+    return created
+
+
+def refresh_role_views(warehouse_db: Path, lake: Lake, tables: dict[str, TableSpec] = TABLES) -> list[str]:
+    """Every role's database (see warehouse.access): the analysts' warehouse.duckdb and the stewards'."""
+    created = []
+    for role in ROLES.values():
+        created += [
+            f"{role.name}:{v}" for v in refresh_views(role_database(warehouse_db, role), lake, tables, role)
+        ]
     return created
 
 

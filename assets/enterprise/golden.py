@@ -48,6 +48,7 @@ TRACKED = (
     "name",
     "legal_representative",
     "phone",
+    "legal_representative_id",
     "address",
     "city_code",
     "division_code",

@@ -30,6 +30,7 @@ REGISTER_COLUMNS: dict[str, str] = {
     "企业名称": "name",
     "法定代表人": "legal_representative",
     "联系电话": "phone",
+    "法定代表人证件号码": "legal_representative_id",
     "住所": "address",
     "行政区划代码": "region_code",
     "行业代码": "industry_code",
@@ -58,7 +59,9 @@ ROSTER_COLUMNS: dict[str, str] = {
 ROSTER_REQUIRED = ("企业名称", "统一社会信用代码", "行政区划代码", "重点用能单位")
 SCORES = tuple(v for v in ROSTER_COLUMNS.values() if v.startswith("score_"))
 STATUS = {"存续": "active", "在业": "active", "开业": "active", "注销": "deregistered", "吊销": "revoked"}
-PII = {"legal_representative": "name", "phone": "phone"}
+PII = {"legal_representative": "name", "phone": "phone", "legal_representative_id": "id_number"}
+# Columns a register export may lack (older exports have no ID number column); read as null.
+REGISTER_OPTIONAL = frozenset({"法定代表人证件号码"})
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _SNAPSHOT_IN_NAME = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
 HEADER_SCAN_ROWS = 20
@@ -139,7 +142,11 @@ def read_register(path: Path) -> pl.DataFrame:
         raise SourceError("file_empty", f"{path.name}: no lines")
     header = [h.strip().lstrip("\ufeff") for h in rows[0]]
     english = set(REGISTER_COLUMNS.values())
-    missing = [zh for zh, en in REGISTER_COLUMNS.items() if zh not in header and en not in header]
+    missing = [
+        zh
+        for zh, en in REGISTER_COLUMNS.items()
+        if zh not in header and en not in header and zh not in REGISTER_OPTIONAL
+    ]
     if missing:
         raise SourceError(
             "header_missing", f"{path.name} line 1: expected columns {missing} (header {header[:12]})"
@@ -248,7 +255,10 @@ def quarantine_rows(source_file: str, df: pl.DataFrame) -> pl.DataFrame:
     """quarantine.enterprise rows: payload JSON with the personal fields masked."""
     payloads = [
         json.dumps(
-            mask_values(json.loads(raw), {"法定代表人": "name", "联系电话": "phone", **PII}),
+            mask_values(
+                json.loads(raw),
+                {"法定代表人": "name", "联系电话": "phone", "法定代表人证件号码": "id_number", **PII},
+            ),
             ensure_ascii=False,
         )
         for raw in df["raw"].to_list()

@@ -91,3 +91,53 @@ def test_rerun_with_nothing_new_changes_nothing(home):
     assert summary["days"] == [] and summary["failed"] == []
     after = {name: lake.version(TABLES[name]) for name in before}
     assert before == after
+
+
+def test_grade_3_values_never_appear_in_any_analyst_view(home):
+    """The simulator's resident ID numbers (grade 3) are in the core lake but in no analyst view, in no
+    column of any table; the stewards' views show them masked only."""
+    import csv
+    import io
+
+    from warehouse.access import ANALYST, STEWARD, role_database
+    from warehouse.serving import connect
+
+    ids: set[str] = set()
+    for path in sorted((home / "landing" / "registry").glob("*.csv")):
+        rows = list(csv.reader(io.StringIO(path.read_bytes().decode("gb18030"))))
+        col = rows[0].index("法定代表人证件号码")
+        ids |= {r[col] for r in rows[1:] if len(r) > col and r[col]}
+    assert len(ids) > 10
+    core = pl.read_delta(str(home / "lake" / "silver" / "enterprise"))
+    assert set(core["legal_representative_id"].drop_nulls()) & ids  # kept in clear in the core
+
+    def leaked(db) -> list[str]:
+        con = connect(db, read_only=True)
+        try:
+            views = con.execute(
+                "SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal AND schema_name <> 'main'"
+            ).fetchall()
+            assert len(views) > 20
+            found = []
+            for schema, view in views:
+                df = con.sql(f"SELECT * FROM {schema}.{view}").pl()
+                for name, dtype in df.schema.items():
+                    if dtype == pl.String and df[name].is_in(list(ids)).any():
+                        found.append(f"{schema}.{view}.{name}")
+            return found
+        finally:
+            con.close()
+
+    warehouse = home / "warehouse.duckdb"
+    assert leaked(role_database(warehouse, ANALYST)) == []
+    assert leaked(role_database(warehouse, STEWARD)) == []
+    con = connect(role_database(warehouse, STEWARD), read_only=True)
+    try:
+        shown = con.sql("SELECT legal_representative_id FROM silver.enterprise").pl()[
+            "legal_representative_id"
+        ]
+        assert (
+            shown.drop_nulls().str.contains(r"^\d{6}\*{8}[\dX]{4}$").all() and shown.drop_nulls().len() > 10
+        )
+    finally:
+        con.close()

@@ -93,6 +93,7 @@ def build_registry_state():
             "name": ["甲"],
             "legal_representative": ["张三"],
             "phone": ["13812341234"],
+            "legal_representative_id": ["11010519491231002X"],
             "address": ["地址"],
             "city_code": ["3701"],
             "division_code": ["370102"],

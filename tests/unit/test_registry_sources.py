@@ -22,13 +22,17 @@ from quality.rules import REGISTER_ROW_RULES, first_failed_rule
 from warehouse.codes import make_uscc
 
 VALID = "914403001922038216"
+RESIDENT_ID = "11010519491231002X"  # the GB 11643 standard's example
 HEADER = ",".join(REGISTER_COLUMNS)
 
 
 def _row(
     uscc=VALID, name="山东鲁泰化工有限公司", region="370102", industry="26", date="2020/1/5", status="存续"
 ):
-    return f"{uscc},{name},张三,13812341234,山东省济南市经十路1号,{region},{industry},100.00,{status},{date}"
+    return (
+        f"{uscc},{name},张三,13812341234,{RESIDENT_ID},山东省济南市经十路1号,{region},{industry},100.00,"
+        f"{status},{date}"
+    )
 
 
 def _write(path: Path, *rows: str, encoding="gb18030") -> Path:
@@ -304,3 +308,23 @@ def test_simulated_registry_matches_ground_truth(tmp_path):
     assert b.roster.conflicts == m["registry"]["roster"]["conflicts"]
     assert b.assessments.height == m["registry"]["roster"]["assessments"]
     assert sorted(b.snapshots[-1][1]["uscc"]) == m["registry"]["golden_usccs"]
+
+
+def test_an_export_without_the_id_number_column_is_still_read(tmp_path):
+    """Older exports have no 法定代表人证件号码 column: the column reads as null, nothing is quarantined."""
+    header = ",".join(c for c in REGISTER_COLUMNS if c != "法定代表人证件号码")
+    row = (
+        f"{VALID},山东鲁泰化工有限公司,张三,13812341234,山东省济南市经十路1号,370102,26,100.00,存续,2020/1/5"
+    )
+    path = tmp_path / "market_regulation_20260101.csv"
+    path.write_bytes((header + "\n" + row + "\n").encode("gb18030"))
+    v = validate_register(path, relative_to=tmp_path)
+    assert v.quarantined.is_empty() and v.clean["legal_representative_id"].to_list() == [None]
+
+
+def test_the_id_number_is_masked_in_a_quarantined_payload(tmp_path):
+    v = validate_register(
+        _write(tmp_path / "market_regulation_20260101.csv", _row(region="110105")), relative_to=tmp_path
+    )
+    payload = v.quarantined["payload"][0]
+    assert RESIDENT_ID not in payload and "110105********002X" in payload
