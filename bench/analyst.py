@@ -36,7 +36,7 @@ QUERIES: dict[str, str] = {
         "GROUP BY city_code ORDER BY energy_tce DESC, city_code LIMIT 10"
     ),
 }
-SOURCES = ("delta_view", "parquet_same_files", "delta_single_file", "parquet_single_file")
+SOURCES = ("delta_view", "serving_mart", "parquet_same_files", "delta_single_file", "parquet_single_file")
 
 
 def build(root: Path, days: int) -> dict:
@@ -139,6 +139,17 @@ def analyst_task(spec: dict, steps) -> dict:
     con.execute(
         f"CREATE VIEW parquet_single_file AS SELECT * FROM read_parquet('{root / 'energy_rollup.parquet'}')"
     )
+    # The serving layer's mart (warehouse.serving.MARTS): the roll-up as a native table in a DuckDB file,
+    # ordered by day, built from the Delta table once per change of its version.
+    mart_db = root / "serving_mart.duckdb"
+    mart_db.unlink(missing_ok=True)
+    con.execute(f"ATTACH '{mart_db}' AS mart_file")
+    with steps.step("build_mart"):
+        con.execute(
+            "CREATE TABLE mart_file.main.serving_mart AS SELECT * FROM delta_view "
+            "ORDER BY day, city_code, industry_code"
+        )
+    con.execute("CREATE VIEW serving_mart AS SELECT * FROM mart_file.main.serving_mart")
     results: dict[str, dict[str, dict]] = {}
     for qname, sql in QUERIES.items():
         answers = {}

@@ -195,7 +195,9 @@ def write_markdown(result: dict, path: Path) -> None:
             f"{d['rows']:,} rows ({d['cities']} cities x {d['industries']} industries x {d['days']} days, shaped like "
             "`theme.energy_daily` rolled up), random figures. *delta_view*: a DuckDB view over `delta_scan` of a Delta "
             f"table partitioned by day with one commit per day ({d['delta_files']} data files), the serving layer's "
-            "way (extension LOADed from the `duckdb-extension-delta` package); *parquet_same_files*: `read_parquet` "
+            "way for tables (extension LOADed from the `duckdb-extension-delta` package); *serving_mart*: the same "
+            "rows as a native table in a DuckDB file, ordered by day, as `warehouse.serving.MARTS` keeps roll-ups "
+            "for analysts (rebuilt when the source's Delta version changes); *parquet_same_files*: `read_parquet` "
             "over that table's own data files; *delta_single_file* / *parquet_single_file*: the same rows as one "
             f"unpartitioned Delta commit / one Parquet file. In-process DuckDB, {next(iter(next(iter(a['queries'].values())).values()))['runs']} "
             "timed runs after a warm-up, answers compared across sources.",

@@ -339,11 +339,14 @@ def evaluate_goals(result: dict) -> list[dict]:
             )
     analyst = result.get("analyst") or {}
     if analyst.get("queries"):
-        worst = max(q["delta_view"]["p95_ms"] for q in analyst["queries"].values())
+        worst = max(q["serving_mart"]["p95_ms"] for q in analyst["queries"].values())
+        raw = max(q["delta_view"]["p95_ms"] for q in analyst["queries"].values())
+        bare = max(q["parquet_single_file"]["p95_ms"] for q in analyst["queries"].values())
         goals.append(
             {
-                "goal": f"analyst query p95 <= {GOAL_ANALYST_P95_MS:.0f} ms (DuckDB view over delta_scan)",
-                "value": f"worst p95 {worst:.0f} ms",
+                "goal": f"analyst query p95 <= {GOAL_ANALYST_P95_MS:.0f} ms (serving mart in DuckDB)",
+                "value": f"worst p95 {worst:.0f} ms (bare DuckDB over one Parquet file {bare:.0f} ms; "
+                f"view over delta_scan of the day partitions {raw:.0f} ms)",
                 "met": worst <= GOAL_ANALYST_P95_MS,
             }
         )

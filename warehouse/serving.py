@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -16,7 +17,7 @@ import duckdb_extension_delta
 
 from warehouse.access import ANALYST, ROLES, Role, role_database, visible_columns
 from warehouse.privacy import mask_sql
-from warehouse.registry import LAYERS, TABLES, TableSpec
+from warehouse.registry import ENERGY_DAILY, LAYERS, TABLES, TableSpec
 from warehouse.storage import Lake
 
 DELTA_EXTENSION = (
@@ -92,13 +93,76 @@ def refresh_views(
     return created
 
 
+@dataclass(frozen=True)
+class Mart:
+    """A DuckDB table of roll-ups analysts query often, rebuilt from its source when the source changes.
+
+    Querying a day-partitioned Delta table through delta_scan opens one file per day (a year: 365 files,
+    p95 150-280 ms in the bench); the same rows as a native DuckDB table answer in a few ms.
+    """
+
+    name: str  # "mart.<table>"
+    source: TableSpec
+    sql: str  # over {source}: the role's view of the source table
+    description: str
+
+
+MARTS: tuple[Mart, ...] = (
+    Mart(
+        "mart.energy_city_industry_day",
+        ENERGY_DAILY,
+        "SELECT day, city_code, industry_code, count(DISTINCT uscc) AS enterprises, count(*) AS equipment, "
+        "sum(electricity_kwh) AS electricity_kwh, sum(natural_gas_m3) AS natural_gas_m3, sum(coal_t) AS coal_t, "
+        "sum(energy_tce) AS energy_tce, max(peak_load_kw) AS peak_load_kw, "
+        "sum(readings_received) AS readings_received, sum(readings_expected) AS readings_expected "
+        "FROM {source} GROUP BY ALL ORDER BY day, city_code, industry_code",
+        "Energy per city x GB/T 4754 division x local day (from theme.energy_daily), for roll-up queries",
+    ),
+)
+
+
+def refresh_marts(
+    db_path: Path, lake: Lake, role: Role = ANALYST, marts: tuple[Mart, ...] = MARTS
+) -> list[str]:
+    """Rebuild each mart whose source table has a new Delta version (after the role's views exist)."""
+    built = []
+    con = connect(db_path)
+    try:
+        con.execute("CREATE SCHEMA IF NOT EXISTS mart")
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS main.lakehouse_marts (mart_name VARCHAR PRIMARY KEY, source_version BIGINT)"
+        )
+        known = dict(con.execute("SELECT mart_name, source_version FROM main.lakehouse_marts").fetchall())
+        for mart in marts:
+            version = lake.version(mart.source)
+            if (
+                version is None
+                or view_sql(mart.source, lake, role) is None
+                or known.get(mart.name) == version
+            ):
+                continue
+            comment = mart.description.replace("'", "''")
+            con.execute("BEGIN")
+            con.execute(f"CREATE OR REPLACE TABLE {mart.name} AS {mart.sql.format(source=mart.source.name)}")
+            con.execute(f"COMMENT ON TABLE {mart.name} IS '{comment}'")
+            con.execute("INSERT OR REPLACE INTO main.lakehouse_marts VALUES (?, ?)", [mart.name, version])
+            con.execute("COMMIT")
+            built.append(mart.name)
+    finally:
+        con.close()
+    return built
+
+
 def refresh_role_views(warehouse_db: Path, lake: Lake, tables: dict[str, TableSpec] = TABLES) -> list[str]:
-    """Every role's database (see warehouse.access): the analysts' warehouse.duckdb and the stewards'."""
+    """Every role's database (see warehouse.access): the analysts' warehouse.duckdb and the stewards'.
+
+    Views first, then the marts built over them.
+    """
     created = []
     for role in ROLES.values():
-        created += [
-            f"{role.name}:{v}" for v in refresh_views(role_database(warehouse_db, role), lake, tables, role)
-        ]
+        db = role_database(warehouse_db, role)
+        created += [f"{role.name}:{v}" for v in refresh_views(db, lake, tables, role)]
+        created += [f"{role.name}:{m}" for m in refresh_marts(db, lake, role)]
     return created
 
 
