@@ -8,6 +8,8 @@ from dagster import Definitions, EnvVar, load_assets_from_modules
 
 import assets.catalog.assets as catalog_assets
 import assets.enterprise.assets as enterprise_assets
+import assets.industry.assets as industry_assets
+import assets.production.assets as production_assets
 import assets.sync.assets as sync_assets
 import assets.telemetry.assets as telemetry_assets
 import assets.theme.assets as theme_assets
@@ -38,6 +40,8 @@ ALL_ASSETS = load_assets_from_modules(
         trading_assets,
         profile_assets,
         sync_assets,
+        production_assets,
+        industry_assets,
     ]
 )
 

@@ -52,10 +52,18 @@ daily_job = define_asset_job(
     "daily_job",
     selection=AssetSelection.keys(
         "silver/telemetry", "quarantine/telemetry", "theme/energy_daily", "theme/equipment_daily"
-    ),
+    )
+    | AssetSelection.keys(
+        "silver/production",
+        "quarantine/production",
+        "theme/production_daily",
+        "theme/production_enterprise_daily",
+    )
+    | AssetSelection.groups("industry") - AssetSelection.keys("industry/library_monthly"),
     partitions_def=daily_local,
     executor_def=in_process_executor,
-    description="One local day: silver readings, quarantine, energy and equipment themes, all gated.",
+    description="One local day: silver readings and production, quarantine, energy, equipment and OEE themes, "
+    "industry topic libraries, all gated.",
 )
 catalog_job = define_asset_job(
     "catalog_job",
@@ -65,6 +73,7 @@ catalog_job = define_asset_job(
         "catalog/column",
         "theme/enterprise",
         "catalog/enterprise_gaps",
+        "industry/library_monthly",
     ),
     executor_def=in_process_executor,
     description="Enterprise profiles (after the days are built), the quality scorecard and the resource directory.",

@@ -1,7 +1,7 @@
 """A simulated Shandong province for the landing zone, with the ground truth the pipeline must reproduce.
 
-`generate` writes master data (landing/master/*.parquet) and one telemetry file per gateway and local day
-(landing/telemetry/<gateway>/<YYYY-MM-DD>/...), with defects at a known rate, and returns a manifest of
+`generate` writes master data (landing/master/*.parquet), one telemetry file per gateway and local day
+(landing/telemetry/<gateway>/<YYYY-MM-DD>/...) and one production file per local day (landing/production/), with defects at a known rate, and returns a manifest of
 exactly what a correct pipeline has to land, keep, deduplicate, quarantine and flag. Same arguments, same
 bytes and mtimes: everything is drawn from numpy.random.default_rng(seed) and the wall clock is never read.
 """
@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from simulator.defects import KINDS, QUARANTINE_REASON, REASONS, STUCK_FLAGGED, plan_defects
 from simulator.files import REJECTED, TelemetryWriter, drop_time, plan_landing
+from simulator.production import write_production
 from simulator.province import Province, build_province
 from simulator.registries import write_registries
 from simulator.telemetry import simulate
@@ -109,6 +110,14 @@ def generate(
     manifest["trading"] = write_trading(
         home_landing, registry["golden_usccs"], start=start, days=days, rng=rng_trading
     )
+    manifest["production"] = write_production(
+        home_landing,
+        prov,
+        start=start,
+        days=days,
+        defect_rate=defect_rate,
+        rng=np.random.default_rng([seed, 4754]),
+    )
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
     manifest_path.write_text(
         json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False) + "\n", "utf-8"
@@ -116,7 +125,13 @@ def generate(
     after = drop_time(start, days, 0) + 3600 * 1_000_000_000
     os.utime(manifest_path, ns=(after, after))
     for folder in sorted((p for p in home_landing.rglob("*") if p.is_dir()), reverse=True):
-        if folder.parts[len(home_landing.parts)] in ("telemetry", "master", "registry", "trading"):
+        if folder.parts[len(home_landing.parts)] in (
+            "telemetry",
+            "master",
+            "registry",
+            "trading",
+            "production",
+        ):
             os.utime(folder, ns=(after, after))
     return manifest
 

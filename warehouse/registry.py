@@ -11,10 +11,10 @@ from pathlib import Path
 
 import polars as pl
 
-from warehouse.domain import DATA_DOMAINS, DCMM_DOMAINS, GRADES
+from warehouse.domain import DATA_DOMAINS, DCMM_DOMAINS, GRADES, INDUSTRY_LIBRARIES
 
 UTC_TS = pl.Datetime("us", "UTC")
-LAYERS = ("bronze", "silver", "theme", "quarantine", "catalog")
+LAYERS = ("bronze", "silver", "theme", "industry", "quarantine", "catalog")
 
 
 @dataclass(frozen=True)
@@ -614,6 +614,179 @@ CATALOG_COLUMN = TableSpec(
     ),
 )
 
+# ---- Production (OEE) and industry topic libraries (行业专题库) ------------------------------------
+
+_PRODUCTION_FIGURES = (
+    ("planned_minutes", pl.Float64, "Planned production time, minutes"),
+    ("run_minutes", pl.Float64, "Run time, minutes (planned minus stops)"),
+    ("ideal_run_minutes", pl.Float64, "Ideal cycle time x total units / 60: run time at ideal speed"),
+    ("total_units", pl.Float64, "Units produced, in the line's unit of output"),
+    ("good_units", pl.Float64, "Units right first time"),
+)
+_OEE_COLS = (
+    ("availability", pl.Float64, "Run / planned time (sums of the components, never a mean of ratios)"),
+    ("performance", pl.Float64, "Ideal run time / run time"),
+    ("quality", pl.Float64, "Good / total units"),
+    ("oee", pl.Float64, "Availability x performance x quality"),
+)
+
+SILVER_PRODUCTION = TableSpec(
+    name="silver.production",
+    description="Production records per line and local day from the plants' MES exports, typed and deduplicated.",
+    domain="production",
+    grade=2,
+    owner="data-engineering",
+    partition_by="day",
+    key=("line_id", "day"),
+    columns=_cols(
+        ("day", pl.Date, "Local day (Asia/Shanghai) of production"),
+        ("line_id", pl.String, "ISA-95 production line"),
+        ("uscc", pl.String, "Enterprise"),
+        ("planned_minutes", pl.Float64, "Planned production time, minutes"),
+        ("run_minutes", pl.Float64, "Run time, minutes"),
+        ("ideal_cycle_s", pl.Float64, "Ideal cycle time, seconds per unit"),
+        ("total_units", pl.Float64, "Units produced"),
+        ("good_units", pl.Float64, "Good units"),
+        ("product", pl.String, "Product"),
+        ("unit", pl.String, "Unit of output (t, pcs ...)"),
+        ("source_file", pl.String, "Landing file, relative to landing/"),
+        ("line_no", pl.Int64, "CSV line (header = 1)"),
+    ),
+)
+
+QUARANTINE_PRODUCTION = TableSpec(
+    name="quarantine.production",
+    description="Production records that cannot be used, with the rule that rejected them and the payload.",
+    domain="production",
+    grade=2,
+    owner="data-engineering",
+    partition_by="day",
+    key=("source_file", "line_no"),
+    columns=_cols(
+        ("day", pl.Date, "Day the record was routed to"),
+        ("reason", pl.String, "Reason code = id of the quality rule that failed"),
+        ("source_file", pl.String, "Landing file, relative to landing/"),
+        ("line_no", pl.Int64, "CSV line (header = 1)"),
+        ("payload", pl.String, "Original record as JSON"),
+        ("quarantined_run_id", pl.String, "Run that built the day"),
+    ),
+)
+
+PRODUCTION_DAILY = TableSpec(
+    name="theme.production_daily",
+    description="OEE per production line x local day: availability x performance x quality, with its components.",
+    domain="production",
+    grade=2,
+    owner="production-theme",
+    partition_by="day",
+    key=("day", "line_id"),
+    columns=_cols(
+        ("day", pl.Date, "Local day"),
+        ("line_id", pl.String, "ISA-95 production line"),
+        ("uscc", pl.String, "Enterprise"),
+        ("city_code", pl.String, "Prefecture (GB/T 2260)"),
+        ("industry_code", pl.String, "GB/T 4754 division"),
+        ("product", pl.String, "Product"),
+        ("unit", pl.String, "Unit of output"),
+        *_PRODUCTION_FIGURES,
+        *_OEE_COLS,
+    ),
+)
+
+PRODUCTION_ENTERPRISE_DAILY = TableSpec(
+    name="theme.production_enterprise_daily",
+    description="OEE and energy intensity per enterprise x local day, rolled up from its lines by summing components.",
+    domain="production",
+    grade=2,
+    owner="production-theme",
+    partition_by="day",
+    key=("day", "uscc"),
+    columns=_cols(
+        ("day", pl.Date, "Local day"),
+        ("uscc", pl.String, "Enterprise"),
+        ("city_code", pl.String, "Prefecture (GB/T 2260)"),
+        ("industry_code", pl.String, "GB/T 4754 division"),
+        ("lines", pl.Int64, "Production lines reporting"),
+        ("unit", pl.String, "Unit of output; 'mixed' when the lines report different units"),
+        *_PRODUCTION_FIGURES,
+        *_OEE_COLS,
+        ("energy_tce", pl.Float64, "Energy of the day from theme.energy_daily, tce (GB/T 2589)"),
+        (
+            "energy_intensity",
+            pl.Float64,
+            "tce per unit of output (good and scrap alike); null without energy data or with mixed units",
+        ),
+    ),
+)
+
+_LIBRARY_COLS = (
+    ("industry_code", pl.String, "GB/T 4754 division"),
+    ("city_code", pl.String, "Prefecture (GB/T 2260)"),
+    ("enterprises_reporting", pl.Int64, "Enterprises with energy or production data"),
+    ("equipment_reporting", pl.Int64, "Equipment-days in theme.energy_daily"),
+    ("energy_tce", pl.Float64, "Energy, tce (GB/T 2589)"),
+    ("unit", pl.String, "Unit of output; 'mixed' when the enterprises report different units"),
+    ("output_units", pl.Float64, "Units produced (null when mixed)"),
+    ("output_energy_tce", pl.Float64, "Energy of the enterprises that reported output, tce"),
+    ("energy_intensity", pl.Float64, "output_energy_tce / output_units (null when mixed or no output)"),
+    ("observed_hours", pl.Float64, "Equipment hours with a running-state reading (15 min each)"),
+    ("fault_hours", pl.Float64, "Equipment hours in state fault"),
+    ("equipment_availability_pct", pl.Float64, "Time-weighted: (observed - fault) / observed x 100"),
+    *_PRODUCTION_FIGURES,
+    *_OEE_COLS,
+    ("readings_expected", pl.Int64, "Expected readings (metrics x 96 per equipment-day)"),
+    ("readings_received", pl.Int64, "Readings received"),
+    ("completeness_pct", pl.Float64, "Received / expected x 100 over the cell (weighted, not a mean)"),
+    ("top_consumers", pl.List(pl.String), "Up to 3 enterprises (USCC) with the most tce, largest first"),
+)
+
+
+def _industry_library(library: str, divisions: tuple[str, ...]) -> TableSpec:
+    return TableSpec(
+        name=f"industry.{library}",
+        description=(
+            f"Industry topic library {library} (GB/T 4754 divisions {', '.join(divisions)}): energy, "
+            "intensity, equipment availability, OEE and completeness per division x city x local day."
+        ),
+        domain="production",
+        grade=2,
+        owner="industry-libraries",
+        partition_by="day",
+        key=("day", "industry_code", "city_code"),
+        columns=_cols(("day", pl.Date, "Local day"), *_LIBRARY_COLS),
+        tags={"library": library},
+    )
+
+
+INDUSTRY_LIBRARY_TABLES: dict[str, TableSpec] = {
+    lib: _industry_library(lib, divisions) for lib, divisions in INDUSTRY_LIBRARIES.items()
+}
+
+INDUSTRY_MONTHLY = TableSpec(
+    name="industry.library_monthly",
+    description="All industry topic libraries per month x division x city, with month-on-month and year-on-year change.",
+    domain="production",
+    grade=2,
+    owner="industry-libraries",
+    key=("library", "month", "industry_code", "city_code"),
+    columns=_cols(
+        ("library", pl.String, "Industry topic library"),
+        ("month", pl.Date, "First day of the local month"),
+        ("days_reported", pl.Int64, "Local days with data in the month"),
+        *_LIBRARY_COLS,
+        ("energy_tce_mom_pct", pl.Float64, "Energy change vs the previous month, % (null without it)"),
+        ("energy_tce_yoy_pct", pl.Float64, "Energy change vs the same month a year before, %"),
+        ("energy_intensity_mom_pct", pl.Float64, "Intensity change vs the previous month, %"),
+        ("energy_intensity_yoy_pct", pl.Float64, "Intensity change vs the same month a year before, %"),
+        ("oee_mom_pct", pl.Float64, "OEE change vs the previous month, %"),
+        ("oee_yoy_pct", pl.Float64, "OEE change vs the same month a year before, %"),
+    ),
+)
+
+PRODUCTION_TABLES = (SILVER_PRODUCTION, QUARANTINE_PRODUCTION, PRODUCTION_DAILY, PRODUCTION_ENTERPRISE_DAILY)
+INDUSTRY_TABLES = (*INDUSTRY_LIBRARY_TABLES.values(), INDUSTRY_MONTHLY)
+
+
 TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (
@@ -640,6 +813,8 @@ TABLES: dict[str, TableSpec] = {
         SYNC_LEDGER,
         CATALOG_DATASET,
         CATALOG_COLUMN,
+        *PRODUCTION_TABLES,
+        *INDUSTRY_TABLES,
     )
 }
 

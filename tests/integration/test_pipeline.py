@@ -141,3 +141,48 @@ def test_grade_3_values_never_appear_in_any_analyst_view(home):
         )
     finally:
         con.close()
+
+
+def test_production_reconciles_and_quarantine_matches_ground_truth_per_day(home):
+    t = truth(home)["production"]
+    rec = sql("select * from catalog.reconciliation where table_name = 'silver.production'")
+    got = {r["partition"]: r for r in rec.to_dicts()}
+    assert set(got) == set(t["by_day"])
+    for day, exp in t["by_day"].items():
+        r = got[day]
+        assert (r["landed"], r["clean"], r["duplicates"]) == (exp["landed"], exp["clean"], exp["duplicates"])
+        assert r["quarantined"] == sum(exp["quarantined"].values()), day
+    reasons = dict(sql("select reason, count(*) from quarantine.production group by 1").iter_rows())
+    assert reasons == {k: v for k, v in t["quarantined"].items() if v}
+
+
+def test_production_daily_covers_every_clean_record_with_oee_in_range(home):
+    lines = sql("select * from theme.production_daily")
+    assert lines.height == sql("select count(*) as n from silver.production")["n"].item() > 0
+    assert lines["oee"].is_between(0, 1).all()
+    ent = sql("select * from theme.production_enterprise_daily")
+    assert ent["lines"].sum() == lines.height
+    assert ent["energy_intensity"].drop_nulls().len() > 0
+
+
+def test_industry_libraries_are_built_per_day_and_reconcile_with_energy(home):
+    from warehouse.domain import INDUSTRY_LIBRARIES
+
+    days = set(sql("select distinct day::varchar as d from theme.energy_daily")["d"])
+    total = 0.0
+    for lib, divisions in INDUSTRY_LIBRARIES.items():
+        codes = ", ".join(f"'{c}'" for c in divisions)
+        expected = sql(
+            f"select coalesce(sum(energy_tce), 0) as tce from theme.energy_daily where industry_code in ({codes})"
+        )["tce"].item()
+        got = sql(f"select coalesce(sum(energy_tce), 0) as tce from industry.{lib}")["tce"].item()
+        assert abs(got - expected) < 1e-6 * max(1.0, expected), lib
+        total += got
+    assert total > 0
+    rec = sql("select * from catalog.reconciliation where table_name like 'industry.%'")
+    assert set(rec["partition"]) == days
+    assert rec.filter(pl.col("landed") != pl.col("clean")).is_empty()
+    monthly = sql("select * from industry.library_monthly")
+    assert monthly.height > 0 and abs(monthly["energy_tce"].sum() - total) < 1e-6 * total
+    catalog = set(sql("select table_name from catalog.dataset")["table_name"])
+    assert {f"industry.{lib}" for lib in INDUSTRY_LIBRARIES} | {"industry.library_monthly"} <= catalog

@@ -1,0 +1,160 @@
+"""Production assets: landing/production -> silver + quarantine -> OEE per line and per enterprise (per local day)."""
+
+import datetime as dt
+
+from dagster import AssetExecutionContext, MaterializeResult, asset, multi_asset
+
+from assets.gate import gate_partition
+from assets.metadata import asset_spec, preview, quarantine_metadata, spec_kwargs
+from assets.partitions import daily_local
+from assets.production.oee import enterprise_daily, production_daily
+from assets.production.records import clean_production, read_production
+from assets.resources import LakeResource, WarehouseResource
+from quality.checks import Reconciliation, checks_for
+from warehouse.registry import (
+    ENERGY_DAILY,
+    ENTERPRISE,
+    EQUIPMENT,
+    PRODUCTION_DAILY,
+    PRODUCTION_ENTERPRISE_DAILY,
+    QUARANTINE_PRODUCTION,
+    SILVER_PRODUCTION,
+)
+
+
+def _oee_metadata(df) -> dict:
+    """Summed-component OEE of the partition (plotted in the UI), never a mean of percentages."""
+    planned, run = float(df["planned_minutes"].sum() or 0), float(df["run_minutes"].sum() or 0)
+    ideal, total, good = (float(df[c].sum() or 0) for c in ("ideal_run_minutes", "total_units", "good_units"))
+    a, p, q = (
+        (run / planned if planned else 0.0),
+        (ideal / run if run else 0.0),
+        (good / total if total else 0.0),
+    )
+    return {"availability": a, "performance": p, "quality": q, "oee": a * p * q}
+
+
+@multi_asset(
+    specs=[
+        asset_spec(SILVER_PRODUCTION, deps=[EQUIPMENT.asset_key], partitions_def=daily_local),
+        asset_spec(QUARANTINE_PRODUCTION, partitions_def=daily_local),
+    ],
+    check_specs=checks_for(SILVER_PRODUCTION, reconciles=True),
+    name="build_silver_production",
+)
+def build_silver_production(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
+    """One local day of production records; unusable ones to quarantine with the rule that failed."""
+    day = dt.date.fromisoformat(context.partition_key)
+    store, settings = lake.lake, lake.settings
+    result = clean_production(
+        read_production(settings.landing), store.read(EQUIPMENT), day=day, run_id=context.run_id
+    )
+    version = store.replace_partition(SILVER_PRODUCTION, day, result.clean, run_id=context.run_id)
+    q_version = store.replace_partition(QUARANTINE_PRODUCTION, day, result.quarantined, run_id=context.run_id)
+    recon = Reconciliation(result.landed, result.clean.height, result.quarantined.height, result.duplicates)
+    evaluation = gate_partition(
+        store,
+        settings,
+        SILVER_PRODUCTION,
+        result.clean,
+        partition=context.partition_key,
+        run_id=context.run_id,
+        recon=recon,
+        row_rule_counts=result.reasons,
+        evaluated=result.landed - result.duplicates,
+    )
+    warehouse.refresh(store)
+    yield MaterializeResult(
+        asset_key=SILVER_PRODUCTION.asset_key,
+        metadata={
+            "dagster/row_count": result.clean.height,
+            "landed": result.landed,
+            "quarantined": result.quarantined.height,
+            "duplicates": result.duplicates,
+            "lines_reporting": result.clean["line_id"].n_unique(),
+            "delta_version": version,
+            "preview": preview(result.clean),
+        },
+        check_results=evaluation.check_results,
+    )
+    yield MaterializeResult(
+        asset_key=QUARANTINE_PRODUCTION.asset_key,
+        metadata=quarantine_metadata(result.quarantined, result.reasons, q_version),
+    )
+
+
+@asset(
+    **spec_kwargs(PRODUCTION_DAILY),
+    partitions_def=daily_local,
+    deps=[SILVER_PRODUCTION.asset_key, ENTERPRISE.asset_key],
+    check_specs=checks_for(PRODUCTION_DAILY, reconciles=True),
+)
+def theme_production_daily(
+    context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+) -> MaterializeResult:
+    """OEE per line x local day (availability x performance x quality)."""
+    day = dt.date.fromisoformat(context.partition_key)
+    store = lake.lake
+    silver = store.read(SILVER_PRODUCTION, partition=day)
+    df = production_daily(silver, store.read(ENTERPRISE))
+    version = store.replace_partition(PRODUCTION_DAILY, day, df, run_id=context.run_id)
+    evaluation = gate_partition(
+        store,
+        lake.settings,
+        PRODUCTION_DAILY,
+        df,
+        partition=context.partition_key,
+        run_id=context.run_id,
+        recon=Reconciliation(silver.height, df.height, 0, 0),
+    )
+    warehouse.refresh(store)
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": df.height,
+            **_oee_metadata(df),
+            "delta_version": version,
+            "preview": preview(df),
+        },
+        check_results=evaluation.check_results,
+    )
+
+
+@asset(
+    **spec_kwargs(PRODUCTION_ENTERPRISE_DAILY),
+    partitions_def=daily_local,
+    deps=[PRODUCTION_DAILY.asset_key, ENERGY_DAILY.asset_key],
+    check_specs=checks_for(PRODUCTION_ENTERPRISE_DAILY, reconciles=True),
+)
+def theme_production_enterprise_daily(
+    context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+) -> MaterializeResult:
+    """OEE rolled up per enterprise x local day by summing components; energy intensity = tce / output."""
+    day = dt.date.fromisoformat(context.partition_key)
+    store = lake.lake
+    lines = store.read(PRODUCTION_DAILY, partition=day)
+    energy = store.read(ENERGY_DAILY, partition=day, columns=["uscc", "energy_tce"])
+    df = enterprise_daily(lines, energy, day=day)
+    version = store.replace_partition(PRODUCTION_ENTERPRISE_DAILY, day, df, run_id=context.run_id)
+    # Every line-day is counted in exactly one enterprise row.
+    recon = Reconciliation(lines.height, int(df["lines"].sum() or 0), 0, 0)
+    evaluation = gate_partition(
+        store,
+        lake.settings,
+        PRODUCTION_ENTERPRISE_DAILY,
+        df,
+        partition=context.partition_key,
+        run_id=context.run_id,
+        recon=recon,
+    )
+    warehouse.refresh(store)
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": df.height,
+            **_oee_metadata(df),
+            "energy_tce": float(df["energy_tce"].sum() or 0.0),
+            "enterprises_with_intensity": int(df["energy_intensity"].is_not_null().sum()),
+            "delta_version": version,
+            "preview": preview(df),
+        },
+        check_results=evaluation.check_results,
+    )
