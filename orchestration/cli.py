@@ -464,10 +464,12 @@ def catalog_export(
     """Export the directory as an offline HTML site and/or DCAT-style JSON for the national directory."""
     from warehouse.catalog import export_dcat, export_html
     from warehouse.domain import PROVINCE_CODE
+    from warehouse.registry import PLAN_PROGRESS
+    from warehouse.storage import Lake
 
     datasets, columns, _ = _directory()
     if html:
-        pages = export_html(datasets, columns, html)
+        pages = export_html(datasets, columns, html, plan=Lake(settings().lake).read(PLAN_PROGRESS))
         console.print(f"wrote {len(pages)} pages to {html}/index.html")
     if dcat:
         export_dcat(

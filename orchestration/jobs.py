@@ -74,6 +74,7 @@ catalog_job = define_asset_job(
         "theme/enterprise",
         "catalog/enterprise_gaps",
         "industry/library_monthly",
+        "theme/plan_progress",
     ),
     executor_def=in_process_executor,
     description="Enterprise profiles (after the days are built), the quality scorecard and the resource directory.",

@@ -176,8 +176,51 @@ def _fmt(v: object) -> str:
     return html.escape(str(v))
 
 
-def export_html(datasets: pl.DataFrame, columns: pl.DataFrame, out: Path) -> list[Path]:
-    """A static site: index.html plus one page per dataset, browsable offline."""
+def _sparkline(values: list[float], target: float | None, width: int = 180, height: int = 36) -> str:
+    """An inline SVG line of a KPI over its as-of days, with the target as a dashed line (no scripts)."""
+    top = max([*values, target or 0.0, 1e-9])
+    step = width / max(len(values) - 1, 1)
+
+    def y(v: float) -> float:
+        return height - 2 - (height - 4) * v / top
+
+    points = " ".join(f"{i * step:.1f},{y(v):.1f}" for i, v in enumerate(values))
+    goal = (
+        f"<line x1='0' x2='{width}' y1='{y(target):.1f}' y2='{y(target):.1f}' stroke='#c33' stroke-dasharray='4 3'/>"
+        if target
+        else ""
+    )
+    dots = "".join(f"<circle cx='{i * step:.1f}' cy='{y(v):.1f}' r='2'/>" for i, v in enumerate(values))
+    return (
+        f"<svg width='{width}' height='{height}' role='img' aria-label='history'>{goal}"
+        f"<polyline fill='none' stroke='#246' points='{points}'/>{dots}</svg>"
+    )
+
+
+def plan_section(plan: pl.DataFrame) -> str:
+    """The plan's KPIs: latest value, target, progress, and the history as a line."""
+    if plan.is_empty():
+        return ""
+    latest_day = plan["as_of_day"].max()
+    rows = []
+    for kpi, hist in plan.sort("as_of_day").group_by("kpi", maintain_order=True):
+        last = hist.row(-1, named=True)
+        values = [v for v in hist["value"].to_list() if v is not None]
+        rows.append(
+            f"<tr><td>{html.escape(str(kpi[0]))}</td><td>{html.escape(last['description'])}</td>"
+            f"<td>{_fmt(last['value'])}</td><td>{_fmt(last['target'])}</td><td>{html.escape(last['unit'])}</td>"
+            f"<td>{_fmt(last['progress_pct'])}</td><td>{_sparkline(values, last['target']) if values else '–'}</td></tr>"
+        )
+    return (
+        f"<h2>Plan progress (as of {latest_day})</h2><table><tr><th>KPI</th><th>what</th><th>value</th>"
+        f"<th>target</th><th>unit</th><th>progress %</th><th>over time</th></tr>{''.join(rows)}</table>"
+    )
+
+
+def export_html(
+    datasets: pl.DataFrame, columns: pl.DataFrame, out: Path, plan: pl.DataFrame | None = None
+) -> list[Path]:
+    """A static site: index.html (with the plan's KPIs) plus one page per dataset, browsable offline."""
     out.mkdir(parents=True, exist_ok=True)
     rows = "".join(
         f"<tr class='g{d['grade']}'><td><a href='{d['table_name']}.html'>{d['table_name']}</a></td>"
@@ -190,7 +233,9 @@ def export_html(datasets: pl.DataFrame, columns: pl.DataFrame, out: Path) -> lis
         _page(
             "Resource directory",
             (
-                "<h1>Resource directory 资源目录</h1><table><tr><th>dataset</th><th>layer</th><th>domain</th>"
+                "<h1>Resource directory 资源目录</h1>"
+                + (plan_section(plan) if plan is not None else "")
+                + "<h2>Datasets</h2><table><tr><th>dataset</th><th>layer</th><th>domain</th>"
                 f"<th>grade</th><th>rows</th><th>pass rate</th><th>description</th></tr>{rows}</table>"
             ),
         ),

@@ -465,6 +465,25 @@ THEME_DCMM = TableSpec(
     ),
 )
 
+PLAN_PROGRESS = TableSpec(
+    name="theme.plan_progress",
+    description="The plan's KPIs per as-of day: value, target where the plan sets one, progress (history kept).",
+    domain="management",
+    grade=1,
+    owner="planning-office",
+    key=("as_of_day", "kpi"),
+    columns=_cols(
+        ("as_of_day", pl.Date, "Latest local day of built energy data the figures cover"),
+        ("kpi", pl.String, "KPI id"),
+        ("description", pl.String, "What is counted"),
+        ("value", pl.Float64, "Value on the as-of day"),
+        ("target", pl.Float64, "The plan's target; null where it sets none"),
+        ("unit", pl.String, "Unit of value and target"),
+        ("progress_pct", pl.Float64, "value / target x 100; null without a target"),
+        ("source", pl.String, "Tables the KPI reads"),
+    ),
+)
+
 ENTERPRISE_GAPS = TableSpec(
     name="catalog.enterprise_gaps",
     description="Enterprises seen in telemetry or trading but not (currently) in the golden record.",
@@ -806,6 +825,7 @@ TABLES: dict[str, TableSpec] = {
         THEME_ENTERPRISE,
         THEME_TRADING_DAILY,
         THEME_DCMM,
+        PLAN_PROGRESS,
         ENTERPRISE_GAPS,
         RECONCILIATION,
         QUALITY_RESULTS,

@@ -55,6 +55,76 @@ def view_sql(spec: TableSpec, lake: Lake, role: Role = ANALYST) -> str | None:
     )
 
 
+def _open(db_path: Path, retries: int = 20) -> duckdb.DuckDBPyConnection:
+    """A read-write connection without the delta extension (loading it costs ~0.5 s; most refreshes
+    find nothing to do)."""
+    for attempt in range(retries):
+        try:
+            return duckdb.connect(str(db_path))
+        except duckdb.IOException:
+            if attempt == retries - 1:
+                raise
+            time.sleep(0.25)
+    raise AssertionError("unreachable")
+
+
+def _refresh_role(
+    db_path: Path, lake: Lake, tables: dict[str, TableSpec], role: Role, marts: tuple[Mart, ...]
+) -> list[str]:
+    """Create missing or changed views (by definition fingerprint), then rebuild marts whose source changed."""
+    con = _open(db_path)
+    try:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS main.lakehouse_views (view_name VARCHAR PRIMARY KEY, fingerprint VARCHAR)"
+        )
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS main.lakehouse_marts (mart_name VARCHAR PRIMARY KEY, source_version BIGINT)"
+        )
+        known = dict(con.execute("SELECT view_name, fingerprint FROM main.lakehouse_views").fetchall())
+        built = dict(con.execute("SELECT mart_name, source_version FROM main.lakehouse_marts").fetchall())
+        existing = {
+            f"{s}.{n}"
+            for s, n in con.execute(
+                "SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal"
+            ).fetchall()
+        }
+        views = []
+        for spec in tables.values():
+            sql = view_sql(spec, lake, role)
+            if sql is None or not lake.exists(spec):
+                continue
+            fingerprint = hashlib.sha256(sql.encode()).hexdigest()[:16]
+            if spec.name not in existing or known.get(spec.name) != fingerprint:
+                views.append((spec.name, sql, fingerprint))
+        stale = []
+        for mart in marts:
+            version = lake.version(mart.source)
+            if (
+                version is not None
+                and view_sql(mart.source, lake, role) is not None
+                and built.get(mart.name) != version
+            ):
+                stale.append((mart, version))
+        if not views and not stale:
+            return []
+        con.execute(f"LOAD '{DELTA_EXTENSION}'")
+        for layer in (*LAYERS, "mart"):
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {layer}")
+        for name, sql, fingerprint in views:
+            con.execute(sql)
+            con.execute("INSERT OR REPLACE INTO main.lakehouse_views VALUES (?, ?)", [name, fingerprint])
+        for mart, version in stale:
+            comment = mart.description.replace("'", "''")
+            con.execute("BEGIN")
+            con.execute(f"CREATE OR REPLACE TABLE {mart.name} AS {mart.sql.format(source=mart.source.name)}")
+            con.execute(f"COMMENT ON TABLE {mart.name} IS '{comment}'")
+            con.execute("INSERT OR REPLACE INTO main.lakehouse_marts VALUES (?, ?)", [mart.name, version])
+            con.execute("COMMIT")
+        return [name for name, _, _ in views] + [m.name for m, _ in stale]
+    finally:
+        con.close()
+
+
 def refresh_views(
     db_path: Path, lake: Lake, tables: dict[str, TableSpec] = TABLES, role: Role = ANALYST
 ) -> list[str]:
@@ -63,34 +133,7 @@ def refresh_views(
     A view is (re)created when it is missing or its definition changed (a regraded column, a moved home):
     each view's definition fingerprint is kept in the database.
     """
-    created = []
-    con = connect(db_path)
-    try:
-        con.execute(
-            "CREATE TABLE IF NOT EXISTS main.lakehouse_views (view_name VARCHAR PRIMARY KEY, fingerprint VARCHAR)"
-        )
-        known = dict(con.execute("SELECT view_name, fingerprint FROM main.lakehouse_views").fetchall())
-        existing = {
-            f"{s}.{n}"
-            for s, n in con.execute(
-                "SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal"
-            ).fetchall()
-        }
-        for layer in LAYERS:
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {layer}")
-        for spec in tables.values():
-            sql = view_sql(spec, lake, role)
-            if sql is None or not lake.exists(spec):
-                continue
-            fingerprint = hashlib.sha256(sql.encode()).hexdigest()[:16]
-            if spec.name in existing and known.get(spec.name) == fingerprint:
-                continue
-            con.execute(sql)
-            con.execute("INSERT OR REPLACE INTO main.lakehouse_views VALUES (?, ?)", [spec.name, fingerprint])
-            created.append(spec.name)
-    finally:
-        con.close()
-    return created
+    return _refresh_role(db_path, lake, tables, role, marts=())
 
 
 @dataclass(frozen=True)
@@ -121,48 +164,15 @@ MARTS: tuple[Mart, ...] = (
 )
 
 
-def refresh_marts(
-    db_path: Path, lake: Lake, role: Role = ANALYST, marts: tuple[Mart, ...] = MARTS
-) -> list[str]:
-    """Rebuild each mart whose source table has a new Delta version (after the role's views exist)."""
-    built = []
-    con = connect(db_path)
-    try:
-        con.execute("CREATE SCHEMA IF NOT EXISTS mart")
-        con.execute(
-            "CREATE TABLE IF NOT EXISTS main.lakehouse_marts (mart_name VARCHAR PRIMARY KEY, source_version BIGINT)"
-        )
-        known = dict(con.execute("SELECT mart_name, source_version FROM main.lakehouse_marts").fetchall())
-        for mart in marts:
-            version = lake.version(mart.source)
-            if (
-                version is None
-                or view_sql(mart.source, lake, role) is None
-                or known.get(mart.name) == version
-            ):
-                continue
-            comment = mart.description.replace("'", "''")
-            con.execute("BEGIN")
-            con.execute(f"CREATE OR REPLACE TABLE {mart.name} AS {mart.sql.format(source=mart.source.name)}")
-            con.execute(f"COMMENT ON TABLE {mart.name} IS '{comment}'")
-            con.execute("INSERT OR REPLACE INTO main.lakehouse_marts VALUES (?, ?)", [mart.name, version])
-            con.execute("COMMIT")
-            built.append(mart.name)
-    finally:
-        con.close()
-    return built
-
-
 def refresh_role_views(warehouse_db: Path, lake: Lake, tables: dict[str, TableSpec] = TABLES) -> list[str]:
     """Every role's database (see warehouse.access): the analysts' warehouse.duckdb and the stewards'.
 
-    Views first, then the marts built over them.
+    Views first, then the marts built over them; a refresh with nothing to do opens no extension.
     """
     created = []
     for role in ROLES.values():
         db = role_database(warehouse_db, role)
-        created += [f"{role.name}:{v}" for v in refresh_views(db, lake, tables, role)]
-        created += [f"{role.name}:{m}" for m in refresh_marts(db, lake, role)]
+        created += [f"{role.name}:{v}" for v in _refresh_role(db, lake, tables, role, MARTS)]
     return created
 
 

@@ -3,8 +3,6 @@
 import datetime as dt
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.compute as pc
 from dagster import AssetExecutionContext, MaterializeResult, asset, multi_asset
 
 from assets.industry.libraries import enterprise_day, library_daily, library_monthly, state_hours
@@ -45,7 +43,7 @@ def industry_libraries(context: AssetExecutionContext, lake: LakeResource, wareh
     states = store.read(
         SILVER_TELEMETRY,
         partition=day,
-        where=pc.field("metric") == pa.scalar("running_state"),
+        where=pl.col("metric") == "running_state",
         columns=["uscc", "value"],
     )
     base = enterprise_day(energy, state_hours(states), store.read(PRODUCTION_ENTERPRISE_DAILY, partition=day))

@@ -1,19 +1,26 @@
 """Enterprise, trading and DCMM theme assets, and the report of enterprises missing from the golden record."""
 
+import datetime as dt
+
 import polars as pl
 from dagster import AssetExecutionContext, MaterializeResult, asset, multi_asset
 
 from assets.metadata import asset_spec, preview, spec_kwargs
 from assets.resources import LakeResource, WarehouseResource
+from assets.theme.plan import plan_progress
 from assets.theme.profiles import dcmm_theme, enterprise_gaps, enterprise_profile, trading_daily
 from warehouse.registry import (
+    DATA_PRODUCT,
     DCMM_ASSESSMENT,
     ENERGY_DAILY,
     ENTERPRISE,
     ENTERPRISE_GAPS,
     EQUIPMENT,
+    INDUSTRY_LIBRARY_TABLES,
+    PLAN_PROGRESS,
     QUARANTINE_TRADE,
     SILVER_TELEMETRY,
+    SYNC_LEDGER,
     THEME_DCMM,
     THEME_ENTERPRISE,
     THEME_TRADING_DAILY,
@@ -113,4 +120,63 @@ def enterprise_profiles(context: AssetExecutionContext, lake: LakeResource, ware
             "trading_parties_unknown": int((gaps["source"] == "trading").sum()),
             "preview": preview(gaps),
         },
+    )
+
+
+@asset(
+    **spec_kwargs(PLAN_PROGRESS),
+    deps=[
+        s.asset_key
+        for s in (
+            ENERGY_DAILY,
+            THEME_DCMM,
+            THEME_TRADING_DAILY,
+            DATA_PRODUCT,
+            TRADE,
+            QUARANTINE_TRADE,
+            SYNC_LEDGER,
+        )
+    ]
+    + [s.asset_key for s in INDUSTRY_LIBRARY_TABLES.values()],
+)
+def theme_plan_progress(
+    context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+) -> MaterializeResult:
+    """The plan's KPIs as of the latest built day; each KPI is numeric metadata, so the UI plots it over time."""
+    store = lake.lake
+    energy = store.read(ENERGY_DAILY, columns=["day", "uscc", "equipment_id"])
+    if energy.is_empty():
+        context.log.info("no energy day built yet: no plan figures")
+        return MaterializeResult(metadata={"dagster/row_count": 0})
+    as_of = energy["day"].max()
+    ledger = store.read(SYNC_LEDGER, columns=["period", "status"])
+    df = plan_progress(
+        as_of,
+        energy=energy,
+        dcmm=store.read(THEME_DCMM, columns=["uscc", "assessed_on", "level"]),
+        trading=store.read(THEME_TRADING_DAILY, columns=["day", "industry_code", "trades"]),
+        products=store.read(DATA_PRODUCT),
+        trades=store.read(TRADE, columns=["day"]),
+        trades_quarantined=store.read(QUARANTINE_TRADE, columns=["day"]),
+        industry_days={
+            lib: [dt.date.fromisoformat(p) for p in store.partitions(spec)]
+            for lib, spec in INDUSTRY_LIBRARY_TABLES.items()
+        },
+        synced_periods=ledger.filter(pl.col("status") == "acknowledged")["period"].to_list(),
+    )
+    version = store.upsert(PLAN_PROGRESS, df, run_id=context.run_id)
+    warehouse.refresh(store)
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": df.height,
+            "delta_version": version,
+            "as_of_day": as_of.isoformat(),
+            **{f"kpi/{k}": float(v) for k, v in df.select("kpi", "value").iter_rows() if v is not None},
+            **{
+                f"progress_pct/{k}": float(v)
+                for k, v in df.select("kpi", "progress_pct").iter_rows()
+                if v is not None
+            },
+            "kpis": preview(df.select("kpi", "value", "target", "unit", "progress_pct"), rows=20),
+        }
     )
