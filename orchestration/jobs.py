@@ -26,6 +26,7 @@ from assets.partitions import daily_local
 from assets.telemetry.ingest import pending_days
 from assets.telemetry.landing import list_landing_files
 from warehouse.domain import TIMEZONE
+from warehouse.registry import INDUSTRY_LIBRARY_TABLES
 from warehouse.settings import settings
 from warehouse.storage import Lake
 
@@ -59,7 +60,7 @@ daily_job = define_asset_job(
         "theme/production_daily",
         "theme/production_enterprise_daily",
     )
-    | AssetSelection.groups("industry") - AssetSelection.keys("industry/library_monthly"),
+    | AssetSelection.assets(*(spec.asset_key for spec in INDUSTRY_LIBRARY_TABLES.values())),
     partitions_def=daily_local,
     executor_def=in_process_executor,
     description="One local day: silver readings and production, quarantine, energy, equipment and OEE themes, "
@@ -75,6 +76,9 @@ catalog_job = define_asset_job(
         "catalog/enterprise_gaps",
         "industry/library_monthly",
         "theme/plan_progress",
+        "silver/supplier_link",
+        "industry/supply_chain_edges",
+        "industry/supply_chain_nodes",
     ),
     executor_def=in_process_executor,
     description="Enterprise profiles (after the days are built), the quality scorecard and the resource directory.",

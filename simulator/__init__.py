@@ -22,6 +22,7 @@ from simulator.files import REJECTED, TelemetryWriter, drop_time, plan_landing
 from simulator.production import write_production
 from simulator.province import Province, build_province
 from simulator.registries import write_registries
+from simulator.supply import write_supplier_links
 from simulator.telemetry import simulate
 from simulator.trading import write_trading
 
@@ -110,6 +111,13 @@ def generate(
     manifest["trading"] = write_trading(
         home_landing, registry["golden_usccs"], start=start, days=days, rng=rng_trading
     )
+    manifest["supply"] = write_supplier_links(
+        home_landing,
+        prov.enterprises,
+        registry["golden_usccs"],
+        start=start,
+        rng=np.random.default_rng([seed, 1949]),
+    )
     manifest["production"] = write_production(
         home_landing,
         prov,
@@ -131,6 +139,7 @@ def generate(
             "registry",
             "trading",
             "production",
+            "supply",
         ):
             os.utime(folder, ns=(after, after))
     return manifest

@@ -70,6 +70,32 @@ INDUSTRY_LIBRARIES: dict[str, tuple[str, ...]] = {
     "textiles": ("17", "18"),
 }
 
+# Industry chains: each GB/T 4754 division with the divisions it typically buys from (its upstream).
+# The simulator declares supplier links along these; the supply-chain view names the relation.
+INDUSTRY_CHAIN: dict[str, tuple[str, ...]] = {
+    "25": ("06", "07"),
+    "26": ("25", "06", "07", "44"),
+    "27": ("26",),
+    "28": ("26", "25"),
+    "29": ("26", "25"),
+    "30": ("06", "44"),
+    "31": ("06", "30", "44", "45"),
+    "32": ("06", "44"),
+    "33": ("31", "32"),
+    "34": ("31", "32", "33", "29"),
+    "35": ("31", "33", "38"),
+    "36": ("31", "32", "29", "38", "39"),
+    "37": ("31", "32", "34", "38"),
+    "38": ("32", "31", "29"),
+    "39": ("32", "26"),
+    "40": ("39", "32"),
+    "17": ("28", "26"),
+    "18": ("17",),
+    "22": ("44", "26"),
+    "44": ("06", "07", "45"),
+    "45": ("07",),
+}
+
 # GB/T 2589: standard coal equivalents (kgce per unit of the carrier's canonical unit).
 KGCE_PER_UNIT: dict[str, float] = {
     "electricity": 0.1229,  # kgce/kWh, calorific equivalent

@@ -802,6 +802,83 @@ INDUSTRY_MONTHLY = TableSpec(
     ),
 )
 
+SUPPLIER_LINK = TableSpec(
+    name="silver.supplier_link",
+    description="Supplier links declared by enterprises (buyer names supplier, material, annual value).",
+    domain="management",
+    grade=2,
+    owner="industry-libraries",
+    key=("buyer_uscc", "supplier_uscc"),
+    columns=_cols(
+        ("buyer_uscc", pl.String, "Declaring (downstream) enterprise"),
+        ("supplier_uscc", pl.String, "Declared (upstream) supplier"),
+        ("material", pl.String, "What is supplied"),
+        ("annual_value_cny", pl.Float64, "Declared annual purchase value, CNY"),
+        ("declared_on", pl.Date, "Date of the declaration"),
+        ("supplier_unknown", pl.Boolean, "Supplier not in the golden record (kept, flagged)"),
+        ("line_no", pl.Int64, "Line in supplier_links.csv (header = 1)"),
+    ),
+)
+
+SUPPLY_CHAIN_EDGES = TableSpec(
+    name="industry.supply_chain_edges",
+    description="Industry-chain graph, edges: value flowing from an upstream enterprise to a downstream one, "
+    "from declared supplier links and from data-product trades, with both sides' industries and cities.",
+    domain="management",
+    grade=2,
+    owner="industry-libraries",
+    key=("relation", "from_uscc", "to_uscc"),
+    columns=_cols(
+        (
+            "relation",
+            pl.String,
+            "declared_supply (goods, annual value) | data_trade (data products, clean trades)",
+        ),
+        ("from_uscc", pl.String, "Upstream: supplier or data seller"),
+        ("to_uscc", pl.String, "Downstream: buyer"),
+        ("from_industry", pl.String, "Upstream GB/T 4754 division ('unknown' outside the golden record)"),
+        ("to_industry", pl.String, "Downstream GB/T 4754 division"),
+        ("from_library", pl.String, "Upstream industry topic library ('other' when none)"),
+        ("to_library", pl.String, "Downstream industry topic library"),
+        ("from_city", pl.String, "Upstream prefecture"),
+        ("to_city", pl.String, "Downstream prefecture"),
+        (
+            "value_cny",
+            pl.Float64,
+            "Declared annual value (declared_supply) or value of clean trades (data_trade)",
+        ),
+        ("transactions", pl.Int64, "Clean trades (data_trade); 1 per declaration (declared_supply)"),
+        (
+            "on_chain",
+            pl.Boolean,
+            "The upstream division is a declared upstream of the downstream one (INDUSTRY_CHAIN)",
+        ),
+    ),
+)
+
+SUPPLY_CHAIN_NODES = TableSpec(
+    name="industry.supply_chain_nodes",
+    description="Industry-chain graph, nodes: each enterprise on an edge with its industry, library, city, "
+    "upstream/downstream partners and value in and out.",
+    domain="management",
+    grade=2,
+    owner="industry-libraries",
+    key=("uscc",),
+    columns=_cols(
+        ("uscc", pl.String, "Enterprise"),
+        ("name", pl.String, "Registered name (null outside the golden record)"),
+        ("industry_code", pl.String, "GB/T 4754 division ('unknown' outside the golden record)"),
+        ("library", pl.String, "Industry topic library ('other' when none)"),
+        ("city_code", pl.String, "Prefecture"),
+        ("upstream_partners", pl.Int64, "Distinct enterprises it buys from"),
+        ("downstream_partners", pl.Int64, "Distinct enterprises it sells to"),
+        ("inflow_value_cny", pl.Float64, "Value bought (declared annual supply + data trades)"),
+        ("outflow_value_cny", pl.Float64, "Value sold"),
+    ),
+)
+
+SUPPLY_CHAIN_TABLES = (SUPPLIER_LINK, SUPPLY_CHAIN_EDGES, SUPPLY_CHAIN_NODES)
+
 PRODUCTION_TABLES = (SILVER_PRODUCTION, QUARANTINE_PRODUCTION, PRODUCTION_DAILY, PRODUCTION_ENTERPRISE_DAILY)
 INDUSTRY_TABLES = (*INDUSTRY_LIBRARY_TABLES.values(), INDUSTRY_MONTHLY)
 
@@ -835,6 +912,7 @@ TABLES: dict[str, TableSpec] = {
         CATALOG_COLUMN,
         *PRODUCTION_TABLES,
         *INDUSTRY_TABLES,
+        *SUPPLY_CHAIN_TABLES,
     )
 }
 

@@ -6,6 +6,7 @@ import polars as pl
 from dagster import AssetExecutionContext, MaterializeResult, asset, multi_asset
 
 from assets.industry.libraries import enterprise_day, library_daily, library_monthly, state_hours
+from assets.industry.supply_chain import SUPPLIER_LINKS, read_supplier_links, supply_chain
 from assets.metadata import asset_spec, preview, spec_kwargs
 from assets.partitions import daily_local
 from assets.resources import LakeResource, WarehouseResource
@@ -13,6 +14,7 @@ from quality.checks import Reconciliation, checks_for, evaluate
 from warehouse.domain import INDUSTRY_LIBRARIES
 from warehouse.registry import (
     ENERGY_DAILY,
+    ENTERPRISE,
     EQUIPMENT_DAILY,
     INDUSTRY_LIBRARY_TABLES,
     INDUSTRY_MONTHLY,
@@ -20,6 +22,10 @@ from warehouse.registry import (
     QUALITY_RESULTS,
     RECONCILIATION,
     SILVER_TELEMETRY,
+    SUPPLIER_LINK,
+    SUPPLY_CHAIN_EDGES,
+    SUPPLY_CHAIN_NODES,
+    TRADE,
 )
 
 _UPSTREAM = [ENERGY_DAILY.asset_key, EQUIPMENT_DAILY.asset_key, PRODUCTION_ENTERPRISE_DAILY.asset_key]
@@ -121,4 +127,51 @@ def industry_library_monthly(
             "preview": preview(df),
         },
         check_results=evaluation.check_results,
+    )
+
+
+@multi_asset(
+    specs=[
+        asset_spec(SUPPLIER_LINK, deps=[ENTERPRISE.asset_key]),
+        asset_spec(SUPPLY_CHAIN_EDGES, deps=[SUPPLIER_LINK.asset_key, TRADE.asset_key, ENTERPRISE.asset_key]),
+        asset_spec(SUPPLY_CHAIN_NODES, deps=[SUPPLY_CHAIN_EDGES.asset_key]),
+    ],
+    name="supply_chain",
+)
+def supply_chain_assets(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
+    """Declared supplier links and the industry-chain graph (edges and nodes) over them and the trades."""
+    store = lake.lake
+    golden = store.read(ENTERPRISE).filter(pl.col("valid_to").is_null())
+    links = read_supplier_links(lake.settings.landing / "supply" / SUPPLIER_LINKS, golden["uscc"])
+    edges, nodes = supply_chain(links, store.read(TRADE), golden)
+    versions = [
+        store.overwrite(spec, df, run_id=context.run_id)
+        for spec, df in ((SUPPLIER_LINK, links), (SUPPLY_CHAIN_EDGES, edges), (SUPPLY_CHAIN_NODES, nodes))
+    ]
+    warehouse.refresh(store)
+    by_industry = (
+        edges.group_by("relation", "from_industry", "to_industry")
+        .agg(pl.col("value_cny").sum().round(0), pl.len().alias("edges"))
+        .sort("value_cny", descending=True)
+    )
+    yield MaterializeResult(
+        asset_key=SUPPLIER_LINK.asset_key,
+        metadata={
+            "dagster/row_count": links.height,
+            "delta_version": versions[0],
+            "supplier_unknown": int(links["supplier_unknown"].sum() or 0),
+        },
+    )
+    yield MaterializeResult(
+        asset_key=SUPPLY_CHAIN_EDGES.asset_key,
+        metadata={
+            "dagster/row_count": edges.height,
+            "delta_version": versions[1],
+            "on_chain_share": float(edges["on_chain"].mean() or 0.0) if edges.height else 0.0,
+            "value_between_industries": preview(by_industry, rows=15),
+        },
+    )
+    yield MaterializeResult(
+        asset_key=SUPPLY_CHAIN_NODES.asset_key,
+        metadata={"dagster/row_count": nodes.height, "delta_version": versions[2]},
     )
