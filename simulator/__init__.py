@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from simulator.defects import KINDS, QUARANTINE_REASON, REASONS, STUCK_FLAGGED, plan_defects
+from simulator.energy_reports import write_energy_reports
 from simulator.files import REJECTED, TelemetryWriter, drop_time, plan_landing
 from simulator.province import Province, build_province
 from simulator.registries import write_registries
@@ -108,6 +109,15 @@ def generate(
     manifest["registry"] = registry
     manifest["trading"] = write_trading(
         home_landing, registry["golden_usccs"], start=start, days=days, rng=rng_trading
+    )
+    manifest["energy_reports"] = write_energy_reports(
+        home_landing,
+        prov,
+        grid,
+        plan,
+        start=start,
+        rng=np.random.default_rng([seed, 2589]),
+        defect_rate=defect_rate,
     )
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
     manifest_path.write_text(
