@@ -7,6 +7,7 @@ import json
 from dagster import Definitions, EnvVar, load_assets_from_modules
 
 import assets.catalog.assets as catalog_assets
+import assets.energy_report.assets as energy_report_assets
 import assets.enterprise.assets as enterprise_assets
 import assets.sync.assets as sync_assets
 import assets.telemetry.assets as telemetry_assets
@@ -35,6 +36,7 @@ ALL_ASSETS = load_assets_from_modules(
         enterprise_assets,
         telemetry_assets,
         theme_assets,
+        energy_report_assets,
         trading_assets,
         profile_assets,
         sync_assets,
