@@ -254,6 +254,10 @@ def _registry_and_trading_truth(con, manifest: dict) -> list[str]:
             "quarantine.trade",
             {k: v for k, v in manifest.get("trading", {}).get("quarantined", {}).items() if v},
         ),
+        (
+            "quarantine.energy_report",
+            {k: v for k, v in manifest.get("energy_reports", {}).get("quarantined", {}).items() if v},
+        ),
     ]
     for table, truth in checks:
         if truth is None:
@@ -262,6 +266,22 @@ def _registry_and_trading_truth(con, manifest: dict) -> list[str]:
         _print_frame(got, title=f"{table} by reason")
         if dict(got.iter_rows()) != truth:
             problems.append(f"{table}: {dict(got.iter_rows())} vs ground truth {truth}")
+    if "energy_reports" in manifest:
+        agreement = con.sql(
+            "SELECT status, count(*) AS reports, max(abs(deviation)) AS max_abs_deviation "
+            "FROM catalog.energy_report_agreement GROUP BY 1 ORDER BY 1"
+        ).pl()
+        _print_frame(agreement, title="catalog.energy_report_agreement (daily sums vs reports, ±5%)")
+        got = sorted(
+            f"{u} {m}"
+            for u, m in con.sql(
+                "SELECT uscc, month FROM catalog.energy_report_agreement WHERE status = 'disagrees'"
+            ).fetchall()
+        )
+        if got != manifest["energy_reports"]["disagreeing"]:
+            problems.append(
+                f"energy reports disagreeing {got} vs ground truth {manifest['energy_reports']['disagreeing']}"
+            )
     golden = manifest.get("registry", {}).get("golden")
     if golden:
         cur, rows = con.sql(

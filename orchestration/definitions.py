@@ -7,6 +7,7 @@ import json
 from dagster import Definitions, EnvVar, load_assets_from_modules
 
 import assets.catalog.assets as catalog_assets
+import assets.energy_report.assets as energy_report_assets
 import assets.enterprise.assets as enterprise_assets
 import assets.industry.assets as industry_assets
 import assets.production.assets as production_assets
@@ -37,6 +38,7 @@ ALL_ASSETS = load_assets_from_modules(
         enterprise_assets,
         telemetry_assets,
         theme_assets,
+        energy_report_assets,
         trading_assets,
         profile_assets,
         sync_assets,

@@ -69,6 +69,9 @@ daily_job = define_asset_job(
 catalog_job = define_asset_job(
     "catalog_job",
     selection=AssetSelection.keys(
+        "silver/energy_report",
+        "quarantine/energy_report",
+        "catalog/energy_report_agreement",
         "catalog/quality_scorecard",
         "catalog/dataset",
         "catalog/column",
@@ -81,7 +84,10 @@ catalog_job = define_asset_job(
         "industry/supply_chain_nodes",
     ),
     executor_def=in_process_executor,
-    description="Enterprise profiles (after the days are built), the quality scorecard and the resource directory.",
+    description=(
+        "After the days are built: energy reports vs daily sums, enterprise profiles, the quality scorecard and "
+        "the resource directory."
+    ),
 )
 
 ingest_schedule = ScheduleDefinition(

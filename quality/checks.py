@@ -29,6 +29,14 @@ def _severity(rule: Rule) -> AssetCheckSeverity:
     return AssetCheckSeverity.ERROR if rule.severity == "error" else AssetCheckSeverity.WARN
 
 
+def _md_rows(rows: tuple[dict, ...]) -> MetadataValue:
+    """A Markdown table of a partition rule's failing sample rows."""
+    cols = list(rows[0])
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join("" if r[c] is None else str(r[c]) for c in cols) + " |" for r in rows]
+    return MetadataValue.md("\n".join(lines))
+
+
 def docs_index_url(gx_home: Path) -> str:
     """The local Data Docs site of the GX context under LAKEHOUSE_HOME/gx."""
     return (
@@ -138,6 +146,7 @@ def evaluate(
                     "evaluated": po.evaluated,
                     "failed": po.failed,
                     "pass_rate": pass_rate(po.failed, po.evaluated),
+                    **({"sample_failing_rows": _md_rows(po.sample)} if po.sample else {}),
                 },
             )
         )

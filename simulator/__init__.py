@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from simulator.defects import KINDS, QUARANTINE_REASON, REASONS, STUCK_FLAGGED, plan_defects
+from simulator.energy_reports import write_energy_reports
 from simulator.files import REJECTED, TelemetryWriter, drop_time, plan_landing
 from simulator.production import write_production
 from simulator.province import Province, build_province
@@ -125,6 +126,15 @@ def generate(
         days=days,
         defect_rate=defect_rate,
         rng=np.random.default_rng([seed, 4754]),
+    )
+    manifest["energy_reports"] = write_energy_reports(
+        home_landing,
+        prov,
+        grid,
+        plan,
+        start=start,
+        rng=np.random.default_rng([seed, 2589]),
+        defect_rate=defect_rate,
     )
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
     manifest_path.write_text(

@@ -334,6 +334,84 @@ EQUIPMENT_DAILY = TableSpec(
     ),
 )
 
+# Enterprise energy statistics reports (能源统计报表 / 快报) and their agreement with the monitored days.
+_REPORT_FIGURES = (
+    ("electricity_kwh", pl.Float64, "Electricity consumed over [from_day, through_day], kWh"),
+    ("natural_gas_m3", pl.Float64, "Natural gas consumed, m³"),
+    ("coal_t", pl.Float64, "Raw coal consumed, t"),
+    (
+        "energy_tce",
+        pl.Float64,
+        "All carriers in tonnes of standard coal equivalent, as the enterprise reports",
+    ),
+)
+
+ENERGY_REPORT = TableSpec(
+    name="silver.energy_report",
+    description=(
+        "Enterprises' own energy statistics per month (monthly report, or a month-to-date flash report), "
+        "the figure the monitored daily sums must agree with within 5%."
+    ),
+    domain="management",
+    grade=2,
+    owner="energy-theme",
+    key=("uscc", "month", "through_day"),
+    columns=_cols(
+        ("uscc", pl.String, "Reporting enterprise (GB 32100)"),
+        ("month", pl.String, "Reporting month, YYYY-MM"),
+        ("from_day", pl.Date, "First local day the figures cover (the 1st, or the first monitored day)"),
+        ("through_day", pl.Date, "Last local day the figures cover (month end, or month to date)"),
+        ("report_kind", pl.String, "monthly (through the month's last day) | flash (month to date)"),
+        *_REPORT_FIGURES,
+        ("reported_at", UTC_TS, "When the enterprise filed the report"),
+        ("source_file", pl.String, "Landing file, relative to landing/"),
+        ("line_no", pl.Int64, "CSV line (header = 1)"),
+    ),
+)
+
+QUARANTINE_ENERGY_REPORT = TableSpec(
+    name="quarantine.energy_report",
+    description="Energy report rows (and unreadable files, line 0) that cannot be used, with the rule that failed.",
+    domain="management",
+    grade=2,
+    owner="energy-theme",
+    key=("source_file", "line_no"),
+    columns=_cols(
+        ("source_file", pl.String, "Landing file, relative to landing/"),
+        ("line_no", pl.Int64, "CSV line (header = 1); 0 for a whole file"),
+        ("reason", pl.String, "Reason code = id of the quality rule that failed"),
+        ("uscc", pl.String, "USCC as landed"),
+        ("payload", pl.String, "Original row as JSON"),
+    ),
+)
+
+ENERGY_REPORT_AGREEMENT = TableSpec(
+    name="catalog.energy_report_agreement",
+    description=(
+        "Per report: the enterprise's reported energy against the sum of theme.energy_daily over the same "
+        "days (rule daily_sums_agree_with_monthly, tolerance 5%), or why it was not evaluated."
+    ),
+    domain="management",
+    grade=2,
+    owner="data-quality",
+    key=("uscc", "month", "through_day"),
+    columns=_cols(
+        ("uscc", pl.String, "Enterprise"),
+        ("month", pl.String, "Reporting month, YYYY-MM"),
+        ("from_day", pl.Date, "First local day of the report"),
+        ("through_day", pl.Date, "Last local day of the report"),
+        ("days_in_report", pl.Int64, "Local days the report covers"),
+        ("days_built", pl.Int64, "Of those, days present in theme.energy_daily"),
+        ("reported_tce", pl.Float64, "Energy the enterprise reported, tce"),
+        ("daily_sum_tce", pl.Float64, "Sum of the enterprise's theme.energy_daily over the days, tce"),
+        ("deviation", pl.Float64, "(daily_sum - reported) / reported; null when not evaluated"),
+        ("status", pl.String, "agrees | disagrees | not_evaluated"),
+        ("note", pl.String, "Why a report disagrees or was not evaluated"),
+        ("checked_at", UTC_TS, "When the comparison ran"),
+    ),
+)
+ENERGY_REPORT_TABLES = (ENERGY_REPORT, QUARANTINE_ENERGY_REPORT, ENERGY_REPORT_AGREEMENT)
+
 _TRADE_COLS = (
     ("trade_id", pl.String, "Trade id on the platform"),
     ("product_id", pl.String, "Data product traded"),
@@ -896,6 +974,7 @@ TABLES: dict[str, TableSpec] = {
         QUARANTINE_TELEMETRY,
         ENERGY_DAILY,
         EQUIPMENT_DAILY,
+        *ENERGY_REPORT_TABLES,
         DATA_PRODUCT,
         TRADE,
         QUARANTINE_TRADE,

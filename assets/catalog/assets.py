@@ -12,6 +12,7 @@ from warehouse.registry import (
     CATALOG_COLUMN,
     CATALOG_DATASET,
     ENERGY_DAILY,
+    ENERGY_REPORT,
     EQUIPMENT_DAILY,
     QUALITY_RESULTS,
     QUALITY_SCORECARD,
@@ -21,7 +22,7 @@ from warehouse.registry import (
 
 @asset(
     **spec_kwargs(QUALITY_SCORECARD),
-    deps=[s.asset_key for s in (SILVER_TELEMETRY, ENERGY_DAILY, EQUIPMENT_DAILY)],
+    deps=[s.asset_key for s in (SILVER_TELEMETRY, ENERGY_DAILY, EQUIPMENT_DAILY, ENERGY_REPORT)],
 )
 def catalog_quality_scorecard(
     context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource

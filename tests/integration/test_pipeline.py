@@ -75,7 +75,48 @@ def test_checks_pass_and_quality_results_are_recorded(home):
     warned = set(q.filter(~pl.col("passed"))["rule_id"].to_list())
     # one connected enterprise's register rows carry a bad USCC (simulator/registries.py): its telemetry is
     # reported as unknown to the golden record
-    assert warned == {"landing_fresh", "no_schema_drift", "files_readable", "enterprises_known"}, warned
+    # the simulator's misreporting enterprises make the energy-report agreement warn (not block)
+    assert warned == {
+        "landing_fresh",
+        "no_schema_drift",
+        "files_readable",
+        "enterprises_known",
+        "daily_sums_agree_with_monthly",
+    }, warned
+
+
+def test_misreporting_enterprises_are_exactly_the_reports_disagreeing_with_daily_sums(home):
+    er = truth(home)["energy_reports"]
+    agreement = sql("select * from catalog.energy_report_agreement")
+    assert (
+        agreement.height == er["clean"] == sql("select count(*) as n from silver.energy_report")["n"].item()
+    )
+    assert agreement.filter(pl.col("status") == "not_evaluated").is_empty()  # every simulated day is built
+    failing = agreement.filter(pl.col("status") == "disagrees")
+    assert sorted(f"{u} {m}" for u, m in failing.select("uscc", "month").iter_rows()) == er["disagreeing"]
+    assert sorted(failing["uscc"].unique().to_list()) == er["misreported"]
+    assert failing["deviation"].abs().min() > 0.05
+    assert agreement.filter(pl.col("status") == "agrees")["deviation"].abs().max() <= 0.05
+    result = sql(
+        "select * from catalog.quality_results where table_name = 'silver.energy_report' "
+        "and rule_id = 'daily_sums_agree_with_monthly'"
+    ).row(0, named=True)
+    assert (result["evaluated"], result["failed"], result["passed"]) == (
+        er["clean"],
+        er["disagreements"],
+        False,
+    )
+    assert result["severity"] == "warn"
+    card = sql("select * from catalog.quality_scorecard where table_name = 'silver.energy_report'")
+    assert card.height == 1 and card["rules_failed"].item() == 1
+
+
+def test_broken_report_rows_are_quarantined_and_every_report_row_reconciles(home):
+    er = truth(home)["energy_reports"]
+    got = dict(sql("select reason, count(*) from quarantine.energy_report group by 1").iter_rows())
+    assert got == {k: v for k, v in er["quarantined"].items() if v}
+    rec = sql("select * from catalog.reconciliation where table_name = 'silver.energy_report'")
+    assert rec["landed"].sum() == er["rows"] == rec["clean"].sum() + rec["quarantined"].sum()
 
 
 def test_rerun_with_nothing_new_changes_nothing(home):

@@ -1,0 +1,1 @@
+"""Enterprise energy statistics reports and their agreement with the monitored daily energy."""
