@@ -27,6 +27,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from assets.energy_report.reports import FIELDS  # the landing contract the pipeline reads
+from quality.agreement import TOLERANCE
 from simulator.defects import QUARANTINE_KINDS, DefectPlan
 from simulator.province import Province
 from simulator.telemetry import METRIC_NAMES, SLOTS, CleanGrid
@@ -34,20 +36,8 @@ from warehouse.codes import USCC_CHARSET
 from warehouse.domain import KGCE_PER_UNIT, METRICS, TIMEZONE
 
 FOLDER = "energy_reports"
-FIELDS = (
-    "uscc",
-    "month",
-    "from_day",
-    "through_day",
-    "electricity_kwh",
-    "natural_gas_m3",
-    "coal_t",
-    "energy_tce",
-    "reported_at",
-)
 CARRIERS = ("electricity", "natural_gas", "coal")
 _DECIMALS = (1, 1, 3)  # kWh, m³, t as enterprises fill in the form
-TOLERANCE = 0.05  # the monitoring rule: daily sums agree with the monthly figure within 5%
 NOISE = 0.01  # honest reporting differs from the meters by at most 1% per carrier
 MISREPORT = (0.10, 0.25)  # misreporters are off by 10-25%, up or down
 BROKEN_ROWS = {"report_uscc_invalid": "uscc", "report_number_invalid": "electricity_kwh"}

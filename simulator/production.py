@@ -17,21 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from assets.production.records import FIELDS  # the landing contract the pipeline reads
 from simulator.files import drop_time
 from simulator.province import Province, industry_library
 
-PRODUCTION_FIELDS = (
-    "line_id",
-    "uscc",
-    "day",
-    "planned_minutes",
-    "run_minutes",
-    "ideal_cycle_s",
-    "total_units",
-    "good_units",
-    "product",
-    "unit",
-)
 # Defect kind -> quarantine reason (quality.rules.PRODUCTION_ROW_RULES); "duplicate" is dropped, not quarantined.
 PRODUCTION_DEFECTS: dict[str, str | None] = {
     "malformed": "production_malformed",
@@ -119,7 +108,7 @@ def write_production(
         path = folder / f"{(start + dt.timedelta(days=d)).isoformat()}.csv"
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(PRODUCTION_FIELDS)
+        w.writerow(FIELDS)
         w.writerows(rows)
         path.write_bytes(buf.getvalue().encode("utf-8"))
         mtime = drop_time(start, d, 600)

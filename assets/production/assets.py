@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, MaterializeResult, asset, multi_asset
 from assets.gate import gate_partition
 from assets.metadata import asset_spec, preview, quarantine_metadata, spec_kwargs
 from assets.partitions import daily_local
-from assets.production.oee import enterprise_daily, production_daily
+from assets.production.oee import enterprise_daily, partition_oee, production_daily
 from assets.production.records import clean_production, read_production
 from assets.resources import LakeResource, WarehouseResource
 from quality.checks import Reconciliation, checks_for
@@ -20,18 +20,6 @@ from warehouse.registry import (
     QUARANTINE_PRODUCTION,
     SILVER_PRODUCTION,
 )
-
-
-def _oee_metadata(df) -> dict:
-    """Summed-component OEE of the partition (plotted in the UI), never a mean of percentages."""
-    planned, run = float(df["planned_minutes"].sum() or 0), float(df["run_minutes"].sum() or 0)
-    ideal, total, good = (float(df[c].sum() or 0) for c in ("ideal_run_minutes", "total_units", "good_units"))
-    a, p, q = (
-        (run / planned if planned else 0.0),
-        (ideal / run if run else 0.0),
-        (good / total if total else 0.0),
-    )
-    return {"availability": a, "performance": p, "quality": q, "oee": a * p * q}
 
 
 @multi_asset(
@@ -111,7 +99,7 @@ def theme_production_daily(
     return MaterializeResult(
         metadata={
             "dagster/row_count": df.height,
-            **_oee_metadata(df),
+            **partition_oee(df),
             "delta_version": version,
             "preview": preview(df),
         },
@@ -150,7 +138,7 @@ def theme_production_enterprise_daily(
     return MaterializeResult(
         metadata={
             "dagster/row_count": df.height,
-            **_oee_metadata(df),
+            **partition_oee(df),
             "energy_tce": float(df["energy_tce"].sum() or 0.0),
             "enterprises_with_intensity": int(df["energy_intensity"].is_not_null().sum()),
             "delta_version": version,

@@ -40,6 +40,13 @@ def sum_components() -> list[pl.Expr]:
     return [pl.col(c).sum() for c in COMPONENTS]
 
 
+def partition_oee(df: pl.DataFrame) -> dict[str, float]:
+    """Availability, performance, quality and OEE of a whole partition from its summed components
+    (for the UI's plots; 0.0 where a denominator is zero)."""
+    row = with_oee(df.select(sum_components())).row(0, named=True)
+    return {k: float(row[k] or 0.0) for k in ("availability", "performance", "quality", "oee")}
+
+
 def unit_of(col: str = "unit") -> pl.Expr:
     """The one unit of output in a group, 'mixed' when there are several, null when none."""
     units = pl.col(col).drop_nulls()

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, multi_asset
 
+from assets.gate import gate_partition
 from assets.metadata import asset_spec, counts_table, preview, quarantine_metadata
 from assets.partitions import daily_local
 from assets.resources import LakeResource, WarehouseResource
@@ -114,13 +115,14 @@ def build_silver_telemetry(context: AssetExecutionContext, lake: LakeResource, w
     )
     build_seconds = time.perf_counter() - started
     recon = Reconciliation(result.landed, result.clean.height, result.quarantined.height, result.duplicates)
-    evaluation = evaluate(
+    evaluation = gate_partition(
+        store,
+        settings,
         SILVER_TELEMETRY,
         result.clean,
         partition=context.partition_key,
         run_id=context.run_id,
-        gx_home=settings.gx_home,
-        reconciliation=recon,
+        recon=recon,
         row_rule_counts=result.reasons,
         evaluated=result.landed,
         context={
@@ -132,12 +134,6 @@ def build_silver_telemetry(context: AssetExecutionContext, lake: LakeResource, w
             ),
         },
     )
-    store.upsert(
-        RECONCILIATION,
-        recon.row(SILVER_TELEMETRY, context.partition_key, context.run_id),
-        run_id=context.run_id,
-    )
-    store.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
     warehouse.refresh(store)
     flags = result.flags
     yield MaterializeResult(

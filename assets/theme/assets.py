@@ -5,19 +5,18 @@ from zoneinfo import ZoneInfo
 
 from dagster import AssetDep, AssetExecutionContext, MaterializeResult, TimeWindowPartitionMapping, asset
 
+from assets.gate import gate_partition
 from assets.metadata import preview, spec_kwargs
 from assets.partitions import daily_local
 from assets.resources import LakeResource, WarehouseResource
 from assets.theme.energy import energy_daily, equipment_daily, last_meter_readings
-from quality.checks import Reconciliation, checks_for, evaluate
+from quality.checks import Reconciliation, checks_for
 from warehouse.domain import TIMEZONE
 from warehouse.registry import (
     ENERGY_DAILY,
     ENTERPRISE,
     EQUIPMENT,
     EQUIPMENT_DAILY,
-    QUALITY_RESULTS,
-    RECONCILIATION,
     SILVER_TELEMETRY,
 )
 
@@ -46,19 +45,16 @@ def theme_energy_daily(
     version = store.replace_partition(ENERGY_DAILY, day, df, run_id=context.run_id)
     # Every silver reading of the day is counted in exactly one equipment row.
     recon = Reconciliation(readings.height, int(df["readings_received"].sum()), 0, 0)
-    evaluation = evaluate(
+    evaluation = gate_partition(
+        store,
+        settings,
         ENERGY_DAILY,
         df,
         partition=context.partition_key,
         run_id=context.run_id,
-        gx_home=settings.gx_home,
-        reconciliation=recon,
+        recon=recon,
         context={"day_in_progress": day >= dt.datetime.now(ZoneInfo(TIMEZONE)).date()},
     )
-    store.upsert(
-        RECONCILIATION, recon.row(ENERGY_DAILY, context.partition_key, context.run_id), run_id=context.run_id
-    )
-    store.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
     warehouse.refresh(store)
     return MaterializeResult(
         metadata={
@@ -94,20 +90,15 @@ def theme_equipment_daily(
     version = store.replace_partition(EQUIPMENT_DAILY, day, df, run_id=context.run_id)
     counted = int((df["readings_good"] + df["readings_uncertain"] + df["readings_bad"]).sum() or 0)
     recon = Reconciliation(readings.height, counted, 0, 0)
-    evaluation = evaluate(
+    evaluation = gate_partition(
+        store,
+        lake.settings,
         EQUIPMENT_DAILY,
         df,
         partition=context.partition_key,
         run_id=context.run_id,
-        gx_home=lake.settings.gx_home,
-        reconciliation=recon,
+        recon=recon,
     )
-    store.upsert(
-        RECONCILIATION,
-        recon.row(EQUIPMENT_DAILY, context.partition_key, context.run_id),
-        run_id=context.run_id,
-    )
-    store.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
     warehouse.refresh(store)
     return MaterializeResult(
         metadata={

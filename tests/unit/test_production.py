@@ -7,7 +7,7 @@ import json
 import polars as pl
 import pytest
 
-from assets.production.oee import enterprise_daily, production_daily
+from assets.production.oee import enterprise_daily, partition_oee, production_daily
 from assets.production.records import clean_production, read_production
 from simulator import generate
 
@@ -70,6 +70,14 @@ def test_enterprise_oee_sums_components_never_averages_percentages():
     assert ent["oee"] == pytest.approx(0.644701, abs=1e-6)
     assert ent["oee"] != pytest.approx(lines["oee"].mean(), abs=1e-3)
     assert ent["lines"] == 2 and ent["unit"] == "t"
+    # the UI's partition figure is the same summed-component roll-up
+    assert partition_oee(lines)["oee"] == pytest.approx(0.644701, abs=1e-6)
+    assert partition_oee(lines.clear()) == {
+        "availability": 0.0,
+        "performance": 0.0,
+        "quality": 0.0,
+        "oee": 0.0,
+    }
 
 
 def test_energy_intensity_is_tce_of_the_day_per_unit_of_output():
