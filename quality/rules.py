@@ -15,7 +15,7 @@ from typing import Literal
 
 import polars as pl
 
-from quality.agreement import DISAGREES, NOT_EVALUATED, TOLERANCE, report_agreement
+from quality.agreement import DISAGREES, NOT_EVALUATED, TOLERANCE
 from warehouse.domain import (
     CITIES,
     COMPLETE_DAY_SHARE,
@@ -742,12 +742,13 @@ ENERGY_REPORT_FILE_RULE = Rule(
 )
 
 
-def daily_sums_agree_with_monthly(reports: pl.DataFrame, ctx: dict) -> PartitionOutcome:
+def daily_sums_agree_with_monthly(_reports: pl.DataFrame, ctx: dict) -> PartitionOutcome:
     """Reports whose days are all built: sum of theme.energy_daily within 5% of the reported tce.
 
-    ctx: `energy` (theme.energy_daily: day, uscc, energy_tce) and `built_days` (its day partitions).
+    ctx: `agreement`, the per-report comparison (quality.agreement.report_agreement) the asset also
+    stores in catalog.energy_report_agreement, so it is computed once.
     """
-    agreement = report_agreement(reports, ctx["energy"], ctx["built_days"])
+    agreement = ctx["agreement"]
     evaluated = agreement.filter(pl.col("status") != NOT_EVALUATED)
     failing = evaluated.filter(pl.col("status") == DISAGREES).sort(
         pl.col("deviation").abs(), descending=True, nulls_last=False

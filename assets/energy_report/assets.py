@@ -68,7 +68,7 @@ def energy_report(context: AssetExecutionContext, lake: LakeResource, warehouse:
         reconciliation=recon,
         row_rule_counts=build.reasons,
         evaluated=recon.landed,
-        context={"energy": energy, "built_days": built_days},
+        context={"agreement": agreement},
     )
     store.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
     warehouse.refresh(store)

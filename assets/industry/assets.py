@@ -6,7 +6,12 @@ import polars as pl
 from dagster import AssetExecutionContext, MaterializeResult, asset, multi_asset
 
 from assets.industry.libraries import enterprise_day, library_daily, library_monthly, state_hours
-from assets.industry.supply_chain import SUPPLIER_LINKS, read_supplier_links, supply_chain
+from assets.industry.supply_chain import (
+    SUPPLIER_LINKS,
+    read_supplier_links,
+    supply_chain,
+    value_between_industries,
+)
 from assets.metadata import asset_spec, preview, spec_kwargs
 from assets.partitions import daily_local
 from assets.resources import LakeResource, WarehouseResource
@@ -149,11 +154,6 @@ def supply_chain_assets(context: AssetExecutionContext, lake: LakeResource, ware
         for spec, df in ((SUPPLIER_LINK, links), (SUPPLY_CHAIN_EDGES, edges), (SUPPLY_CHAIN_NODES, nodes))
     ]
     warehouse.refresh(store)
-    by_industry = (
-        edges.group_by("relation", "from_industry", "to_industry")
-        .agg(pl.col("value_cny").sum().round(0), pl.len().alias("edges"))
-        .sort("value_cny", descending=True)
-    )
     yield MaterializeResult(
         asset_key=SUPPLIER_LINK.asset_key,
         metadata={
@@ -168,7 +168,7 @@ def supply_chain_assets(context: AssetExecutionContext, lake: LakeResource, ware
             "dagster/row_count": edges.height,
             "delta_version": versions[1],
             "on_chain_share": float(edges["on_chain"].mean() or 0.0) if edges.height else 0.0,
-            "value_between_industries": preview(by_industry, rows=15),
+            "value_between_industries": preview(value_between_industries(edges), rows=15),
         },
     )
     yield MaterializeResult(

@@ -133,3 +133,12 @@ def supply_chain(
         .sort("uscc")
     )
     return edges, nodes
+
+
+def value_between_industries(edges: pl.DataFrame) -> pl.DataFrame:
+    """Value and edge count per relation and pair of divisions, largest first (the chain at a glance)."""
+    return (
+        edges.group_by("relation", "from_industry", "to_industry")
+        .agg(pl.col("value_cny").sum().round(0), pl.len().alias("edges"))
+        .sort("value_cny", "relation", "from_industry", "to_industry", descending=[True, False, False, False])
+    )

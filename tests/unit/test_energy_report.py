@@ -88,9 +88,9 @@ def test_report_with_a_day_not_built_is_not_evaluated_not_failed():
     assert got[A]["days_in_report"] == 3 and got[A]["days_built"] == 2
     assert got[A]["deviation"] is None and got[A]["daily_sum_tce"] is None
     assert got[A]["note"] == "1 of 3 days not built in theme.energy_daily yet: 2026-11-03"
+    filed = reports([{"uscc": A, "energy_tce": 100.0}])
     outcome = daily_sums_agree_with_monthly(
-        reports([{"uscc": A, "energy_tce": 100.0}]),
-        {"energy": energy({A: [10.0, 10.0]}, days=NOV[:2]), "built_days": NOV[:2]},
+        filed, {"agreement": report_agreement(filed, energy({A: [10.0, 10.0]}, days=NOV[:2]), NOV[:2])}
     )
     assert outcome.passed and outcome.evaluated == 0 and outcome.failed == 0
     assert "1 not evaluated" in outcome.message
@@ -119,9 +119,10 @@ def test_zero_report_agrees_only_with_zero_consumption():
 
 
 def test_outcome_lists_failing_enterprises_with_both_figures_and_deviation():
+    filed = reports([{"uscc": A, "energy_tce": 100.0}, {"uscc": B, "energy_tce": 100.0}])
     outcome = daily_sums_agree_with_monthly(
-        reports([{"uscc": A, "energy_tce": 100.0}, {"uscc": B, "energy_tce": 100.0}]),
-        {"energy": energy({A: [30.0, 30.0, 40.0], B: [40.0, 40.0, 40.0]}), "built_days": NOV},
+        filed,
+        {"agreement": report_agreement(filed, energy({A: [30.0, 30.0, 40.0], B: [40.0, 40.0, 40.0]}), NOV)},
     )
     assert (outcome.evaluated, outcome.failed, outcome.passed) == (2, 1, False)
     assert outcome.message.startswith("1 of 2 evaluated reports disagree")

@@ -5,7 +5,12 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from assets.industry.supply_chain import SupplierLinksError, read_supplier_links, supply_chain
+from assets.industry.supply_chain import (
+    SupplierLinksError,
+    read_supplier_links,
+    supply_chain,
+    value_between_industries,
+)
 from warehouse.codes import make_uscc
 from warehouse.registry import SUPPLY_CHAIN_EDGES, SUPPLY_CHAIN_NODES
 
@@ -62,6 +67,13 @@ def test_edges_carry_industries_libraries_value_and_whether_they_follow_the_chai
     assert n[FIBRE]["upstream_partners"] == 2 and n[FIBRE]["downstream_partners"] == 1
     assert n[FIBRE]["inflow_value_cny"] == pytest.approx(3_000_000 + 20_000 + 1500)
     assert n[OUTSIDE]["industry_code"] == "unknown" and n[OUTSIDE]["name"] is None
+    top = value_between_industries(edges).row(0, named=True)
+    assert (top["relation"], top["from_industry"], top["to_industry"], top["edges"]) == (
+        "declared_supply",
+        "26",
+        "28",
+        1,
+    )
 
 
 def test_a_bad_line_stops_the_load_and_names_the_line(tmp_path):
