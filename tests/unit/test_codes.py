@@ -394,3 +394,10 @@ def test_every_resident_id_stdnum_rejects_for_form_check_or_birth_date_ours_reje
 def _closed_before(code: str) -> bool:
     """stdnum also rejects a birth year after the district was abolished (IDs issued earlier keep it)."""
     return all(end is not None and int(code[6:10]) > end for _, end, _ in division_periods(code[:6]))
+
+
+def test_an_unknown_district_is_id_region_where_stdnum_raises_key_error():
+    code = _id("37999919780101123")
+    with pytest.raises(KeyError):
+        stdnum_ric.validate(code)
+    assert resident_id_problem(code, today=TODAY) == "id_region"
