@@ -78,16 +78,16 @@ ROSTER_HEADER = (
 ROSTER_SHEET = "重点企业名单"
 STATUS_ACTIVE, STATUS_DEREGISTERED = "存续", "注销"
 FIRST_EXPORT_DAYS_BEFORE = 90
+SECOND_EXPORT_DAYS_BEFORE = 3
 # Code-standard defects, one register row each per export: kind -> the quarantine reason it must get.
 CODE_DEFECTS: dict[str, str] = {
     "uscc_authority": "uscc_authority",  # registration authority G (not in GB 32100)
     "uscc_institution_type": "uscc_institution_type",  # authority 9 (market regulation) with type 5
     "uscc_division": "uscc_division",  # positions 3-8 not a GB/T 2260 division
     "id_region": "id_region",  # resident ID with a division that never existed
-    "id_birth_date": "id_birth_date",  # 13th month, or born before 1900
+    "id_birth_date": "id_birth_date",  # born 1899-12-31, before 1900
     "id_check_char": "id_check_char",  # last character changed
 }
-SECOND_EXPORT_DAYS_BEFORE = 3
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"
 _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国志红玉兰海燕鹏辉"
@@ -252,7 +252,7 @@ def _code_defect(kind: str, n: int, tag: str) -> dict:
     elif kind == "id_region":
         rid = "379999" + rid[6:17]
     elif kind == "id_birth_date":
-        rid = rid[:6] + ("19781345" if n % 2 else "18991231") + rid[14:17]
+        rid = rid[:6] + "18991231" + rid[14:17]
     if kind.startswith("uscc_"):
         uscc += uscc_check_char(uscc)
     elif kind != "id_check_char":
