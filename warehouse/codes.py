@@ -14,12 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from functools import cache
+from zoneinfo import ZoneInfo
 
 from stdnum import numdb
 from stdnum.cn import ric as stdnum_ric
 from stdnum.cn import uscc as stdnum_uscc
 
-from warehouse.domain import CITIES, INDUSTRIES, LEGACY_CITY_CODES, PROVINCE_CODE
+from warehouse.domain import CITIES, INDUSTRIES, LEGACY_CITY_CODES, PROVINCE_CODE, TIMEZONE
 
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # 31 characters: no I, O, S, V, Z
 _USCC_VALUE = {c: i for i, c in enumerate(USCC_CHARSET)}
@@ -49,6 +50,7 @@ USCC_AUTHORITY_TYPES: dict[str, frozenset[str]] = {
 # Registration at a national authority carries 100000 in positions 3-8 (GB 32100 §4.3), not a GB/T 2260 entry.
 NATIONAL_DIVISION = "100000"
 ID_BIRTH_YEAR_MIN = 1900
+_LOCAL = ZoneInfo(TIMEZONE)  # "today" is the local (China Standard Time) date
 _YEARS = re.compile(r"^\[(\d{4})?-(\d{4})?\](.*)$")
 
 
@@ -156,7 +158,7 @@ def resident_id_problem(code: str | None, *, today: dt.date | None = None) -> st
         born = stdnum_ric.get_birth_date(code)
     except ValueError:  # stdnum's InvalidComponent is a ValueError
         return "id_birth_date"
-    if not dt.date(ID_BIRTH_YEAR_MIN, 1, 1) <= born <= (today or dt.date.today()):
+    if not dt.date(ID_BIRTH_YEAR_MIN, 1, 1) <= born <= (today or dt.datetime.now(_LOCAL).date()):
         return "id_birth_date"
     if id_check_char(code[:17]) != code[17].upper():
         return "id_check_char"
