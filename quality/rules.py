@@ -428,12 +428,22 @@ MASTER_RULES: tuple[Rule, ...] = (
 
 
 def _uscc_is_not(problem: str) -> Callable[[], pl.Expr]:
-    return lambda: pl.col("uscc_problem").is_null() | (pl.col("uscc_problem") != problem)
+    return _problem_is_not("uscc_problem", problem)
+
+
+def _id_is_not(problem: str) -> Callable[[], pl.Expr]:
+    return _problem_is_not("id_problem", problem)
+
+
+def _problem_is_not(column: str, problem: str) -> Callable[[], pl.Expr]:
+    return lambda: pl.col(column).is_null() | (pl.col(column) != problem)
 
 
 # Register rows (market regulation export) -> quarantine.enterprise; first failing rule is the reason.
 # Columns come from assets.enterprise.sources.prepare_register: uscc_problem (warehouse.codes.uscc_problem),
-# city_code (Laiwu 3712 -> 3701), industry_code, established_date (mixed formats parsed).
+# city_code (warehouse.codes.shandong_city: a real Shandong division, Laiwu 3712 -> 3701), industry_code,
+# established_date (mixed formats parsed), id_problem (warehouse.codes.resident_id_problem; null when the
+# export carries no ID number).
 REGISTER_ROW_RULES: tuple[Rule, ...] = (
     Rule(
         "malformed_row",
@@ -454,6 +464,24 @@ REGISTER_ROW_RULES: tuple[Rule, ...] = (
         row_check=_uscc_is_not("uscc_charset"),
     ),
     Rule(
+        "uscc_authority",
+        ENTERPRISE.name,
+        "The 1st character is a GB 32100 registration-authority code (1-9, A, N, Y).",
+        row_check=_uscc_is_not("uscc_authority"),
+    ),
+    Rule(
+        "uscc_institution_type",
+        ENTERPRISE.name,
+        "The 2nd character is an institution type that authority assigns (GB 32100 Appendix A; 9: 1, 2, 3).",
+        row_check=_uscc_is_not("uscc_institution_type"),
+    ),
+    Rule(
+        "uscc_division",
+        ENTERPRISE.name,
+        "Characters 3-8 are a GB/T 2260 division, current or historical (or 100000, a national authority).",
+        row_check=_uscc_is_not("uscc_division"),
+    ),
+    Rule(
         "uscc_org_code_check",
         ENTERPRISE.name,
         "The embedded 9-character organization code carries its own GB 11714 check character.",
@@ -468,7 +496,8 @@ REGISTER_ROW_RULES: tuple[Rule, ...] = (
     Rule(
         "region_invalid",
         ENTERPRISE.name,
-        "Region code is a Shandong division (GB/T 2260; pre-2019 Laiwu 3712 is valid and maps to Jinan 3701).",
+        "Region code is a Shandong division, current or historical (GB/T 2260; pre-2019 Laiwu 3712xx is valid "
+        "and maps to Jinan 3701).",
         row_check=lambda: pl.col("city_code").is_not_null(),
     ),
     Rule(
@@ -482,6 +511,32 @@ REGISTER_ROW_RULES: tuple[Rule, ...] = (
         ENTERPRISE.name,
         "Established date parses (2020/1/5, 2020-01-05, 20200105 or an Excel serial) and is not in the future.",
         row_check=lambda: pl.col("established_date").is_not_null(),
+    ),
+    Rule(
+        "id_format",
+        ENTERPRISE.name,
+        "The legal representative's ID number, when given, is 18 characters: 17 digits (division, birth date, "
+        "three sequence digits) and a digit or X (GB 11643).",
+        row_check=_id_is_not("id_format"),
+    ),
+    Rule(
+        "id_region",
+        ENTERPRISE.name,
+        "The ID's first six digits are a GB/T 2260 division, current or historical (never judged by the birth "
+        "year: IDs carry the code current when they were issued).",
+        row_check=_id_is_not("id_region"),
+    ),
+    Rule(
+        "id_birth_date",
+        ENTERPRISE.name,
+        "The ID's birth date is a real date between 1900-01-01 and today.",
+        row_check=_id_is_not("id_birth_date"),
+    ),
+    Rule(
+        "id_check_char",
+        ENTERPRISE.name,
+        "The ID's 18th character is the GB 11643 (ISO 7064 MOD 11-2) check character.",
+        row_check=_id_is_not("id_check_char"),
     ),
 )
 

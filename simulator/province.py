@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from warehouse.codes import USCC_CHARSET, make_uscc
+from warehouse.codes import USCC_CHARSET, current_districts, make_uscc
 from warehouse.domain import CITIES, EQUIPMENT_TYPES, INDUSTRIES, INDUSTRY_LIBRARIES
 
 # Relative industrial weight of each city (Zibo, Dongying, Binzhou, Weifang carry the heavy industry).
@@ -170,6 +170,12 @@ def _names(cities: list[str], industries: list[str], rng: np.random.Generator) -
     return names, shorts
 
 
+def _district(city: str, draw: int) -> str:
+    """A real, current GB/T 2260 district of the city (USCCs and resident IDs embed it and are checked)."""
+    districts = current_districts(city)
+    return districts[draw % len(districts)]
+
+
 def build_province(n_enterprises: int, rng: np.random.Generator) -> Province:
     """Enterprises spread over the 16 cities, each with one site, 1-3 areas, 1-2 lines per area, 2-8 cells."""
     if n_enterprises < 1:
@@ -177,7 +183,7 @@ def build_province(n_enterprises: int, rng: np.random.Generator) -> Province:
     cities = _cities(n_enterprises, rng)
     codes, weights = _industry_weights()
     industries = rng.choice(codes, size=n_enterprises, p=weights).tolist()
-    divisions = [f"{c}{int(rng.integers(2, 14)):02d}" for c in cities]
+    divisions = [_district(c, int(rng.integers(2, 14))) for c in cities]
     usccs = [make_uscc(d, b) for d, b in zip(divisions, _org_bases(n_enterprises, rng), strict=True)]
     names, shorts = _names(cities, industries, rng)
     libraries = [industry_library(i) for i in industries]

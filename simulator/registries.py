@@ -8,7 +8,10 @@ ground truth (expected quarantine counts per reason, SCD2 changes, DCMM levels) 
   defects: bad USCC check characters or organization-code checks, full-width characters and stray
   spaces in names, pre-2019 Laiwu region codes 3712xx (valid, map to 3701), duplicate rows,
   deregistered enterprises, mixed date formats (2020/1/5, 2020-01-05, 20200105), a few rows with a
-  region outside Shandong, an unknown industry or an impossible date;
+  region outside Shandong, an unknown industry or an impossible date, and one row per code-standard
+  defect of `CODE_DEFECTS` (USCC authority, institution type, division; resident-ID region, birth date,
+  check character); legal representatives' resident IDs are valid GB 11643 numbers whose district may
+  postdate the birth year (IDs carry the code current when issued);
 * `landing/registry/key_enterprises.xlsx`: the industry department's roster of key enterprises
   with DCMM assessments (GB/T 36073), USCC sometimes missing or an old 15-digit registration number,
   assessment dates partly Excel serials, and fields that disagree with the register.
@@ -28,7 +31,17 @@ import numpy as np
 import openpyxl
 import polars as pl
 
-from warehouse.codes import USCC_CHARSET, city_of_division, id_check_char, make_uscc, uscc_problem
+from warehouse.codes import (
+    USCC_CHARSET,
+    city_of_division,
+    current_districts,
+    id_check_char,
+    make_uscc,
+    resident_id_problem,
+    shandong_city,
+    uscc_check_char,
+    uscc_problem,
+)
 from warehouse.domain import CITIES, INDUSTRIES, TIMEZONE
 
 REGISTRY_HEADER = (
@@ -66,6 +79,15 @@ ROSTER_SHEET = "重点企业名单"
 STATUS_ACTIVE, STATUS_DEREGISTERED = "存续", "注销"
 FIRST_EXPORT_DAYS_BEFORE = 90
 SECOND_EXPORT_DAYS_BEFORE = 3
+# Code-standard defects, one register row each per export: kind -> the quarantine reason it must get.
+CODE_DEFECTS: dict[str, str] = {
+    "uscc_authority": "uscc_authority",  # registration authority G (not in GB 32100)
+    "uscc_institution_type": "uscc_institution_type",  # authority 9 (market regulation) with type 5
+    "uscc_division": "uscc_division",  # positions 3-8 not a GB/T 2260 division
+    "id_region": "id_region",  # resident ID with a division that never existed
+    "id_birth_date": "id_birth_date",  # born 1899-12-31, before 1900
+    "id_check_char": "id_check_char",  # last character changed
+}
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"
 _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国志红玉兰海燕鹏辉"
@@ -141,7 +163,8 @@ def _extra_enterprises(n: int, taken: set[str], rng: np.random.Generator) -> lis
     cities, out = list(CITIES), []
     while len(out) < n:
         city = cities[int(rng.integers(len(cities)))]
-        division = f"{city}{int(rng.integers(2, 14)):02d}"
+        districts = current_districts(city)
+        division = districts[int(rng.integers(2, 14)) % len(districts)]
         uscc = make_uscc(division, "MA" + "".join(rng.choice(list(USCC_CHARSET), size=6)))
         if uscc in taken:
             continue
@@ -168,7 +191,7 @@ def build_register(enterprises: pl.DataFrame, rng: np.random.Generator) -> list[
         established = dt.date(1995, 1, 1) + dt.timedelta(days=int(rng.integers(0, 365 * 29)))
         region = e["division_code"]
         if e["city_code"] == "3701" and established.year < 2019 and rng.random() < 0.6:
-            region = "3712" + region[4:]  # registered in Laiwu before the 2019 merger
+            region = ("371202", "371203")[int(region[4:]) % 2]  # registered in Laiwu before the 2019 merger
         rows.append(
             {
                 "uscc": e["uscc"],
@@ -214,6 +237,31 @@ def _bogus(kind: str, n: int, rng: np.random.Generator) -> dict:
     return row
 
 
+def _code_defect(kind: str, n: int, tag: str) -> dict:
+    """One register row with exactly one code-standard defect (the other checks pass), drawn from its own
+    generator so the export's other rows stay as they were."""
+    sub = np.random.default_rng([22, n, int(hashlib.sha256(tag.encode()).hexdigest()[:8], 16)])
+    row = _bogus(kind, n, sub)
+    uscc, rid = row["uscc"], row["legal_representative_id"]
+    if kind == "uscc_authority":
+        uscc = "G" + uscc[1:17]
+    elif kind == "uscc_institution_type":
+        uscc = uscc[0] + "5" + uscc[2:17]
+    elif kind == "uscc_division":
+        uscc = uscc[:2] + "379999" + uscc[8:17]
+    elif kind == "id_region":
+        rid = "379999" + rid[6:17]
+    elif kind == "id_birth_date":
+        rid = rid[:6] + "18991231" + rid[14:17]
+    if kind.startswith("uscc_"):
+        uscc += uscc_check_char(uscc)
+    elif kind != "id_check_char":
+        rid += id_check_char(rid)
+    else:
+        rid = rid[:17] + "10X98765432"[("10X98765432".index(rid[17]) + 5) % 11]
+    return row | {"uscc": uscc, "legal_representative_id": rid, "name": f"山东问题数据{kind}{n}有限公司"}
+
+
 def _write_register(path: Path, rows: list[dict], rng: np.random.Generator, bad_date: set[int]) -> dict:
     """Write one export in GB18030; return what a correct reader must find in it."""
     lines = [",".join(REGISTRY_HEADER)]
@@ -246,12 +294,14 @@ def _expected_reason(row: dict, bad_date: bool) -> str | None:
     problem = uscc_problem(row["uscc"])
     if problem:
         return problem
-    if city_of_division(row["region_code"]) is None:
+    if shandong_city(row["region_code"]) is None:
         return "region_invalid"
     if row["industry_code"] not in INDUSTRIES:
         return "industry_invalid"
     if bad_date:
         return "date_invalid"
+    if row["legal_representative_id"]:
+        return resident_id_problem(row["legal_representative_id"])
     return None
 
 
@@ -271,6 +321,9 @@ def _export(
     rows = rows + dups + bogus
     order = rng.permutation(len(rows))
     rows = [rows[int(i)] for i in order]
+    place = np.random.default_rng([22, len(rows)])
+    for j, kind in enumerate(CODE_DEFECTS):
+        rows.insert(int(place.integers(len(rows) + 1)), _code_defect(kind, j, tag))
     bad_date = {i for i, r in enumerate(rows) if r["name"].startswith("山东问题数据date")}
     reasons: Counter = Counter()
     for i, r in enumerate(rows):

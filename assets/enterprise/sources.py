@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from quality.rules import REGISTER_ROW_RULES, first_failed_rule
-from warehouse.codes import city_of_division, uscc_problem
+from warehouse.codes import resident_id_problem, shandong_city, uscc_problem
 from warehouse.domain import TIMEZONE
 from warehouse.privacy import mask_values
 from warehouse.registry import ENTERPRISE, QUARANTINE_ENTERPRISE
@@ -291,7 +291,8 @@ def file_quarantine(source_file: str, error: SourceError) -> pl.DataFrame:
 
 
 def prepare_register(raw: pl.DataFrame) -> pl.DataFrame:
-    """Typed register columns the row rules read: uscc_problem, city_code, industry_code, established_date."""
+    """Typed register columns the row rules read: uscc_problem, city_code, industry_code, established_date,
+    id_problem (the ID number itself stays only in the row, never in a derived column)."""
     return raw.with_columns(
         uscc=pl.col("uscc").str.strip_chars().str.to_uppercase(),
         name=normalize_name("name"),
@@ -306,10 +307,12 @@ def prepare_register(raw: pl.DataFrame) -> pl.DataFrame:
         ),
     ).with_columns(
         uscc_problem=pl.col("uscc").map_elements(uscc_problem, return_dtype=pl.String, skip_nulls=False),
-        city_code=pl.col("region_code").map_elements(
-            city_of_division, return_dtype=pl.String, skip_nulls=True
-        ),
+        city_code=pl.col("region_code").map_elements(shandong_city, return_dtype=pl.String, skip_nulls=True),
         division_code=pl.col("region_code"),
+        id_problem=pl.col("legal_representative_id")
+        .str.strip_chars()
+        .replace("", None)
+        .map_elements(resident_id_problem, return_dtype=pl.String, skip_nulls=True),
     )
 
 

@@ -119,6 +119,15 @@ def test_broken_report_rows_are_quarantined_and_every_report_row_reconciles(home
     assert rec["landed"].sum() == er["rows"] == rec["clean"].sum() + rec["quarantined"].sum()
 
 
+def test_registry_quarantine_matches_ground_truth_per_reason(home):
+    """Every register/roster defect class, the code-standard ones included, lands under its own reason."""
+    got = dict(sql("select reason, count(*) from quarantine.enterprise group by 1").iter_rows())
+    assert got == truth(home)["registry"]["quarantined"]
+    assert {"uscc_authority", "uscc_institution_type", "uscc_division", "id_region", "id_birth_date"} <= set(
+        got
+    )
+
+
 def test_rerun_with_nothing_new_changes_nothing(home):
     from orchestration.cli import run_pending
     from warehouse.registry import TABLES

@@ -19,7 +19,8 @@ from assets.enterprise.sources import (
     validate_register,
 )
 from quality.rules import REGISTER_ROW_RULES, first_failed_rule
-from warehouse.codes import make_uscc
+from simulator.registries import CODE_DEFECTS
+from warehouse.codes import id_check_char, make_uscc, uscc_check_char
 
 VALID = "914403001922038216"
 RESIDENT_ID = "11010519491231002X"  # the GB 11643 standard's example
@@ -27,10 +28,16 @@ HEADER = ",".join(REGISTER_COLUMNS)
 
 
 def _row(
-    uscc=VALID, name="山东鲁泰化工有限公司", region="370102", industry="26", date="2020/1/5", status="存续"
+    uscc=VALID,
+    name="山东鲁泰化工有限公司",
+    region="370102",
+    industry="26",
+    date="2020/1/5",
+    status="存续",
+    resident_id=RESIDENT_ID,
 ):
     return (
-        f"{uscc},{name},张三,13812341234,{RESIDENT_ID},山东省济南市经十路1号,{region},{industry},100.00,"
+        f"{uscc},{name},张三,13812341234,{resident_id},山东省济南市经十路1号,{region},{industry},100.00,"
         f"{status},{date}"
     )
 
@@ -84,6 +91,58 @@ def test_embedded_organization_code_check_is_quarantined(tmp_path):
 )
 def test_uscc_length_and_charset(tmp_path, uscc, reason):
     assert _reason(tmp_path, uscc=uscc) == reason
+
+
+@pytest.mark.parametrize(
+    "uscc,reason",
+    [
+        ("G" + VALID[1:17], "uscc_authority"),  # G is no GB 32100 registration authority
+        ("95" + VALID[2:17], "uscc_institution_type"),  # market regulation (9) assigns types 1, 2, 3
+        ("91379999" + VALID[8:17], "uscc_division"),  # positions 3-8 never a GB/T 2260 division
+        ("913701AB" + VALID[8:17], "uscc_division"),
+    ],
+)
+def test_uscc_authority_type_and_division_each_have_their_reason(tmp_path, uscc, reason):
+    assert _reason(tmp_path, uscc=uscc + uscc_check_char(uscc)) == reason
+
+
+@pytest.mark.parametrize("authority,kind", [("N", "2"), ("Y", "1"), ("A", "1"), ("5", "3")])
+def test_uscc_of_authorities_a_n_y_and_others_pass(tmp_path, authority, kind):
+    assert _reason(tmp_path, uscc=make_uscc("370102", "MA3C1234", authority, kind)) is None
+
+
+def _resident_id(first17: str) -> str:
+    return first17 + id_check_char(first17)
+
+
+@pytest.mark.parametrize(
+    "resident_id,reason",
+    [
+        (_resident_id("37999919780101123"), "id_region"),
+        (_resident_id("37010223331367123"), "id_birth_date"),  # the 2333-13-67
+        (_resident_id("37010218991231123"), "id_birth_date"),  # before 1900
+        (RESIDENT_ID[:17] + "1", "id_check_char"),
+        ("1101051949123100", "id_format"),
+        ("110105194912310AB2", "id_format"),  # the three sequence digits
+        (_resident_id("37010219780101123"), None),  # 历下区 (1983-) for someone born in 1978: valid
+        (_resident_id("37120219600101123"), None),  # Laiwu, merged into Jinan in 2019: valid
+        ("", None),  # not given
+    ],
+)
+def test_resident_id_checks_each_have_their_reason(tmp_path, resident_id, reason):
+    assert _reason(tmp_path, resident_id=resident_id) == reason
+
+
+def test_an_invalid_resident_id_is_masked_in_quarantine(tmp_path):
+    rid = _resident_id("37010223331367123")
+    v = validate_register(_write(tmp_path / "r.csv", _row(resident_id=rid)), relative_to=tmp_path)
+    assert v.quarantined["reason"].to_list() == ["id_birth_date"]
+    assert rid not in v.quarantined["payload"][0] and "370102********" in v.quarantined["payload"][0]
+
+
+def test_region_must_be_a_real_division_not_only_a_shandong_prefix(tmp_path):
+    assert _reason(tmp_path, region="370199") == "region_invalid"
+    assert _reason(tmp_path, region="370120") is None  # Jinan 市区 until 1983: historical, still valid
 
 
 def test_laiwu_3712_is_valid_and_maps_to_jinan(tmp_path):
@@ -158,6 +217,12 @@ def test_bad_register_files_become_one_quarantine_row_each(tmp_path, content, re
 def test_register_rules_are_declared_once_and_ordered():
     ids = [r.id for r in REGISTER_ROW_RULES]
     assert ids.index("uscc_org_code_check") < ids.index("uscc_check_char") < ids.index("region_invalid")
+    assert ids[ids.index("uscc_charset") + 1 : ids.index("uscc_org_code_check")] == [
+        "uscc_authority",
+        "uscc_institution_type",
+        "uscc_division",
+    ]
+    assert ids[-4:] == ["id_format", "id_region", "id_birth_date", "id_check_char"]
     df = prepare_register(
         pl.DataFrame(
             {c: [None] for c in REGISTER_COLUMNS.values()},
@@ -300,6 +365,10 @@ def test_simulated_registry_matches_ground_truth(tmp_path):
     )
     b = build_registry(tmp_path / "landing" / "registry")
     assert b.reasons == m["registry"]["quarantined"]
+    for (
+        reason
+    ) in CODE_DEFECTS.values():  # every code-standard defect class is in the ground truth, per export
+        assert m["registry"]["quarantined"][reason] >= 2
     for v in b.files:
         assert v.landed == v.clean.height + v.quarantined.height + v.duplicates
         if v.source_file.endswith(".csv"):

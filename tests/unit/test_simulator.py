@@ -312,3 +312,35 @@ def test_refuses_a_landing_that_already_holds_files(province: tuple[Path, dict])
     root, _ = province
     with pytest.raises(FileExistsError):
         _generate(root)
+
+
+def test_register_codes_are_valid_except_the_injected_code_defects(province: tuple[Path, dict]) -> None:
+    """Every register row's USCC and resident ID pass the code standards unless the row carries one of
+    CODE_DEFECTS, and then it fails with exactly that reason; some IDs name a district created after the
+    birth year (valid: IDs carry the code current when issued)."""
+    import csv
+    import io
+
+    from simulator.registries import CODE_DEFECTS
+    from warehouse.codes import division_periods, resident_id_problem, uscc_problem
+
+    root, m = province
+    seen: dict[str, int] = {}
+    later_district = 0
+    for path in sorted((root / "landing" / "registry").glob("*.csv")):
+        rows = list(csv.DictReader(io.StringIO(path.read_bytes().decode("gb18030"))))
+        for r in rows:
+            uscc, rid = r["统一社会信用代码"], r["法定代表人证件号码"]
+            kind = next((k for k in CODE_DEFECTS if f"问题数据{k}" in r["企业名称"]), None)
+            problem = uscc_problem(uscc) or resident_id_problem(rid)
+            if kind is not None:
+                assert problem == CODE_DEFECTS[kind]
+                seen[kind] = seen.get(kind, 0) + 1
+            elif "问题数据" not in r["企业名称"]:
+                assert problem in (None, "uscc_check_char")  # the typo'd enterprise
+            periods = division_periods(rid[:6])
+            later_district += bool(periods) and all((s or 0) > int(rid[6:10]) for s, _, _ in periods)
+    assert seen == {k: 2 for k in CODE_DEFECTS}
+    assert later_district > 0
+    for reason in CODE_DEFECTS.values():
+        assert m["registry"]["quarantined"][reason] == 2
