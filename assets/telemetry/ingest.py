@@ -118,6 +118,23 @@ def finish_rejections(landing_root: Path, ledger: pl.DataFrame) -> int:
     return moved
 
 
+def _unrecorded_bronze(lake: Lake, ledger_runs: set[str]) -> dict[str, tuple[int, list[dt.date]]]:
+    """Recovery: content hash -> (records, reading days) of bronze rows whose ledger commit never happened.
+
+    Only the run-id column of bronze is scanned in full (one value per data file, cheap to read), not
+    every row's content hash: the work does not grow with what bronze already holds correctly.
+    """
+    if not lake.exists(BRONZE_TELEMETRY):
+        return {}
+    orphans = lake.read(
+        BRONZE_TELEMETRY,
+        where=~pl.col("ingest_run_id").is_in(sorted(ledger_runs)),
+        columns=["content_hash", "reading_day"],
+    )
+    per_file = orphans.group_by("content_hash").agg(pl.len(), pl.col("reading_day").unique().sort())
+    return {h: (n, days) for h, n, days in per_file.iter_rows()}
+
+
 def ingest_landing(
     landing_root: Path,
     lake: Lake,
@@ -153,8 +170,7 @@ def ingest_landing(
         zip(current["source_file"].to_list(), current["content_hash"].to_list(), strict=True)
     )
     ingested_hashes = set(current["content_hash"].to_list())
-    if lake.exists(BRONZE_TELEMETRY):  # recovery: bronze committed but ledger not
-        ingested_hashes |= set(lake.read(BRONZE_TELEMETRY, columns=["content_hash"])["content_hash"].unique())
+    in_bronze_only = _unrecorded_bronze(lake, set(seen["ingest_run_id"].unique().to_list()))
     first_name: dict[str, str] = {}
     ledger: list[dict] = []
     to_move: list[tuple[str, str, str]] = []  # (rel, reason, detail), moved after the ledger commit
@@ -214,6 +230,15 @@ def ingest_landing(
             if known is not None:
                 if known[0] == "rejected":  # the same rejected bytes dropped again: back to rejected/
                     to_move.append((rel, known[1], f"{rel}: same content as a version rejected earlier"))
+                continue
+            if digest in in_bronze_only and digest not in ingested_hashes and digest not in first_name:
+                # its records reached bronze in a run that died before its ledger commit: record them now
+                first_name[digest] = rel
+                row = ledger_row(
+                    entry, digest, "ingested", "recovered: records committed by an interrupted run"
+                )
+                row["records"], row["reading_days"] = in_bronze_only[digest]
+                ledger.append(row)
                 continue
             if digest in ingested_hashes or digest in first_name:
                 reason = f"same content as {first_name.get(digest, 'an ingested file')}"
@@ -288,7 +313,7 @@ def ingest_landing(
         result.records = records
         result.days_touched = sorted(days_touched)
     for row in ledger:
-        if row["status"] == "ingested" and row["source_file"] in days_of:
+        if row["status"] == "ingested" and not row["reading_days"] and row["source_file"] in days_of:
             row["reading_days"] = days_of[row["source_file"]]
     if superseded:
         old = current.filter(pl.col("source_file").is_in(superseded)).with_columns(

@@ -214,3 +214,23 @@ def test_a_kill_between_ledger_and_move_leaves_a_rejection_that_the_next_run_com
     assert (root / "rejected/telemetry/gw/empty.csv").exists()
     assert (root / "rejected/telemetry/gw/empty.csv.reason").read_text().startswith("empty_file\n")
     assert lake.read(LANDING_FILES).height == 2 and lake.read(BRONZE_TELEMETRY).height == 2
+
+
+def test_bronze_committed_without_its_ledger_is_recorded_not_ingested_twice(home, monkeypatch):
+    root, lake = home
+    drop(root, "gw/a.csv", GOOD.encode())
+
+    def crash(*a, **k):
+        raise RuntimeError("killed before the ledger commit")
+
+    monkeypatch.setattr(Lake, "upsert", crash)
+    with pytest.raises(RuntimeError):
+        ingest(root, lake)
+    monkeypatch.undo()
+    assert lake.read(BRONZE_TELEMETRY).height == 2 and ledger(lake) == {}
+    ingest(root, lake, run="r2")
+    assert lake.read(BRONZE_TELEMETRY).height == 2
+    files = lake.read(LANDING_FILES)
+    assert files.select("status", "records", "reading_days").rows() == [
+        ("ingested", 2, [dt.date(2026, 11, 2)])
+    ]
