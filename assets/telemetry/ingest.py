@@ -16,6 +16,7 @@ wait, and get a ledger row (`in_progress`) once they are older than the in-progr
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import itertools
@@ -73,7 +74,10 @@ def _modified(mtime_ns: int) -> dt.datetime:
 
 def _unread_hash(entry: LandingEntry) -> str:
     """A stand-in for the content hash of an entry that is never opened: hash of what the entry is."""
-    ident = os.readlink(entry.path) if entry.kind == "symlink" else f"{entry.size}|{entry.mtime_ns}"
+    ident = f"{entry.size}|{entry.mtime_ns}"
+    if entry.kind == "symlink":
+        with contextlib.suppress(OSError):  # removed or replaced since the listing: keep the stat
+            ident = os.readlink(entry.path)
     return hashlib.sha256(f"{entry.kind}\0{ident}".encode()).hexdigest()
 
 
