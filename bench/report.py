@@ -9,8 +9,8 @@ ENGINE_NAMES = {"ours": "ours (lakehouse)", "polars": "bare polars", "duckdb": "
 OURS_STEPS = (
     ("ingest", "landing -> bronze (`ingest_landing`)"),
     ("ingest.parse_files", "  parse files (`read_landing_file`)"),
-    ("ingest.parse_files.csv", "    CSV (`parse_csv`)"),
-    ("ingest.parse_files.jsonl", "    JSONL (`parse_jsonl`, json.loads per line)"),
+    ("ingest.parse_files.csv", "    CSV (`parse_csv`, RFC 4180 in polars)"),
+    ("ingest.parse_files.jsonl", "    JSONL (`parse_jsonl`, polars NDJSON reader)"),
     ("ingest.parse_files.parquet", "    Parquet (`parse_parquet`)"),
     ("ingest.reading_day", "  reading day per file (`reading_day`)"),
     ("ingest.route_reading_days", "  reading days (`route_reading_days`)"),

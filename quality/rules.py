@@ -97,6 +97,13 @@ TELEMETRY_ROW_RULES: tuple[Rule, ...] = (
         row_check=lambda: pl.col("lag_days") <= pl.col("watermark_days"),
     ),
     Rule(
+        "future_timestamp",
+        SILVER_TELEMETRY.name,
+        "The reading is not stamped beyond its ingest time plus the tolerance (default 60 minutes): a "
+        "gateway clock running ahead. Built in the day of its batch, like a late record.",
+        row_check=lambda: (pl.col("ts_utc") <= pl.col("future_limit")) | pl.col("future_limit").is_null(),
+    ),
+    Rule(
         "unknown_equipment",
         SILVER_TELEMETRY.name,
         "equipment_id is in the equipment master data.",
@@ -260,12 +267,14 @@ def enterprises_known(df: pl.DataFrame, ctx: dict) -> PartitionOutcome:
 def quarantine_share_within_limit(df: pl.DataFrame, ctx: dict) -> PartitionOutcome:
     """A day whose landed records are mostly unusable must not feed the themes or the national sync.
 
-    Records routed by arrival rather than by reading (late beyond the watermark, unparseable lines or
-    timestamps, which go to their landing day) say nothing about the day's data and are left out.
+    Records routed by arrival rather than by reading (late beyond the watermark, stamped in the future,
+    unparseable lines or timestamps, which go to their batch day) say nothing about the day's data and
+    are left out.
     """
     reasons = dict(ctx.get("quarantine_reasons", {}))
     routed_by_arrival = sum(
-        reasons.pop(r, 0) for r in ("late_beyond_watermark", "malformed_record", "bad_timestamp")
+        reasons.pop(r, 0)
+        for r in ("late_beyond_watermark", "future_timestamp", "malformed_record", "bad_timestamp")
     )
     landed = int(ctx.get("landed", df.height)) - routed_by_arrival
     bad = sum(reasons.values())

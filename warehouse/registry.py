@@ -120,7 +120,7 @@ LANDING_FILES = TableSpec(
         (
             "status",
             pl.String,
-            "ingested | duplicate_file | rejected | superseded (a corrected file replaced it)",
+            "ingested | duplicate_file | rejected | in_progress (stale, not ingested) | superseded (a corrected file replaced it)",
         ),
         ("reason", pl.String, "Why a file was rejected or skipped; schema notes for ingested files"),
         ("records", pl.Int64, "Records ingested from the file"),

@@ -10,6 +10,10 @@ from pathlib import Path
 
 from warehouse.domain import KGCE_PER_UNIT
 
+# Defaults of the landing settings (also the defaults of the plain functions that take them).
+FUTURE_TOLERANCE = dt.timedelta(minutes=60)
+IN_PROGRESS_MAX_AGE = dt.timedelta(hours=24)
+
 DAGSTER_YAML = """\
 telemetry:
   enabled: false
@@ -22,6 +26,8 @@ class Settings:
     late_watermark_days: int
     partitions_start: dt.date
     natural_gas_kgce_per_m3: float
+    future_tolerance: dt.timedelta = FUTURE_TOLERANCE
+    in_progress_max_age: dt.timedelta = IN_PROGRESS_MAX_AGE
 
     @property
     def landing(self) -> Path:
@@ -68,6 +74,8 @@ class Settings:
             "LAKEHOUSE_LATE_WATERMARK_DAYS": str(self.late_watermark_days),
             "LAKEHOUSE_PARTITIONS_START": self.partitions_start.isoformat(),
             "LAKEHOUSE_NATURAL_GAS_KGCE_PER_M3": repr(self.natural_gas_kgce_per_m3),
+            "LAKEHOUSE_FUTURE_TOLERANCE_MINUTES": repr(self.future_tolerance.total_seconds() / 60),
+            "LAKEHOUSE_IN_PROGRESS_MAX_AGE_HOURS": repr(self.in_progress_max_age.total_seconds() / 3600),
             "DAGSTER_HOME": str(self.dagster_home),
         }
 
@@ -80,6 +88,16 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         partitions_start=dt.date.fromisoformat(env.get("LAKEHOUSE_PARTITIONS_START", "2025-01-01")),
         natural_gas_kgce_per_m3=float(
             env.get("LAKEHOUSE_NATURAL_GAS_KGCE_PER_M3", KGCE_PER_UNIT["natural_gas"])
+        ),
+        future_tolerance=dt.timedelta(
+            minutes=float(
+                env.get("LAKEHOUSE_FUTURE_TOLERANCE_MINUTES", FUTURE_TOLERANCE.total_seconds() / 60)
+            )
+        ),
+        in_progress_max_age=dt.timedelta(
+            hours=float(
+                env.get("LAKEHOUSE_IN_PROGRESS_MAX_AGE_HOURS", IN_PROGRESS_MAX_AGE.total_seconds() / 3600)
+            )
         ),
     )
 

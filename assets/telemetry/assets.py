@@ -45,6 +45,8 @@ def ingest_telemetry(context: AssetExecutionContext, lake: LakeResource, warehou
         lake.lake,
         run_id=context.run_id,
         watermark_days=settings.late_watermark_days,
+        future_tolerance=settings.future_tolerance,
+        in_progress_max_age=settings.in_progress_max_age,
         progress=progress,
     )
     ledger = lake.lake.read(LANDING_FILES)
@@ -108,6 +110,7 @@ def build_silver_telemetry(context: AssetExecutionContext, lake: LakeResource, w
         day=day,
         run_id=context.run_id,
         watermark_days=settings.late_watermark_days,
+        future_tolerance=settings.future_tolerance,
     )
     silver_version = store.replace_partition(SILVER_TELEMETRY, day, result.clean, run_id=context.run_id)
     quarantine_version = store.replace_partition(

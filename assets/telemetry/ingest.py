@@ -1,15 +1,26 @@
-"""Landing -> bronze: every new landing file is ingested once, skipped as a re-sent copy, or rejected.
+"""Landing -> bronze: every landing file is ingested once, skipped as a re-sent copy, or rejected.
 
 Idempotent by content hash: a file whose bytes were already ingested (under any name) adds nothing.
 Bronze is appended before the file ledger (`catalog.landing_files`); if a crash falls between the two,
 the next run sees the hash in bronze and does not ingest the file again.
+
+Rejections are committed before they happen: the ledger row (status `rejected`) is written first, then
+the file is moved to landing/rejected/ with its `.reason`. A crash between the two leaves a ledger row
+whose file is still in place; every run starts by finishing those moves (`finish_rejections`), so a
+rejected file always has both its row and its place in rejected/.
+
+Nothing is read from outside landing/: symlinks and special files (fifos, sockets, devices) are rejected
+without being opened; files still being written (in-progress names, see `landing.IN_PROGRESS_SUFFIXES`)
+wait, and get a ledger row (`in_progress`) once they are older than the in-progress limit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
 import itertools
-import shutil
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,20 +28,27 @@ from pathlib import Path
 import polars as pl
 
 from assets.telemetry.landing import (
+    LandingEntry,
     RejectedFile,
     content_hash,
-    landing_date,
-    list_landing_files,
+    local_date_of,
     read_landing_file,
+    read_regular_file,
+    scan_landing,
 )
 from assets.telemetry.transform import route_reading_days
 from warehouse.registry import BRONZE_TELEMETRY, LANDING_FILES, RECONCILIATION, SILVER_TELEMETRY
+from warehouse.settings import FUTURE_TOLERANCE, IN_PROGRESS_MAX_AGE
 from warehouse.storage import Lake
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Files are parsed and routed in chunks of about this many records and streamed into one bronze commit,
 # so ingest holds one chunk, not the whole landing, in memory.
 INGEST_CHUNK_ROWS = 1_000_000
+_UNREAD_REASON = {
+    "symlink": "symlink: a symbolic link is not followed; write the file itself into landing/",
+    "special": "special_file: not a regular file (fifo, socket or device); not read",
+}
 
 
 @dataclass
@@ -39,6 +57,7 @@ class IngestResult:
     records: int = 0
     bronze_version: int | None = None
     days_touched: list[dt.date] = field(default_factory=list)
+    moved: int = 0  # rejected files moved to landing/rejected/ (this run's and recovered ones)
 
     def count(self, status: str) -> int:
         return self.files.filter(pl.col("status") == status).height
@@ -49,12 +68,75 @@ class IngestResult:
         return dict(rej.group_by("reason").len().sort("reason").iter_rows())
 
 
-def _reject(landing_root: Path, path: Path, rel: str, err: RejectedFile) -> None:
-    """Move an unreadable file to landing/rejected/ with a .reason file beside it."""
+def _modified(mtime_ns: int) -> dt.datetime:
+    return _EPOCH + dt.timedelta(microseconds=mtime_ns // 1000)
+
+
+def _unread_hash(entry: LandingEntry) -> str:
+    """A stand-in for the content hash of an entry that is never opened: hash of what the entry is."""
+    ident = f"{entry.size}|{entry.mtime_ns}"
+    if entry.kind == "symlink":
+        with contextlib.suppress(OSError):  # removed or replaced since the listing: keep the stat
+            ident = os.readlink(entry.path)
+    return hashlib.sha256(f"{entry.kind}\0{ident}".encode()).hexdigest()
+
+
+def move_rejected(landing_root: Path, rel: str, reason: str, detail: str | None = None) -> bool:
+    """Move landing/<rel> to landing/rejected/<rel> with a `.reason` beside it; False if already gone.
+
+    The `.reason` is written first (atomically), the entry itself is renamed (never copied or followed:
+    a symlink moves as a link). Running it twice does no harm; without `detail` (recovery), a `.reason`
+    already written is kept.
+    """
+    source = landing_root / rel
+    if not os.path.lexists(source):
+        return False
     target = landing_root / "rejected" / rel
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(path), target)
-    target.with_name(target.name + ".reason").write_text(f"{err.reason}\n{err.detail}\n", encoding="utf-8")
+    note = target.with_name(target.name + ".reason")
+    if detail is not None or not note.exists():
+        tmp = note.with_name(note.name + ".tmp")
+        tmp.write_text(f"{reason}\n{detail or 'recorded in catalog.landing_files'}\n", encoding="utf-8")
+        os.replace(tmp, note)
+    os.replace(source, target)
+    return True
+
+
+def finish_rejections(landing_root: Path, ledger: pl.DataFrame) -> int:
+    """Recovery: move files whose `rejected` ledger row is committed but which are still in landing/.
+
+    Matched by path, size and modification time, so a new file dropped under the same name is not moved.
+    """
+    rejected = ledger.filter(pl.col("status") == "rejected")
+    moved = 0
+    for rel, size, modified, reason in rejected.select(
+        "source_file", "size_bytes", "modified_at", "reason"
+    ).iter_rows():
+        path = landing_root / rel
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            continue
+        if st.st_size == size and _modified(st.st_mtime_ns) == modified:
+            moved += move_rejected(landing_root, rel, reason)
+    return moved
+
+
+def _unrecorded_bronze(lake: Lake, ledger_runs: set[str]) -> dict[str, tuple[int, list[dt.date]]]:
+    """Recovery: content hash -> (records, reading days) of bronze rows whose ledger commit never happened.
+
+    Only the run-id column of bronze is scanned in full (one value per data file, cheap to read), not
+    every row's content hash: the work does not grow with what bronze already holds correctly.
+    """
+    if not lake.exists(BRONZE_TELEMETRY):
+        return {}
+    orphans = lake.read(
+        BRONZE_TELEMETRY,
+        where=~pl.col("ingest_run_id").is_in(sorted(ledger_runs)),
+        columns=["content_hash", "reading_day"],
+    )
+    per_file = orphans.group_by("content_hash").agg(pl.len(), pl.col("reading_day").unique().sort())
+    return {h: (n, days) for h, n, days in per_file.iter_rows()}
 
 
 def ingest_landing(
@@ -63,6 +145,8 @@ def ingest_landing(
     *,
     run_id: str,
     watermark_days: int = 7,
+    future_tolerance: dt.timedelta = FUTURE_TOLERANCE,
+    in_progress_max_age: dt.timedelta = IN_PROGRESS_MAX_AGE,
     now: dt.datetime | None = None,
     progress=None,
 ) -> IngestResult:
@@ -71,10 +155,18 @@ def ingest_landing(
     A file is identified by path and content hash. The same bytes under a new name are a re-sent copy
     (`duplicate_file`); new bytes under a known path are a corrected re-delivery: they are ingested and
     the earlier version is marked `superseded`, so its records leave the silver build of their days.
+    Any error while reading one file rejects that file (never the run).
     """
     now = now or dt.datetime.now(dt.UTC)
     seen = lake.read(LANDING_FILES)
-    known_versions = set(zip(seen["source_file"].to_list(), seen["content_hash"].to_list(), strict=True))
+    moved = finish_rejections(landing_root, seen)
+    # (path, content hash) -> (status, reason) of every version already on the ledger
+    known_versions = {
+        (rel, digest): (status, reason)
+        for rel, digest, status, reason in seen.select(
+            "source_file", "content_hash", "status", "reason"
+        ).iter_rows()
+    }
     # A file whose path, size and modification time are already in the ledger is not read again.
     known_stats = set(seen.select("source_file", "size_bytes", "modified_at").iter_rows())
     current = seen.filter(pl.col("status") == "ingested")
@@ -82,88 +174,136 @@ def ingest_landing(
         zip(current["source_file"].to_list(), current["content_hash"].to_list(), strict=True)
     )
     ingested_hashes = set(current["content_hash"].to_list())
-    if lake.exists(BRONZE_TELEMETRY):  # recovery: bronze committed but ledger not
-        ingested_hashes |= set(lake.read(BRONZE_TELEMETRY, columns=["content_hash"])["content_hash"].unique())
+    in_bronze_only = _unrecorded_bronze(lake, set(seen["ingest_run_id"].unique().to_list()))
     first_name: dict[str, str] = {}
     ledger: list[dict] = []
+    to_move: list[tuple[str, str, str]] = []  # (rel, reason, detail), moved after the ledger commit
     superseded: list[str] = []
-    candidates = list_landing_files(landing_root / "telemetry")
+    candidates = list(scan_landing(landing_root))
 
-    def landed_frames() -> Iterator[pl.DataFrame]:
-        """Each new file's records, with lineage; the ledger row of every file seen as a side effect."""
-        for n, path in enumerate(candidates):
-            rel = path.relative_to(landing_root).as_posix()
-            stat = path.stat()
-            modified = _EPOCH + dt.timedelta(microseconds=stat.st_mtime_ns // 1000)
-            if (rel, stat.st_size, modified) in known_stats:
-                continue
-            data = path.read_bytes()
-            digest = content_hash(data)
-            if (rel, digest) in known_versions:
-                continue
-            landed_on = landing_date(path)
-            row = {
-                "source_file": rel,
-                "content_hash": digest,
-                "size_bytes": len(data),
-                "modified_at": modified,
-                "landing_date": landed_on,
-                "status": "ingested",
-                "reason": None,
-                "records": 0,
-                "reading_days": [],
-                "ingest_run_id": run_id,
-                "ingested_at": now,
-                "superseded_at": None,
-            }
-            rows = None
-            if digest in ingested_hashes or digest in first_name:
-                row |= {
-                    "status": "duplicate_file",
-                    "reason": f"same content as {first_name.get(digest, 'an ingested file')}",
-                }
-            else:
-                try:
-                    landed = read_landing_file(path, rel, data)
-                except RejectedFile as err:
-                    _reject(landing_root, path, rel, err)
-                    row |= {"status": "rejected", "reason": err.reason}
-                else:
-                    first_name[digest] = rel
-                    rows = landed.rows.with_columns(
-                        landing_date=pl.lit(landed_on),
-                        source_file=pl.lit(rel),
-                        content_hash=pl.lit(digest),
-                        ingest_run_id=pl.lit(run_id),
-                        ingested_at=pl.lit(now),
-                    )
-                    notes = landed.notes
-                    if rel in current_hash_of:
-                        notes = [*notes, f"supersedes version {current_hash_of[rel][:12]}"]
-                        superseded.append(rel)
-                    row |= {"records": rows.height, "reason": "; ".join(notes) or None}
-            ledger.append(row)
+    def ledger_row(entry: LandingEntry, digest: str, status: str, reason: str | None) -> dict:
+        return {
+            "source_file": entry.rel,
+            "content_hash": digest,
+            "size_bytes": entry.size,
+            "modified_at": _modified(entry.mtime_ns),
+            "landing_date": local_date_of(entry.mtime_ns),
+            "status": status,
+            "reason": reason,
+            "records": 0,
+            "reading_days": [],
+            "ingest_run_id": run_id,
+            "ingested_at": now,
+            "superseded_at": None,
+        }
+
+    def reject(entry: LandingEntry, digest: str, err: RejectedFile) -> None:
+        ledger.append(ledger_row(entry, digest, "rejected", err.reason))
+        to_move.append((entry.rel, err.reason, err.detail))
+
+    def landed_frames() -> Iterator[tuple[pl.DataFrame, dict]]:
+        """Each new file's records with its lineage; the ledger row of every file seen as a side effect."""
+        for n, entry in enumerate(candidates):
             if progress is not None:
                 progress(n + 1, len(candidates))
-            if rows is not None:
-                yield rows
+            rel = entry.rel
+            if (rel, entry.size, _modified(entry.mtime_ns)) in known_stats:
+                continue
+            if entry.kind == "in_progress":
+                if now - _modified(entry.mtime_ns) > in_progress_max_age:
+                    reason = f"stale_in_progress: older than {in_progress_max_age}; rename it to be ingested"
+                    ledger.append(ledger_row(entry, _unread_hash(entry), "in_progress", reason))
+                continue
+            if entry.kind in _UNREAD_REASON:
+                code, detail = _UNREAD_REASON[entry.kind].split(": ", 1)
+                reject(entry, _unread_hash(entry), RejectedFile(code, f"{rel}: {detail}"))
+                continue
+            try:
+                data, st = read_regular_file(entry.path)
+            except RejectedFile as err:  # swapped for a link or special file since the listing
+                reject(entry, _unread_hash(entry), err)
+                continue
+            except OSError as exc:
+                if isinstance(exc, FileNotFoundError):
+                    continue  # removed since the listing: nothing to account for
+                reject(entry, _unread_hash(entry), RejectedFile("unreadable", f"{rel}: {exc.strerror}"))
+                continue
+            entry = LandingEntry(entry.path, rel, entry.kind, len(data), st.st_mtime_ns)
+            digest = content_hash(data)
+            known = known_versions.get((rel, digest))
+            if known is not None:
+                if known[0] == "rejected":  # the same rejected bytes dropped again: back to rejected/
+                    to_move.append((rel, known[1], f"{rel}: same content as a version rejected earlier"))
+                continue
+            if digest in in_bronze_only and digest not in ingested_hashes and digest not in first_name:
+                # its records reached bronze in a run that died before its ledger commit: record them now
+                first_name[digest] = rel
+                row = ledger_row(
+                    entry, digest, "ingested", "recovered: records committed by an interrupted run"
+                )
+                row["records"], row["reading_days"] = in_bronze_only[digest]
+                ledger.append(row)
+                continue
+            if digest in ingested_hashes or digest in first_name:
+                reason = f"same content as {first_name.get(digest, 'an ingested file')}"
+                ledger.append(ledger_row(entry, digest, "duplicate_file", reason))
+                continue
+            try:
+                if entry.kind == "unsupported":
+                    raise RejectedFile(
+                        "unsupported_format", f"{rel}: only .csv, .jsonl and .parquet are read"
+                    )
+                landed = read_landing_file(entry.path, rel, data)
+            except RejectedFile as err:
+                reject(entry, digest, err)
+                continue
+            first_name[digest] = rel
+            notes = landed.notes
+            if rel in current_hash_of:
+                notes = [*notes, f"supersedes version {current_hash_of[rel][:12]}"]
+                superseded.append(rel)
+            row = ledger_row(entry, digest, "ingested", "; ".join(notes) or None)
+            row["records"] = landed.rows.height
+            ledger.append(row)
+            yield (
+                landed.rows,
+                {"source_file": rel, "content_hash": digest, "landing_date": row["landing_date"]},
+            )
 
     days_of: dict[str, list[dt.date]] = {}
     days_touched: set[dt.date] = set()
     records = 0
 
+    def with_lineage(frames: list[pl.DataFrame], files: list[dict]) -> pl.DataFrame:
+        """One chunk: records of whole files plus their lineage columns, joined once per chunk."""
+        chunk = pl.concat(
+            [f.with_columns(_file=pl.lit(i, dtype=pl.UInt32)) for i, f in enumerate(frames)],
+            how="diagonal_relaxed",
+        )
+        meta = pl.DataFrame(files).with_row_index("_file")
+        return (
+            chunk.join(meta, on="_file", how="left")
+            .drop("_file")
+            .with_columns(
+                ingest_run_id=pl.lit(run_id),
+                ingested_at=pl.lit(now, dtype=BRONZE_TELEMETRY.schema["ingested_at"]),
+            )
+        )
+
     def bronze_chunks() -> Iterator[pl.DataFrame]:
         """Whole files grouped into chunks of about INGEST_CHUNK_ROWS, routed (routing is per file)."""
         nonlocal records
-        pending: list[pl.DataFrame] = []
+        frames: list[pl.DataFrame] = []
+        files: list[dict] = []
         size = 0
-        for frame in itertools.chain(landed_frames(), [None]):
-            if frame is not None:
-                pending.append(frame)
-                size += frame.height
-            if pending and (frame is None or size >= INGEST_CHUNK_ROWS):
-                chunk = route_reading_days(pl.concat(pending, how="diagonal_relaxed"), watermark_days)
-                pending, size = [], 0
+        for item in itertools.chain(landed_frames(), [None]):
+            if item is not None:
+                frames.append(item[0])
+                files.append(item[1])
+                size += item[0].height
+            if frames and (item is None or size >= INGEST_CHUNK_ROWS):
+                chunk = route_reading_days(with_lineage(frames, files), watermark_days, future_tolerance)
+                frames, files, size = [], [], 0
                 per_file = chunk.group_by("source_file").agg(pl.col("reading_day").unique().sort())
                 days_of.update(per_file.iter_rows())
                 days_touched.update(chunk["reading_day"].unique().to_list())
@@ -177,7 +317,7 @@ def ingest_landing(
         result.records = records
         result.days_touched = sorted(days_touched)
     for row in ledger:
-        if row["status"] == "ingested" and row["source_file"] in days_of:
+        if row["status"] == "ingested" and not row["reading_days"] and row["source_file"] in days_of:
             row["reading_days"] = days_of[row["source_file"]]
     if superseded:
         old = current.filter(pl.col("source_file").is_in(superseded)).with_columns(
@@ -189,6 +329,10 @@ def ingest_landing(
     result.files = files
     if files.height:
         lake.upsert(LANDING_FILES, files, run_id=run_id)
+    # Only now that every rejection is on the ledger do the files move (see finish_rejections).
+    for rel, reason, detail in to_move:
+        moved += move_rejected(landing_root, rel, reason, detail)
+    result.moved = moved
     return result
 
 

@@ -13,6 +13,7 @@ import polars as pl
 from quality.rules import TELEMETRY_ROW_RULES, first_failed_rule
 from warehouse.domain import METRICS, TIMEZONE, UNIT_CONVERSIONS
 from warehouse.registry import QUARANTINE_TELEMETRY, SILVER_TELEMETRY
+from warehouse.settings import FUTURE_TOLERANCE
 
 STUCK_RUN = 4  # a non-zero instant value repeated this many times in a row is a stuck sensor
 ROLLOVER_SHARE = 0.9  # a drop from above 90% of the register size is a rollover, else a reset
@@ -55,11 +56,14 @@ def local_day(expr: pl.Expr) -> pl.Expr:
     return expr.dt.convert_time_zone(TIMEZONE).dt.date()
 
 
-def route_reading_days(frame: pl.DataFrame, watermark_days: int) -> pl.DataFrame:
+def route_reading_days(
+    frame: pl.DataFrame, watermark_days: int, future_tolerance: dt.timedelta | None = None
+) -> pl.DataFrame:
     """Add `reading_day`: the local day partition each landed record is built in.
 
     A reading goes to its own local day. A record that cannot be placed there (no parseable timestamp,
-    or older than the watermark, whose day is closed) goes to the day of the batch it came in: the
+    older than the watermark, whose day is closed, or stamped more than `future_tolerance` after its
+    `ingested_at`) goes to the day of the batch it came in: the
     most common reading day of its file's placeable records (earliest on a tie), else the file's
     landing date. Old days are never reopened by records they will not accept. One vectorized pass
     over any number of files (columns ts, landing_date, source_file). Adds `ts_utc`, the parsed timestamp.
@@ -67,6 +71,8 @@ def route_reading_days(frame: pl.DataFrame, watermark_days: int) -> pl.DataFrame
     frame = frame.with_columns(ts_utc=parse_ts_utc())  # parsed once here, kept in bronze for silver
     day = local_day(pl.col("ts_utc"))
     placeable = day.is_not_null() & ((pl.col("landing_date") - day).dt.total_days() <= watermark_days)
+    if future_tolerance is not None:
+        placeable &= pl.col("ts_utc") <= pl.col("ingested_at") + future_tolerance
     routed = frame.with_columns(_own_day=pl.when(placeable).then(day))
     batch = (
         routed.filter(pl.col("_own_day").is_not_null())
@@ -105,7 +111,12 @@ class CleanResult:
         return self.landed == self.clean.height + self.quarantined.height + self.duplicates
 
 
-def prepare(raw: pl.DataFrame, equipment: pl.DataFrame, watermark_days: int) -> pl.DataFrame:
+def prepare(
+    raw: pl.DataFrame,
+    equipment: pl.DataFrame,
+    watermark_days: int,
+    future_tolerance: dt.timedelta | None = None,
+) -> pl.DataFrame:
     """Add the typed columns the row rules read: ts_utc, value_num, unit conversion, master data."""
     value_text = pl.col("value").str.strip_chars()
     value_num = value_text.cast(pl.Float64, strict=False)
@@ -125,6 +136,7 @@ def prepare(raw: pl.DataFrame, equipment: pl.DataFrame, watermark_days: int) -> 
             equipment_id=pl.col("equipment_id").str.strip_chars(),
             lag_days=(pl.col("landing_date") - local_day(pl.col("ts_utc"))).dt.total_days(),
             watermark_days=pl.lit(watermark_days, dtype=pl.Int64),
+            future_limit=pl.col("ingested_at") + (future_tolerance or FUTURE_TOLERANCE),
         )
         .join(master, on="equipment_id", how="left")
         .join(_METRICS, on="metric", how="left")
@@ -165,13 +177,19 @@ def flag_quality(readings: pl.DataFrame) -> pl.DataFrame:
 
 
 def clean_telemetry(
-    raw: pl.DataFrame, equipment: pl.DataFrame, *, day: dt.date, run_id: str, watermark_days: int = 7
+    raw: pl.DataFrame,
+    equipment: pl.DataFrame,
+    *,
+    day: dt.date,
+    run_id: str,
+    watermark_days: int = 7,
+    future_tolerance: dt.timedelta | None = None,
 ) -> CleanResult:
     """Bronze rows of one reading day -> silver rows, quarantine rows (reason = rule id), duplicates.
 
     landed = clean + quarantined + duplicates holds by construction and is checked by the caller.
     """
-    prepared = prepare(raw, equipment, watermark_days).with_columns(
+    prepared = prepare(raw, equipment, watermark_days, future_tolerance).with_columns(
         reason=first_failed_rule(TELEMETRY_ROW_RULES)
     )
     bad = prepared.filter(pl.col("reason").is_not_null())

@@ -90,6 +90,11 @@ def test_units_are_normalized_to_the_canonical_unit(metric, value, unit, expecte
         ({"raw_line": "EQ1,power,2026", "uscc": None}, "malformed_record"),
         ({"ts": "2026-13-45 99:00:00"}, "bad_timestamp"),
         ({"landing_date": dt.date(2026, 11, 12)}, "late_beyond_watermark"),
+        ({"ts": "2099-01-01T08:00:00+08:00"}, "future_timestamp"),
+        (
+            {"ts": "2026-11-03T09:30:00+08:00", "equipment_id": "EQ999999"},
+            "unknown_equipment",
+        ),  # 30 min ahead: tolerated
         ({"equipment_id": "EQ999999"}, "unknown_equipment"),
         ({"uscc": "913700000000000000"}, "equipment_uscc_mismatch"),
         ({"metric": "humidity"}, "unknown_metric"),
