@@ -97,9 +97,6 @@ def test_analyst_sessions_held_open_on_every_role_file_never_fail_a_materialize(
 
 
 def test_a_moved_home_reads_its_own_tables_through_sql_the_marts_and_the_sync(home, tmp_path):
-    from assets.sync.aggregate import aggregate_day
-    from warehouse.serving import open_role
-    from warehouse.storage import Lake
 
     query = "select round(sum(energy_tce), 6) as tce, count(*) as n from theme.energy_daily"
     mart_query = "select round(sum(energy_tce), 6) as tce from mart.energy_city_industry_day"
