@@ -372,7 +372,7 @@ def _apply(con: duckdb.DuckDBPyConnection, plan: _Plan, lake: Lake) -> None:
         con.execute("DELETE FROM main.lakehouse_tables WHERE table_name = ?", [name])
         con.execute("DELETE FROM main.lakehouse_marts WHERE mart_name = ?", [name])
     for spec, select, fp, version in plan.full:
-        source = f"delta_scan({_quote(str(lake.path(spec)))})"
+        source = _delta_source(lake, spec, version)
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {spec.layer}")
         con.execute(f"CREATE OR REPLACE TABLE {spec.name} AS SELECT {select} FROM {source}")
         con.execute(f"COMMENT ON TABLE {spec.name} IS {_quote(spec.description)}")
@@ -390,7 +390,7 @@ def _apply(con: duckdb.DuckDBPyConnection, plan: _Plan, lake: Lake) -> None:
             [f"{col} IS NULL"] if None in parts else []
         )
         where = " OR ".join(conds) or "false"
-        source = f"delta_scan({_quote(str(lake.path(spec)))})"
+        source = _delta_source(lake, spec, version)
         con.execute(f"DELETE FROM {spec.name} WHERE {where}")
         con.execute(f"INSERT INTO {spec.name} BY NAME SELECT {select} FROM {source} WHERE {where}")
         con.execute("INSERT OR REPLACE INTO main.lakehouse_tables VALUES (?, ?, ?)", [spec.name, fp, version])
@@ -399,6 +399,12 @@ def _apply(con: duckdb.DuckDBPyConnection, plan: _Plan, lake: Lake) -> None:
         con.execute(f"CREATE OR REPLACE TABLE {mart.name} AS {mart.sql.format(source=mart.source.name)}")
         con.execute(f"COMMENT ON TABLE {mart.name} IS {_quote(mart.description)}")
         con.execute("INSERT OR REPLACE INTO main.lakehouse_marts VALUES (?, ?)", [mart.name, version])
+
+
+def _delta_source(lake: Lake, spec: TableSpec, version: int) -> str:
+    """The table exactly at the version recorded for the copy (a commit landing meanwhile is picked up
+    by the next refresh, never half-counted)."""
+    return f"delta_scan({_quote(str(lake.path(spec)))}, version = {int(version)})"
 
 
 def _publish(tmp: Path, live: Path) -> None:

@@ -6,6 +6,7 @@ one moves the home away.
 
 import datetime as dt
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli import run
+LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
+
+
+def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = os.environ | {"LAKEHOUSE_HOME": str(home), "GX_ANALYTICS_ENABLED": "false"}
+    env.pop("LAKEHOUSE_WAREHOUSE_DB", None)
+    env.pop("DAGSTER_HOME", None)
+    proc = subprocess.run([LAKEHOUSE, *args], env=env, capture_output=True, text=True, timeout=1800)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"lakehouse {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+        )
+    return proc
+
 
 HOLDER = """
 import sys, duckdb
