@@ -420,6 +420,9 @@ def _publish(tmp: Path, live: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+    # a log beside the live file can only come from someone's read-write session on the old file; it must
+    # never be replayed onto the new one
+    Path(f"{live}.wal").unlink(missing_ok=True)
     os.replace(tmp, live)
     dir_fd = os.open(live.parent, os.O_RDONLY)
     try:
