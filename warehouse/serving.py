@@ -320,10 +320,12 @@ def _plan(
                 plan.full.append((spec, select, fp, version))
             else:
                 plan.partial.append((spec, select, fp, version, parts))
-    plan.drop = sorted(n for n in known if n not in wanted)
+    # gone from the lake or from the role's sight; a refresh of some tables leaves the others alone
+    plan.drop = sorted(n for n in known if n not in wanted and (n in tables or n not in TABLES))
+    copied = {s.name for s, *_ in plan.full + plan.partial}
     for mart in marts:
         source = mart.source.name
-        if source in wanted and built.get(mart.name) != wanted[source]:
+        if source in wanted and (built.get(mart.name) != wanted[source] or source in copied):
             plan.marts.append((mart, wanted[source]))
         elif source not in wanted and mart.name in built:
             plan.drop_marts.append(mart.name)

@@ -179,3 +179,25 @@ def test_role_files_hold_no_path_into_the_lake(sealed):
             assert not any("delta_scan" in (d or "") for d in defs)
         finally:
             con.close()
+
+
+def test_a_table_regraded_above_the_role_leaves_its_file(sealed):
+    lake, db = sealed["lake"], sealed["db"]
+    secret = TableSpec(
+        ENTERPRISE.name, ENTERPRISE.columns, ENTERPRISE.description, ENTERPRISE.domain, 3, ENTERPRISE.owner
+    )
+    assert "steward:silver.enterprise" not in refresh_role_views(db, lake, {ENTERPRISE.name: secret})
+    con = connect(db)
+    try:
+        names = {
+            r[0]
+            for r in con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()
+        }
+        assert "silver.enterprise" not in names
+    finally:
+        con.close()
+    con = connect(role_database(db, STEWARD))
+    try:
+        assert con.execute("SELECT count(*) FROM silver.enterprise").fetchone()[0] == 1
+    finally:
+        con.close()
