@@ -9,7 +9,8 @@ from pathlib import Path
 import duckdb
 from dagster import ConfigurableResource
 
-from warehouse.serving import connect, refresh_role_views
+from warehouse.access import ROLES
+from warehouse.serving import open_role, refresh_role_views
 from warehouse.settings import Settings, load_settings
 from warehouse.storage import Lake
 
@@ -29,16 +30,22 @@ class LakeResource(ConfigurableResource):
 
 
 class WarehouseResource(ConfigurableResource):
-    """The DuckDB file analysts query; views over the Delta tables."""
+    """The roles' DuckDB files (warehouse.duckdb and its siblings, see warehouse.serving)."""
 
     database: str
 
     def refresh(self, lake: Lake) -> list[str]:
-        """Views for every role (analysts' and stewards' databases), created when a table appears."""
+        """Every role's file brought up to date with the lake (tables copied, marts rebuilt as needed)."""
         return refresh_role_views(Path(self.database), lake)
 
-    def connect(self, read_only: bool = True) -> duckdb.DuckDBPyConnection:
-        return connect(Path(self.database), read_only=read_only)
+    def connect(self, read_only: bool = True, role: str = "analyst") -> duckdb.DuckDBPyConnection:
+        """A sealed read-only session on the role's file, refreshed first from this home's lake (the one
+        beside the database), so what a reader reports matches what it read."""
+        if not read_only:
+            raise ValueError("role databases are only ever opened read-only")
+        home = Path(self.database).parent
+        lake = Lake(load_settings(dict(os.environ) | {"LAKEHOUSE_HOME": str(home)}).lake)
+        return open_role(Path(self.database), ROLES[role], lake=lake)
 
 
 class LineageResource(ConfigurableResource):

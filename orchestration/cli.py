@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from orchestration.cli_sync import national_node_app
 from orchestration.cli_sync import sync as sync_cmd
@@ -144,25 +145,33 @@ def materialize() -> None:
 
 
 def _print_frame(df, title: str | None = None, fmt: str = "table") -> None:
+    """A frame as a table, CSV or JSON; values are printed as they are (never read as rich markup)."""
     if fmt == "csv":
         sys.stdout.write(df.write_csv())
         return
     if fmt == "json":
         sys.stdout.write(json.dumps(df.to_dicts(), default=str, ensure_ascii=False, indent=1) + "\n")
         return
-    table = Table(title=title, show_lines=False)
+    table = Table(title=Text(title) if title else None, show_lines=False)
     for c in df.columns:
-        table.add_column(c)
+        table.add_column(Text(c))
     for row in df.iter_rows():
-        table.add_row(*("" if v is None else f"{v:,.3f}" if isinstance(v, float) else str(v) for v in row))
+        table.add_row(
+            *(Text("" if v is None else f"{v:,.3f}" if isinstance(v, float) else str(v)) for v in row)
+        )
     console.print(table)
+
+
+FORMATS = ("table", "csv", "json")
 
 
 @app.command()
 def sql(
     query: Annotated[
         str,
-        typer.Argument(help="SQL over the warehouse (schemas bronze, silver, theme, quarantine, catalog)"),
+        typer.Argument(
+            help="SQL over the warehouse (schemas bronze, silver, theme, quarantine, catalog, mart)"
+        ),
     ],
     format: Annotated[str, typer.Option("--format", "-f", help="table | csv | json")] = "table",
     role: Annotated[
@@ -170,28 +179,34 @@ def sql(
         typer.Option(help="analyst (grades 1-2) | steward (all grades); personal data is masked for both"),
     ] = "analyst",
 ) -> None:
-    """Query the DuckDB warehouse read-only, as a role (see warehouse/access.py)."""
-    from warehouse.access import ROLES, role_database
-    from warehouse.serving import connect
+    """Query the role's DuckDB file in a sealed, read-only session (see warehouse/serving.py `connect`)."""
+    import duckdb
 
+    from warehouse.access import ROLES, role_database
+    from warehouse.serving import WarehouseMissing, connect
+
+    def fail(message: str, code: int) -> typer.Exit:
+        line = message.strip().splitlines()[0] if message.strip() else "error"
+        console.print(Text(line, style="red"), soft_wrap=True)
+        return typer.Exit(code)
+
+    if format not in FORMATS:
+        raise fail(f"unknown format {format!r}; formats: {', '.join(FORMATS)}", 2)
     if role not in ROLES:
-        console.print(f"[red]unknown role {role!r}; roles: {', '.join(ROLES)}[/red]")
-        raise typer.Exit(2)
-    s = settings()
-    db = role_database(s.warehouse_db, ROLES[role])
-    if not db.exists():
-        console.print(f"[red]no warehouse at {db}: run `lakehouse materialize` first[/red]")
-        raise typer.Exit(2)
-    con = connect(db, read_only=True)
+        raise fail(f"unknown role {role!r}; roles: {', '.join(ROLES)}", 2)
+    try:
+        con = connect(role_database(settings().warehouse_db, ROLES[role]))
+    except WarehouseMissing as exc:
+        raise fail(str(exc), 2) from None
+    except duckdb.Error as exc:
+        raise fail(f"cannot open the warehouse: {exc}", 1) from None
     try:
         df = con.sql(query).pl()
-    except Exception as exc:  # duckdb raises many error classes; show the message, not a trace
-        console.print(f"[red]{type(exc).__name__}: {exc}[/red]")
-        raise typer.Exit(1) from exc
+    except Exception as exc:  # duckdb raises many error classes; one line, not a trace
+        raise fail(f"{type(exc).__name__}: {exc}", 1) from None
     finally:
-        pass
+        con.close()
     _print_frame(df, fmt=format)
-    con.close()
 
 
 def demo_summary() -> tuple[bool, list[str]]:

@@ -87,7 +87,7 @@ def sync(
     from assets.sync.keys import DEFAULT_NODE_URL, NODE_URL_ENV, sync_key
     from assets.sync.sync import SyncOutcome, days_between, sync_day
     from assets.sync.transport import NodeConfig
-    from warehouse.serving import connect, refresh_role_views
+    from warehouse.serving import open_role, refresh_role_views
     from warehouse.storage import Lake
 
     s = settings()
@@ -107,7 +107,7 @@ def sync(
     run_id = f"cli-sync-{uuid.uuid4().hex[:12]}"
     outcomes: list[SyncOutcome] = []
     t0 = time.perf_counter()
-    con = connect(s.warehouse_db, read_only=True)
+    con = open_role(s.warehouse_db, lake=lake)  # refreshed from this home's lake before it is read
     try:
         with (
             httpx.Client() as client,

@@ -1,12 +1,13 @@
 """Who sees which grade: the roles of the serving layer, derived from the registry's column grades.
 
-Embedded deployment (one machine, DuckDB files): a role is a DuckDB database of views. Analysts get
-`warehouse.duckdb`, whose views leave out every column above grade 2 (and mask personal data); data
-stewards of the provincial core get `warehouse_steward.duckdb`, whose views include grade-3 columns,
-personal data still masked. A person is given a role by the file they may open (OS group permissions on
-the two files; `lakehouse sql --role`). Views are the enforcement point for the tools analysts use; the
-Delta files underneath hold every column, so the lake directory itself is readable by the platform's
-service account and the stewards only.
+Embedded deployment (one machine, DuckDB files): a role is a DuckDB file of native tables (see
+warehouse.serving). Analysts get `warehouse.duckdb`, which holds no column above grade 2 and only masked
+personal data; data stewards of the provincial core get `warehouse_steward.duckdb`, which holds grade-3
+columns, personal data still masked. A person is given a role by the file they may open (OS group
+permissions on the two files; `lakehouse sql --role`). The file is the enforcement point: it contains
+nothing the role may not see and no path into the lake, and sessions opened through
+`warehouse.serving.connect` can read no other file. The Delta files underneath hold every column, so
+the lake directory itself is readable by the platform's service account only.
 
 Server deployment: the same ROLES become database roles or policies generated from the registry, e.g.
 PostgreSQL/pg_duckdb or a Trino/Ranger column-masking and column-denial policy per grade, or a query
@@ -25,7 +26,7 @@ from warehouse.registry import Column, TableSpec
 @dataclass(frozen=True)
 class Role:
     name: str
-    max_grade: int  # highest column grade the role's views show
+    max_grade: int  # highest column grade the role's file holds
     description: str
     database_suffix: str  # "" for the analysts' warehouse.duckdb
 

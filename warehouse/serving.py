@@ -1,15 +1,32 @@
-"""DuckDB serving: one view per registry table over its Delta table, in a schema per layer.
+"""DuckDB serving: one database file per role, holding native copies of the registry tables it may see.
 
-The views read Delta through DuckDB's `delta` extension (`delta_scan`), so they always show the latest
-committed version; they only need creating when a table first appears. The extension comes from the
-PyPI package `duckdb-extension-delta` (no download at run time): it is LOADed from its file.
+Why copies and not views over `delta_scan`: a view can only read the lake if the session can, and a session
+that can read a table's Delta folder can read every column in it (the grade-3 `legal_representative_id`,
+personal data in clear). So a role's file holds native tables: only the columns its grade allows, personal
+data already masked (DOMAIN.md), plus the marts. Sessions are sealed (`connect`): no file, extension or
+network access, configuration locked. The file carries no path into the lake, so a moved or restored
+home reads its own tables from the first query.
+
+Why files are replaced, never written in place: analysts keep the file open read-only (DuckDB CLI,
+DBeaver), and a read-write open would need a lock they hold. A refresh copies the live file beside it,
+applies what changed in the lake (only the changed partitions of partitioned tables, found in the Delta
+log), then renames it over the live one. Open sessions keep their snapshot; new sessions see the new
+one. Writers serialize on `<warehouse>.lock` (fcntl), never on a database file.
+
+The delta extension comes from the PyPI package `duckdb-extension-delta` (no download at run time); only
+refreshes load it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
-import time
-from dataclasses import dataclass
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -17,7 +34,7 @@ import duckdb_extension_delta
 
 from warehouse.access import ANALYST, ROLES, Role, role_database, visible_columns
 from warehouse.privacy import mask_sql
-from warehouse.registry import ENERGY_DAILY, LAYERS, TABLES, TableSpec
+from warehouse.registry import ENERGY_DAILY, TABLES, TableSpec
 from warehouse.storage import Lake
 
 DELTA_EXTENSION = (
@@ -26,114 +43,90 @@ DELTA_EXTENSION = (
     / f"v{duckdb.__version__}"
     / "delta.duckdb_extension"
 )
+FORMAT = "2"  # role files of native tables; anything else (e.g. views over delta_scan) is rebuilt
+ALIAS = "warehouse"  # the catalog name a session sees the role file under
 
 
-def connect(db_path: Path, *, read_only: bool = False, retries: int = 20) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse with the delta extension loaded; wait briefly if a writer holds the lock."""
-    for attempt in range(retries):
-        try:
-            con = duckdb.connect(str(db_path), read_only=read_only)
-            break
-        except duckdb.IOException:
-            if attempt == retries - 1:
-                raise
-            time.sleep(0.25)
-    con.execute(f"LOAD '{DELTA_EXTENSION}'")
+class WarehouseMissing(FileNotFoundError):
+    """The role's database was never built (run `lakehouse materialize`)."""
+
+
+# ---- sessions ----------------------------------------------------------------------------------
+
+
+def connect(db_path: Path, *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    """The one way a query reaches a role's database: read-only and sealed, whatever SQL it sends.
+
+    The file is attached read-only to a fresh in-memory session (so a process never gets a cached
+    instance of a file replaced since), then external access goes off (no read_csv/read_parquet/
+    delta_scan of any path, no COPY TO, no ATTACH, no INSTALL/LOAD, no network) and the configuration is
+    locked (no SET/RESET gives any of it back). Spilling to disk is off too, so no query writes a file.
+    """
+    if not read_only:
+        raise ValueError("role databases are only ever opened read-only; refreshes build a new file")
+    db_path = Path(db_path)
+    if not db_path.is_file():
+        raise WarehouseMissing(f"no warehouse at {db_path}: run `lakehouse materialize` first")
+    con = duckdb.connect(
+        ":memory:",
+        config={
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "allow_community_extensions": False,
+            "temp_directory": "",
+        },
+    )
+    try:
+        con.execute(f"ATTACH {_quote(str(db_path))} AS {ALIAS} (READ_ONLY)")
+        con.execute(f"USE {ALIAS}")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
-def view_sql(spec: TableSpec, lake: Lake, role: Role = ANALYST) -> str | None:
-    """The role's view of a table: only the columns its grade allows, personal data masked (DOMAIN.md)."""
+def open_role(
+    warehouse_db: Path, role: Role = ANALYST, *, lake: Lake | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A sealed session on the role's database; with `lake`, first brought up to date with this home's lake.
+
+    Readers that report what they read (the national sync) pass the lake: they never read a file built
+    from another home or behind the lake. Analysts (`lakehouse sql`) just open the file.
+    """
+    if lake is not None:
+        refresh_role_views(warehouse_db, lake)
+    return connect(role_database(warehouse_db, role))
+
+
+def query(db_path: Path, sql: str) -> duckdb.DuckDBPyRelation:
+    """Run an analyst query in a sealed session (the file may be open in other readers)."""
+    return connect(db_path).sql(sql)
+
+
+# ---- what a role sees ----------------------------------------------------------------------------
+
+
+def select_sql(spec: TableSpec, role: Role = ANALYST) -> str | None:
+    """The role's columns of a table: only those its grade allows, personal data masked (DOMAIN.md)."""
     columns = visible_columns(spec, role)
     if not columns:
         return None
+    return ", ".join(f"{mask_sql(c.pii, c.name)} AS {c.name}" if c.pii else c.name for c in columns)
+
+
+def view_sql(spec: TableSpec, lake: Lake, role: Role = ANALYST) -> str | None:
+    """The role's view of a table straight over its Delta folder, for platform code that reads the lake
+    in its own in-memory session (tests, benchmarks); people get native copies (`refresh_role_views`)."""
+    select = select_sql(spec, role)
+    if select is None:
+        return None
     comment = spec.description.replace("'", "''")
-    select = ", ".join(f"{mask_sql(c.pii, c.name)} AS {c.name}" if c.pii else c.name for c in columns)
     return (
-        f"CREATE OR REPLACE VIEW {spec.name} AS SELECT {select} FROM delta_scan('{lake.path(spec)}');\n"
+        f"CREATE OR REPLACE VIEW {spec.name} AS SELECT {select} FROM delta_scan({_quote(str(lake.path(spec)))});\n"
         f"COMMENT ON VIEW {spec.name} IS '{comment}';"
     )
-
-
-def _open(db_path: Path, retries: int = 20) -> duckdb.DuckDBPyConnection:
-    """A read-write connection without the delta extension (loading it costs ~0.5 s; most refreshes
-    find nothing to do)."""
-    for attempt in range(retries):
-        try:
-            return duckdb.connect(str(db_path))
-        except duckdb.IOException:
-            if attempt == retries - 1:
-                raise
-            time.sleep(0.25)
-    raise AssertionError("unreachable")
-
-
-def _refresh_role(
-    db_path: Path, lake: Lake, tables: dict[str, TableSpec], role: Role, marts: tuple[Mart, ...]
-) -> list[str]:
-    """Create missing or changed views (by definition fingerprint), then rebuild marts whose source changed."""
-    con = _open(db_path)
-    try:
-        con.execute(
-            "CREATE TABLE IF NOT EXISTS main.lakehouse_views (view_name VARCHAR PRIMARY KEY, fingerprint VARCHAR)"
-        )
-        con.execute(
-            "CREATE TABLE IF NOT EXISTS main.lakehouse_marts (mart_name VARCHAR PRIMARY KEY, source_version BIGINT)"
-        )
-        known = dict(con.execute("SELECT view_name, fingerprint FROM main.lakehouse_views").fetchall())
-        built = dict(con.execute("SELECT mart_name, source_version FROM main.lakehouse_marts").fetchall())
-        existing = {
-            f"{s}.{n}"
-            for s, n in con.execute(
-                "SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal"
-            ).fetchall()
-        }
-        views = []
-        for spec in tables.values():
-            sql = view_sql(spec, lake, role)
-            if sql is None or not lake.exists(spec):
-                continue
-            fingerprint = hashlib.sha256(sql.encode()).hexdigest()[:16]
-            if spec.name not in existing or known.get(spec.name) != fingerprint:
-                views.append((spec.name, sql, fingerprint))
-        stale = []
-        for mart in marts:
-            version = lake.version(mart.source)
-            if (
-                version is not None
-                and view_sql(mart.source, lake, role) is not None
-                and built.get(mart.name) != version
-            ):
-                stale.append((mart, version))
-        if not views and not stale:
-            return []
-        con.execute(f"LOAD '{DELTA_EXTENSION}'")
-        for layer in (*LAYERS, "mart"):
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {layer}")
-        for name, sql, fingerprint in views:
-            con.execute(sql)
-            con.execute("INSERT OR REPLACE INTO main.lakehouse_views VALUES (?, ?)", [name, fingerprint])
-        for mart, version in stale:
-            comment = mart.description.replace("'", "''")
-            con.execute("BEGIN")
-            con.execute(f"CREATE OR REPLACE TABLE {mart.name} AS {mart.sql.format(source=mart.source.name)}")
-            con.execute(f"COMMENT ON TABLE {mart.name} IS '{comment}'")
-            con.execute("INSERT OR REPLACE INTO main.lakehouse_marts VALUES (?, ?)", [mart.name, version])
-            con.execute("COMMIT")
-        return [name for name, _, _ in views] + [m.name for m, _ in stale]
-    finally:
-        con.close()
-
-
-def refresh_views(
-    db_path: Path, lake: Lake, tables: dict[str, TableSpec] = TABLES, role: Role = ANALYST
-) -> list[str]:
-    """Create the layer schemas and the role's view of every registry table that exists in the lake.
-
-    A view is (re)created when it is missing or its definition changed (a regraded column, a moved home):
-    each view's definition fingerprint is kept in the database.
-    """
-    return _refresh_role(db_path, lake, tables, role, marts=())
 
 
 @dataclass(frozen=True)
@@ -146,7 +139,7 @@ class Mart:
 
     name: str  # "mart.<table>"
     source: TableSpec
-    sql: str  # over {source}: the role's view of the source table
+    sql: str  # over {source}: the role's copy of the source table
     description: str
 
 
@@ -164,19 +157,281 @@ MARTS: tuple[Mart, ...] = (
 )
 
 
+# ---- refresh -----------------------------------------------------------------------------------
+
+
 def refresh_role_views(warehouse_db: Path, lake: Lake, tables: dict[str, TableSpec] = TABLES) -> list[str]:
     """Every role's database (see warehouse.access): the analysts' warehouse.duckdb and the stewards'.
 
-    Views first, then the marts built over them; a refresh with nothing to do opens no extension.
+    Returns "role:table" for every table or mart rebuilt; a refresh with nothing to do opens no extension
+    and writes nothing.
     """
-    created = []
-    for role in ROLES.values():
-        db = role_database(warehouse_db, role)
-        created += [f"{role.name}:{v}" for v in _refresh_role(db, lake, tables, role, MARTS)]
-    return created
+    dbs = {role: role_database(warehouse_db, role) for role in ROLES.values()}
+    built = _refresh(dbs, lake, tables, MARTS, lock=warehouse_db)
+    return [f"{role.name}:{name}" for role, names in built.items() for name in names]
 
 
-def query(db_path: Path, sql: str) -> duckdb.DuckDBPyRelation:
-    """Run an analyst query read-only (the file may be open in other readers)."""
-    con = connect(db_path, read_only=True)
-    return con.sql(sql)
+def refresh_views(
+    db_path: Path, lake: Lake, tables: dict[str, TableSpec] = TABLES, role: Role = ANALYST
+) -> list[str]:
+    """One role's database without marts (tests, tools); returns the tables rebuilt."""
+    return _refresh({role: Path(db_path)}, lake, tables, (), lock=Path(db_path))[role]
+
+
+@dataclass
+class _Plan:
+    """What one role file needs: tables copied whole, partitions replaced, tables dropped, marts rebuilt."""
+
+    role: Role
+    db: Path
+    from_live: bool  # start from a copy of the live file (else from nothing)
+    full: list[tuple[TableSpec, str, str, int]] = field(default_factory=list)  # spec, select, fp, version
+    partial: list[tuple[TableSpec, str, str, int, set]] = field(default_factory=list)
+    drop: list[str] = field(default_factory=list)
+    marts: list[tuple[Mart, int]] = field(default_factory=list)
+    drop_marts: list[str] = field(default_factory=list)
+
+    def empty(self) -> bool:
+        return not (self.full or self.partial or self.drop or self.marts or self.drop_marts)
+
+    def names(self) -> list[str]:
+        return [s.name for s, *_ in self.full + self.partial] + [m.name for m, _ in self.marts]
+
+
+def _refresh(
+    dbs: dict[Role, Path], lake: Lake, tables: dict[str, TableSpec], marts: tuple[Mart, ...], *, lock: Path
+) -> dict[Role, list[str]]:
+    with _writer_lock(lock):
+        versions = {name: delta_version(lake.path(spec)) for name, spec in tables.items()}
+        plans = [_plan(role, db, lake, tables, marts, versions) for role, db in dbs.items()]
+        todo = [p for p in plans if not p.empty()]
+        if todo:
+            _build(todo, lake)
+        return {p.role: p.names() for p in plans}
+
+
+@contextlib.contextmanager
+def _writer_lock(db: Path) -> Iterator[None]:
+    """Refreshes of one warehouse, from any process, one at a time (readers never take it)."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def delta_version(table: Path) -> int | None:
+    """The latest committed version of a Delta table, from its log's file names (no log parsed)."""
+    try:
+        names = os.listdir(table / "_delta_log")
+    except FileNotFoundError:
+        return None
+    versions = [int(n[:20]) for n in names if n.endswith(".json") and len(n) == 25 and n[:20].isdigit()]
+    return max(versions) if versions else None
+
+
+def changed_partitions(table: Path, partition_by: str | None, since: int, until: int) -> set | None:
+    """Partition values touched by commits since+1..until (Delta log add/remove actions); None when the
+    change cannot be confined to partitions (unpartitioned table, schema or protocol change, log gone)."""
+    if not partition_by:
+        return None
+    touched: set = set()
+    for version in range(since + 1, until + 1):
+        try:
+            lines = (table / "_delta_log" / f"{version:020d}.json").read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return None
+        for line in filter(str.strip, lines):
+            action = json.loads(line)
+            if "metaData" in action or "protocol" in action:
+                return None
+            for kind in ("add", "remove"):
+                if kind in action:
+                    values = action[kind].get("partitionValues")
+                    if not isinstance(values, dict) or partition_by not in values:
+                        return None
+                    touched.add(values[partition_by])
+    return touched
+
+
+def _fingerprint(spec: TableSpec, select: str) -> str:
+    return hashlib.sha256(f"{select}\n{spec.description}".encode()).hexdigest()[:16]
+
+
+def _read_state(db: Path, lake: Lake) -> tuple[dict[str, tuple[str, int]], dict[str, int]] | None:
+    """Tables (fingerprint, version) and marts (source version) of the live file; None when it must be
+    built from nothing: absent, of another format, or built from another home's lake (moved, restored)."""
+    if not db.is_file():
+        return None
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"ATTACH {_quote(str(db))} AS live (READ_ONLY)")
+        have = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'live'"
+            ).fetchall()
+        }
+        if not {"lakehouse_serving", "lakehouse_tables", "lakehouse_marts"} <= have:
+            return None
+        meta = dict(con.execute("SELECT key, value FROM live.main.lakehouse_serving").fetchall())
+        if meta.get("format") != FORMAT or meta.get("lake_root") != str(lake.root.resolve()):
+            return None
+        tables = {
+            n: (fp, v) for n, fp, v in con.execute("SELECT * FROM live.main.lakehouse_tables").fetchall()
+        }
+        built = dict(
+            con.execute("SELECT mart_name, source_version FROM live.main.lakehouse_marts").fetchall()
+        )
+        return tables, built
+    except duckdb.Error:
+        return None  # unreadable: rebuild it
+    finally:
+        con.close()
+
+
+def _plan(
+    role: Role,
+    db: Path,
+    lake: Lake,
+    tables: dict[str, TableSpec],
+    marts: tuple[Mart, ...],
+    versions: dict[str, int | None],
+) -> _Plan:
+    state = _read_state(db, lake)
+    known, built = state if state is not None else ({}, {})
+    plan = _Plan(role, db, from_live=state is not None)
+    wanted: dict[str, int] = {}
+    for name, spec in tables.items():
+        select, version = select_sql(spec, role), versions[name]
+        if select is None or version is None:
+            continue
+        wanted[name] = version
+        fp = _fingerprint(spec, select)
+        have = known.get(name)
+        if have is None or have[0] != fp:
+            plan.full.append((spec, select, fp, version))
+        elif have[1] != version:
+            parts = changed_partitions(lake.path(spec), spec.partition_by, have[1], version)
+            visible = {c.name for c in visible_columns(spec, role)}
+            if parts is None or have[1] > version or spec.partition_by not in visible:
+                plan.full.append((spec, select, fp, version))
+            else:
+                plan.partial.append((spec, select, fp, version, parts))
+    # gone from the lake or from the role's sight; a refresh of some tables leaves the others alone
+    plan.drop = sorted(n for n in known if n not in wanted and (n in tables or n not in TABLES))
+    copied = {s.name for s, *_ in plan.full + plan.partial}
+    for mart in marts:
+        source = mart.source.name
+        if source in wanted and (built.get(mart.name) != wanted[source] or source in copied):
+            plan.marts.append((mart, wanted[source]))
+        elif source not in wanted and mart.name in built:
+            plan.drop_marts.append(mart.name)
+    return plan
+
+
+def _build(plans: list[_Plan], lake: Lake) -> None:
+    """Build each role's new file beside the live one, then rename it over the live one."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"LOAD '{DELTA_EXTENSION}'")
+        for i, plan in enumerate(plans):
+            for stale in plan.db.parent.glob(f"{plan.db.name}.*.building*"):
+                stale.unlink(missing_ok=True)  # a crashed refresh's leftovers (we hold the writer lock)
+            tmp = plan.db.with_name(f"{plan.db.name}.{os.getpid()}.building")
+            if plan.from_live:
+                shutil.copyfile(plan.db, tmp)
+            alias = f"build_{i}"
+            con.execute(f"ATTACH {_quote(str(tmp))} AS {alias}")
+            try:
+                con.execute(f"USE {alias}")
+                _apply(con, plan, lake)
+                con.execute("USE memory")
+                con.execute(f"CHECKPOINT {alias}")
+            finally:
+                con.execute("USE memory")
+                con.execute(f"DETACH {alias}")
+            if Path(f"{tmp}.wal").exists():
+                raise RuntimeError(f"{tmp}: write-ahead log left after checkpoint; not replacing {plan.db}")
+            _publish(tmp, plan.db)
+    finally:
+        con.close()
+
+
+def _apply(con: duckdb.DuckDBPyConnection, plan: _Plan, lake: Lake) -> None:
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS main.lakehouse_serving (key VARCHAR PRIMARY KEY, value VARCHAR);"
+        "CREATE TABLE IF NOT EXISTS main.lakehouse_tables "
+        "(table_name VARCHAR PRIMARY KEY, fingerprint VARCHAR, version BIGINT);"
+        "CREATE TABLE IF NOT EXISTS main.lakehouse_marts (mart_name VARCHAR PRIMARY KEY, source_version BIGINT)"
+    )
+    for key, value in (("format", FORMAT), ("lake_root", str(lake.root.resolve())), ("role", plan.role.name)):
+        con.execute("INSERT OR REPLACE INTO main.lakehouse_serving VALUES (?, ?)", [key, value])
+    for name in plan.drop + plan.drop_marts:
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+        con.execute("DELETE FROM main.lakehouse_tables WHERE table_name = ?", [name])
+        con.execute("DELETE FROM main.lakehouse_marts WHERE mart_name = ?", [name])
+    for spec, select, fp, version in plan.full:
+        source = _delta_source(lake, spec, version)
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {spec.layer}")
+        con.execute(f"CREATE OR REPLACE TABLE {spec.name} AS SELECT {select} FROM {source}")
+        con.execute(f"COMMENT ON TABLE {spec.name} IS {_quote(spec.description)}")
+        con.execute("INSERT OR REPLACE INTO main.lakehouse_tables VALUES (?, ?, ?)", [spec.name, fp, version])
+    for spec, select, fp, version, parts in plan.partial:
+        schema, table = spec.name.split(".", 1)
+        (dtype,) = con.execute(
+            "SELECT data_type FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = ? AND table_name = ? AND column_name = ?",
+            [schema, table, spec.partition_by],
+        ).fetchone()
+        col = f'"{spec.partition_by}"'
+        values = [f"CAST({_quote(str(v))} AS {dtype})" for v in parts if v is not None]
+        conds = ([f"{col} IN ({', '.join(values)})"] if values else []) + (
+            [f"{col} IS NULL"] if None in parts else []
+        )
+        where = " OR ".join(conds) or "false"
+        source = _delta_source(lake, spec, version)
+        con.execute(f"DELETE FROM {spec.name} WHERE {where}")
+        con.execute(f"INSERT INTO {spec.name} BY NAME SELECT {select} FROM {source} WHERE {where}")
+        con.execute("INSERT OR REPLACE INTO main.lakehouse_tables VALUES (?, ?, ?)", [spec.name, fp, version])
+    for mart, version in plan.marts:
+        con.execute("CREATE SCHEMA IF NOT EXISTS mart")
+        con.execute(f"CREATE OR REPLACE TABLE {mart.name} AS {mart.sql.format(source=mart.source.name)}")
+        con.execute(f"COMMENT ON TABLE {mart.name} IS {_quote(mart.description)}")
+        con.execute("INSERT OR REPLACE INTO main.lakehouse_marts VALUES (?, ?)", [mart.name, version])
+
+
+def _delta_source(lake: Lake, spec: TableSpec, version: int) -> str:
+    """The table exactly at the version recorded for the copy (a commit landing meanwhile is picked up
+    by the next refresh, never half-counted)."""
+    return f"delta_scan({_quote(str(lake.path(spec)))}, version = {int(version)})"
+
+
+def _publish(tmp: Path, live: Path) -> None:
+    """Durably rename the new file over the live one, keeping the live file's permissions (OS groups
+    decide who may open which role's file)."""
+    if live.exists():
+        shutil.copymode(live, tmp)
+        st = live.stat()
+        with contextlib.suppress(PermissionError):
+            os.chown(tmp, st.st_uid, st.st_gid)
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    # a log beside the live file can only come from someone's read-write session on the old file; it must
+    # never be replayed onto the new one
+    Path(f"{live}.wal").unlink(missing_ok=True)
+    os.replace(tmp, live)
+    dir_fd = os.open(live.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
