@@ -96,9 +96,8 @@ def file_stats(df: pl.DataFrame) -> str:
         for c in stat_cols:
             if lo[c] is None:
                 continue
-            if isinstance(lo[c], str):
-                if len(lo[c]) > STATS_TEXT_CHARS or len(hi[c]) > STATS_TEXT_CHARS:
-                    continue  # a cut max would be below the true max: leave the column out
+            if isinstance(lo[c], str) and max(len(lo[c]), len(hi[c])) > STATS_TEXT_CHARS:
+                continue  # a cut max would be below the true max: leave the column out
             mins[c], maxs[c] = _stat_value(lo[c]), _stat_value(hi[c])
     return json.dumps({"numRecords": df.height, "minValues": mins, "maxValues": maxs, "nullCount": nulls})
 
