@@ -22,6 +22,9 @@ class Settings:
     late_watermark_days: int
     partitions_start: dt.date
     natural_gas_kgce_per_m3: float
+    shard_rows: int = 2_000_000  # the telemetry day build cuts a day into shards of at most this many rows
+    shards: int = 0  # a fixed shard count (0: from shard_rows and the day's bronze rows)
+    shard_workers: int = 1  # shards built in parallel processes
 
     @property
     def landing(self) -> Path:
@@ -68,6 +71,9 @@ class Settings:
             "LAKEHOUSE_LATE_WATERMARK_DAYS": str(self.late_watermark_days),
             "LAKEHOUSE_PARTITIONS_START": self.partitions_start.isoformat(),
             "LAKEHOUSE_NATURAL_GAS_KGCE_PER_M3": repr(self.natural_gas_kgce_per_m3),
+            "LAKEHOUSE_SHARD_ROWS": str(self.shard_rows),
+            "LAKEHOUSE_SHARDS": str(self.shards),
+            "LAKEHOUSE_SHARD_WORKERS": str(self.shard_workers),
             "DAGSTER_HOME": str(self.dagster_home),
         }
 
@@ -81,6 +87,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         natural_gas_kgce_per_m3=float(
             env.get("LAKEHOUSE_NATURAL_GAS_KGCE_PER_M3", KGCE_PER_UNIT["natural_gas"])
         ),
+        shard_rows=int(env.get("LAKEHOUSE_SHARD_ROWS", "2000000")),
+        shards=int(env.get("LAKEHOUSE_SHARDS", "0")),
+        shard_workers=int(env.get("LAKEHOUSE_SHARD_WORKERS", "1")),
     )
 
 
