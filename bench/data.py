@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
+import re
 import shutil
 from pathlib import Path
 
@@ -19,6 +21,9 @@ DEFECT_RATE = 0.0
 READINGS_PER_ENTERPRISE_GUESS = 2070  # ~21.5 series x 96 slots; refined by calibrate()
 REPO = Path(__file__).resolve().parent.parent
 READY = "READY.json"
+# Above this size the day is streamed to files: copies of the cached base day with their own equipment
+# (the simulator holds a whole province-day in memory, which does not fit at 50M readings).
+STREAM_BASE_ROWS = 10_000_000
 
 
 def simulator_fingerprint() -> str:
@@ -88,6 +93,8 @@ def generate_task(spec: dict, steps) -> dict:
     target = dataset_dir(work, rows)
     if (target / READY).exists():
         return json.loads((target / READY).read_text())
+    if rows > STREAM_BASE_ROWS:
+        return stream_copies(work, rows, steps)
     with steps.step("calibrate"):
         enterprises, predicted = calibrate(rows)
     from simulator import generate
@@ -135,3 +142,73 @@ def landing_files(landing: Path) -> list[Path]:
     suffixes = (".csv", ".jsonl", ".parquet")
     telemetry = landing / "telemetry"
     return sorted(p for p in telemetry.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+
+
+# Equipment ids at the start of a CSV field or JSON string: "EQ" + digits (a USCC starts with digits).
+_EQUIPMENT_ID = re.compile(rb"(?<=[,\"])(EQ\d+)(?=[,\"])")
+
+
+def copy_suffix(copy: int) -> str:
+    return "" if copy == 0 else f"C{copy}"
+
+
+def stream_copies(work: Path, rows: int, steps) -> dict:
+    """A day of about `rows` readings as copies of the cached base day, written file by file.
+
+    Copy c carries the base day's files under telemetry/copy<c>/ with every equipment id suffixed "C<c>"
+    (same enterprises, more equipment) and the same modification times (landing dates); the equipment
+    master lists every copy's equipment. Memory: one landing file at a time.
+    """
+    base = generate_task({"work": str(work), "rows": STREAM_BASE_ROWS}, steps)
+    base_dir = dataset_dir(work, STREAM_BASE_ROWS)
+    copies = max(1, round(rows / base["rows"]))
+    target = dataset_dir(work, rows)
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    import polars as pl
+
+    with steps.step("generate"):
+        src_root = base_dir / "landing" / "telemetry"
+        files = landing_files(base_dir / "landing")
+        for c in range(copies):
+            suffix = copy_suffix(c).encode()
+            for src in files:
+                dst = tmp / "landing" / "telemetry" / f"copy{c:02d}" / src.relative_to(src_root)
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                if c == 0:  # the base day's own equipment: the same bytes
+                    try:
+                        os.link(src, dst)
+                    except OSError:
+                        shutil.copy2(src, dst)
+                    continue
+                if src.suffix.lower() == ".parquet":
+                    df = pl.read_parquet(src)
+                    df.with_columns(pl.col("equipment_id") + suffix.decode()).write_parquet(dst)
+                else:
+                    dst.write_bytes(_EQUIPMENT_ID.sub(rb"\g<1>" + suffix, src.read_bytes()))
+                st = src.stat()
+                os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+        master = tmp / "landing" / "master"
+        shutil.copytree(base_dir / "landing" / "master", master)
+        equipment = pl.read_parquet(master / "equipment.parquet")
+        pl.concat(
+            [equipment.with_columns(pl.col("equipment_id") + copy_suffix(c)) for c in range(copies)]
+        ).write_parquet(master / "equipment.parquet")
+    out = landing_files(tmp / "landing")
+    record = {
+        **base,
+        "rows_requested": rows,
+        "rows": base["rows"] * copies,
+        "predicted": base["rows"] * copies,
+        "equipment": base["equipment"] * copies,
+        "series": base["series"] * copies,
+        "files": len(out),
+        "files_by_format": {k: v * copies for k, v in base["files_by_format"].items()},
+        "bytes": sum(p.stat().st_size for p in out),
+        "generate_seconds": steps.seconds.get("generate"),
+        "streamed_copies_of": base_dir.name,
+    }
+    (tmp / READY).write_text(json.dumps(record, indent=1))
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return record

@@ -1,8 +1,8 @@
 """The three engines over the same landing files of one local day, each writing per-equipment energy.
 
 * `ours`: the project's own functions, called as the Dagster assets call them: landing -> bronze
-  (`ingest_landing` into a fresh Lake) -> silver (`clean_telemetry` over the day's bronze rows read back
-  from Delta, `Lake.replace_partition`) -> `theme.energy_daily` (`energy_daily`, `replace_partition`).
+  (`ingest_landing` into a fresh Lake) -> the day build in shards (`build_day`: silver, quarantine,
+  `theme.energy_daily`, `theme.equipment_daily` per shard, `commit_day`: one Delta commit per table).
 * `bare_polars`: the same logical work written directly in polars (one lazy query).
 * `bare_duckdb`: the same in DuckDB SQL.
 
@@ -15,7 +15,6 @@ Each writes `COMPARE_COLUMNS` per equipment to a Parquet file that the parent co
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -33,146 +32,95 @@ FIELDS = ("uscc", "equipment_id", "metric", "ts", "value", "unit")
 RUN_ID = "bench"
 
 
-# --- ours -----------------------------------------------------------------------------------------
+# --- ours ---------------------------------------------------------------------------------------
 
 
 def ours(spec: dict, steps) -> dict:
+    """The lakehouse's own day, through the plain functions the Dagster assets call, phase by phase:
+
+    master data into the lake (as `silver.equipment` / the golden record's current rows), landing ->
+    bronze (`ingest_landing`: parse, route, streamed bronze commit, ledger), then the day build
+    (`shard_count` from the day's bronze rows, `build_day`: K shards each reading its bronze slice and
+    writing silver, quarantine, energy and equipment files, `commit_day`: one Delta commit per table).
+    """
     import shutil
 
-    import polars as pl
-
-    import assets.telemetry.ingest as ingest_mod
-    import assets.telemetry.transform as transform_mod
-    import warehouse.storage as storage_mod
     from assets.enterprise.master import read_master
-    from assets.telemetry.transform import clean_telemetry
-    from assets.theme.energy import energy_daily, last_meter_readings
-    from warehouse.registry import (
-        BRONZE_TELEMETRY,
-        ENERGY_DAILY,
-        ENTERPRISE,
-        EQUIPMENT,
-        LANDING_FILES,
-        QUARANTINE_TELEMETRY,
-        SILVER_TELEMETRY,
-    )
+    from assets.telemetry.ingest import ingest_landing
+    from assets.telemetry.shards import build_day, commit_day, day_bronze_rows, shard_count
+    from warehouse.registry import ENTERPRISE, EQUIPMENT
+    from warehouse.settings import load_settings
     from warehouse.storage import Lake
 
     landing, lake_root, day = Path(spec["landing"]), Path(spec["lake"]), dt.date.fromisoformat(spec["day"])
     shutil.rmtree(lake_root, ignore_errors=True)
     lake = Lake(lake_root)
-
-    # Instrumentation only: the project's functions, wrapped to time them (behaviour unchanged).
-    import assets.telemetry.landing as landing_mod
-
-    # Whatever of these the project's modules currently call through their globals gets timed.
-    instrument = [
-        (ingest_mod, "read_landing_file", "ingest.parse_files"),
-        (landing_mod, "parse_csv", "ingest.parse_files.csv"),
-        (landing_mod, "parse_jsonl", "ingest.parse_files.jsonl"),
-        (landing_mod, "parse_parquet", "ingest.parse_files.parquet"),
-        (ingest_mod, "reading_day", "ingest.reading_day"),
-        (ingest_mod, "route_reading_days", "ingest.route_reading_days"),
-        (ingest_mod, "content_hash", "ingest.hash_files"),
-        (storage_mod, "write_deltalake", "delta.write_deltalake"),
-        (storage_mod, "conform", "delta.conform"),
-        (transform_mod, "prepare", "silver.clean.prepare"),
-        (transform_mod, "flag_quality", "silver.clean.flag_quality"),
-    ]
-    for module, attr, label in instrument:
-        if callable(getattr(module, attr, None)):
-            setattr(module, attr, steps.wrap(label, getattr(module, attr)))
-    for method in ("append", "upsert"):  # bronze append and ledger upsert, timed per table
-        original = getattr(lake, method)
-
-        def timed(spec_, df, *, run_id, _original=original, _method=method):
-            return steps.wrap(f"{_method}[{spec_.name}]", _original)(spec_, df, run_id=run_id)
-
-        setattr(lake, method, timed)
+    settings = load_settings()
+    shard_rows = int(spec.get("shard_rows") or settings.shard_rows)
+    workers = int(spec.get("shard_workers") or settings.shard_workers)
 
     with steps.step("master"):
         equipment, notes = _master(read_master, landing / "master", EQUIPMENT)
         enterprises, more = _master(read_master, landing / "master", ENTERPRISE)
         notes += more
+        lake.overwrite(EQUIPMENT, equipment, run_id=RUN_ID)
+        lake.overwrite(ENTERPRISE, enterprises, run_id=RUN_ID)
+        del equipment, enterprises
 
-    # landing -> bronze (assets/telemetry/assets.py ingest_telemetry)
-    with steps.step("ingest"):
-        result = ingest_mod.ingest_landing(landing, lake, run_id=RUN_ID)
+    with steps.step("ingest"):  # ingest_telemetry: parse, route, streamed bronze commit, ledger
+        result = ingest_landing(landing, lake, run_id=RUN_ID)
     rejected = result.count("rejected")
     if rejected:
         raise RuntimeError(f"{rejected} landing files rejected: the cached landing folder was modified")
 
-    # bronze -> silver (build_silver_telemetry)
-    with steps.step("silver"):
-        with steps.step("silver.read_bronze"):
-            raw = lake.read(BRONZE_TELEMETRY, where=pl.col("reading_day") == pl.lit(day))
-            current_bronze = getattr(ingest_mod, "current_bronze", None)  # corrected re-deliveries
-            if current_bronze is not None:
-                raw = current_bronze(raw, lake.read(LANDING_FILES))
-        with steps.step("silver.clean"), _timed_frame_methods(steps, "silver.clean", ("sort", "unique")):
-            cleaned = clean_telemetry(raw, equipment, day=day, run_id=RUN_ID)
-        with steps.step("silver.write"):
-            lake.replace_partition(SILVER_TELEMETRY, day, cleaned.clean, run_id=RUN_ID)
-            lake.replace_partition(QUARANTINE_TELEMETRY, day, cleaned.quarantined, run_id=RUN_ID)
-    landed, clean_rows = cleaned.landed, cleaned.clean.height
-    quarantined, duplicates = cleaned.quarantined.height, cleaned.duplicates
-    reasons = cleaned.reasons
-    del raw, cleaned
-
-    # silver -> theme.energy_daily (theme_energy_daily)
-    with steps.step("theme"):
-        with steps.step("theme.read_silver"):
-            readings = lake.read(SILVER_TELEMETRY, partition=day)
-            baseline = last_meter_readings(lake.read(SILVER_TELEMETRY, partition=day - dt.timedelta(days=1)))
-        with steps.step("theme.energy_daily"):
-            df = energy_daily(readings, baseline, equipment, enterprises, day=day)
-        with steps.step("theme.write"):
-            lake.replace_partition(ENERGY_DAILY, day, df, run_id=RUN_ID)
-    steps.seconds["total"] = steps.seconds["ingest"] + steps.seconds["silver"] + steps.seconds["theme"]
+    with steps.step("day"):  # build_telemetry_day
+        with steps.step("day.plan"):
+            k = shard_count(day_bronze_rows(lake, day), shard_rows, spec.get("shards"))
+        with steps.step("day.shards"):
+            build = build_day(lake, day, run_id=RUN_ID, shards=k, workers=workers)
+        with steps.step("day.commit"):
+            commit_day(lake, build, run_id=RUN_ID)
+    for name, sec in build.seconds.items():
+        if name.startswith("shards."):
+            steps.seconds[f"day.{name}"] = sec  # summed over shards (CPU-side phases inside build_shard)
+    steps.seconds["day.prepare"] = build.seconds.get("prepare", 0.0)
+    steps.seconds["total"] = steps.seconds["ingest"] + steps.seconds["day"]
+    df = build.energy
     df.select(COMPARE_COLUMNS).write_parquet(spec["output"])
     return {
         "notes": notes,
         "rows_in": result.records,
-        "landed": landed,
-        "clean": clean_rows,
-        "quarantined": quarantined,
-        "quarantine_reasons": reasons,
-        "duplicates": duplicates,
+        "landed": build.landed,
+        "clean": build.clean,
+        "quarantined": build.quarantined,
+        "quarantine_reasons": build.reasons,
+        "duplicates": build.duplicates,
         "equipment_rows": df.height,
+        "shards": k,
+        "shard_workers": workers,
+        "rows_per_shard": build.rows_per_shard,
+        "shard_peak_rss": max(s.peak_rss_bytes for s in build.shards) if build.shards else 0,
+        "shard_pids": sorted({s.pid for s in build.shards}),
         "lake_bytes": sum(p.stat().st_size for p in lake_root.rglob("*") if p.is_file()),
     }
 
 
 def _master(read_master, folder: Path, spec) -> tuple:
-    """`read_master` as the asset calls it; if the export lacks newly declared columns (registry and
-    simulator changing), the declared columns it has, the rest null, and a note saying so."""
+    """`read_master` as the asset calls it, with every declared column (the telemetry master export
+    lists the connected enterprises only: the golden record's other columns are null here, valid_to
+    null = current); if the export lacks newly declared columns, a note saying so."""
     import polars as pl
 
+    notes = []
     try:
-        return read_master(folder, spec), []
+        df = read_master(folder, spec)
     except ValueError as exc:
         from assets.enterprise.master import MASTER_FILES
 
-        df = pl.read_parquet(folder / MASTER_FILES[spec.name])
-        cols = [
-            (pl.col(n) if n in df.columns else pl.lit(None)).cast(t).alias(n) for n, t in spec.schema.items()
-        ]
-        return df.select(cols).unique(subset=list(spec.key), keep="last"), [f"read_master fallback: {exc}"]
-
-
-@contextlib.contextmanager
-def _timed_frame_methods(steps, prefix: str, methods: tuple[str, ...]):
-    """Time eager DataFrame methods (e.g. the dedupe sort/unique inside clean_telemetry) while active."""
-    import polars as pl
-
-    saved = {m: getattr(pl.DataFrame, m) for m in methods}
-    try:
-        for m, fn in saved.items():
-            setattr(pl.DataFrame, m, steps.wrap(f"{prefix}.{m}", fn))
-        yield
-    finally:
-        for m, fn in saved.items():
-            setattr(pl.DataFrame, m, fn)
+        df = pl.read_parquet(folder / MASTER_FILES[spec.name]).unique(subset=list(spec.key), keep="last")
+        notes.append(f"read_master fallback: {exc}")
+    cols = [(pl.col(n) if n in df.columns else pl.lit(None)).cast(t).alias(n) for n, t in spec.schema.items()]
+    return df.select(cols), notes
 
 
 # --- bare polars ----------------------------------------------------------------------------------

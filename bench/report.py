@@ -7,7 +7,8 @@ from pathlib import Path
 MIB = 1 << 20
 ENGINE_NAMES = {"ours": "ours (lakehouse)", "polars": "bare polars", "duckdb": "bare DuckDB"}
 OURS_STEPS = (
-    ("ingest", "landing -> bronze (`ingest_landing`)"),
+    ("master", "master data into the lake (not in the total)"),
+    ("ingest", "landing -> bronze (`ingest_landing`: parse, route, streamed bronze commit, ledger)"),
     ("ingest.parse_files", "  parse files (`read_landing_file`)"),
     ("ingest.parse_files.csv", "    CSV (`parse_csv`, RFC 4180 in polars)"),
     ("ingest.parse_files.jsonl", "    JSONL (`parse_jsonl`, polars NDJSON reader)"),
@@ -17,18 +18,15 @@ OURS_STEPS = (
     ("ingest.hash_files", "  SHA-256 of files"),
     ("ingest.append[bronze.telemetry_raw]", "  bronze Delta append"),
     ("ingest.upsert[catalog.landing_files]", "  ledger upsert"),
-    ("silver", "bronze -> silver (read, `clean_telemetry`, `replace_partition`)"),
-    ("silver.read_bronze", "  read the day's bronze rows from Delta"),
-    ("silver.clean", "  `clean_telemetry`"),
-    ("silver.clean.prepare", "    `prepare` (typing, joins)"),
-    ("silver.clean.flag_quality", "    `flag_quality` (windows)"),
-    ("silver.clean.sort", "    DataFrame.sort (dedupe order + final order)"),
-    ("silver.clean.unique", "    DataFrame.unique (dedupe, maintain_order)"),
-    ("silver.write", "  silver + quarantine `replace_partition`"),
-    ("theme", "silver -> theme.energy_daily"),
-    ("theme.read_silver", "  read silver day + previous day"),
-    ("theme.energy_daily", "  `energy_daily`"),
-    ("theme.write", "  `replace_partition`"),
+    ("day", "the day build (`build_telemetry_day`'s plain functions)"),
+    ("day.plan", "  shard count from the day's bronze rows (`day_bronze_rows`, `shard_count`)"),
+    ("day.prepare", "  orphan cleanup + previous day's meter tail"),
+    ("day.shards", "  shards (`build_day`), wall"),
+    ("day.shards.read", "    read the shard's bronze slice + master (summed over shards)"),
+    ("day.shards.clean", "    `clean_telemetry`"),
+    ("day.shards.themes", "    `energy_daily` + `equipment_daily`"),
+    ("day.shards.stage", "    `Lake.stage_files` (Parquet + stats)"),
+    ("day.commit", "  `commit_day`: one Delta transaction per table"),
 )
 
 
@@ -49,6 +47,8 @@ def _met(m: bool | None) -> str:
 
 
 def write_markdown(result: dict, path: Path) -> None:
+    from bench.run import _ours_peak
+
     m = result["machine"]
     v = m["versions"]
     cfg = result["config"]
@@ -74,10 +74,12 @@ def write_markdown(result: dict, path: Path) -> None:
         "per-equipment outputs are compared (electricity kWh, gas m³, coal t and tce within 1e-6 relative, "
         "peak load exact, mean load within 1e-9) and the benchmark fails if they differ.",
         "",
-        "* **ours**: `ingest_landing` into a fresh Lake -> bronze read back with a `reading_day` filter -> "
-        "`clean_telemetry` -> silver and quarantine `replace_partition` -> `energy_daily` -> "
-        "`replace_partition`, as the Dagster assets call them (master data from the landing Parquet via "
-        "`read_master`; the quality gate is timed separately below).",
+        "* **ours**: `ingest_landing` into a fresh Lake (bronze streamed in one commit, rows laid out by "
+        "reading day and shard bucket) -> `shard_count` -> `build_day` (K shards by equipment: bronze slice, "
+        "`clean_telemetry`, `energy_daily`, `equipment_daily`, Parquet files staged) -> `commit_day` (one Delta "
+        "commit per table: silver, quarantine, energy, equipment), the plain functions `build_telemetry_day` "
+        "calls (master data from the landing Parquet via `read_master`; the quality gate is timed separately "
+        "below). Peak RSS of ours is the maximum over its processes (the run and any shard worker).",
         "* **bare polars**: one lazy query over the same files (`scan_csv`/`scan_ndjson`/`scan_parquet`, all "
         "fields as text), timestamp parsing, UNIT_CONVERSIONS, dedupe (latest file wins), the local day, "
         "meter deltas with resets and rollovers as `meter_consumption`, per-equipment energy, tce, peak/mean load.",
@@ -105,10 +107,32 @@ def write_markdown(result: dict, path: Path) -> None:
             lines.append(
                 f"| {size['rows']:,} | {ENGINE_NAMES[e]} | {_s(r['median_seconds'])} | "
                 f"({_s(r['min_seconds'])}–{_s(r['max_seconds'])}) | {r['rows_per_second']:,.0f} | "
-                f"{r['peak_rss_mib']:,.0f} | {ratio} |"
+                f"{(_ours_peak(size) if e == 'ours' else r['peak_rss_mib']):,.0f} | {ratio} |"
             )
     for sk in result.get("skipped_sizes", []):
         lines += ["", f"Size {sk['rows_requested']:,} skipped: {sk['reason']}."]
+    flat = result.get("memory_flatness")
+    if flat:
+        lines += [
+            "",
+            f"Memory flatness: peak RSS of ours at {_rows(flat['rows'])} / at {_rows(flat['base_rows'])} = "
+            f"**{flat['ratio']:.2f}**.",
+        ]
+    for size in result["sizes"]:
+        sh = size.get("ours_shards") or {}
+        if sh.get("shards"):
+            per = sh.get("rows_per_shard") or []
+            lines += [
+                "",
+                f"{_rows(size['rows_requested'])}: ours in {sh['shards']} shards ({sh.get('shard_workers') or 1} at a "
+                f"time), {min(per):,}–{max(per):,} rows per shard; shard peak RSS "
+                f"{(sh.get('shard_peak_rss') or 0) / MIB:,.0f} MiB."
+                + (
+                    f" Data: {size['streamed_copies_of']} streamed as copies."
+                    if size.get("streamed_copies_of")
+                    else ""
+                ),
+            ]
     notes = sorted({n for s in result["sizes"] for n in s.get("notes", [])})
     for n in notes:
         lines += ["", f"Note: {n}"]
@@ -170,11 +194,11 @@ def write_markdown(result: dict, path: Path) -> None:
             "## Quality gate",
             "",
             f"`{gates[0][1]['api']}` on the finished silver partition (GX suite with Data Docs + partition "
-            "rules + reconciliation), as `build_silver_telemetry` calls it. *Cold* is the first call in a "
+            "rules + reconciliation) on the silver partition read back whole. *Cold* is the first call in a "
             "process (GX import, file context, suite and Data Docs set-up); *warm* the median of the later "
-            "calls. Share = gate / silver step of `ours` (median).",
+            "calls. Share = gate / day step of `ours` (median).",
             "",
-            "| rows | cold s | warm s | GX without Data Docs s | silver s | share warm | share cold | peak RSS MiB | failing checks |",
+            "| rows | cold s | warm s | GX without Data Docs s | day build s | share warm | share cold | peak RSS MiB | failing checks |",
             "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for s, g in gates:

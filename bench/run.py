@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -37,6 +38,7 @@ MIB = 1 << 20
 # Goals from the issue.
 GOAL_RATIO = 1.3  # ours within 1.3x of the faster bare engine
 GOAL_RSS_ROWS, GOAL_RSS_BYTES = 50_000_000, 4 * GIB  # 50M rows at <= 4 GiB peak RSS
+GOAL_FLATNESS = 1.3  # peak RSS at 50M <= 1.3x the peak at 10M
 GOAL_GATE_SHARE = 0.20  # gate <= 20% of the silver transform
 GOAL_ANALYST_P95_MS = 50.0
 
@@ -292,7 +294,7 @@ def evaluate_goals(result: dict) -> list[dict]:
         )
     elif big:
         ours = big[0]["engines"].get("ours", {})
-        peak = ours.get("peak_rss_mib")
+        peak = _ours_peak(big[0]) if ours.get("status") == "ok" else ours.get("peak_rss_mib")
         killed = ours.get("status") == "killed"
         goals.append(
             {
@@ -326,6 +328,15 @@ def evaluate_goals(result: dict) -> list[dict]:
                     "met": False if projected > GOAL_RSS_BYTES and s["rows"] >= 1_000_000 else None,
                 }
             )
+    flat = result.get("memory_flatness")
+    if flat:
+        goals.append(
+            {
+                "goal": f"peak RSS at {_fmt_rows(flat['rows'])} <= {GOAL_FLATNESS}x the peak at 10M (ours)",
+                "value": f"{flat['ratio']:.2f}x",
+                "met": flat["ratio"] <= GOAL_FLATNESS,
+            }
+        )
     for size in result["sizes"]:
         gate = size.get("gate") or {}
         share = gate.get("share_of_silver_warm")
@@ -366,6 +377,24 @@ def evaluate_goals(result: dict) -> list[dict]:
 # --- the benchmark --------------------------------------------------------------------------------
 
 
+@dataclass
+class Bench:
+    """What every phase of a benchmark run shares: where it works and how it runs children."""
+
+    console: Console
+    work: Path
+    specs: Path
+    timeout: float
+    rss_limit: int
+    shard_workers: int = 1
+    shard_rows: int | None = None
+    skipped: str = ""  # why the last size was skipped
+
+    def child(self, spec: dict, what: str) -> dict:
+        with self.console.status(what):
+            return run_child(spec, self.specs, timeout=self.timeout, rss_limit=self.rss_limit)
+
+
 def run_bench(
     rows: list[int] | tuple[int, ...] = DEFAULT_ROWS,
     runs: int = 3,
@@ -383,14 +412,20 @@ def run_bench(
     profile: bool = False,
     timeout: float = 3600.0,
     rss_limit_gib: float | None = None,
+    shard_workers: int = 1,
+    shard_rows: int | None = None,
+    large_runs: int = 1,
+    large_bare: bool = False,
     console: Console | None = None,
 ) -> dict:
     """Run the benchmark; write the JSON, the Markdown report and the plot; return the result dict.
 
     rows: landed readings per size (one local day each); runs: child-process runs per engine and size
-    (medians are reported); out_dir / markdown: relative paths are taken from the repo root; work_dir:
-    generated data and lakes (default $LAKEHOUSE_BENCH_HOME or bench/work, git-ignored). Raises
-    BenchMismatch if the engines' outputs differ.
+    (medians are reported); sizes of LARGE_ROWS and more run `large_runs` times, ours alone unless
+    `large_bare`; out_dir / markdown: relative paths are taken from the repo root; work_dir: generated
+    data and lakes (default $LAKEHOUSE_BENCH_HOME or bench/work, git-ignored); shard_workers /
+    shard_rows: the day build's LAKEHOUSE_SHARD_WORKERS / LAKEHOUSE_SHARD_ROWS. Raises BenchMismatch if
+    the engines' outputs differ.
     """
     console = console or Console()
     t_wall = time.perf_counter()
@@ -399,17 +434,40 @@ def run_bench(
         raise ValueError("runs must be >= 1")
     work = _work_dir(work_dir)
     out_dir, markdown = _resolve(out_dir), _resolve(markdown)
-    specs = work / "specs"
     total_ram = psutil.virtual_memory().total
     rss_limit = int((rss_limit_gib * GIB) if rss_limit_gib else 0.8 * total_ram)
+    bench = Bench(console, work, work / "specs", timeout, rss_limit, shard_workers, shard_rows)
+    result = start_result(bench, rows, runs)
+    for n_rows in rows:
+        large = n_rows >= LARGE_ROWS
+        engines = ENGINES if (not large or large_bare) else ("ours",)
+        size = bench_size(bench, n_rows, large_runs if large else runs, engines)
+        if size is None:
+            result["skipped_sizes"].append({"rows_requested": n_rows, "reason": bench.skipped})
+            continue
+        lake = work / "runs" / _fmt_rows(n_rows) / "lake"
+        if gate and not large:
+            size["gate"] = gate_phase(bench, size, lake)
+        if profile:
+            size["profile"] = profile_phase(bench, size, lake)
+        _rmtree(lake)
+        result["sizes"].append(size)
+    memory_flatness(result, console)
+    if analyst:
+        result["analyst"] = analyst_phase(bench, analyst_days, analyst_runs)
+    if sync_runs:
+        result["national_sync"] = sync_phase(bench, sync_runs, sync_enterprises)
+    return finish(result, out_dir, markdown, plot, console, t_wall)
+
+
+def start_result(bench: Bench, rows: list[int], runs: int) -> dict:
     from bench.data import DEFECT_RATE, SEED, START
 
     machine = machine_info()
     git = _git()
-    today = dt.date.today()
     result: dict = {
         "benchmark": "lakehouse: ours vs bare polars vs bare DuckDB",
-        "date": today.isoformat(),
+        "date": dt.date.today().isoformat(),
         "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "commit": git["commit"],
         "dirty_worktree": git["dirty"],
@@ -421,172 +479,246 @@ def run_bench(
             "day": START.isoformat(),
             "seed": SEED,
             "defect_rate": DEFECT_RATE,
-            "work_dir": str(work),
-            "rss_limit_gib": round(rss_limit / GIB, 1),
-            "timeout_seconds": timeout,
+            "work_dir": str(bench.work),
+            "rss_limit_gib": round(bench.rss_limit / GIB, 1),
+            "timeout_seconds": bench.timeout,
+            "shard_workers": bench.shard_workers,
+            "shard_rows": bench.shard_rows,
         },
         "sizes": [],
         "skipped_sizes": [],
     }
-    console.print(
+    bench.console.print(
         f"[bold]lakehouse bench[/bold] sizes {', '.join(_fmt_rows(r) for r in rows)} x {runs} runs · "
         f"{machine['cpu_count']} CPUs, {machine['ram_gib']} GiB · polars {machine['versions']['polars']}, "
-        f"duckdb {machine['versions']['duckdb']}, deltalake {machine['versions']['deltalake']} · work {work}"
+        f"duckdb {machine['versions']['duckdb']}, deltalake {machine['versions']['deltalake']} · work {bench.work}"
     )
+    return result
 
-    def child(spec: dict, what: str) -> dict:
-        with console.status(what):
-            return run_child(spec, specs, timeout=timeout, rss_limit=rss_limit)
 
-    for n_rows in rows:
-        label = _fmt_rows(n_rows)
-        data = child({"task": "generate", "work": str(work), "rows": n_rows}, f"{label}: generating data")
-        if data["status"] != "ok":
-            reason = f"data generation killed: {data['error']}"
-            console.print(f"[cyan]{label:>4}[/cyan] [red]skipped: {reason}[/red]")
-            result["skipped_sizes"].append({"rows_requested": n_rows, "reason": reason})
-            continue
-        from bench.data import dataset_dir
+def generate_phase(bench: Bench, n_rows: int) -> dict | None:
+    """The size's landing day (cached; streamed to files above STREAM_BASE_ROWS)."""
+    label = _fmt_rows(n_rows)
+    data = bench.child(
+        {"task": "generate", "work": str(bench.work), "rows": n_rows}, f"{label}: generating data"
+    )
+    if data["status"] != "ok":
+        bench.skipped = f"data generation killed: {data['error']}"
+        bench.console.print(f"[cyan]{label:>4}[/cyan] [red]skipped: {bench.skipped}[/red]")
+        return None
+    gen_s = data.get("seconds", {}).get("generate")
+    bench.console.print(
+        f"[cyan]{label:>4}[/cyan] data: {data['rows']:,} readings, {data['enterprises']:,} enterprises, "
+        f"{data['equipment']:,} equipment, {data['files']:,} files, {data['bytes'] / MIB:,.0f} MiB"
+        + (f" (generated in {gen_s:.1f} s)" if gen_s else " (cached)")
+    )
+    return data
 
-        landing = dataset_dir(work, n_rows) / "landing"
-        gen_s = data.get("seconds", {}).get("generate")
-        console.print(
-            f"[cyan]{label:>4}[/cyan] data: {data['rows']:,} readings, {data['enterprises']:,} enterprises, "
-            f"{data['equipment']:,} equipment, {data['files']:,} files, {data['bytes'] / MIB:,.0f} MiB"
-            + (f" (generated in {gen_s:.1f} s)" if gen_s else " (cached)")
-        )
-        size: dict = {
-            "rows_requested": n_rows,
-            **{
-                k: data[k]
-                for k in ("rows", "enterprises", "equipment", "series", "files", "files_by_format", "bytes")
-            },
-            "generate_seconds": data.get("generate_seconds"),
-            "engines": {},
-        }
-        run_dir = work / "runs" / label
-        run_dir.mkdir(parents=True, exist_ok=True)
-        lake = run_dir / "lake"
-        per_engine: dict[str, list[dict]] = {e: [] for e in ENGINES}
-        reference = run_dir / "ours-1.parquet"
-        dead: set[str] = set()
-        for i in range(1, runs + 1):
-            done: dict[str, dict] = {}
-            for engine in ENGINES:
-                if engine in dead:
-                    continue
-                spec = {
-                    "task": engine,
-                    "landing": str(landing),
-                    "day": START.isoformat(),
-                    "lake": str(lake),
-                    "output": str(run_dir / f"{engine}-{i}.parquet"),
-                }
-                r = child(spec, f"{label}: {engine} run {i}/{runs}")
-                per_engine[engine].append(r)
-                if r["status"] != "ok":
-                    dead.add(engine)
-                    console.print(
-                        f"[cyan]{label:>4}[/cyan] [red]{engine} run {i}/{runs} killed: {r['error']}[/red]"
-                    )
-                    continue
-                done[engine] = r
-            # The engines must agree before any time is reported.
-            ref = reference if reference.exists() else None
-            if ref is None and done:
-                ref = run_dir / f"{next(iter(done))}-{i}.parquet"
-            if ref is not None:
-                from bench.engines import compare_outputs
 
-                problems = []
-                for engine in done:
-                    out = run_dir / f"{engine}-{i}.parquet"
-                    if out != ref:
-                        problems += compare_outputs(ref, out, label=f"{label} {engine} run {i} vs {ref.stem}")
-                if problems:
-                    raise BenchMismatch("engines disagree:\n" + "\n".join(problems))
-            for engine, r in done.items():
-                console.print(f"[cyan]{label:>4}[/cyan] {_run_line(engine, i, runs, r, size['rows'])}")
-        for engine in ENGINES:
-            size["engines"][engine] = summarize_engine(per_engine[engine], size["rows"])
-        size["notes"] = sorted({n for r in per_engine["ours"] for n in r.get("notes", [])})
-        size["agreement"] = (
-            f"per-equipment outputs equal across {', '.join(e for e in ENGINES if e not in dead)} "
-            f"in every run (energy within 1e-6 relative, peak load exact, mean load within 1e-9)"
-        )
-        ratio, best = _ratio(size)
-        size["ratio_ours_vs_best_bare"], size["best_bare"] = ratio, best
-        if ratio is not None:
-            console.print(f"[cyan]{label:>4}[/cyan] [bold]ours / {best} = {ratio:.2f}x[/bold] (medians)")
-        ours_runs = [r for r in per_engine["ours"] if r["status"] == "ok"]
-        if gate and ours_runs:
-            last = ours_runs[-1]
-            gspec = {
-                "task": "gate",
-                "lake": str(lake),
-                "day": START.isoformat(),
-                "gx_home": str(run_dir / "gx"),
-                "master": str(landing / "master"),
-                "calls": 3,
-                "landed": last["landed"],
-                "quarantined": last["quarantined"],
-                "duplicates": last["duplicates"],
-                "quarantine_reasons": last.get("quarantine_reasons") or {},
-            }
-            g = child(gspec, f"{label}: quality gate")
-            if g["status"] == "ok":
-                silver = size["engines"]["ours"]["steps_median_seconds"]["silver"]
-                g["silver_seconds_median"] = silver
-                g["share_of_silver_warm"] = (g["warm_seconds"] or g["cold_seconds"]) / silver
-                g["share_of_silver_cold"] = g["cold_seconds"] / silver
-                g["peak_rss_mib"] = g["peak_rss"] / MIB
-                console.print(
-                    f"[cyan]{label:>4}[/cyan] gate ({g['api']}): cold {g['cold_seconds']:.1f} s, warm "
-                    f"{g['warm_seconds']:.1f} s = {g['share_of_silver_warm']:.0%} of silver ({silver:.1f} s); "
-                    f"failed checks: {g['failed_checks'] or 'none'}"
-                )
-            size["gate"] = g
-        if profile and ours_runs:
-            prof = run_dir / "ours.prof"
+def bench_size(bench: Bench, n_rows: int, runs: int, engines: tuple[str, ...]) -> dict | None:
+    """One size: data, then every engine `runs` times in fresh children, outputs compared after each run."""
+    from bench.data import START, dataset_dir
+
+    data = generate_phase(bench, n_rows)
+    if data is None:
+        return None
+    label = _fmt_rows(n_rows)
+    landing = dataset_dir(bench.work, n_rows) / "landing"
+    size: dict = {
+        "rows_requested": n_rows,
+        **{
+            k: data[k]
+            for k in ("rows", "enterprises", "equipment", "series", "files", "files_by_format", "bytes")
+        },
+        "generate_seconds": data.get("generate_seconds"),
+        "streamed_copies_of": data.get("streamed_copies_of"),
+        "engines": {},
+        "landing": str(landing),
+    }
+    run_dir = bench.work / "runs" / label
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lake = run_dir / "lake"
+    per_engine: dict[str, list[dict]] = {e: [] for e in engines}
+    reference = run_dir / "ours-1.parquet"
+    dead: set[str] = set()
+    for i in range(1, runs + 1):
+        done: dict[str, dict] = {}
+        for engine in engines:
+            if engine in dead:
+                continue
             spec = {
-                "task": "ours",
+                "task": engine,
                 "landing": str(landing),
                 "day": START.isoformat(),
                 "lake": str(lake),
-                "output": str(run_dir / "ours-profile.parquet"),
-                "profile": str(prof),
+                "output": str(run_dir / f"{engine}-{i}.parquet"),
+                "shard_workers": bench.shard_workers,
+                "shard_rows": bench.shard_rows,
             }
-            child(spec, f"{label}: ours under cProfile")
-            size["profile"] = {"path": str(prof), "top": _profile_top(prof)}
-            console.print(f"[cyan]{label:>4}[/cyan] cProfile of ours -> {prof}")
-        _rmtree(lake)
-        result["sizes"].append(size)
-
-    if analyst:
-        a = child(
-            {"task": "analyst", "root": str(work / "analyst"), "days": analyst_days, "runs": analyst_runs},
-            "analyst queries",
-        )
-        result["analyst"] = a
-        for q, by_src in a["queries"].items():
-            console.print(
-                f"analyst {q}: "
-                + ", ".join(
-                    f"{s} p50 {v['p50_ms']:.0f} / p95 {v['p95_ms']:.0f} ms" for s, v in by_src.items()
+            r = bench.child(spec, f"{label}: {engine} run {i}/{runs}")
+            per_engine[engine].append(r)
+            if r["status"] != "ok":
+                dead.add(engine)
+                bench.console.print(
+                    f"[cyan]{label:>4}[/cyan] [red]{engine} run {i}/{runs} killed: {r['error']}[/red]"
                 )
-            )
-    if sync_runs:
-        sync = child(
-            {"task": "sync", "root": str(work / "sync"), "runs": sync_runs, "enterprises": sync_enterprises},
-            "national sync round-trip on loopback",
+                continue
+            done[engine] = r
+        compare_phase(run_dir, reference, done, i, label)
+        for engine, r in done.items():
+            bench.console.print(f"[cyan]{label:>4}[/cyan] {_run_line(engine, i, runs, r, size['rows'])}")
+    for engine in ENGINES:
+        size["engines"][engine] = summarize_engine(per_engine.get(engine, []), size["rows"])
+    size["notes"] = sorted({n for r in per_engine["ours"] for n in r.get("notes", [])})
+    compared = [e for e in engines if e not in dead]
+    size["agreement"] = (
+        f"per-equipment outputs equal across {', '.join(compared)} in every run (energy within 1e-6 "
+        "relative, peak load exact, mean load within 1e-9)"
+        if len(compared) > 1
+        else "not compared (one engine at this size)"
+    )
+    ours_ok = [r for r in per_engine["ours"] if r["status"] == "ok"]
+    if ours_ok:
+        last = ours_ok[-1]
+        size["ours_shards"] = {
+            k: last.get(k) for k in ("shards", "shard_workers", "rows_per_shard", "shard_peak_rss", "landed")
+        }
+        size["ours_last"] = {
+            k: last.get(k) for k in ("landed", "quarantined", "duplicates", "quarantine_reasons")
+        }
+    ratio, best = _ratio(size)
+    size["ratio_ours_vs_best_bare"], size["best_bare"] = ratio, best
+    if ratio is not None:
+        bench.console.print(f"[cyan]{label:>4}[/cyan] [bold]ours / {best} = {ratio:.2f}x[/bold] (medians)")
+    return size
+
+
+def compare_phase(run_dir: Path, reference: Path, done: dict[str, dict], i: int, label: str) -> None:
+    """The engines must agree before any time is reported."""
+    ref = reference if reference.exists() else None
+    if ref is None and done:
+        ref = run_dir / f"{next(iter(done))}-{i}.parquet"
+    if ref is None:
+        return
+    from bench.engines import compare_outputs
+
+    problems = []
+    for engine in done:
+        out = run_dir / f"{engine}-{i}.parquet"
+        if out != ref:
+            problems += compare_outputs(ref, out, label=f"{label} {engine} run {i} vs {ref.stem}")
+    if problems:
+        raise BenchMismatch("engines disagree:\n" + "\n".join(problems))
+
+
+def gate_phase(bench: Bench, size: dict, lake: Path) -> dict | None:
+    """The quality gate alone on the silver partition the last `ours` run committed."""
+    from bench.data import START
+
+    last = size.get("ours_last")
+    if not last:
+        return None
+    label = _fmt_rows(size["rows_requested"])
+    gspec = {
+        "task": "gate",
+        "lake": str(lake),
+        "day": START.isoformat(),
+        "gx_home": str(lake.parent / "gx"),
+        "master": str(Path(size["landing"]) / "master"),
+        "calls": 3,
+        "landed": last["landed"],
+        "quarantined": last["quarantined"],
+        "duplicates": last["duplicates"],
+        "quarantine_reasons": last.get("quarantine_reasons") or {},
+    }
+    g = bench.child(gspec, f"{label}: quality gate")
+    if g["status"] == "ok":
+        silver = size["engines"]["ours"]["steps_median_seconds"]["day"]
+        g["silver_seconds_median"] = silver
+        g["share_of_silver_warm"] = (g["warm_seconds"] or g["cold_seconds"]) / silver
+        g["share_of_silver_cold"] = g["cold_seconds"] / silver
+        g["peak_rss_mib"] = g["peak_rss"] / MIB
+        bench.console.print(
+            f"[cyan]{label:>4}[/cyan] gate ({g['api']}): cold {g['cold_seconds']:.1f} s, warm "
+            f"{g['warm_seconds']:.1f} s = {g['share_of_silver_warm']:.0%} of the day build ({silver:.1f} s); "
+            f"failed checks: {g['failed_checks'] or 'none'}"
         )
-        result["national_sync"] = sync
-        if sync.get("status") == "ok":
-            rt = sync["round_trip_ms"]
-            console.print(
-                f"national sync: {sync['enterprises']:,} enterprises, {sync['rows']} rows, {sync['bytes']:,} bytes: "
-                f"round-trip p50 {rt['p50_ms']:.0f} ms (min {rt['min_ms']:.0f}, max {rt['max_ms']:.0f})"
-            )
+    return g
+
+
+def profile_phase(bench: Bench, size: dict, lake: Path) -> dict:
+    from bench.data import START
+
+    run_dir = lake.parent
+    prof = run_dir / "ours.prof"
+    spec = {
+        "task": "ours",
+        "landing": size["landing"],
+        "day": START.isoformat(),
+        "lake": str(lake),
+        "output": str(run_dir / "ours-profile.parquet"),
+        "profile": str(prof),
+        "shard_workers": bench.shard_workers,
+        "shard_rows": bench.shard_rows,
+    }
+    bench.child(spec, f"{_fmt_rows(size['rows_requested'])}: ours under cProfile")
+    bench.console.print(f"[cyan]{_fmt_rows(size['rows_requested']):>4}[/cyan] cProfile of ours -> {prof}")
+    return {"path": str(prof), "top": _profile_top(prof)}
+
+
+def memory_flatness(result: dict, console: Console) -> None:
+    """Peak RSS of ours at the largest size over the peak at 10M (the goal: at most GOAL_FLATNESS)."""
+    peaks = {
+        s["rows_requested"]: _ours_peak(s)
+        for s in result["sizes"]
+        if s["engines"].get("ours", {}).get("status") == "ok"
+    }
+    base = peaks.get(10_000_000)
+    big = max((r for r in peaks if r > 10_000_000), default=None)
+    if base and big:
+        ratio = peaks[big] / base
+        result["memory_flatness"] = {"rows": big, "base_rows": 10_000_000, "ratio": ratio}
+        console.print(
+            f"[bold]memory flatness: ours peak RSS at {_fmt_rows(big)} / at 10M = {ratio:.2f}[/bold]"
+        )
+
+
+def _ours_peak(size: dict) -> float:
+    """Peak RSS of any process of ours (the run's own process or a shard worker), MiB."""
+    ours = size["engines"]["ours"]
+    workers = max((r.get("shard_peak_rss") or 0 for r in ours.get("runs", [])), default=0) / MIB
+    return max(ours.get("peak_rss_mib") or 0.0, workers)
+
+
+def analyst_phase(bench: Bench, days: int, runs: int) -> dict:
+    a = bench.child(
+        {"task": "analyst", "root": str(bench.work / "analyst"), "days": days, "runs": runs},
+        "analyst queries",
+    )
+    for q, by_src in a["queries"].items():
+        bench.console.print(
+            f"analyst {q}: "
+            + ", ".join(f"{s} p50 {v['p50_ms']:.0f} / p95 {v['p95_ms']:.0f} ms" for s, v in by_src.items())
+        )
+    return a
+
+
+def sync_phase(bench: Bench, runs: int, enterprises: int) -> dict:
+    sync = bench.child(
+        {"task": "sync", "root": str(bench.work / "sync"), "runs": runs, "enterprises": enterprises},
+        "national sync round-trip on loopback",
+    )
+    if sync.get("status") == "ok":
+        rt = sync["round_trip_ms"]
+        bench.console.print(
+            f"national sync: {sync['enterprises']:,} enterprises, {sync['rows']} rows, {sync['bytes']:,} bytes: "
+            f"round-trip p50 {rt['p50_ms']:.0f} ms (min {rt['min_ms']:.0f}, max {rt['max_ms']:.0f})"
+        )
+    return sync
+
+
+def finish(result: dict, out_dir: Path, markdown: Path, plot: bool, console: Console, t_wall: float) -> dict:
+    """Goals, findings, JSON, plot and the Markdown report."""
     result["goals"] = evaluate_goals(result)
     result["findings"] = findings(result)
     result["loadavg_end"] = list(os.getloadavg())
@@ -595,7 +727,7 @@ def run_bench(
     from bench.report import write_markdown, write_plot
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    json_path = out_dir / f"{today.isoformat()}-{git['commit']}.json"
+    json_path = out_dir / f"{dt.date.today().isoformat()}-{result['commit']}.json"
     if plot:
         png = out_dir / "rows_per_second.png"
         write_plot(result, png)
@@ -616,31 +748,20 @@ def run_bench(
 
 
 LEAVES = {
-    "ingest": (
-        "ingest.parse_files",
-        "ingest.reading_day",
-        "ingest.route_reading_days",
-        "ingest.hash_files",
-        "ingest.append[bronze.telemetry_raw]",
-        "ingest.upsert[catalog.landing_files]",
-    ),
-    "silver": ("silver.read_bronze", "silver.clean", "silver.write"),
-    "theme": ("theme.read_silver", "theme.energy_daily", "theme.write"),
+    "ingest": (),
+    "day": ("day.plan", "day.prepare", "day.shards", "day.commit"),
 }
+SHARD_PHASES = ("day.shards.read", "day.shards.clean", "day.shards.themes", "day.shards.stage")
 LEAF_LABELS = {
-    "ingest.parse_files": "parsing landing files (read_landing_file)",
-    "ingest.reading_day": "reading_day per landing file",
-    "ingest.route_reading_days": "route_reading_days",
-    "ingest.hash_files": "hashing landing files",
-    "ingest.append[bronze.telemetry_raw]": "bronze Delta append",
-    "ingest.upsert[catalog.landing_files]": "landing-file ledger upsert",
-    "ingest.other": "ingest loop overhead (per-file frames, concat, lineage columns)",
-    "silver.read_bronze": "reading the day's bronze rows back from Delta",
-    "silver.clean": "clean_telemetry",
-    "silver.write": "silver/quarantine replace_partition",
-    "theme.read_silver": "reading silver back from Delta",
-    "theme.energy_daily": "energy_daily",
-    "theme.write": "theme replace_partition",
+    "ingest": "landing -> bronze (ingest_landing: parse, route, streamed bronze commit, ledger)",
+    "day.plan": "shard count from the day's bronze rows",
+    "day.prepare": "orphan cleanup + previous day's meter tail",
+    "day.shards": "shards (read bronze slice, clean, themes, stage files)",
+    "day.commit": "one Delta commit per table",
+    "day.shards.read": "shards: read bronze slice + master",
+    "day.shards.clean": "shards: clean_telemetry",
+    "day.shards.themes": "shards: energy_daily + equipment_daily",
+    "day.shards.stage": "shards: write Parquet files",
 }
 
 
@@ -653,13 +774,8 @@ def findings(result: dict) -> list[str]:
     o = s["engines"]["ours"]
     med = o["steps_median_seconds"]
     total = med.get("total") or o["median_seconds"]
-    leaves = {}
-    for parent, kids in LEAVES.items():
-        for k in kids:
-            if k in med:
-                leaves[k] = med[k]
-        if parent == "ingest" and "ingest" in med:
-            leaves["ingest.other"] = max(0.0, med["ingest"] - sum(med.get(k, 0.0) for k in kids))
+    leaves = {"ingest": med.get("ingest", 0.0), "day.plan": med.get("day.plan", 0.0)}
+    leaves |= {k: med[k] for k in (*SHARD_PHASES, "day.prepare", "day.commit") if k in med}
     top = sorted(leaves.items(), key=lambda kv: kv[1], reverse=True)
     out = [
         f"At {_fmt_rows(s['rows_requested'])} rows ours takes {o['median_seconds']:.1f} s; the largest steps: "
@@ -672,7 +788,7 @@ def findings(result: dict) -> list[str]:
             f"The fastest bare engine ({ENGINE_LABEL.get(best, best)}) does the whole job in "
             f"{s['engines'][best]['median_seconds']:.1f} s at {s['engines'][best]['peak_rss_mib']:,.0f} MiB; ours peaks at "
             f"{o['peak_rss_mib']:,.0f} MiB (largest step peak: "
-            + max(((k, v) for k, v in o["steps_peak_rss_mib"].items() if "." in k), key=lambda kv: kv[1])[0]
+            + max(((k, v) for k, v in o["steps_peak_rss_mib"].items()), key=lambda kv: kv[1])[0]
             + ")."
         )
     return out
@@ -691,7 +807,10 @@ def _run_line(engine: str, i: int, runs: int, r: dict, rows: int) -> str:
     s = r["seconds"]
     total = s["total"]
     if engine == "ours":
-        parts = f"ingest {s['ingest']:.1f} · silver {s['silver']:.1f} · theme {s['theme']:.1f}"
+        parts = (
+            f"ingest {s['ingest']:.1f} · day {s['day']:.1f} in {r.get('shards')} shards "
+            f"(commit {s.get('day.commit', 0):.1f}) · shard peak {(r.get('shard_peak_rss') or 0) / GIB:.2f} GiB"
+        )
     else:
         parts = f"query {s.get('query', 0):.1f}"
     return (
@@ -725,7 +844,11 @@ def main(argv: list[str] | None = None) -> int:
     """`lakehouse bench` / `make bench` / `python -m bench`."""
     p = argparse.ArgumentParser(prog="lakehouse bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--rows", type=int, nargs="+", default=list(DEFAULT_ROWS), help="landed readings per size")
-    p.add_argument("--large", action="store_true", help=f"also run {LARGE_ROWS:,} rows")
+    p.add_argument("--large", action="store_true", help=f"also run {LARGE_ROWS:,} rows (streamed data)")
+    p.add_argument("--large-runs", type=int, default=1, help="runs per engine at the large sizes")
+    p.add_argument("--large-bare", action="store_true", help="run the bare engines at the large sizes too")
+    p.add_argument("--shard-workers", type=int, default=1, help="LAKEHOUSE_SHARD_WORKERS for ours")
+    p.add_argument("--shard-rows", type=int, default=None, help="LAKEHOUSE_SHARD_ROWS for ours")
     p.add_argument("--runs", type=int, default=3, help="runs per engine and size (median reported)")
     p.add_argument("--out-dir", type=Path, default=Path("bench/results"))
     p.add_argument("--markdown", type=Path, default=Path("BENCHMARKS.md"))
@@ -758,6 +881,10 @@ def main(argv: list[str] | None = None) -> int:
             plot=not a.no_plot,
             profile=a.profile,
             rss_limit_gib=a.rss_limit_gib,
+            shard_workers=a.shard_workers,
+            shard_rows=a.shard_rows,
+            large_runs=a.large_runs,
+            large_bare=a.large_bare,
         )
     except BenchMismatch as exc:
         Console(stderr=True).print(f"[red bold]BENCHMARK FAILED: {exc}[/red bold]")

@@ -8,13 +8,14 @@ check stops the table's downstream assets in the run.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue
 
-from quality.gx import validate_partition
+from quality.gx import SAMPLE_SIZE, ExpectationOutcome, GxOutcome, validate_partition
 from quality.rules import Rule, rules_for
 from warehouse.registry import QUALITY_RESULTS, RECONCILIATION, TableSpec
 
@@ -106,6 +107,39 @@ class Evaluation:
     def passed(self) -> bool:
         return all(r.passed for r in self.check_results)
 
+    @property
+    def passed_blocking(self) -> bool:
+        """No error-severity check failed (warnings do not stop downstream tables)."""
+        return all(r.passed or r.severity == AssetCheckSeverity.WARN for r in self.check_results)
+
+
+def combined_validation(
+    gx_home: Path, spec: TableSpec, partition: str, frames: Iterable[pl.DataFrame], rules: list, run_id: str
+) -> GxOutcome:
+    """The GX suite over a partition's pieces: evaluated and failed counts summed, all must pass."""
+    total: GxOutcome | None = None
+    for frame in frames:
+        o = validate_partition(gx_home, spec.name, partition, frame, rules, run_id, build_docs=False)
+        if total is None:
+            total = o
+            continue
+        merged = [
+            ExpectationOutcome(
+                a.rule_id,
+                a.success and b.success,
+                a.evaluated + b.evaluated,
+                a.failed + b.failed,
+                (a.sample + b.sample)[:SAMPLE_SIZE],
+                a.error or b.error,
+            )
+            for a, b in zip(total.outcomes, o.outcomes, strict=True)
+        ]
+        total = GxOutcome(total.success and o.success, merged, None, total.seconds + o.seconds)
+    if total is None:  # no piece: the empty partition
+        empty = pl.DataFrame(schema=spec.schema)
+        total = validate_partition(gx_home, spec.name, partition, empty, rules, run_id, build_docs=False)
+    return total
+
 
 def evaluate(
     spec: TableSpec,
@@ -118,15 +152,24 @@ def evaluate(
     row_rule_counts: dict[str, int] | None = None,
     evaluated: int | None = None,
     context: dict | None = None,
+    gx_frames: Iterable[pl.DataFrame] | None = None,
 ) -> Evaluation:
-    """Validate one finished partition: the table's GX suite, partition rules, reconciliation, tallies."""
+    """Validate one finished partition: the table's GX suite, partition rules, reconciliation, tallies.
+
+    `gx_frames`: the partition in pieces (a sharded build's shards, one in memory at a time) for the GX
+    suite, whose outcomes are summed; valid for expectations that hold per piece (row-wise ones, and
+    uniqueness of a key that includes the shard key). `df` then only feeds the partition rules.
+    """
     now = dt.datetime.now(dt.UTC)
     rules = {r.id: r for r in gated_rules(spec) if r.expectation is not None}
     # Data Docs are rebuilt once after the day's runs (catalog_job), not per partition: the HTML
     # rendering costs more than validating the data at demo sizes.
-    outcome = validate_partition(
-        gx_home, spec.name, partition, df, list(rules.values()), run_id, build_docs=False
-    )
+    if gx_frames is None:
+        outcome = validate_partition(
+            gx_home, spec.name, partition, df, list(rules.values()), run_id, build_docs=False
+        )
+    else:
+        outcome = combined_validation(gx_home, spec, partition, gx_frames, list(rules.values()), run_id)
     docs_url = outcome.docs_url or docs_index_url(gx_home)
     checks, rows = [], []
     for rule in gated_rules(spec):

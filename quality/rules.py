@@ -236,18 +236,19 @@ def day_completeness(energy: pl.DataFrame, ctx: dict) -> PartitionOutcome:
 def row_count_in_band(df: pl.DataFrame, ctx: dict) -> PartitionOutcome:
     """Row count within +-50% of the trailing 7-day median (skipped with fewer than 3 earlier days)."""
     history = [n for n in ctx.get("trailing_row_counts", []) if n is not None][-7:]
+    rows = int(ctx.get("rows", df.height))  # a sharded build passes the day's count, not all its rows
     if len(history) < 3:
         return PartitionOutcome(
-            df.height, 0, True, f"{df.height:,} rows; only {len(history)} earlier day(s) to compare"
+            rows, 0, True, f"{rows:,} rows; only {len(history)} earlier day(s) to compare"
         )
     median = sorted(history)[len(history) // 2]
     low, high = median * (1 - ROW_COUNT_BAND), median * (1 + ROW_COUNT_BAND)
-    ok = low <= df.height <= high
+    ok = low <= rows <= high
     return PartitionOutcome(
-        df.height,
+        rows,
         0 if ok else 1,
         ok,
-        f"{df.height:,} rows vs trailing median {median:,} (band {low:,.0f}-{high:,.0f})",
+        f"{rows:,} rows vs trailing median {median:,} (band {low:,.0f}-{high:,.0f})",
     )
 
 

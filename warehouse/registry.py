@@ -101,6 +101,11 @@ BRONZE_TELEMETRY = TableSpec(
         ("value", pl.String, "Value as landed"),
         ("unit", pl.String, "Unit as landed"),
         ("raw_line", pl.String, "Original text of a line that could not be parsed"),
+        (
+            "shard_bucket",
+            pl.Int16,
+            "crc32(trimmed equipment_id) mod 256: the day build reads one shard's bucket range by file statistics",
+        ),
     ),
 )
 

@@ -28,6 +28,9 @@ class Settings:
     natural_gas_kgce_per_m3: float
     future_tolerance: dt.timedelta = FUTURE_TOLERANCE
     in_progress_max_age: dt.timedelta = IN_PROGRESS_MAX_AGE
+    shard_rows: int = 2_000_000  # the telemetry day build cuts a day into shards of at most this many rows
+    shards: int = 0  # a fixed shard count (0: from shard_rows and the day's bronze rows)
+    shard_workers: int = 1  # shards built in parallel processes
 
     @property
     def landing(self) -> Path:
@@ -76,6 +79,9 @@ class Settings:
             "LAKEHOUSE_NATURAL_GAS_KGCE_PER_M3": repr(self.natural_gas_kgce_per_m3),
             "LAKEHOUSE_FUTURE_TOLERANCE_MINUTES": repr(self.future_tolerance.total_seconds() / 60),
             "LAKEHOUSE_IN_PROGRESS_MAX_AGE_HOURS": repr(self.in_progress_max_age.total_seconds() / 3600),
+            "LAKEHOUSE_SHARD_ROWS": str(self.shard_rows),
+            "LAKEHOUSE_SHARDS": str(self.shards),
+            "LAKEHOUSE_SHARD_WORKERS": str(self.shard_workers),
             "DAGSTER_HOME": str(self.dagster_home),
         }
 
@@ -99,6 +105,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
                 env.get("LAKEHOUSE_IN_PROGRESS_MAX_AGE_HOURS", IN_PROGRESS_MAX_AGE.total_seconds() / 3600)
             )
         ),
+        shard_rows=int(env.get("LAKEHOUSE_SHARD_ROWS", "2000000")),
+        shards=int(env.get("LAKEHOUSE_SHARDS", "0")),
+        shard_workers=int(env.get("LAKEHOUSE_SHARD_WORKERS", "1")),
     )
 
 

@@ -3,19 +3,31 @@
 Every write is a single Delta commit carrying the Dagster run id in its commit metadata, so a write
 is atomic (a crash before the commit leaves the previous version readable) and a partition replace
 removes exactly that partition's files and adds the new ones in one transaction.
+
+Large partitions are built in pieces (shards, possibly on other machines): each piece writes its own
+Parquet files into the table's partition folder (`Lake.stage_files`, returning picklable `StagedFile`s,
+i.e. the Delta `Add` actions), and one transaction then replaces the partition with all of them
+(`Lake.commit_partition`). Files staged by a build that died before its commit are referenced by no
+commit; `Lake.remove_orphans` deletes them (the next build of the partition calls it first).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
+import time
+import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+import pyarrow.parquet as pq
+from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
+from deltalake.transaction import AddAction
 
 from warehouse.registry import TableSpec
 
@@ -43,11 +55,76 @@ def _literal(value: object) -> str:
     return str(value)
 
 
+def _partition_text(value: object) -> str:
+    """A partition value as the Delta log spells it (dates ISO 8601)."""
+    return value.isoformat() if isinstance(value, dt.date | dt.datetime) else str(value)
+
+
+STATS_TEXT_CHARS = 32  # string min/max in file statistics are cut to this many characters
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A data file written into a table's folder but not yet committed: its Delta `Add` action.
+
+    Plain values only, so a shard built on another machine can hand it back to the committer.
+    """
+
+    table: str
+    path: str  # relative to the table root
+    size: int
+    partition_values: tuple[tuple[str, str], ...]
+    modification_time: int  # ms since the epoch
+    stats: str  # Delta file statistics (JSON): numRecords, minValues, maxValues, nullCount
+    rows: int
+
+    def add_action(self) -> AddAction:
+        return AddAction(
+            self.path, self.size, dict(self.partition_values), self.modification_time, True, self.stats
+        )
+
+
+def file_stats(df: pl.DataFrame) -> str:
+    """Delta per-file statistics of a frame, so readers skip files by min/max like delta-rs' own writes."""
+    mins: dict[str, object] = {}
+    maxs: dict[str, object] = {}
+    nulls = {c: int(n) for c, n in zip(df.columns, df.null_count().row(0), strict=True)}
+    stat_cols = [c for c, t in df.schema.items() if t.is_numeric() or t.is_temporal() or t == pl.String]
+    if df.height and stat_cols:
+        lo = df.select(pl.col(stat_cols).min()).row(0, named=True)
+        hi = df.select(pl.col(stat_cols).max()).row(0, named=True)
+        for c in stat_cols:
+            if lo[c] is None:
+                continue
+            if isinstance(lo[c], str) and max(len(lo[c]), len(hi[c])) > STATS_TEXT_CHARS:
+                continue  # a cut max would be below the true max: leave the column out
+            mins[c], maxs[c] = _stat_value(lo[c]), _stat_value(hi[c])
+    return json.dumps({"numRecords": df.height, "minValues": mins, "maxValues": maxs, "nullCount": nulls})
+
+
+def _stat_value(v: object) -> object:
+    if isinstance(v, dt.datetime):
+        # Delta stats are UTC with millisecond precision: widen so the range still covers the values
+        return v.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return v
+
+
+def _safe(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)[:48]
+
+
 class Lake:
     """Delta tables under one root, laid out as <root>/<layer>/<table>."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
+
+    @property
+    def uri(self) -> str:
+        """The lake's root as a URI-like string: what a shard on another process or machine is given."""
+        return str(self.root)
 
     def path(self, spec: TableSpec) -> Path:
         return spec.path(self.root)
@@ -109,6 +186,7 @@ class Lake:
         mode: str,
         predicate: str | None = None,
         operation: str,
+        row_group_rows: int | None = None,
     ) -> int:
         """One commit of a frame, or of a stream of frames (each conformed and handed over as it comes)."""
         frames = [df] if isinstance(df, pl.DataFrame) else df
@@ -128,6 +206,7 @@ class Lake:
             predicate=predicate,
             partition_by=[spec.partition_by] if spec.partition_by else None,
             schema_mode="merge",  # a column added to the registry is added to the table (additive only)
+            writer_properties=WriterProperties(max_row_group_size=row_group_rows) if row_group_rows else None,
             commit_properties=CommitProperties(
                 custom_metadata={"run_id": run_id, "lakehouse.operation": operation, "table": spec.name}
             ),
@@ -152,22 +231,145 @@ class Lake:
             operation=f"replace_partition {col}={partition}",
         )
 
+    # ---- partitions built in pieces: stage files, then one commit -----------------------------
+    def stage_files(
+        self, spec: TableSpec, partition: object, df: pl.DataFrame, *, run_id: str, tag: str
+    ) -> list[StagedFile]:
+        """Write `df` (rows of one partition) as Parquet files into the partition's folder, uncommitted.
+
+        Nothing is visible to readers until `commit_partition`. An empty frame stages no file.
+        """
+        if not spec.partition_by:
+            raise ValueError(f"{spec.name} is not partitioned")
+        col = spec.partition_by
+        if df.is_empty():
+            return []
+        df = conform(spec, df.with_columns(pl.lit(partition).cast(spec.schema[col]).alias(col))).drop(col)
+        value = _partition_text(partition)
+        rel = f"{col}={value}/part-{_safe(run_id)}-{_safe(tag)}-{uuid.uuid4().hex[:12]}.parquet"
+        target = self.path(spec) / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        schema = conform(spec, pl.DataFrame(schema=spec.schema)).drop(col).to_arrow().schema
+        pq.write_table(
+            df.to_arrow().cast(schema),
+            target,
+            row_group_size=WRITE_BATCH_ROWS,
+            compression="snappy",
+            write_statistics=True,
+        )
+        stat = target.stat()
+        return [
+            StagedFile(
+                table=spec.name,
+                path=rel,
+                size=stat.st_size,
+                partition_values=((col, value),),
+                modification_time=int(stat.st_mtime * 1000),
+                stats=file_stats(df),
+                rows=df.height,
+            )
+        ]
+
+    def commit_partition(
+        self, spec: TableSpec, partition: object, staged: Iterable[StagedFile], *, run_id: str
+    ) -> int:
+        """ONE Delta transaction replacing the partition's files with the staged ones (none: emptied).
+
+        Readers see the old partition or the new one, never a part of it. Re-running with new files
+        replaces again, so a rebuilt day converges.
+        """
+        if not spec.partition_by:
+            raise ValueError(f"{spec.name} is not partitioned")
+        files = list(staged)
+        wrong = [f.path for f in files if f.table != spec.name]
+        if wrong:
+            raise ValueError(f"{spec.name}: staged files of another table {wrong[:3]}")
+        col = spec.partition_by
+        schema = conform(spec, pl.DataFrame(schema=spec.schema)).to_arrow().schema
+        if not self.exists(spec):
+            DeltaTable.create(str(self.path(spec)), schema, mode="ignore", partition_by=[col])
+        self.table(spec).create_write_transaction(
+            [f.add_action() for f in files],
+            mode="overwrite",
+            schema=schema,
+            partition_by=[col],
+            partition_filters=[(col, "=", _partition_text(partition))],
+            commit_properties=CommitProperties(
+                custom_metadata={
+                    "run_id": run_id,
+                    "lakehouse.operation": f"commit_partition {col}={partition} ({len(files)} files)",
+                    "table": spec.name,
+                }
+            ),
+        )
+        return self.table(spec).version()
+
+    def remove_orphans(self, spec: TableSpec, partition: object, *, min_age_seconds: float = 0.0) -> int:
+        """Delete files in the partition's folder that no commit ever referenced (a crashed build's).
+
+        Files of earlier versions stay (time travel and vacuum's business). Call it only when no other
+        build of the same partition is under way: it cannot tell a running build's files from a dead one's.
+        """
+        if not spec.partition_by or not self.exists(spec):
+            return 0
+        folder = self.path(spec) / f"{spec.partition_by}={_partition_text(partition)}"
+        if not folder.is_dir():
+            return 0
+        referenced = self._referenced_paths(spec)
+        now, removed = time.time(), 0
+        for f in folder.iterdir():
+            rel = f"{folder.name}/{f.name}"
+            if f.is_file() and rel not in referenced and now - f.stat().st_mtime >= min_age_seconds:
+                f.unlink()
+                removed += 1
+        return removed
+
+    def _referenced_paths(self, spec: TableSpec) -> set[str]:
+        """Every data file path an `add` of the table's log (commits since the last checkpoint, plus the
+        current files) ever named."""
+        from urllib.parse import unquote
+
+        refs = {unquote(p) for p in self.table(spec).file_uris()}
+        root = str(self.path(spec).resolve())
+        refs = {p[len(root) + 1 :] if p.startswith(root) else p for p in refs}
+        for log in (self.path(spec) / "_delta_log").glob("*.json"):
+            for line in log.read_text(encoding="utf-8").splitlines():
+                if '"add"' in line or '"remove"' in line:
+                    action = json.loads(line)
+                    entry = action.get("add") or action.get("remove")
+                    if entry:
+                        refs.add(unquote(entry["path"]))
+        return refs
+
     def append(self, spec: TableSpec, df: pl.DataFrame, *, run_id: str) -> int | None:
         if df.is_empty() and self.exists(spec):
             return self.version(spec)
         return self._write(spec, df, run_id=run_id, mode="append", operation="append")
 
-    def append_stream(self, spec: TableSpec, frames: Iterable[pl.DataFrame], *, run_id: str) -> int | None:
+    def append_stream(
+        self,
+        spec: TableSpec,
+        frames: Iterable[pl.DataFrame],
+        *,
+        run_id: str,
+        row_group_rows: int | None = None,
+    ) -> int | None:
         """Append frames produced one after another in ONE commit, holding one frame at a time.
 
-        Nothing is committed if the stream raises or yields no rows.
+        Nothing is committed if the stream raises or yields no rows. `row_group_rows` caps Parquet row
+        groups (smaller groups let readers skip more by their statistics).
         """
         stream = (f for f in frames if f.height)
         first = next(stream, None)
         if first is None:
             return self.version(spec)
         return self._write(
-            spec, itertools.chain([first], stream), run_id=run_id, mode="append", operation="append"
+            spec,
+            itertools.chain([first], stream),
+            run_id=run_id,
+            mode="append",
+            operation="append",
+            row_group_rows=row_group_rows,
         )
 
     def overwrite(self, spec: TableSpec, df: pl.DataFrame, *, run_id: str) -> int:

@@ -1,28 +1,28 @@
-"""Telemetry assets: landing -> bronze (ingest) -> silver + quarantine (per local day)."""
+"""Telemetry assets: landing -> bronze (ingest); per local day, in shards: silver, quarantine, energy, equipment."""
 
 import datetime as dt
-import time
 from zoneinfo import ZoneInfo
 
 import polars as pl
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, multi_asset
 
-from assets.gate import gate_partition
+from assets.gate import gate_silver_day, gate_themes_day
 from assets.metadata import asset_spec, counts_table, preview, quarantine_metadata
 from assets.partitions import daily_local
 from assets.resources import LakeResource, WarehouseResource
-from assets.telemetry.ingest import current_bronze, ingest_landing, trailing_clean_counts
-from assets.telemetry.transform import clean_telemetry
-from quality.checks import Reconciliation, checks_for, evaluate
+from assets.telemetry.ingest import ingest_landing
+from assets.telemetry.shards import DayBuild, build_day, commit_day, day_bronze_rows, shard_count
+from quality.checks import Evaluation, checks_for, evaluate
 from warehouse.domain import TIMEZONE
 from warehouse.registry import (
     BRONZE_TELEMETRY,
+    ENERGY_DAILY,
     ENTERPRISE,
     EQUIPMENT,
+    EQUIPMENT_DAILY,
     LANDING_FILES,
     QUALITY_RESULTS,
     QUARANTINE_TELEMETRY,
-    RECONCILIATION,
     SILVER_TELEMETRY,
 )
 
@@ -94,75 +94,129 @@ def ingest_telemetry(context: AssetExecutionContext, lake: LakeResource, warehou
             partitions_def=daily_local,
         ),
         asset_spec(QUARANTINE_TELEMETRY, deps=[BRONZE_TELEMETRY.asset_key], partitions_def=daily_local),
+        # Built only when silver passes its blocking checks (else the previous version stays).
+        asset_spec(
+            ENERGY_DAILY,
+            deps=[SILVER_TELEMETRY.asset_key, EQUIPMENT.asset_key, ENTERPRISE.asset_key],
+            partitions_def=daily_local,
+            skippable=True,
+        ),
+        asset_spec(
+            EQUIPMENT_DAILY,
+            deps=[SILVER_TELEMETRY.asset_key, EQUIPMENT.asset_key],
+            partitions_def=daily_local,
+            skippable=True,
+        ),
     ],
-    check_specs=checks_for(SILVER_TELEMETRY, reconciles=True),
-    name="build_silver_telemetry",
+    check_specs=[
+        *checks_for(SILVER_TELEMETRY, reconciles=True),
+        *checks_for(ENERGY_DAILY, reconciles=True),
+        *checks_for(EQUIPMENT_DAILY, reconciles=True),
+    ],
+    name="build_telemetry_day",
 )
-def build_silver_telemetry(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
-    """Typed, deduplicated readings of one local day; unusable records to quarantine with a reason."""
-    started = time.perf_counter()
+def build_telemetry_day(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
+    """One local day of telemetry in K shards by equipment: silver (typed, deduplicated readings),
+    quarantine, and the energy and equipment themes; one Delta commit per table for the whole day."""
+    store, settings, run_id = lake.lake, lake.settings, context.run_id
     day = dt.date.fromisoformat(context.partition_key)
-    store, settings = lake.lake, lake.settings
-    raw = current_bronze(store.read(BRONZE_TELEMETRY, where=_reading_day_is(day)), store.read(LANDING_FILES))
-    result = clean_telemetry(
-        raw,
-        store.read(EQUIPMENT),
-        day=day,
-        run_id=context.run_id,
+    k = shard_count(day_bronze_rows(store, day), settings.shard_rows, settings.shards)
+    build = build_day(
+        store,
+        day,
+        run_id=run_id,
+        shards=k,
+        workers=settings.shard_workers,
         watermark_days=settings.late_watermark_days,
         future_tolerance=settings.future_tolerance,
+        kgce=settings.kgce,
     )
-    silver_version = store.replace_partition(SILVER_TELEMETRY, day, result.clean, run_id=context.run_id)
-    quarantine_version = store.replace_partition(
-        QUARANTINE_TELEMETRY, day, result.quarantined, run_id=context.run_id
-    )
-    build_seconds = time.perf_counter() - started
-    recon = Reconciliation(result.landed, result.clean.height, result.quarantined.height, result.duplicates)
-    evaluation = gate_partition(
-        store,
-        settings,
-        SILVER_TELEMETRY,
-        result.clean,
-        partition=context.partition_key,
-        run_id=context.run_id,
-        recon=recon,
-        row_rule_counts=result.reasons,
-        evaluated=result.landed,
-        context={
-            "landed": result.landed,
-            "quarantine_reasons": result.reasons,
-            "enterprises": store.read(ENTERPRISE, columns=["uscc"]),
-            "trailing_row_counts": trailing_clean_counts(
-                store.read(RECONCILIATION), SILVER_TELEMETRY.name, day
-            ),
-        },
-    )
+    versions = commit_day(store, build, (SILVER_TELEMETRY, QUARANTINE_TELEMETRY), run_id=run_id)
+    silver_gate = gate_silver_day(store, settings, build, run_id=run_id)
+    yield from day_results(build, versions, silver_gate)
+    if not silver_gate.passed_blocking:
+        context.log.warning(f"{day}: silver failed a blocking check; energy and equipment themes not rebuilt")
+        warehouse.refresh(store)
+        return
+    versions |= commit_day(store, build, (ENERGY_DAILY, EQUIPMENT_DAILY), run_id=run_id)
+    energy_gate, equipment_gate = gate_themes_day(store, settings, build, run_id=run_id)
     warehouse.refresh(store)
-    flags = result.flags
+    yield from theme_results(build, versions, energy_gate, equipment_gate)
+
+
+def shard_metadata(build: DayBuild) -> dict:
+    """How the day was built: shards, rows per shard, seconds per phase, peak RSS of any process."""
+    return {
+        "shards": len(build.shards),
+        "rows_per_shard": MetadataValue.json(build.rows_per_shard),
+        "seconds_per_phase": MetadataValue.json({k: round(v, 3) for k, v in build.seconds.items()}),
+        "peak_rss_mib": round(build.peak_rss_bytes / (1 << 20)),
+    }
+
+
+def day_results(build: DayBuild, versions: dict[str, int], gate: Evaluation):
+    """The MaterializeResults of silver.telemetry and quarantine.telemetry of a sharded day."""
+    seconds = sum(build.seconds.values())
     yield MaterializeResult(
         asset_key=SILVER_TELEMETRY.asset_key,
         metadata={
-            "dagster/row_count": result.clean.height,
-            "landed": result.landed,
-            "clean": result.clean.height,
-            "quarantined": result.quarantined.height,
-            "duplicates": result.duplicates,
-            "good": flags["good"],
-            "uncertain": flags["uncertain"],
-            "bad": flags["bad"],
-            "equipment_reporting": result.clean["equipment_id"].n_unique(),
-            "build_seconds": round(build_seconds, 3),
-            "landed_rows_per_second": round(result.landed / build_seconds) if build_seconds else 0,
-            "delta_version": silver_version,
-            "preview": preview(result.clean),
+            "dagster/row_count": build.clean,
+            "landed": build.landed,
+            "clean": build.clean,
+            "quarantined": build.quarantined,
+            "duplicates": build.duplicates,
+            **build.flags,
+            "equipment_reporting": build.equipment_reporting,
+            "build_seconds": round(seconds, 3),
+            "landed_rows_per_second": round(build.landed / seconds) if seconds else 0,
+            **shard_metadata(build),
+            "delta_version": versions[SILVER_TELEMETRY.name],
+            "preview": preview(build.shards[0].silver_head if build.shards else pl.DataFrame()),
         },
-        check_results=evaluation.check_results,
+        check_results=gate.check_results,
     )
+    head = pl.concat([s.quarantine_head for s in build.shards]) if build.shards else pl.DataFrame()
     yield MaterializeResult(
         asset_key=QUARANTINE_TELEMETRY.asset_key,
-        metadata=quarantine_metadata(result.quarantined, result.reasons, quarantine_version),
+        metadata={
+            **quarantine_metadata(head, build.reasons, versions[QUARANTINE_TELEMETRY.name]),
+            "dagster/row_count": build.quarantined,
+        },
     )
 
 
-def _reading_day_is(day: dt.date) -> pl.Expr:
-    return pl.col("reading_day") == pl.lit(day)
+def theme_results(
+    build: DayBuild, versions: dict[str, int], energy_gate: Evaluation, equipment_gate: Evaluation
+):
+    """The MaterializeResults of theme.energy_daily and theme.equipment_daily of a sharded day."""
+    df, ops = build.energy, build.equipment
+    yield MaterializeResult(
+        asset_key=ENERGY_DAILY.asset_key,
+        metadata={
+            "dagster/row_count": df.height,
+            "energy_tce": float(df["energy_tce"].sum() or 0.0),
+            "electricity_kwh": float(df["electricity_kwh"].sum() or 0.0),
+            "natural_gas_m3": float(df["natural_gas_m3"].sum() or 0.0),
+            "coal_t": float(df["coal_t"].sum() or 0.0),
+            "completeness_pct_mean": float(df["completeness_pct"].mean() or 0.0),
+            "equipment_complete_share": float((df["completeness_pct"] >= 90).mean() or 0.0),
+            "enterprises_reporting": df["uscc"].n_unique(),
+            **shard_metadata(build),
+            "delta_version": versions[ENERGY_DAILY.name],
+            "preview": preview(df),
+        },
+        check_results=energy_gate.check_results,
+    )
+    yield MaterializeResult(
+        asset_key=EQUIPMENT_DAILY.asset_key,
+        metadata={
+            "dagster/row_count": ops.height,
+            "running_hours": float(ops["running_hours"].sum() or 0.0),
+            "availability_pct_mean": float(ops["availability_pct"].mean() or 0.0),
+            "limit_exceedances": int(ops["limit_exceedances"].sum() or 0),
+            **shard_metadata(build),
+            "delta_version": versions[EQUIPMENT_DAILY.name],
+            "preview": preview(ops),
+        },
+        check_results=equipment_gate.check_results,
+    )

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import polars as pl
 
+from assets.telemetry.buckets import BRONZE_ROW_GROUP_ROWS, with_shard_layout
 from assets.telemetry.landing import (
     LandingEntry,
     RejectedFile,
@@ -308,10 +309,12 @@ def ingest_landing(
                 days_of.update(per_file.iter_rows())
                 days_touched.update(chunk["reading_day"].unique().to_list())
                 records += chunk.height
-                yield chunk.select(list(BRONZE_TELEMETRY.schema))
+                yield with_shard_layout(chunk).select(list(BRONZE_TELEMETRY.schema))  # layout for shards
 
     result = IngestResult(files=pl.DataFrame(schema=LANDING_FILES.schema))
-    version = lake.append_stream(BRONZE_TELEMETRY, bronze_chunks(), run_id=run_id)
+    version = lake.append_stream(
+        BRONZE_TELEMETRY, bronze_chunks(), run_id=run_id, row_group_rows=BRONZE_ROW_GROUP_ROWS
+    )
     if records:
         result.bronze_version = version
         result.records = records

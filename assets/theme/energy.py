@@ -26,6 +26,7 @@ from warehouse.registry import ENERGY_DAILY, EQUIPMENT_DAILY
 _HOURS_PER_READING = SAMPLING_INTERVAL_MINUTES / 60
 _CARRIER_COLUMN = {"electricity": "electricity_kwh", "natural_gas": "natural_gas_m3", "coal": "coal_t"}
 _METERS = {m.name: m for m in METRICS.values() if m.kind == "cumulative"}
+METER_METRICS = sorted(_METERS)  # the cumulative meters energy is counted from
 _ALARMS = pl.DataFrame(
     {"metric": list(METRICS), "alarm_high": [m.alarm_high for m in METRICS.values()]},
     schema_overrides={"alarm_high": pl.Float64},

@@ -84,3 +84,28 @@ def test_a_writer_killed_mid_write_leaves_the_last_good_version_and_a_rerun_comp
     assert lake.read(QUARANTINE_TELEMETRY)["reason"].to_list() == ["bad_value"] * 3
     lake.replace_partition(QUARANTINE_TELEMETRY, D1, rows(D1, 4), run_id="rerun")
     assert lake.read(QUARANTINE_TELEMETRY).height == 4
+
+
+def test_staged_files_are_invisible_until_one_commit_replaces_the_partition_with_all_of_them(tmp_path):
+    lake = Lake(tmp_path)
+    lake.replace_partition(QUARANTINE_TELEMETRY, D1, rows(D1, 3), run_id="old")
+    lake.replace_partition(QUARANTINE_TELEMETRY, D2, rows(D2, 2), run_id="old")
+    before = lake.version(QUARANTINE_TELEMETRY)
+    staged = [
+        *lake.stage_files(QUARANTINE_TELEMETRY, D1, rows(D1, 4, "a"), run_id="new", tag="s0"),
+        *lake.stage_files(QUARANTINE_TELEMETRY, D1, rows(D1, 5, "b"), run_id="new", tag="s1"),
+    ]
+    assert lake.read(QUARANTINE_TELEMETRY, partition=D1)["reason"].to_list() == ["bad_value"] * 3
+    version = lake.commit_partition(QUARANTINE_TELEMETRY, D1, staged, run_id="new")
+    assert version == before + 1
+    day1 = lake.read(QUARANTINE_TELEMETRY, partition=D1)
+    assert sorted(day1["reason"].to_list()) == ["a"] * 4 + ["b"] * 5
+    assert lake.read(QUARANTINE_TELEMETRY, partition=D2).height == 2  # the other day untouched
+    assert lake.last_commit(QUARANTINE_TELEMETRY)["run_id"] == "new"
+    # an uncommitted file (a dead build's) is an orphan; the previous version's files are not
+    lake.stage_files(QUARANTINE_TELEMETRY, D1, rows(D1, 1, "dead"), run_id="dead", tag="s0")
+    assert lake.remove_orphans(QUARANTINE_TELEMETRY, D1) == 1
+    from deltalake import DeltaTable
+
+    old = pl.from_arrow(DeltaTable(str(lake.path(QUARANTINE_TELEMETRY)), version=before).to_pyarrow_table())
+    assert old.filter(pl.col("day") == D1).height == 3  # time travel to the previous version still reads

@@ -1,0 +1,351 @@
+"""The telemetry day build in shards: bronze of one local day -> silver, quarantine, energy, equipment.
+
+A day is cut into K shards by a stable hash of the equipment id, so every reading of one equipment (and
+its previous day's last meter readings) falls in one shard and every row rule, the deduplication, the
+quality flags and the per-equipment themes give the same rows as one unsharded build. A shard is the
+plain function `build_shard(ShardTask) -> ShardResult`: picklable values in (the lake's location, the
+day, shard index and count, the previous day's meter tail), written data files and counts out; it
+reads its own slice of bronze and the master data from the lake. No Dagster and no globals, so a shard
+can run in this process, a process pool, or (later) a worker on another machine.
+
+`build_day` runs the shards (one after another, or in a small process pool) and `commit_day` then
+replaces the day's partition of each table in ONE Delta transaction with every shard's files, so a
+reader never sees part of a day and a build that dies before its commit leaves the last day readable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from assets.telemetry.buckets import BUCKETS, equipment_buckets
+from assets.telemetry.ingest import current_bronze
+from assets.telemetry.transform import clean_telemetry
+from assets.theme.energy import METER_METRICS, energy_daily, equipment_daily, last_meter_readings
+from warehouse.domain import KGCE_PER_UNIT
+from warehouse.registry import (
+    BRONZE_TELEMETRY,
+    ENERGY_DAILY,
+    ENTERPRISE,
+    EQUIPMENT,
+    EQUIPMENT_DAILY,
+    LANDING_FILES,
+    QUARANTINE_TELEMETRY,
+    SILVER_TELEMETRY,
+    TableSpec,
+)
+from warehouse.storage import Lake, StagedFile
+
+DAY_TABLES: tuple[TableSpec, ...] = (SILVER_TELEMETRY, QUARANTINE_TELEMETRY, ENERGY_DAILY, EQUIPMENT_DAILY)
+
+
+def bucket_range(shard: int, shards: int) -> tuple[int, int]:
+    """Buckets [lo, hi] of shard `shard` of `shards`: contiguous, so file statistics skip the rest."""
+    if not 0 <= shard < shards <= BUCKETS:
+        raise ValueError(f"shard {shard} of {shards} (at most {BUCKETS} shards)")
+    return -(-shard * BUCKETS // shards), -(-(shard + 1) * BUCKETS // shards) - 1
+
+
+def shard_count(day_rows: int, shard_rows: int, fixed: int | None = None) -> int:
+    """K: fixed if set, else enough shards that each holds at most `shard_rows` bronze rows."""
+    if fixed:
+        return max(1, min(BUCKETS, fixed))
+    return max(1, min(BUCKETS, math.ceil(day_rows / max(1, shard_rows))))
+
+
+# ---- shards --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    """Everything one shard needs, as plain values (picklable, small)."""
+
+    lake: str  # the lake's root (a path today; a URI with storage options once the lake is on S3)
+    day: dt.date
+    shard: int
+    shards: int
+    run_id: str
+    watermark_days: int = 7
+    future_tolerance: dt.timedelta | None = None  # None: the rule's default (quality.rules)
+    kgce: dict[str, float] = field(default_factory=lambda: dict(KGCE_PER_UNIT))
+    tail: pl.DataFrame | None = None  # previous day's last meter readings of this shard's equipment
+
+
+@dataclass
+class ShardResult:
+    """What a shard hands back: its staged files per table, its counts, and small frames."""
+
+    shard: int
+    staged: dict[str, list[StagedFile]]
+    landed: int
+    clean: int
+    quarantined: int
+    duplicates: int
+    reasons: dict[str, int]
+    flags: dict[str, int]
+    equipment_reporting: int
+    energy: pl.DataFrame  # one row per equipment: small, combined by the caller for its gate
+    equipment: pl.DataFrame
+    silver_head: pl.DataFrame
+    quarantine_head: pl.DataFrame
+    seconds: dict[str, float]
+    peak_rss_bytes: int
+    pid: int
+
+
+def read_shard_bronze(lake: Lake, day: dt.date, shard: int, shards: int) -> pl.DataFrame:
+    """The day's current bronze rows of one shard's buckets (rows from before shard_bucket get theirs here)."""
+    lo, hi = bucket_range(shard, shards)
+    in_day = pl.col("reading_day") == pl.lit(day)
+    ours = lake.read(BRONZE_TELEMETRY, where=in_day & pl.col("shard_bucket").is_between(lo, hi))
+    untagged = lake.read(BRONZE_TELEMETRY, where=in_day & pl.col("shard_bucket").is_null())
+    if untagged.height:
+        untagged = untagged.with_columns(equipment_buckets(untagged["equipment_id"]))
+        ours = pl.concat([ours, untagged.filter(pl.col("shard_bucket").is_between(lo, hi))])
+    return current_bronze(ours, lake.read(LANDING_FILES))
+
+
+def build_shard(task: ShardTask) -> ShardResult:
+    """Bronze slice + previous-day tail + master data -> staged silver, quarantine, energy, equipment files."""
+    seconds: dict[str, float] = {}
+    lake = Lake(task.lake)
+
+    def phase(name: str, t0: float) -> float:
+        now = time.perf_counter()
+        seconds[name] = seconds.get(name, 0.0) + now - t0
+        return now
+
+    t = time.perf_counter()
+    raw = read_shard_bronze(lake, task.day, task.shard, task.shards)
+    equipment, enterprises = lake.read(EQUIPMENT), lake.read(ENTERPRISE)
+    t = phase("read", t)
+    result = clean_telemetry(
+        raw,
+        equipment,
+        day=task.day,
+        run_id=task.run_id,
+        watermark_days=task.watermark_days,
+        future_tolerance=task.future_tolerance,
+    )
+    del raw
+    t = phase("clean", t)
+    tail = task.tail if task.tail is not None else _empty_tail()
+    energy = energy_daily(result.clean, tail, equipment, enterprises, day=task.day, kgce=task.kgce)
+    operations = equipment_daily(result.clean, equipment, day=task.day)
+    t = phase("themes", t)
+    tag = f"s{task.shard:03d}of{task.shards:03d}"
+    frames = (
+        (SILVER_TELEMETRY, result.clean),
+        (QUARANTINE_TELEMETRY, result.quarantined),
+        (ENERGY_DAILY, energy),
+        (EQUIPMENT_DAILY, operations),
+    )
+    staged = {
+        spec.name: lake.stage_files(spec, task.day, df, run_id=task.run_id, tag=tag) for spec, df in frames
+    }
+    phase("stage", t)
+    return ShardResult(
+        shard=task.shard,
+        staged=staged,
+        landed=result.landed,
+        clean=result.clean.height,
+        quarantined=result.quarantined.height,
+        duplicates=result.duplicates,
+        reasons=result.reasons,
+        flags=result.flags,
+        equipment_reporting=result.clean["equipment_id"].n_unique(),
+        energy=energy,
+        equipment=operations,
+        silver_head=result.clean.head(10),
+        quarantine_head=result.quarantined.head(10),
+        seconds=seconds,
+        peak_rss_bytes=peak_rss_bytes(),
+        pid=os.getpid(),
+    )
+
+
+def _empty_tail() -> pl.DataFrame:
+    return pl.DataFrame(schema=SILVER_TELEMETRY.schema)
+
+
+def peak_rss_bytes() -> int:
+    """This process's RSS high-water mark (VmHWM; 0 where /proc is absent)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+# ---- the day ------------------------------------------------------------------------------------
+
+
+@dataclass
+class DayBuild:
+    """The shards of one day, combined: staged files per table and exact totals."""
+
+    day: dt.date
+    shards: list[ShardResult]
+    seconds: dict[str, float]
+
+    def staged(self, spec: TableSpec) -> list[StagedFile]:
+        return [f for s in self.shards for f in s.staged[spec.name]]
+
+    @property
+    def landed(self) -> int:
+        return sum(s.landed for s in self.shards)
+
+    @property
+    def clean(self) -> int:
+        return sum(s.clean for s in self.shards)
+
+    @property
+    def quarantined(self) -> int:
+        return sum(s.quarantined for s in self.shards)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(s.duplicates for s in self.shards)
+
+    @property
+    def reasons(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for s in self.shards:
+            for k, v in s.reasons.items():
+                out[k] = out.get(k, 0) + v
+        return dict(sorted(out.items()))
+
+    @property
+    def flags(self) -> dict[str, int]:
+        return {f: sum(s.flags.get(f, 0) for s in self.shards) for f in ("good", "uncertain", "bad")}
+
+    @property
+    def equipment_reporting(self) -> int:
+        return sum(s.equipment_reporting for s in self.shards)  # equipment never spans shards
+
+    @property
+    def energy(self) -> pl.DataFrame:
+        return pl.concat([s.energy for s in self.shards]).sort("equipment_id")
+
+    @property
+    def equipment(self) -> pl.DataFrame:
+        return pl.concat([s.equipment for s in self.shards]).sort("equipment_id")
+
+    @property
+    def rows_per_shard(self) -> list[int]:
+        return [s.landed for s in self.shards]
+
+    @property
+    def peak_rss_bytes(self) -> int:
+        return max([s.peak_rss_bytes for s in self.shards] + [peak_rss_bytes()])
+
+
+def day_bronze_rows(lake: Lake, day: dt.date) -> int:
+    """Bronze rows routed to the day (reads one column): what K is sized from."""
+    if not lake.exists(BRONZE_TELEMETRY):
+        return 0
+    where = pl.col("reading_day") == pl.lit(day)
+    return lake.read(BRONZE_TELEMETRY, where=where, columns=["reading_day"]).height
+
+
+def previous_tails(lake: Lake, day: dt.date, shards: int) -> list[pl.DataFrame]:
+    """The previous day's last meter reading per (equipment, meter), cut into the shards' pieces."""
+    previous = lake.read(
+        SILVER_TELEMETRY,
+        partition=day - dt.timedelta(days=1),
+        where=pl.col("metric").is_in(METER_METRICS),
+        columns=["equipment_id", "metric", "ts_utc", "value", "quality_flag"],
+    )
+    tail = last_meter_readings(previous)
+    del previous
+    buckets = equipment_buckets(tail["equipment_id"])
+    return [tail.filter(buckets.is_between(*bucket_range(k, shards))) for k in range(shards)]
+
+
+def build_day(
+    lake: Lake,
+    day: dt.date,
+    *,
+    run_id: str,
+    shards: int,
+    workers: int = 1,
+    watermark_days: int = 7,
+    future_tolerance: dt.timedelta | None = None,
+    kgce: dict[str, float] | None = None,
+    on_shard: Callable[[ShardResult], None] | None = None,
+) -> DayBuild:
+    """Every shard of the day built and staged (nothing committed yet).
+
+    Files of an earlier build of this day that died before its commit are removed first. With
+    `workers` > 1 the shards run in a pool of fresh processes (spawned: no forked polars threads).
+    """
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    for spec in DAY_TABLES:
+        lake.remove_orphans(spec, day)
+    tails = previous_tails(lake, day, shards)
+    seconds["prepare"] = time.perf_counter() - t0
+    tasks = [
+        ShardTask(
+            lake=lake.uri,
+            day=day,
+            shard=k,
+            shards=shards,
+            run_id=run_id,
+            watermark_days=watermark_days,
+            future_tolerance=future_tolerance,
+            kgce=dict(kgce or KGCE_PER_UNIT),
+            tail=tails[k],
+        )
+        for k in range(shards)
+    ]
+    results: list[ShardResult] = []
+    t1 = time.perf_counter()
+    if workers > 1 and shards > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, shards), mp_context=ctx) as pool:
+            for r in pool.map(build_shard, tasks):
+                results.append(r)
+                if on_shard is not None:
+                    on_shard(r)
+    else:
+        for task in tasks:
+            r = build_shard(task)
+            results.append(r)
+            if on_shard is not None:
+                on_shard(r)
+    seconds["shards"] = time.perf_counter() - t1
+    for r in results:
+        for k, v in r.seconds.items():
+            seconds[f"shards.{k}"] = seconds.get(f"shards.{k}", 0.0) + v
+    return DayBuild(day=day, shards=results, seconds=seconds)
+
+
+def commit_day(
+    lake: Lake, build: DayBuild, tables: tuple[TableSpec, ...] = DAY_TABLES, *, run_id: str
+) -> dict[str, int]:
+    """One Delta transaction per table replacing the day's partition with all shards' files."""
+    t0 = time.perf_counter()
+    versions = {
+        spec.name: lake.commit_partition(spec, build.day, build.staged(spec), run_id=run_id)
+        for spec in tables
+    }
+    build.seconds["commit"] = build.seconds.get("commit", 0.0) + time.perf_counter() - t0
+    return versions
+
+
+def read_staged(lake: Lake, spec: TableSpec, f: StagedFile) -> pl.DataFrame:
+    """One staged file's rows (one shard's part of the day): what the gate validates shard by shard."""
+    return pl.read_parquet(lake.path(spec) / f.path)
