@@ -120,9 +120,11 @@ def _signing_parameters(*, batch: bool) -> list[dict]:
     ]
 
 
+_MANIFEST_SCHEMA = Manifest.model_json_schema(ref_template="#/components/schemas/{model}")
+_MANIFEST_DEFS = _MANIFEST_SCHEMA.pop("$defs", {})  # MeasureDecl, GroupDecl...: into the components
+
+
 def _envelope_doc() -> dict:
-    manifest = Manifest.model_json_schema(ref_template="#/components/schemas/{model}")
-    defs = manifest.pop("$defs", {})
     return {
         "parameters": _signing_parameters(batch=True),
         "requestBody": {
@@ -134,7 +136,7 @@ def _envelope_doc() -> dict:
                         "required": ["manifest", "payload"],
                         "additionalProperties": False,
                         "properties": {
-                            "manifest": {**manifest, "$defs": defs} if defs else manifest,
+                            "manifest": _MANIFEST_SCHEMA,
                             "payload": {
                                 "type": "string",
                                 "format": "byte",
@@ -149,9 +151,10 @@ def _envelope_doc() -> dict:
 
 
 def _signed_path(request: Request) -> str:
-    """What the caller signed: the path, and `?query` when there is one."""
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    return request.url.path + (f"?{query}" if query else "")
+    """What the caller signed: the path as sent (still percent-encoded), and `?query` when there is one."""
+    raw = request.scope.get("raw_path") or request.scope["path"].encode()
+    query = request.scope.get("query_string", b"")
+    return (raw + (b"?" + query if query else b"")).decode("latin-1")
 
 
 async def _read_capped(request: Request, limit: int) -> bytes:
@@ -195,7 +198,9 @@ def create_app(
     @app.exception_handler(Rejected)
     async def _rejected(request: Request, exc: Rejected) -> JSONResponse:
         log.info("rejected %s %s: %s %s", request.method, request.url.path, exc.status, exc.code)
-        return AsciiJSONResponse(exc.body(), status_code=exc.status)
+        # an oversized body is not drained: the connection is closed after the answer
+        headers = {"Connection": "close"} if exc.status == 413 else None
+        return AsciiJSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -326,6 +331,14 @@ def create_app(
             "versions": versions,
         }
 
+    generate = app.openapi
+
+    def openapi() -> dict:
+        document = generate()
+        document.setdefault("components", {}).setdefault("schemas", {}).update(_MANIFEST_DEFS)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

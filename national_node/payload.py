@@ -35,6 +35,7 @@ from national_node.errors import Rejected
 from national_node.models import Manifest, first_error, row_model
 from national_node.wire import PAYLOAD_FORMAT, SCHEMA_VERSIONS
 
+_SLICE_ROWS = 2_000
 MAX_JSON_DEPTH = 8  # the envelope needs 4: {manifest: {measures: [{...}]}}
 _OPEN, _CLOSE = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
 
@@ -193,8 +194,8 @@ def check_batch(manifest: Manifest, payload: bytes, *, node: str, idempotency_ke
         raise _invalid(
             f"payload columns {table.column_names[:32]}; the manifest declares {expected}", "payload"
         )
-    try:
-        rows = table.to_pylist()
+    try:  # in slices: each conversion holds the GIL, so the event loop gets its turn in between
+        rows = [r for b in table.to_batches(max_chunksize=_SLICE_ROWS) for r in b.to_pylist()]
     except (pa.ArrowException, ValueError) as exc:
         raise _invalid(f"payload values unreadable: {type(exc).__name__}", "payload") from exc
     model = row_model(flags, measures)

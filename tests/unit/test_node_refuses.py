@@ -7,6 +7,7 @@ trusted on disclosure, unbounded bodies, open reads and enumerable keys, and the
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import math
@@ -16,14 +17,19 @@ import warnings
 import polars as pl
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from assets.sync.batch import Batch
 from assets.sync.measures import released as province_measures
 from national_node import app as node_app
 from national_node.app import app_from_env, create_app
 from national_node.contract import GROUPS, MEASURES
+from national_node.errors import Rejected
 from national_node.keys import KeyRing, parse_keys
-from national_node.payload import json_depth
+from national_node.models import Manifest
+from national_node.payload import check_batch, json_depth
 from national_node.settings import load_node_settings
 from tests.unit.test_sync_node import (
     DAY,
@@ -375,3 +381,49 @@ def test_openapi_marks_the_signing_headers_required_and_lists_every_status(clien
     read = spec["paths"]["/v1/provinces/{code}/periods/{day}"]["get"]
     assert {"400", "401", "403", "404", "409", "422", "500"} <= set(read["responses"])
     assert all(p["required"] for p in read["parameters"] if p["in"] == "header")
+
+
+# ---- property: no released table makes the checks fail with anything but a refusal --------------
+_VALUES = {
+    pa.string(): st.one_of(
+        st.none(),
+        st.sampled_from(["ALL", "cell", "3701", "26", DAY.isoformat(), "primary"]),
+        st.text(max_size=6),
+    ),
+    pa.int64(): st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1), st.integers(-3, 12)),
+    pa.float64(): st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
+    pa.bool_(): st.one_of(st.none(), st.booleans()),
+}
+
+
+@functools.cache
+def _base() -> tuple[Batch, list[str]]:
+    return batch(), list(released().columns)
+
+
+@given(st.data())
+@hypothesis_settings(max_examples=150, deadline=None, derandomize=True)
+def test_any_table_under_a_valid_manifest_is_stored_or_refused_never_a_crash(data):
+    base, names = _base()
+    rows = data.draw(st.integers(0, 12))
+    columns = {}
+    for name in names:
+        kind = data.draw(st.sampled_from(list(_VALUES)), label=f"{name} type")
+        columns[name] = pa.array(data.draw(st.lists(_VALUES[kind], min_size=rows, max_size=rows)), kind)
+    table = pa.table(columns)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    payload = sink.getvalue().to_pybytes()
+    manifest = Manifest.model_validate(
+        base.manifest
+        | {
+            "payload_sha256": hashlib.sha256(payload).hexdigest(),
+            "rows": rows,
+            "cells_suppressed": data.draw(st.integers(0, 24)),
+        }
+    )
+    try:
+        check_batch(manifest, payload, node="37", idempotency_key=base.batch_id)
+    except Rejected as exc:
+        assert 400 <= exc.status < 500 and exc.code and exc.detail
