@@ -36,7 +36,12 @@ def _real_day(value: str) -> str:
     return value
 
 
-Day = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), AfterValidator(_real_day)]
+Day = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
+    AfterValidator(_real_day),
+    Field(json_schema_extra={"format": "date"}),
+]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Text = Annotated[str, StringConstraints(max_length=256)]
 Count = Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)]
