@@ -108,6 +108,7 @@ def sync_task(spec: dict, steps) -> dict:
     import httpx
 
     from assets.sync.keys import demo_key
+    from assets.sync.signing import sign_request
     from assets.sync.sync import sync_day
     from assets.sync.transport import NodeConfig
     from national_node.loopback import running_node
@@ -142,7 +143,17 @@ def sync_task(spec: dict, steps) -> dict:
                 times.append(elapsed)
                 latencies.append(outcome.latency_ms)
                 outcomes.append(outcome)
-        held = client.get(f"{url}/v1/provinces/37/periods/{DAY.isoformat()}", timeout=10).json()
+        target = f"/v1/provinces/37/periods/{DAY.isoformat()}"
+        signed = sign_request(
+            method="GET",
+            path=target,
+            body=b"",
+            node="37",
+            key_id=key.key_id,
+            secret=key.secret,
+            idempotency_key="",
+        )
+        held = client.get(f"{url}{target}", headers={k: v for k, v in signed.items() if v}, timeout=10).json()
     con.close()
     last = outcomes[-1]
     return {

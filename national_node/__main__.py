@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from national_node.app import HOME_ENV, KEYS_ENV, app_from_env
+from national_node.settings import HOME_ENV, KEYS_ENV, load_node_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +26,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{KEYS_ENV} is not set: e.g. {KEYS_ENV}='37=<secret>' (keys come from the environment only)"
         )
     os.environ[HOME_ENV] = os.path.abspath(args.home)
+    try:
+        load_node_settings()  # refuse empty or short secrets and bad limits before binding the port
+    except ValueError as exc:
+        print(f"national node: {exc}", file=sys.stderr)
+        return 2
     import uvicorn
+
+    from national_node.app import app_from_env
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     uvicorn.run(app_from_env(), host=args.host, port=args.port, log_level=args.log_level)

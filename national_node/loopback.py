@@ -21,7 +21,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_node(home: Path, node_keys: str, *, start_timeout_s: float = 30.0) -> Iterator[str]:
+def running_node(home: Path, node_keys: str, *, start_timeout_s: float = 90.0) -> Iterator[str]:
     """Start `python -m national_node serve` on a free loopback port; yield its URL; stop it after.
 
     The keys travel in the child's environment (NATIONAL_NODE_KEYS), never on its command line.

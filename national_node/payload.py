@@ -1,146 +1,292 @@
-"""Checks on a batch's manifest and payload, and the summary the read API shows.
+"""Checks on a batch's envelope, manifest and payload, and the summary the read API shows.
 
-The center checks what it can without trusting the sender: the payload is what the manifest says (hash,
-rows, period, schema version) and the release policy visibly holds (no grade-3 measure, every released
-grade-2 cell covers at least DISCLOSURE_THRESHOLD enterprises, suppressed cells carry no grade-2 value).
+The center trusts nothing the sender says about disclosure: the manifest and every row are validated
+by the strict models of `models.py`, measure grades and groups come from the center's own contract
+(`contract.py`), and the release policy is re-checked per disclosure group: no grade-3 measure; a
+released grade-2 entry needs its group's count (enterprises, trades) to be 0 or at least
+DISCLOSURE_THRESHOLD; a withheld entry carries no grade-2 value; the declared threshold and dominance
+rule are at least the center's; and no row or column of the table holds exactly one withheld entry
+(it could be derived from the margin).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import hashlib
 import json
+from collections import defaultdict
 
+import numpy as np
 import pyarrow as pa
+from pydantic import ValidationError
 
+from national_node.contract import (
+    DIMENSIONS,
+    DISCLOSURE_THRESHOLD,
+    DOMINANCE_K,
+    DOMINANCE_N,
+    GROUPS,
+    MEASURES,
+    SCHEMA_GROUPS,
+    Group,
+)
 from national_node.errors import Rejected
-from national_node.wire import DISCLOSURE_THRESHOLD, PAYLOAD_FORMAT, SCHEMA_VERSIONS
+from national_node.models import Manifest, first_error, row_model
+from national_node.wire import PAYLOAD_FORMAT, SCHEMA_VERSIONS
 
-DIMENSIONS = ("day", "level", "city_code", "industry_code")
-# schema version 1 had one disclosure group and no `disclosure_groups` in the manifest
-DEFAULT_GROUPS = [{"name": "energy", "flag": "suppressed", "reason": "suppression"}]
-LEVELS = frozenset({"cell", "city_total", "industry_total", "province_total"})
-_MANIFEST_FIELDS = {
-    "batch_id": str,
-    "node": str,
-    "period": str,
-    "version": int,
-    "schema_version": str,
-    "payload_format": str,
-    "rows": int,
-    "payload_sha256": str,
-    "cells_suppressed": int,
-    "measures": list,
-    "source_versions": dict,
-}
+_SLICE_ROWS = 2_000
+MAX_JSON_DEPTH = 8  # the envelope needs 4: {manifest: {measures: [{...}]}}
+_OPEN, _CLOSE = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
 
 
-def _invalid(detail: str) -> Rejected:
-    return Rejected(422, "invalid_batch", detail)
+def _invalid(detail: str, field: str | None = None) -> Rejected:
+    return Rejected(422, "invalid_batch", detail, **({"field": field} if field else {}))
 
 
-def parse_envelope(body: bytes) -> tuple[dict, bytes]:
-    """The manifest and the decoded payload bytes of a request body."""
+def _violation(detail: str, field: str | None = None) -> Rejected:
+    return Rejected(422, "disclosure_violation", detail, **({"field": field} if field else {}))
+
+
+def json_depth(body: bytes) -> int:
+    """Deepest nesting of arrays and objects in a JSON text (brackets inside strings do not count).
+
+    Linear and without recursion, so a body nested 100,000 levels deep costs what its bytes cost.
+    """
+    data = np.frombuffer(body, np.uint8)
+    quotes = data == ord('"')
+    if quotes.any():  # a quote escaped by an odd run of backslashes does not end a string
+        idx = np.flatnonzero(quotes)
+        run = np.zeros(len(idx), np.int64)
+        slashes = data == ord("\\")
+        for k in range(1, 64):  # runs of up to 63 backslashes; longer ones are not a real envelope
+            before = idx - k
+            ok = (before >= 0) & (run == k - 1)
+            ok[ok] &= slashes[before[ok]]
+            run[ok] = k
+        quotes[idx[run % 2 == 1]] = False
+    inside = (np.cumsum(quotes) % 2 == 1) & ~quotes
+    step = np.isin(data, _OPEN).astype(np.int8) - np.isin(data, _CLOSE).astype(np.int8)
+    step[inside] = 0
+    return int(np.cumsum(step, dtype=np.int64).max(initial=0))
+
+
+def parse_envelope(body: bytes) -> tuple[Manifest, dict, bytes]:
+    """The validated manifest, the manifest as sent (to store), and the decoded payload bytes."""
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise Rejected(400, "malformed_body", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         envelope = json.loads(body)
         manifest, payload_b64 = envelope["manifest"], envelope["payload"]
         payload = base64.b64decode(payload_b64, validate=True)
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError, binascii.Error) as exc:
         raise Rejected(
-            400, "malformed_body", f"body is not a JSON envelope {{manifest, payload (base64)}}: {exc}"
+            400,
+            "malformed_body",
+            f"body is not a JSON envelope {{manifest, payload (base64)}}: {type(exc).__name__}",
         ) from exc
     if not isinstance(manifest, dict):
         raise Rejected(400, "malformed_body", "manifest is not a JSON object")
-    for name, kind in _MANIFEST_FIELDS.items():
-        if not isinstance(manifest.get(name), kind) or isinstance(manifest.get(name), bool):
-            raise _invalid(f"manifest.{name} missing or not {kind.__name__}")
-    return manifest, payload
+    if set(envelope) != {"manifest", "payload"}:
+        raise _invalid(f"unknown envelope fields {sorted(set(envelope) - {'manifest', 'payload'})}")
+    try:
+        model = Manifest.model_validate(manifest)
+    except ValidationError as exc:
+        field, detail = first_error(exc, "manifest")
+        raise _invalid(detail, field) from exc
+    return model, manifest, payload
 
 
-def check_batch(manifest: dict, payload: bytes, *, node: str, idempotency_key: str) -> pa.Table:
-    """Validate a batch against its manifest and the release policy; the payload as an Arrow table."""
-    if manifest["node"] != node:
-        raise _invalid(f"manifest.node {manifest['node']!r} is not the signing node {node!r}")
-    if manifest["batch_id"] != idempotency_key:
+def _groups(manifest: Manifest) -> list[Group]:
+    """The disclosure groups the batch declares, as the center defines them (flags, counts)."""
+    allowed = SCHEMA_GROUPS[manifest.schema_version]
+    if manifest.disclosure_groups is None:
+        return [GROUPS["energy"]]
+    out = []
+    for i, g in enumerate(manifest.disclosure_groups):
+        field = f"manifest.disclosure_groups.{i}"
+        known = GROUPS.get(g.name)
+        if known is None or g.name not in allowed or known in out:
+            raise _invalid(f"{field}: group {g.name!r} is unknown or repeated (expected {allowed})", field)
+        if (g.flag, g.reason) != (known.flag, known.reason):
+            raise _invalid(f"{field}: group {g.name} is flagged by {known.flag}/{known.reason}", field)
+        out.append(known)
+    return out
+
+
+def _check_manifest(manifest: Manifest, *, node: str, idempotency_key: str) -> list[Group]:
+    if manifest.node != node:
+        raise _invalid(f"manifest.node {manifest.node!r} is not the signing node {node!r}", "manifest.node")
+    if manifest.batch_id != idempotency_key:
         raise _invalid(
-            f"Idempotency-Key {idempotency_key!r} is not manifest.batch_id {manifest['batch_id']!r}"
+            f"Idempotency-Key {idempotency_key!r} is not manifest.batch_id {manifest.batch_id!r}",
+            "manifest.batch_id",
         )
-    if manifest["schema_version"] not in SCHEMA_VERSIONS:
+    if manifest.schema_version not in SCHEMA_VERSIONS:
         raise Rejected(
             422,
             "unsupported_schema_version",
-            f"schema version {manifest['schema_version']!r}; this center reads {sorted(SCHEMA_VERSIONS)}",
+            f"schema version {manifest.schema_version!r}; this center reads {sorted(SCHEMA_VERSIONS)}",
+            field="manifest.schema_version",
         )
-    if manifest["payload_format"] != PAYLOAD_FORMAT:
-        raise _invalid(f"payload_format {manifest['payload_format']!r}; expected {PAYLOAD_FORMAT!r}")
-    try:
-        dt.date.fromisoformat(manifest["period"])
-    except ValueError as exc:
-        raise _invalid(f"period {manifest['period']!r} is not a local day YYYY-MM-DD") from exc
-    if manifest["version"] < 1:
-        raise _invalid("version starts at 1")
-    digest = hashlib.sha256(payload).hexdigest()
-    if digest != manifest["payload_sha256"]:
-        raise Rejected(
-            422,
-            "payload_hash_mismatch",
-            f"payload SHA-256 {digest} is not the manifest's {manifest['payload_sha256']}",
-        )
-    try:
-        table = pa.ipc.open_stream(payload).read_all()
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise _invalid(f"payload is not an Arrow IPC stream: {exc}") from exc
-    if table.num_rows != manifest["rows"]:
-        raise _invalid(f"payload has {table.num_rows} rows, manifest says {manifest['rows']}")
-    measures = {m["name"]: int(m["grade"]) for m in manifest["measures"]}
+    if manifest.payload_format != PAYLOAD_FORMAT:
+        raise _invalid(f"manifest.payload_format: expected {PAYLOAD_FORMAT!r}", "manifest.payload_format")
     groups = _groups(manifest)
-    flag_of = {g["name"]: g["flag"] for g in groups}
-    try:
-        group_of = {m["name"]: flag_of[m.get("group", "energy")] for m in manifest["measures"]}
-    except KeyError as exc:
-        raise _invalid(f"a measure names an undeclared disclosure group {exc}") from exc
-    expected = [*DIMENSIONS, *(c for g in groups for c in (g["flag"], g["reason"])), *measures]
-    if table.column_names != expected:
-        raise _invalid(f"payload columns {table.column_names}; manifest declares {expected}")
-    if grade3 := sorted(n for n, g in measures.items() if g >= 3):
-        raise Rejected(422, "disclosure_violation", f"grade-3 measures never leave a province: {grade3}")
-    rows = table.to_pylist()
-    if any(r["day"] != manifest["period"] for r in rows):
-        raise _invalid(f"rows outside period {manifest['period']}")
-    if bad := sorted({r["level"] for r in rows} - LEVELS):
-        raise _invalid(f"unknown levels {bad}")
-    grade2 = [n for n, g in measures.items() if g == 2]
-    for r in rows:
-        cell = f"{r['level']} {r['city_code']}/{r['industry_code']}"
-        if any(r[group_of[m]] and r[m] is not None for m in grade2):
-            raise Rejected(422, "disclosure_violation", f"suppressed {cell} carries grade-2 values")
-        n = r.get("enterprises")
-        if not r["suppressed"] and n is not None and 0 < n < DISCLOSURE_THRESHOLD:
-            raise Rejected(
-                422,
-                "disclosure_violation",
-                f"{cell} is released with {n} enterprise(s) (< {DISCLOSURE_THRESHOLD})",
+    names = {g.name for g in groups}
+    seen: set[str] = set()
+    for i, m in enumerate(manifest.measures):
+        field = f"manifest.measures.{i}"
+        known = MEASURES.get(m.name)
+        if known is None or m.name in seen:
+            raise _invalid(f"{field}.name: {m.name!r} is not a measure of this center, or repeated", field)
+        seen.add(m.name)
+        if m.grade >= 3 or known.grade >= 3:
+            raise _violation(f"{field}: grade-3 measures never leave a province ({m.name})", f"{field}.grade")
+        if m.grade != known.grade:
+            raise _violation(
+                f"{field}.grade: {m.name} is grade {known.grade} at this center, not {m.grade}",
+                f"{field}.grade",
             )
-    if suppressed_entries(rows, groups) != manifest["cells_suppressed"]:
-        raise _invalid("manifest.cells_suppressed does not match the payload's suppressed rows")
-    return table
-
-
-def _groups(manifest: dict) -> list[dict]:
-    groups = manifest.get("disclosure_groups", DEFAULT_GROUPS)
-    if not isinstance(groups, list) or not all(
-        isinstance(g, dict) and all(isinstance(g.get(k), str) for k in ("name", "flag", "reason"))
-        for g in groups
-    ):
-        raise _invalid("manifest.disclosure_groups must list {name, flag, reason}")
+        if m.group != known.group or known.group not in names:
+            raise _invalid(f"{field}.group: {m.name} belongs to group {known.group!r}", f"{field}.group")
+    if (t := manifest.disclosure_threshold) is not None and t < DISCLOSURE_THRESHOLD:
+        raise _violation(
+            f"manifest.disclosure_threshold {t} is below the center's {DISCLOSURE_THRESHOLD}",
+            "manifest.disclosure_threshold",
+        )
+    if (d := manifest.dominance_rule) is not None and (d.n < DOMINANCE_N or d.k > DOMINANCE_K):
+        raise _violation(
+            f"manifest.dominance_rule ({d.n}, {d.k}) is weaker than the center's ({DOMINANCE_N}, {DOMINANCE_K})",
+            "manifest.dominance_rule",
+        )
     return groups
 
 
-def suppressed_entries(rows: list[dict], groups: list[dict]) -> int:
+def _read_payload(payload: bytes) -> pa.Table:
+    try:
+        table = pa.ipc.open_stream(payload).read_all()
+        table.validate(full=True)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise _invalid(f"payload is not a valid Arrow IPC stream: {type(exc).__name__}", "payload") from exc
+    return table
+
+
+def check_batch(manifest: Manifest, payload: bytes, *, node: str, idempotency_key: str) -> list[dict]:
+    """Validate a batch against its manifest, the center's contract and the release policy; its rows."""
+    groups = _check_manifest(manifest, node=node, idempotency_key=idempotency_key)
+    digest = hashlib.sha256(payload).hexdigest()
+    if digest != manifest.payload_sha256:
+        raise Rejected(
+            422,
+            "payload_hash_mismatch",
+            f"payload SHA-256 {digest} is not the manifest's {manifest.payload_sha256}",
+            field="manifest.payload_sha256",
+        )
+    table = _read_payload(payload)
+    if table.num_rows != manifest.rows:
+        raise _invalid(
+            f"payload has {table.num_rows} rows, manifest.rows says {manifest.rows}", "manifest.rows"
+        )
+    measures = tuple(m.name for m in manifest.measures)
+    flags = tuple((g.flag, g.reason) for g in groups)
+    expected = [*DIMENSIONS, *(c for f in flags for c in f), *measures]
+    if table.column_names != expected:
+        raise _invalid(
+            f"payload columns {table.column_names[:32]}; the manifest declares {expected}", "payload"
+        )
+    try:  # in slices: each conversion holds the GIL, so the event loop gets its turn in between
+        rows = [r for b in table.to_batches(max_chunksize=_SLICE_ROWS) for r in b.to_pylist()]
+    except (pa.ArrowException, ValueError) as exc:
+        raise _invalid(f"payload values unreadable: {type(exc).__name__}", "payload") from exc
+    model = row_model(flags, measures)
+    for i, r in enumerate(rows):
+        try:
+            model.model_validate(r)
+        except ValidationError as exc:
+            field, detail = first_error(exc, f"payload.{i}")
+            raise _invalid(detail, field) from exc
+    _check_rows(rows, manifest, groups, measures)
+    if suppressed_entries(rows, groups) != manifest.cells_suppressed:
+        raise _invalid(
+            "manifest.cells_suppressed does not match the payload's withheld entries",
+            "manifest.cells_suppressed",
+        )
+    return rows
+
+
+_LEVEL_SHAPE = {  # (city is ALL, industry is ALL) of each level
+    "cell": (False, False),
+    "city_total": (False, True),
+    "industry_total": (True, False),
+    "province_total": (True, True),
+}
+
+
+def _check_rows(rows: list[dict], manifest: Manifest, groups: list[Group], measures: tuple[str, ...]) -> None:
+    keys = set()
+    for i, r in enumerate(rows):
+        where = f"payload.{i}"
+        if r["day"] != manifest.period:
+            raise _invalid(f"{where}.day {r['day']} is outside period {manifest.period}", f"{where}.day")
+        if _LEVEL_SHAPE[r["level"]] != (r["city_code"] == "ALL", r["industry_code"] == "ALL"):
+            raise _invalid(
+                f"{where}: a {r['level']} row with codes {r['city_code']}/{r['industry_code']}", where
+            )
+        key = (r["city_code"], r["industry_code"])
+        if key in keys:
+            raise _invalid(f"{where}: entry {key[0]}/{key[1]} appears twice", where)
+        keys.add(key)
+        for g in groups:
+            _check_entry(r, g, measures, where)
+    for g in groups:
+        _check_lines(rows, g)
+
+
+def _check_entry(r: dict, g: Group, measures: tuple[str, ...], where: str) -> None:
+    """One row's entry of one disclosure group against the release policy."""
+    cell = f"{where} ({r['level']} {r['city_code']}/{r['industry_code']})"
+    grade2 = [m for m in measures if MEASURES[m].group == g.name and MEASURES[m].grade == 2]
+    if r[g.flag]:
+        if carried := [m for m in grade2 if r[m] is not None]:
+            raise _violation(f"{cell}: withheld for {g.name} but carries grade-2 values {carried}", where)
+        if r[g.reason] is None:
+            raise _invalid(f"{cell}: withheld for {g.name} without a reason", f"{where}.{g.reason}")
+        return
+    if any(r[m] is not None for m in grade2):
+        n = r.get(g.count)
+        if n is None:
+            raise _violation(
+                f"{cell}: released {g.name} values without their count {g.count}; "
+                "the threshold cannot be checked",
+                f"{where}.{g.count}",
+            )
+        if 0 < n < DISCLOSURE_THRESHOLD:
+            raise _violation(
+                f"{cell}: {g.name} values released with {g.count}={n} (< {DISCLOSURE_THRESHOLD})",
+                f"{where}.{g.count}",
+            )
+    if r[g.reason] is not None:
+        raise _invalid(f"{cell}: a {g.name} reason on an entry that is not withheld", f"{where}.{g.reason}")
+
+
+def _check_lines(rows: list[dict], g: Group) -> None:
+    """No row or column of the table (cells and margin) with exactly one withheld entry of the group:
+    that entry would be its margin minus the others."""
+    lines: dict[tuple[str, str], list[bool]] = defaultdict(list)
+    for r in rows:
+        lines[("city", r["city_code"])].append(r[g.flag])
+        lines[("industry", r["industry_code"])].append(r[g.flag])
+    for (axis, code), flags in sorted(lines.items()):
+        if len(flags) > 1 and sum(flags) == 1:
+            raise _violation(
+                f"{g.name}: the {axis} line {code} holds exactly one withheld entry, derivable from the others",
+                "payload",
+            )
+
+
+def suppressed_entries(rows: list[dict], groups: list[Group]) -> int:
     """Withheld entries over all disclosure groups (a row withheld for energy and trading counts twice)."""
-    return sum(bool(r.get(g["flag"])) for r in rows for g in groups)
+    return sum(bool(r.get(g.flag)) for r in rows for g in groups)
 
 
 def summary(payload: bytes, *, include_rows: bool) -> dict:

@@ -191,9 +191,12 @@ class NodeStore:
             ).fetchone()
         return bytes(row["payload"]), row["manifest"]
 
-    def counts(self) -> dict[str, int]:
+    def counts(self, node: str | None = None) -> dict:
+        """Batches, distinct periods and the provinces holding data; of one province when `node` is given."""
+        where, args = ("WHERE node = ?", (node,)) if node else ("", ())
         with self._lock:
             batches, periods = self._con.execute(
-                "SELECT count(*), count(DISTINCT node || '/' || period) FROM batches"
+                f"SELECT count(*), count(DISTINCT node || '/' || period) FROM batches {where}", args
             ).fetchone()
-        return {"batches": batches, "periods": periods}
+            provinces = [r[0] for r in self._con.execute(f"SELECT DISTINCT node FROM batches {where}", args)]
+        return {"batches": batches, "periods": periods, "provinces": sorted(provinces)}

@@ -315,14 +315,28 @@ def demo_sync(until: dt.date) -> None:
     import httpx
 
     from assets.sync.keys import sync_key
+    from assets.sync.signing import sign_request
     from national_node.loopback import running_node
+    from warehouse.domain import PROVINCE_CODE
 
     s = settings()
-    with running_node(s.home / "national_node", sync_key(s.home).node_keys()) as url:
+    key = sync_key(s.home)
+    with running_node(s.home / "national_node", key.node_keys()) as url:
         sync_cmd(until=until.isoformat(), node=url, since=DEMO_START, timeout=10.0, attempts=6)
-        held = httpx.get(f"{url}/health", timeout=5).json()
+        headers = sign_request(  # reads need a key too: the province reads what it sent
+            method="GET",
+            path="/v1/status",
+            body=b"",
+            node=PROVINCE_CODE,
+            key_id=key.key_id,
+            secret=key.secret,
+            idempotency_key="",
+        )
+        held = httpx.get(
+            f"{url}/v1/status", headers={k: v for k, v in headers.items() if v}, timeout=5
+        ).json()
         console.print(
-            f"national node {url} holds: {json.dumps({k: v for k, v in held.items() if k != 'status'})}"
+            f"national node {url} holds: {json.dumps({k: v for k, v in held.items() if k != 'node_id'})}"
         )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.e2e.test_sync_node import DAYS, NodeProcess, Province, free_port
+from tests.e2e.test_sync_node import DAYS, READER, READER_KEY, NodeProcess, Province, free_port
 from warehouse.registry import SYNC_LEDGER
 from warehouse.serving import refresh_views
 
@@ -63,7 +63,7 @@ class CliNode(NodeProcess):
                 "--port",
                 str(self.port),
             ],
-            env=env_for(self.lakehouse_home),
+            env=env_for(self.lakehouse_home) | {"NATIONAL_NODE_READERS": f"{READER}={READER_KEY}"},
             stdout=self.log.open("wb"),
             stderr=subprocess.STDOUT,
         )

@@ -15,7 +15,7 @@ from assets.sync.batch import Batch, make_batch, payload_bytes
 from assets.sync.release import release
 from assets.sync.signing import sign_request
 from national_node.app import app_from_env, create_app
-from national_node.keys import KeyRing, parse_keys
+from national_node.keys import KeyRing, parse_keys, parse_readers
 from tests.unit.test_sync_release import DAY, duck, energy_rows, equipment_rows
 
 with warnings.catch_warnings():  # starlette's notice that its TestClient will move to httpx2
@@ -24,13 +24,37 @@ with warnings.catch_warnings():  # starlette's notice that its TestClient will m
 
 NOW = 1_790_000_000
 SECRET = "node-unit-secret"
+READER_SECRET = "national-reader-secret"
+RING = KeyRing(parse_keys(f"37={SECRET},11={SECRET}-11"), parse_readers(f"ops={READER_SECRET}"))
 
 
 @pytest.fixture
 def client(tmp_path):
-    app = create_app(tmp_path / "node", KeyRing(parse_keys(f"37={SECRET}")), clock=lambda: NOW)
+    app = create_app(tmp_path / "node", RING, clock=lambda: NOW, node_id="national-test")
     with TestClient(app) as c:
         yield c
+
+
+def get(client: TestClient, path: str, *, params: dict | None = None, **sign):
+    """A signed read (the path signed with its query string), by province 37 unless told otherwise."""
+    query = "&".join(f"{k}={str(v).lower()}" for k, v in (params or {}).items())
+    target = f"{path}?{query}" if query else path
+    args = {
+        "method": "GET",
+        "path": target,
+        "body": b"",
+        "node": "37",
+        "key_id": "default",
+        "secret": SECRET,
+        "idempotency_key": "",
+        "now": NOW,
+    } | sign
+    headers = {k: v for k, v in sign_request(**args).items() if v}
+    return client.get(target, headers=headers)
+
+
+def read_as_reader(client: TestClient, path: str, **kw):
+    return get(client, path, node="ops", secret=READER_SECRET, **kw)
 
 
 def released(shift: float = 0.0) -> pl.DataFrame:
@@ -76,7 +100,8 @@ def test_batch_is_stored_once_and_a_redelivery_gets_the_stored_receipt(client):
     again = post(client, batch())  # a retry: new nonce, same Idempotency-Key
     assert again.status_code == 200
     assert again.json()["receipt_id"] == first.json()["receipt_id"] and again.json()["duplicate"]
-    assert client.get("/health").json()["batches"] == 1
+    assert get(client, "/v1/status").json()["batches"] == 1
+    assert first.json()["node_id"] == again.json()["node_id"] == "national-test"
 
 
 def test_a_replayed_request_is_refused(client):
@@ -107,7 +132,7 @@ def test_versions_arriving_out_of_order_keep_the_highest_current(client):
     v2 = post(client, batch(2, released(shift=2.0)))
     v1 = post(client, batch(1))
     assert v2.json()["current"] and not v1.json()["current"] and v1.json()["latest_version"] == 2
-    period = client.get(f"/v1/provinces/37/periods/{DAY}", params={"include_rows": True}).json()
+    period = get(client, f"/v1/provinces/37/periods/{DAY}", params={"include_rows": True}).json()
     assert period["current_version"] == 2 and [v["version"] for v in period["versions"]] == [1, 2]
     assert period["current"]["payload_sha256"] == batch(2, released(shift=2.0)).payload_sha256
     assert len(period["current"]["data"]) == period["current"]["rows"] == released().height
@@ -151,10 +176,10 @@ def test_idempotency_key_must_be_the_batch_id_and_the_body_an_envelope(client):
 
 
 def test_read_api_and_openapi(client):
-    assert client.get(f"/v1/provinces/37/periods/{DAY}").status_code == 404
-    assert client.get(f"/v1/provinces/99/periods/{DAY}").json()["error"] == "unknown_node"
+    assert get(client, f"/v1/provinces/37/periods/{DAY}").status_code == 404
+    assert read_as_reader(client, f"/v1/provinces/99/periods/{DAY}").json()["error"] == "no_data"
     post(client, batch())
-    period = client.get(f"/v1/provinces/37/periods/{DAY}").json()
+    period = get(client, f"/v1/provinces/37/periods/{DAY}").json()
     assert period["current"]["province_total"]["enterprises"] == 9 and "data" not in period["current"]
     spec = client.get("/openapi.json").json()
     assert {"/v1/batches", "/v1/provinces/{code}/periods/{day}", "/health"} <= set(spec["paths"])
@@ -163,7 +188,7 @@ def test_read_api_and_openapi(client):
 
 def test_fault_injection_exists_only_when_its_variable_is_set(tmp_path, monkeypatch):
     monkeypatch.setenv("NATIONAL_NODE_HOME", str(tmp_path / "n"))
-    monkeypatch.setenv("NATIONAL_NODE_KEYS", "37=x")
+    monkeypatch.setenv("NATIONAL_NODE_KEYS", f"37={SECRET}")
     monkeypatch.delenv("NATIONAL_NODE_FAULTS", raising=False)
     app = app_from_env()
     assert isinstance(app, FastAPI)

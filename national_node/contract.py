@@ -1,0 +1,65 @@
+"""The center's own copy of the released-measures contract (wire schema versions 1 and 2).
+
+The node never takes a measure's grade or group from the manifest: a province declaring a grade-2
+measure as grade 1 would otherwise let a withheld row carry its value. The province declares the same
+contract in `assets/sync/measures.py`; a unit test keeps the two in step (programs share the contract,
+not code). Changing a measure means a new schema version on both sides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DISCLOSURE_THRESHOLD = 3  # enterprises (energy) or trades (trading) per released grade-2 entry
+# (n, k) dominance: the province withholds an entry whose n largest respondents hold more than k of it.
+# The payload carries no respondent shares, so the center checks the rule the manifest declares.
+DOMINANCE_N, DOMINANCE_K = 2, 0.85
+DIMENSIONS = ("day", "level", "city_code", "industry_code")
+LEVELS = ("cell", "city_total", "industry_total", "province_total")
+REASONS = ("primary", "dominance", "secondary")  # why a group's entry is withheld
+
+
+@dataclass(frozen=True)
+class Group:
+    """A disclosure group: measures sharing respondents, withheld together where `flag` is set.
+
+    `count` is the group's integer measure bounding its respondents from above (enterprises reporting;
+    trades, since a cell's sellers are never more than its trades): a released grade-2 entry needs
+    `count` of 0 (nobody to betray) or at least DISCLOSURE_THRESHOLD.
+    """
+
+    name: str
+    flag: str
+    reason: str
+    count: str
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    grade: int  # 1 may leave as detail, 2 only above the threshold and not withheld, 3 never leaves
+    group: str
+    integer: bool = False
+
+
+ENERGY = Group("energy", "suppressed", "suppression", "enterprises")
+TRADING = Group("trading", "trading_suppressed", "trading_suppression", "trades")
+GROUPS: dict[str, Group] = {g.name: g for g in (ENERGY, TRADING)}
+
+MEASURES: dict[str, Measure] = {
+    m.name: m
+    for m in (
+        Measure("enterprises", 2, "energy", integer=True),
+        Measure("electricity_kwh", 2, "energy"),
+        Measure("natural_gas_m3", 2, "energy"),
+        Measure("coal_t", 2, "energy"),
+        Measure("energy_tce", 2, "energy"),
+        Measure("completeness_pct", 2, "energy"),
+        Measure("availability_pct", 1, "energy"),
+        Measure("trades", 2, "trading", integer=True),
+        Measure("trading_value_cny", 2, "trading"),
+    )
+}
+
+# The disclosure groups each schema version carries (version 1 had energy only, no group declarations).
+SCHEMA_GROUPS: dict[str, tuple[str, ...]] = {"1": ("energy",), "2": ("energy", "trading")}
