@@ -101,6 +101,11 @@ BRONZE_TELEMETRY = TableSpec(
         ("value", pl.String, "Value as landed"),
         ("unit", pl.String, "Unit as landed"),
         ("raw_line", pl.String, "Original text of a line that could not be parsed"),
+        (
+            "quality",
+            pl.String,
+            "Quality the source reported (good/uncertain/bad, e.g. OPC UA status); optional",
+        ),
     ),
 )
 
@@ -251,7 +256,11 @@ SILVER_TELEMETRY = TableSpec(
         ("value", pl.Float64, "Value in the canonical unit"),
         ("unit", pl.String, "Canonical unit (kW, kWh, ℃, MPa, m³, t ...)"),
         ("quality_flag", pl.String, "good | uncertain | bad"),
-        ("quality_reason", pl.String, "out_of_range, stuck, meter_drop ... for non-good readings"),
+        (
+            "quality_reason",
+            pl.String,
+            "out_of_range, stuck, meter_drop, source_bad, source_uncertain ... for non-good readings",
+        ),
         *_LINEAGE_COLS,
     ),
 )

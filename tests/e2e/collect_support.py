@@ -111,6 +111,7 @@ class Run:
     cuts: int
     log: Path
     events: list[str] = field(default_factory=list)
+    during_stream: int = 0  # kills and cuts that happened while the simulator was still publishing
 
 
 def kill_and_recover(
@@ -166,7 +167,7 @@ def kill_and_recover(
     # only once the running collector has flushed a batch, so there is written-but-unacked work to redeliver
     moments = [((k + 1) / (kills + 2), "kill") for k in range(kills)]
     moments.append(((kills + 0.5) / (kills + 2) - 0.1, "cut"))
-    cuts = 0
+    cuts = during = 0
     for share, what in sorted(moments):
         flushes = status(home, tag).get("totals", {}).get("flushes", 0)
         while sim.poll() is None:
@@ -174,6 +175,8 @@ def kill_and_recover(
             if t.get("messages", 0) >= share * planned and t.get("flushes", 0) > flushes:
                 break
             time.sleep(0.05)
+        if sim.poll() is None:
+            during += 1
         if what == "kill":
             collector.send_signal(signal.SIGKILL)
             collector.wait()
@@ -191,7 +194,7 @@ def kill_and_recover(
     drained = wait_drained(home, tag, manifest["published"]["messages"])
     assert stop(collector) == 0, log.read_text(errors="replace")[-3000:]
     stop(proxy, signal.SIGKILL)
-    return Run(home, manifest, drained, kills, cuts, log, events)
+    return Run(home, manifest, drained, kills, cuts, log, events, during)
 
 
 def dead_letters(home: Path) -> Counter:

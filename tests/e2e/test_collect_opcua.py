@@ -1,0 +1,112 @@
+"""The OPC UA collector end to end: a real asyncua server (`lakehouse simulate opcua`), restarted under it."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tests.e2e.collect_support import LAKEHOUSE, env_for, free_port, start, stop
+from tests.e2e.test_cli import run
+from warehouse.registry import SILVER_TELEMETRY
+from warehouse.storage import Lake
+
+pytestmark = pytest.mark.e2e
+
+
+def _wait_for(log: Path, text: str, count: int = 1, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while log.read_text(errors="replace").count(text) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{text!r} x{count} not in {log}:\n{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.2)
+
+
+def collect_through_a_server_restart(home: Path, seconds: float, after_restart: float = 10) -> dict:
+    """10 equipment x 5 variables sampled for `seconds`; the server is restarted; collection goes on."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = env_for(home, 1883, "opcua", LAKEHOUSE_COLLECT_FLUSH_SECONDS="0.5")
+    server_log, collector_log = home / "server.log", home / "collector.log"
+    server_args = [
+        LAKEHOUSE,
+        "simulate",
+        "opcua",
+        "--port",
+        str(port),
+        "--equipment",
+        "10",
+        "--variables",
+        "5",
+    ]
+    server = start(server_args, env, server_log)
+    _wait_for(server_log, "OPC UA server on")
+    endpoint = f"opc.tcp://127.0.0.1:{port}/lakehouse/"
+    collector = start(
+        [LAKEHOUSE, "collect", "opcua", "--endpoint", endpoint, "--status-every", "5"], env, collector_log
+    )
+    _wait_for(collector_log, "subscribed to 50 variables")
+    time.sleep(seconds)
+    assert stop(server) == 0
+    server = start(server_args, env, server_log)
+    _wait_for(server_log, "OPC UA server on", count=2)
+    _wait_for(collector_log, "subscribed to 50 variables", count=2, timeout=120)  # backoff is at most 30 s
+    time.sleep(after_restart)
+    assert stop(collector, signal.SIGTERM) == 0
+    assert stop(server) == 0
+    files = list((home / "landing" / "telemetry" / "collector" / "opcua").rglob("*.parquet"))
+    landed = pl.concat([pl.read_parquet(f) for f in files]).with_columns(
+        ts_utc=pl.col("ts").str.to_datetime(time_zone="UTC", time_unit="us"),
+        value=pl.col("value").cast(pl.Float64),
+    )
+    truths = sorted((home / "simulator").glob("opcua_truth_*.parquet"))
+    assert len(truths) == 2
+    key = ["equipment_id", "metric", "ts_utc"]
+    out = {"landed": landed.height, "runs": []}
+    for path in truths:
+        truth = pl.read_parquet(path)
+        matched = truth.join(landed.select(*key, "quality", pl.col("value").alias("got")), on=key, how="left")
+        got = matched.filter(pl.col("got").is_not_null())
+        assert got.height > 0, f"nothing landed from server run {path.name}"
+        assert got.filter(pl.col("quality") != pl.col("quality_right")).height == 0, "quality not mapped"
+        assert got.filter(pl.col("value") != pl.col("got")).height == 0
+        # once a variable's subscription delivered, every later write of that run landed
+        first = got.group_by("equipment_id", "metric").agg(pl.col("ts_utc").min().alias("first"))
+        gaps = matched.join(first, on=["equipment_id", "metric"]).filter(
+            pl.col("got").is_null() & (pl.col("ts_utc") > pl.col("first"))
+        )
+        assert gaps.height == 0, f"{gaps.height} writes missing after subscription: {gaps.head(5)}"
+        assert first.height == 50
+        out["runs"].append(
+            {
+                "writes": truth.height,
+                "landed": got.height,
+                "by_quality": dict(got.group_by("quality").len().iter_rows()),
+            }
+        )
+    assert landed.height == landed.unique(subset=key).height
+    return out
+
+
+def test_opcua_readings_land_with_quality_and_survive_a_server_restart(tmp_path):
+    result = collect_through_a_server_restart(tmp_path / "home", seconds=15)
+    first = result["runs"][0]["by_quality"]
+    assert first.get("good", 0) > 0 and first.get("uncertain", 0) > 0 and first.get("bad", 0) > 0
+    print(result)
+
+
+@pytest.mark.soak
+def test_opcua_60s_lands_in_silver_with_quality_flags(tmp_path):
+    """The done-when size (10 x 5 variables for 60 s), through a real `lakehouse materialize`."""
+    home = tmp_path / "home"
+    result = collect_through_a_server_restart(home, seconds=60)
+    run(home, "materialize", check=False)  # partial days fail day_complete downstream of silver
+    silver = Lake(home / "lake").read(SILVER_TELEMETRY)
+    flags = dict(silver.group_by("quality_reason").len().iter_rows())
+    assert silver.height == result["landed"]
+    assert flags.get("source_bad", 0) > 0 and flags.get("source_uncertain", 0) > 0
+    assert dict(silver.group_by("quality_flag").len().iter_rows()).keys() >= {"good", "uncertain", "bad"}
+    print(result, flags)
