@@ -37,6 +37,7 @@ ui: setup
 
 bench: setup
 	$(BIN)/lakehouse bench
+	$(BIN)/python -m bench.collector
 
 soak: setup
 	$(BIN)/pytest -m soak -s

@@ -11,7 +11,7 @@ import pytest
 
 from tests.e2e.collect_support import LAKEHOUSE, env_for, free_port, start, stop
 from tests.e2e.test_cli import run
-from warehouse.registry import SILVER_TELEMETRY
+from warehouse.registry import QUARANTINE_TELEMETRY, SILVER_TELEMETRY
 from warehouse.storage import Lake
 
 pytestmark = pytest.mark.e2e
@@ -68,11 +68,16 @@ def collect_through_a_server_restart(home: Path, seconds: float, after_restart: 
     out = {"landed": landed.height, "runs": []}
     for path in truths:
         truth = pl.read_parquet(path)
-        matched = truth.join(landed.select(*key, "quality", pl.col("value").alias("got")), on=key, how="left")
+        landed_keys = landed.select(
+            *key, "quality", pl.col("value").alias("got_value"), pl.lit(True).alias("got")
+        )
+        matched = truth.join(landed_keys, on=key, how="left")
         got = matched.filter(pl.col("got").is_not_null())
         assert got.height > 0, f"nothing landed from server run {path.name}"
         assert got.filter(pl.col("quality") != pl.col("quality_right")).height == 0, "quality not mapped"
-        assert got.filter(pl.col("value") != pl.col("got")).height == 0
+        # a Bad status arrives without a value (the server sends none); every other value arrives as served
+        assert got.filter((pl.col("quality") != "bad") & (pl.col("value") != pl.col("got_value"))).height == 0
+        assert got.filter((pl.col("quality") == "bad") & pl.col("got_value").is_not_null()).height == 0
         # once a variable's subscription delivered, every later write of that run landed
         first = got.group_by("equipment_id", "metric").agg(pl.col("ts_utc").min().alias("first"))
         gaps = matched.join(first, on=["equipment_id", "metric"]).filter(
@@ -104,9 +109,15 @@ def test_opcua_60s_lands_in_silver_with_quality_flags(tmp_path):
     home = tmp_path / "home"
     result = collect_through_a_server_restart(home, seconds=60)
     run(home, "materialize", check=False)  # partial days fail day_complete downstream of silver
-    silver = Lake(home / "lake").read(SILVER_TELEMETRY)
+    lake = Lake(home / "lake")
+    silver = lake.read(SILVER_TELEMETRY)
+    quarantined = dict(lake.read(QUARANTINE_TELEMETRY).group_by("reason").len().iter_rows())
+    bad = sum(r["by_quality"].get("bad", 0) for r in result["runs"])
     flags = dict(silver.group_by("quality_reason").len().iter_rows())
-    assert silver.height == result["landed"]
-    assert flags.get("source_bad", 0) > 0 and flags.get("source_uncertain", 0) > 0
-    assert dict(silver.group_by("quality_flag").len().iter_rows()).keys() >= {"good", "uncertain", "bad"}
-    print(result, flags)
+    # Bad status comes without a value: quarantined as value_missing; uncertain stays, flagged
+    assert quarantined == {"value_missing": bad}
+    assert silver.height + bad == result["landed"]
+    assert flags.get("source_uncertain", 0) == sum(
+        r["by_quality"].get("uncertain", 0) for r in result["runs"]
+    )
+    print(result, flags, quarantined)

@@ -202,3 +202,26 @@ def test_shared_subscription_topic_from_settings():
 def test_collector_settings_never_show_the_password():
     cfg = load_collector_settings({"LAKEHOUSE_MQTT_PASSWORD": "s3cret", "LAKEHOUSE_MQTT_USERNAME": "u"})
     assert "s3cret" not in repr(cfg) and cfg.mqtt_password == "s3cret"
+
+
+def test_source_quality_flags_readings_the_silver_rules_find_good():
+    """An OPC UA Bad/Uncertain status travels in the landing column `quality` to silver's quality_flag."""
+    import datetime as dt
+
+    from assets.telemetry.transform import clean_telemetry
+    from tests.unit.helpers import bronze, equipment
+
+    rows = [
+        {"ts": f"2026-11-02T08:{m:02d}:00+08:00", "value": str(10 + m), "quality": q}
+        for m, q in [(0, None), (15, "good"), (30, "uncertain"), (45, "bad")]
+    ]
+    r = clean_telemetry(bronze(rows), equipment(), day=dt.date(2026, 11, 2), run_id="r")
+    assert r.clean["quality_flag"].to_list() == ["good", "good", "uncertain", "bad"]
+    assert r.clean["quality_reason"].to_list() == [None, None, "source_uncertain", "source_bad"]
+    out_of_range = clean_telemetry(
+        bronze([{"value": "999999", "quality": "uncertain"}]),
+        equipment(),
+        day=dt.date(2026, 11, 2),
+        run_id="r",
+    )
+    assert out_of_range.clean["quality_reason"].to_list() == ["out_of_range"]  # our own rule speaks first
