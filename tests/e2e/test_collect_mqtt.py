@@ -207,3 +207,32 @@ def run_sim(env: dict, log, readings: int) -> int:
         log,
     )
     return proc.wait(timeout=300)
+
+
+def test_two_collectors_in_one_share_group_split_the_stream(tmp_path):
+    """Shared subscription on the machine's Mosquitto: each reading lands once, both collectors take a share."""
+    wait_port(1883, timeout=5)
+    tag = uuid.uuid4().hex[:8]
+    home = tmp_path / "home"
+    home.mkdir()
+    env = env_for(home, 1883, tag)
+    log = home / "c.log"
+    collectors = [
+        start([LAKEHOUSE, "collect", "mqtt", "--client-id", f"c-{tag}-{i}", "--status-every", "1"], env, log)
+        for i in (1, 2)
+    ]
+    deadline = time.monotonic() + 120
+    while log.read_text(errors="replace").count("connected (session") < 2:
+        assert time.monotonic() < deadline, log.read_text(errors="replace")
+        time.sleep(0.2)
+    assert run_sim(env, log, readings=2000) == 0, log.read_text(errors="replace")
+    manifest = json.loads((home / "simulator" / "manifest.json").read_text("utf-8"))["mqtt"]
+    time.sleep(3)
+    for c in collectors:
+        assert stop(c, signal.SIGTERM) == 0
+    shares = [status(home, f"{tag}-{i}")["totals"].get("messages", 0) for i in (1, 2)]
+    assert sum(shares) == manifest["published"]["messages"] and min(shares) > 0, shares
+    landed = pl.concat(
+        [pl.read_parquet(f) for f in (home / "landing" / "telemetry" / "collector").rglob("*.parquet")]
+    )
+    assert landed.height == manifest["published"]["readings"]
