@@ -225,3 +225,31 @@ def test_source_quality_flags_readings_the_silver_rules_find_good():
         run_id="r",
     )
     assert out_of_range.clean["quality_reason"].to_list() == ["out_of_range"]  # our own rule speaks first
+
+
+def test_simulated_stream_ground_truth_adds_up_and_agrees_with_the_contract():
+    import datetime as dt
+    from collections import Counter
+
+    from simulator.mqtt import plan_stream, province
+
+    st = plan_stream(
+        province(3, 1),
+        readings=3000,
+        start=dt.date(2026, 11, 1),
+        seed=1,
+        prefix="p",
+        batch=3,
+        defect_rate=0.05,
+    )
+    exp = st.manifest["expected"]
+    assert sum(m.readings for m in st.messages) == exp["landed"] == 3000 + exp["duplicates"]
+    assert exp["clean"] + sum(exp["quarantined"].values()) == 3000
+    assert st.truth.num_rows == exp["clean"]
+    dead, readings = Counter(), 0
+    for m in st.messages:
+        try:
+            readings += len(decode_payload(parse_topic(m.topic, "p"), m.payload))
+        except DeadLetter as bad:
+            dead[bad.reason] += 1
+    assert dict(dead) == exp["dead_letter"] and readings == exp["landed"]
