@@ -94,7 +94,8 @@ def throughput(root: Path, port: int, *, readings: int, batch: int) -> dict:
     """Readings/s and messages/s the collector lands from a backlog held by the broker."""
     s = Setup(root, f"tput-b{batch}", port)
     _collector_once_to_create_session(s)
-    assert s.simulate(readings, batch, rate=0).wait(timeout=1800) == 0
+    if s.simulate(readings, batch, rate=0).wait(timeout=1800) != 0:
+        raise RuntimeError(f"simulator failed: {(s.home / 'bench.log').read_text(errors='replace')[-2000:]}")
     manifest = json.loads((s.home / "simulator" / "manifest.json").read_text("utf-8"))["mqtt"]["published"]
     before = s.status().get("totals", {}).get("readings", 0)
     proc = s.spawn("collect", "mqtt", "--status-every", "60")
@@ -176,12 +177,16 @@ def main(argv: list[str] | None = None) -> dict:
     )
     try:
         _wait_port(port)
-        result = {
-            "machine": {"cpus": os.cpu_count(), "load_avg_1m_at_start": round(os.getloadavg()[0], 1)},
-            "throughput_batched": throughput(root, port, readings=args.batched_readings, batch=100),
-            "throughput_single": throughput(root, port, readings=args.single_readings, batch=1),
-            "soak": soak(root, port, seconds=args.soak_seconds, rate=args.soak_rate, batch=1),
+        result: dict = {
+            "machine": {"cpus": os.cpu_count(), "load_avg_1m_at_start": round(os.getloadavg()[0], 1)}
         }
+        for name, part in (
+            ("throughput_batched", lambda: throughput(root, port, readings=args.batched_readings, batch=100)),
+            ("throughput_single", lambda: throughput(root, port, readings=args.single_readings, batch=1)),
+            ("soak", lambda: soak(root, port, seconds=args.soak_seconds, rate=args.soak_rate, batch=1)),
+        ):
+            result[name] = part()
+            print(name, json.dumps(result[name]), flush=True)
     finally:
         broker.send_signal(signal.SIGTERM)
         broker.wait(timeout=30)

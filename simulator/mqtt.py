@@ -313,7 +313,7 @@ def publish(
                 time.sleep(0.001)
             if progress is not None and n % 2000 == 0:
                 progress(n, total)
-        if not done.wait(timeout=max(60.0, total / 1000)):
+        if not done.wait(timeout=max(120.0, total / 200)):
             raise TimeoutError(f"broker acknowledged {acked} of {total} messages")
     finally:
         client.disconnect()
