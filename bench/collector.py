@@ -193,6 +193,7 @@ def main(argv: list[str] | None = None) -> dict:
         shutil.rmtree(root, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n", "utf-8")
+    args.out.with_suffix(".md").write_text(report(result) + "\n", "utf-8")
     print(report(result))
     return result
 
