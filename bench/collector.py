@@ -166,6 +166,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--soak-seconds", type=float, default=120)
     p.add_argument("--soak-rate", type=float, default=2000)
     p.add_argument("--out", type=Path, default=Path("bench/results/collector.json"))
+    p.add_argument(
+        "--parts", default="throughput_batched,throughput_single,soak", help="comma-separated subset"
+    )
     args = p.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="collect-bench-"))
     port = _port()
@@ -185,6 +188,8 @@ def main(argv: list[str] | None = None) -> dict:
             ("throughput_single", lambda: throughput(root, port, readings=args.single_readings, batch=1)),
             ("soak", lambda: soak(root, port, seconds=args.soak_seconds, rate=args.soak_rate, batch=1)),
         ):
+            if name not in args.parts.split(","):
+                continue
             result[name] = part()
             print(name, json.dumps(result[name]), flush=True)
     finally:
@@ -199,6 +204,8 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def report(r: dict) -> str:
+    if not {"throughput_batched", "throughput_single", "soak"} <= r.keys():
+        return json.dumps(r, indent=1)
     b, s1, soak_ = r["throughput_batched"], r["throughput_single"], r["soak"]
     lat = soak_["latency_s"]
     return "\n".join(

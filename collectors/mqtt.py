@@ -24,8 +24,6 @@ from collectors.batch import Batch, LandingWriter, Status, dead_letter_entry
 from warehouse.settings import CollectorSettings
 from warehouse.uns import DeadLetter, decode_payload, parse_topic
 
-RECEIVE_MAXIMUM = 65535  # unacked messages the broker may send us: a whole micro-batch must fit
-
 
 def subscription(cfg: CollectorSettings) -> str:
     topic = f"{cfg.topic_prefix}/#"
@@ -121,9 +119,15 @@ class MqttCollector:
     def connect(self) -> None:
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.cfg.session_expiry_s
-        props.ReceiveMaximum = RECEIVE_MAXIMUM
+        # Unacked messages the broker may send: a micro-batch's worth. Much more only queues PUBLISHes
+        # in the socket ahead of the broker's PINGRESP, and a slow reader then hits its keep-alive.
+        props.ReceiveMaximum = max(1, min(self.cfg.receive_maximum, 65535))
         self.client.connect_async(
-            self.cfg.mqtt_host, self.cfg.mqtt_port, keepalive=30, clean_start=False, properties=props
+            self.cfg.mqtt_host,
+            self.cfg.mqtt_port,
+            keepalive=self.cfg.keepalive_s,
+            clean_start=False,
+            properties=props,
         )
         self.client.loop_start()
 

@@ -106,6 +106,8 @@ class CollectorSettings:
     client_id: str
     share_group: str | None
     session_expiry_s: int
+    receive_maximum: int
+    keepalive_s: int
     flush_seconds: float
     flush_readings: int
     opcua_endpoint: str
@@ -130,6 +132,8 @@ def load_collector_settings(env: dict[str, str] | None = None) -> CollectorSetti
         client_id=env.get("LAKEHOUSE_COLLECTOR_ID", "lakehouse-collector-1"),
         share_group=env.get("LAKEHOUSE_MQTT_SHARE_GROUP", "lakehouse") or None,
         session_expiry_s=int(env.get("LAKEHOUSE_MQTT_SESSION_EXPIRY_S", str(7 * 24 * 3600))),
+        receive_maximum=int(env.get("LAKEHOUSE_MQTT_RECEIVE_MAXIMUM", "10000")),
+        keepalive_s=int(env.get("LAKEHOUSE_MQTT_KEEPALIVE_S", "60")),
         flush_seconds=float(env.get("LAKEHOUSE_COLLECT_FLUSH_SECONDS", "1.0")),
         flush_readings=int(env.get("LAKEHOUSE_COLLECT_FLUSH_READINGS", "20000")),
         opcua_endpoint=env.get("LAKEHOUSE_OPCUA_ENDPOINT", "opc.tcp://127.0.0.1:4840/lakehouse/"),
