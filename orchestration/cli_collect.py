@@ -63,7 +63,10 @@ def collect_mqtt(
         cfg = replace(cfg, client_id=client_id)
     try:
         collector = MqttCollector(cfg, s.landing, s.home / "collectors" / "status", log=_log)
-    except (OSError, ValueError) as exc:  # e.g. a TLS CA file that does not exist (ssl.SSLError is an OSError)
+    except (
+        OSError,
+        ValueError,
+    ) as exc:  # e.g. a TLS CA file that does not exist (ssl.SSLError is an OSError)
         _fail(f"collector settings: {exc}")
     _log(
         f"collecting {cfg.mqtt_host}:{cfg.mqtt_port} as {cfg.client_id!r} -> {collector.writer.telemetry_dir}"
