@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -10,7 +11,6 @@ import polars as pl
 import pytest
 
 from tests.e2e.collect_support import LAKEHOUSE, env_for, free_port, start, stop
-from tests.e2e.test_cli import run
 from warehouse.registry import QUARANTINE_TELEMETRY, SILVER_TELEMETRY
 from warehouse.storage import Lake
 
@@ -110,7 +110,12 @@ def test_opcua_60s_lands_in_silver_with_quality_flags(tmp_path):
     """The done-when size (10 x 5 variables for 60 s), through a real `lakehouse materialize`."""
     home = tmp_path / "home"
     result = collect_through_a_server_restart(home, seconds=60)
-    run(home, "materialize", check=False)  # partial days fail day_complete downstream of silver
+    materialize = subprocess.run(  # partial days fail day_complete downstream of silver: not checked
+        [LAKEHOUSE, "materialize"], env=env_for(home, 1883, "opcua"), capture_output=True, timeout=3600
+    )
+    assert "silver" in materialize.stdout.decode(errors="replace") + materialize.stderr.decode(
+        errors="replace"
+    )
     lake = Lake(home / "lake")
     silver = lake.read(SILVER_TELEMETRY)
     quarantined = dict(lake.read(QUARANTINE_TELEMETRY).group_by("reason").len().iter_rows())
