@@ -110,11 +110,9 @@ def test_opcua_60s_lands_in_silver_with_quality_flags(tmp_path):
     """The done-when size (10 x 5 variables for 60 s), through a real `lakehouse materialize`."""
     home = tmp_path / "home"
     result = collect_through_a_server_restart(home, seconds=60)
-    materialize = subprocess.run(  # partial days fail day_complete downstream of silver: not checked
+    # partial days fail day_complete downstream of silver, so the exit code is not the check: silver is
+    subprocess.run(
         [LAKEHOUSE, "materialize"], env=env_for(home, 1883, "opcua"), capture_output=True, timeout=3600
-    )
-    assert "silver" in materialize.stdout.decode(errors="replace") + materialize.stderr.decode(
-        errors="replace"
     )
     lake = Lake(home / "lake")
     silver = lake.read(SILVER_TELEMETRY)
