@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export UV_LINK_MODE := copy
 
-.PHONY: setup demo test ui lint bench clean
+.PHONY: setup demo test ui lint bench soak clean
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -37,6 +37,10 @@ ui: setup
 
 bench: setup
 	$(BIN)/lakehouse bench
+	$(BIN)/python -m bench.collector
+
+soak: setup
+	$(BIN)/pytest -m soak -s
 
 clean:
 	rm -rf .lakehouse $(VENV) $(TOOLS)

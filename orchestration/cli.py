@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from orchestration.cli_collect import collect_app, simulate_app
 from orchestration.cli_sync import national_node_app
 from orchestration.cli_sync import sync as sync_cmd
 from warehouse.settings import settings
@@ -442,6 +443,8 @@ catalog_app = typer.Typer(
 app.add_typer(catalog_app, name="catalog")
 app.command("sync")(sync_cmd)
 app.add_typer(national_node_app, name="national-node")
+app.add_typer(collect_app, name="collect")
+app.add_typer(simulate_app, name="simulate")
 
 
 def _directory():

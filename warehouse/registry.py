@@ -106,6 +106,11 @@ BRONZE_TELEMETRY = TableSpec(
             pl.Int16,
             "crc32(trimmed equipment_id) mod 256: the day build reads one shard's bucket range by file statistics",
         ),
+        (
+            "quality",
+            pl.String,
+            "Quality the source reported (good/uncertain/bad, e.g. OPC UA status); optional",
+        ),
     ),
 )
 
@@ -256,7 +261,11 @@ SILVER_TELEMETRY = TableSpec(
         ("value", pl.Float64, "Value in the canonical unit"),
         ("unit", pl.String, "Canonical unit (kW, kWh, ℃, MPa, m³, t ...)"),
         ("quality_flag", pl.String, "good | uncertain | bad"),
-        ("quality_reason", pl.String, "out_of_range, stuck, meter_drop ... for non-good readings"),
+        (
+            "quality_reason",
+            pl.String,
+            "out_of_range, stuck, meter_drop, source_bad, source_uncertain ... for non-good readings",
+        ),
         *_LINEAGE_COLS,
     ),
 )

@@ -115,3 +115,54 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
 def settings() -> Settings:
     """The process's settings, read once."""
     return load_settings()
+
+
+@dataclass(frozen=True)
+class CollectorSettings:
+    """Live collection (collectors/): broker, session, micro-batching. Secrets only from the environment."""
+
+    mqtt_host: str
+    mqtt_port: int
+    mqtt_username: str | None
+    mqtt_password: str | None
+    mqtt_tls: bool
+    mqtt_ca_file: str | None
+    mqtt_cert_file: str | None
+    mqtt_key_file: str | None
+    topic_prefix: str
+    client_id: str
+    share_group: str | None
+    session_expiry_s: int
+    receive_maximum: int
+    keepalive_s: int
+    flush_seconds: float
+    flush_readings: int
+    opcua_endpoint: str
+    opcua_sampling_ms: int
+
+    def __repr__(self) -> str:  # never print the password
+        return f"CollectorSettings(mqtt={self.mqtt_host}:{self.mqtt_port}, client_id={self.client_id!r})"
+
+
+def load_collector_settings(env: dict[str, str] | None = None) -> CollectorSettings:
+    env = dict(os.environ) if env is None else env
+    return CollectorSettings(
+        mqtt_host=env.get("LAKEHOUSE_MQTT_HOST", "127.0.0.1"),
+        mqtt_port=int(env.get("LAKEHOUSE_MQTT_PORT", "1883")),
+        mqtt_username=env.get("LAKEHOUSE_MQTT_USERNAME") or None,
+        mqtt_password=env.get("LAKEHOUSE_MQTT_PASSWORD") or None,
+        mqtt_tls=env.get("LAKEHOUSE_MQTT_TLS", "0").lower() in ("1", "true", "yes"),
+        mqtt_ca_file=env.get("LAKEHOUSE_MQTT_CA_FILE") or None,
+        mqtt_cert_file=env.get("LAKEHOUSE_MQTT_CERT_FILE") or None,
+        mqtt_key_file=env.get("LAKEHOUSE_MQTT_KEY_FILE") or None,
+        topic_prefix=env.get("LAKEHOUSE_MQTT_TOPIC_PREFIX", "shandong"),
+        client_id=env.get("LAKEHOUSE_COLLECTOR_ID", "lakehouse-collector-1"),
+        share_group=env.get("LAKEHOUSE_MQTT_SHARE_GROUP", "lakehouse") or None,
+        session_expiry_s=int(env.get("LAKEHOUSE_MQTT_SESSION_EXPIRY_S", str(7 * 24 * 3600))),
+        receive_maximum=int(env.get("LAKEHOUSE_MQTT_RECEIVE_MAXIMUM", "10000")),
+        keepalive_s=int(env.get("LAKEHOUSE_MQTT_KEEPALIVE_S", "60")),
+        flush_seconds=float(env.get("LAKEHOUSE_COLLECT_FLUSH_SECONDS", "1.0")),
+        flush_readings=int(env.get("LAKEHOUSE_COLLECT_FLUSH_READINGS", "20000")),
+        opcua_endpoint=env.get("LAKEHOUSE_OPCUA_ENDPOINT", "opc.tcp://127.0.0.1:4840/lakehouse/"),
+        opcua_sampling_ms=int(env.get("LAKEHOUSE_OPCUA_SAMPLING_MS", "1000")),
+    )

@@ -29,6 +29,7 @@ import polars as pl
 from warehouse.domain import TIMEZONE
 
 FIELDS = ("uscc", "equipment_id", "metric", "ts", "value", "unit")
+OPTIONAL_FIELDS = ("quality",)  # source quality good/uncertain/bad (collectors: OPC UA status), else null
 SUFFIXES = (".csv", ".jsonl", ".parquet")
 # Names a gateway writes while a file is still being written; never ingested (see README, landing contract).
 IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial", ".inprogress", ".crdownload", "~")
@@ -166,7 +167,7 @@ def _header_check(columns: list[str], name: str) -> list[str]:
         raise RejectedFile(
             "missing_columns", f"{name}: required columns {missing} absent ({len(columns)} columns found)"
         )
-    extra = [c for c in cols if c not in FIELDS]
+    extra = [c for c in cols if c not in FIELDS and c not in OPTIONAL_FIELDS]
     return [f"extra_columns: {', '.join(extra)} (ignored)"] if extra else []
 
 
@@ -383,7 +384,7 @@ def parse_parquet(data: bytes, name: str) -> LandedFile:
     notes = _header_check(df.columns, name)
     df = df.rename({c: c.strip().lower() for c in df.columns})
     out = df.select(
-        *[pl.col(f).cast(pl.String) for f in FIELDS],
+        *[pl.col(f).cast(pl.String) for f in FIELDS + OPTIONAL_FIELDS if f in FIELDS or f in df.columns],
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line_no"),
         pl.lit(None, dtype=pl.String).alias("raw_line"),
     )
@@ -405,10 +406,15 @@ def read_landing_file(path: Path, name: str, data: bytes | None = None) -> Lande
         raise RejectedFile("unsupported_format", f"{name}: only {', '.join(SUFFIXES)} are read")
     try:
         if suffix == ".parquet":
-            return parse_parquet(data, name)
-        text = decode_text(data, name)
-        return parse_csv(text, name) if suffix == ".csv" else parse_jsonl(text, name)
+            landed = parse_parquet(data, name)
+        else:
+            text = decode_text(data, name)
+            landed = parse_csv(text, name) if suffix == ".csv" else parse_jsonl(text, name)
     except RejectedFile:
         raise
     except Exception as exc:  # noqa: BLE001 - the reason names the error type, never the content
         raise RejectedFile("unreadable", f"{name}: {type(exc).__name__} while parsing") from exc
+    missing = [
+        pl.lit(None, dtype=pl.String).alias(f) for f in OPTIONAL_FIELDS if f not in landed.rows.columns
+    ]
+    return LandedFile(landed.rows.with_columns(missing), landed.notes) if missing else landed

@@ -149,6 +149,7 @@ def flag_quality(readings: pl.DataFrame) -> pl.DataFrame:
 
     bad: outside the metric's physical range, or a non-zero instant value stuck for STUCK_RUN readings;
     uncertain: a cumulative meter that went down (reset on replacement, or rollover at register size).
+    A source's own verdict (landing column `quality`, e.g. an OPC UA status) counts when nothing else does.
     """
     series = ["equipment_id", "metric"]
     prev = [pl.col("value").shift(i).over(series, order_by="ts_utc") for i in range(1, STUCK_RUN)]
@@ -159,6 +160,7 @@ def flag_quality(readings: pl.DataFrame) -> pl.DataFrame:
     )
     out_of_range = (pl.col("value") < pl.col("metric_low")) | (pl.col("value") > pl.col("metric_high"))
     meter_drop = (pl.col("metric_kind") == "cumulative") & (pl.col("value") < prev[0]).fill_null(False)
+    source = pl.col("quality") if "quality" in readings.columns else pl.lit(None, dtype=pl.String)
     reason = (
         pl.when(out_of_range)
         .then(pl.lit("out_of_range"))
@@ -166,11 +168,13 @@ def flag_quality(readings: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("stuck"))
         .when(meter_drop)
         .then(pl.lit("meter_drop"))
+        .when(source.is_in(["bad", "uncertain"]))
+        .then(pl.lit("source_") + source)
     )
     return readings.with_columns(quality_reason=reason).with_columns(
         quality_flag=pl.when(pl.col("quality_reason").is_null())
         .then(pl.lit("good"))
-        .when(pl.col("quality_reason") == "meter_drop")
+        .when(pl.col("quality_reason").is_in(["meter_drop", "source_uncertain"]))
         .then(pl.lit("uncertain"))
         .otherwise(pl.lit("bad"))
     )

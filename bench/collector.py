@@ -1,0 +1,234 @@
+"""Collector benchmark: sustained QoS 1 throughput, publish -> durable latency, RSS over a soak.
+
+    python -m bench.collector [--soak-seconds 120] [--out bench/results/collector.json]
+
+Everything runs as separate processes over a fresh LAKEHOUSE_HOME under /tmp: a private Mosquitto
+(`lakehouse collect broker`, unlimited session queues), `lakehouse collect mqtt`, `lakehouse simulate mqtt`.
+
+* throughput: the stream is published while the collector is down (the broker keeps it in the
+  persistent session), then the collector is started and timed from its connection until every reading
+  is in a durable landing file: the collector's own rate, not the publisher's. Batched (100 readings a
+  message) and single (one reading a message).
+* latency: the simulator stamps `sent_at` into every payload at a steady rate; the collector reports
+  p50/p95/p99 of durable-time minus sent_at.
+* soak: steady publishing for --soak-seconds while the collector's RSS is sampled every second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"127.0.0.1:{port}")
+
+
+class Setup:
+    def __init__(self, root: Path, name: str, broker_port: int) -> None:
+        self.home = root / name
+        self.home.mkdir(parents=True)
+        self.tag = name
+        self.env = os.environ | {
+            "LAKEHOUSE_HOME": str(self.home),
+            "LAKEHOUSE_MQTT_PORT": str(broker_port),
+            "LAKEHOUSE_MQTT_TOPIC_PREFIX": f"bench-{name}",
+            "LAKEHOUSE_MQTT_SHARE_GROUP": f"bench-{name}",
+            "LAKEHOUSE_COLLECTOR_ID": f"bench-{name}",
+        }
+        self.log = open(self.home / "bench.log", "ab")  # noqa: SIM115
+
+    def spawn(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen([LAKEHOUSE, *args], env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def status(self) -> dict:
+        path = self.home / "collectors" / "status" / f"bench-{self.tag}.json"
+        try:
+            return json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def simulate(self, readings: int, batch: int, rate: float, stamp: bool = False) -> subprocess.Popen:
+        args = ["simulate", "mqtt", "--enterprises", "60", "--readings", str(readings), "--batch", str(batch)]
+        args += ["--rate", str(rate), "--defect-rate", "0", "--seed", "11"] + (["--stamp"] if stamp else [])
+        return self.spawn(*args)
+
+
+def _collector_once_to_create_session(s: Setup) -> None:
+    proc = s.spawn("collect", "mqtt", "--status-every", "60")
+    while s.status().get("totals", {}).get("connects", 0) < 1 and "connected (session" not in (
+        s.home / "bench.log"
+    ).read_text(errors="replace"):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+
+
+def throughput(root: Path, port: int, *, readings: int, batch: int) -> dict:
+    """Readings/s and messages/s the collector lands from a backlog held by the broker."""
+    s = Setup(root, f"tput-b{batch}", port)
+    _collector_once_to_create_session(s)
+    if s.simulate(readings, batch, rate=0).wait(timeout=1800) != 0:
+        raise RuntimeError(f"simulator failed: {(s.home / 'bench.log').read_text(errors='replace')[-2000:]}")
+    manifest = json.loads((s.home / "simulator" / "manifest.json").read_text("utf-8"))["mqtt"]["published"]
+    before = s.status().get("totals", {}).get("readings", 0)
+    proc = s.spawn("collect", "mqtt", "--status-every", "60")
+    t0 = None
+    peak = 0
+    ps = psutil.Process(proc.pid)
+    while True:
+        t = s.status().get("totals", {})
+        if t0 is None and t.get("connects", 0) >= 2:
+            t0 = time.monotonic()
+        if t.get("readings", 0) - before >= manifest["readings"]:
+            break
+        peak = max(peak, ps.memory_info().rss)
+        time.sleep(0.05)
+    seconds = time.monotonic() - (t0 or time.monotonic())
+    cpu = ps.cpu_times()
+    cpu_s = cpu.user + cpu.system  # includes start-up imports: a conservative per-CPU-second figure
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    return {
+        "batch": batch,
+        "messages": manifest["messages"],
+        "readings": manifest["readings"],
+        "seconds": round(seconds, 2),
+        "readings_per_s": round(manifest["readings"] / seconds),
+        "messages_per_s": round(manifest["messages"] / seconds),
+        "peak_rss_mb": round(peak / 2**20, 1),
+        "collector_cpu_s": round(cpu_s, 2),
+        "readings_per_cpu_s": round(manifest["readings"] / cpu_s),
+        "messages_per_cpu_s": round(manifest["messages"] / cpu_s),
+    }
+
+
+def soak(root: Path, port: int, *, seconds: float, rate: float, batch: int) -> dict:
+    """Steady publishing with `sent_at` stamps: latency percentiles and the collector's RSS over time."""
+    s = Setup(root, f"soak-b{batch}", port)
+    proc = s.spawn("collect", "mqtt", "--status-every", "30")
+    while s.status().get("totals", {}).get("connects", 0) < 1 and "connected (session" not in (
+        s.home / "bench.log"
+    ).read_text(errors="replace"):
+        time.sleep(0.1)
+    sim = s.simulate(int(seconds * rate), batch, rate=rate, stamp=True)
+    ps = psutil.Process(proc.pid)
+    samples: list[tuple[float, float]] = []
+    t0 = time.monotonic()
+    while sim.poll() is None:
+        samples.append((time.monotonic() - t0, ps.memory_info().rss / 2**20))
+        time.sleep(1.0)
+    time.sleep(3)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    snap = s.status()
+    rss = [r for _, r in samples]
+    third = max(1, len(rss) // 3)
+    return {
+        "batch": batch,
+        "rate_readings_per_s": rate,
+        "seconds": round(samples[-1][0], 1) if samples else 0,
+        "readings": snap.get("totals", {}).get("readings", 0),
+        "latency_s": snap.get("latency_s", {}),
+        "rss_mb": {
+            "peak": round(max(rss), 1) if rss else None,
+            "first_third_peak": round(max(rss[:third]), 1) if rss else None,
+            "last_third_peak": round(max(rss[-third:]), 1) if rss else None,
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--batched-readings", type=int, default=200_000)
+    p.add_argument("--single-readings", type=int, default=50_000)
+    p.add_argument("--soak-seconds", type=float, default=120)
+    p.add_argument("--soak-rate", type=float, default=2000)
+    p.add_argument("--out", type=Path, default=Path("bench/results/collector.json"))
+    p.add_argument(
+        "--parts", default="throughput_batched,throughput_single,soak", help="comma-separated subset"
+    )
+    args = p.parse_args(argv)
+    root = Path(tempfile.mkdtemp(prefix="collect-bench-"))
+    port = _port()
+    broker = subprocess.Popen(
+        [LAKEHOUSE, "collect", "broker", "--port", str(port), "--data", str(root / "broker")],
+        env=os.environ | {"LAKEHOUSE_HOME": str(root)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_port(port)
+        result: dict = {
+            "machine": {"cpus": os.cpu_count(), "load_avg_1m_at_start": round(os.getloadavg()[0], 1)}
+        }
+        for name, part in (
+            ("throughput_batched", lambda: throughput(root, port, readings=args.batched_readings, batch=100)),
+            ("throughput_single", lambda: throughput(root, port, readings=args.single_readings, batch=1)),
+            ("soak", lambda: soak(root, port, seconds=args.soak_seconds, rate=args.soak_rate, batch=1)),
+        ):
+            if name not in args.parts.split(","):
+                continue
+            result[name] = part()
+            print(name, json.dumps(result[name]), flush=True)
+    finally:
+        broker.send_signal(signal.SIGTERM)
+        broker.wait(timeout=30)
+        shutil.rmtree(root, ignore_errors=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n", "utf-8")
+    args.out.with_suffix(".md").write_text(report(result) + "\n", "utf-8")
+    print(report(result))
+    return result
+
+
+def report(r: dict) -> str:
+    if not {"throughput_batched", "throughput_single", "soak"} <= r.keys():
+        return json.dumps(r, indent=1)
+    b, s1, soak_ = r["throughput_batched"], r["throughput_single"], r["soak"]
+    lat = soak_["latency_s"]
+    return "\n".join(
+        [
+            "## Collector (MQTT, QoS 1, private Mosquitto on loopback)",
+            "",
+            "| measure | goal | measured |",
+            "|---|---|---|",
+            f"| throughput, 100 readings/message | >= 20,000 readings/s | {b['readings_per_s']:,} readings/s ({b['messages_per_s']:,} msg/s, {b['readings']:,} readings in {b['seconds']} s) |",
+            f"| throughput, 1 reading/message | >= 5,000 msg/s | {s1['messages_per_s']:,} msg/s ({s1['readings']:,} in {s1['seconds']} s) |",
+            f"| per CPU-second of the collector (load-independent), batched / single | – | {b.get('readings_per_cpu_s', 0):,} readings / {s1.get('messages_per_cpu_s', 0):,} msg |",
+            f"| publish -> durable file, p50 / p95 / p99 | p95 <= 2 s | {lat.get('p50')} / {lat.get('p95')} / {lat.get('p99')} s at {soak_['rate_readings_per_s']:,.0f} msg/s |",
+            f"| collector RSS over {soak_['seconds']} s soak: first third / last third / peak | flat | {soak_['rss_mb']['first_third_peak']} / {soak_['rss_mb']['last_third_peak']} / {soak_['rss_mb']['peak']} MB |",
+            "",
+            f"Machine: {r['machine']['cpus']} CPUs, 1-minute load average {r['machine']['load_avg_1m_at_start']} at start (shared).",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Live collectors (MQTT, OPC UA): separate programs that write the landing contract."""
