@@ -4,7 +4,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import polars as pl
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, multi_asset
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, multi_asset
 
 from assets.gate import gate_silver_day, gate_themes_day
 from assets.metadata import asset_spec, counts_table, preview, quarantine_metadata
@@ -114,6 +114,7 @@ def ingest_telemetry(context: AssetExecutionContext, lake: LakeResource, warehou
         *checks_for(EQUIPMENT_DAILY, reconciles=True),
     ],
     name="build_telemetry_day",
+    can_subset=True,  # outputs (and their checks) optional: themes are skipped when silver is blocked
 )
 def build_telemetry_day(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
     """One local day of telemetry in K shards by equipment: silver (typed, deduplicated readings),
@@ -133,7 +134,12 @@ def build_telemetry_day(context: AssetExecutionContext, lake: LakeResource, ware
     )
     versions = commit_day(store, build, (SILVER_TELEMETRY, QUARANTINE_TELEMETRY), run_id=run_id)
     silver_gate = gate_silver_day(store, settings, build, run_id=run_id)
-    yield from day_results(build, versions, silver_gate)
+    selected = context.selected_asset_keys  # a subset still builds the whole day; reports what was asked
+    yield from (
+        r
+        for r in day_results(build, versions, silver_gate)
+        if AssetKey.from_coercible(r.asset_key) in selected
+    )
     if not silver_gate.passed_blocking:
         context.log.warning(f"{day}: silver failed a blocking check; energy and equipment themes not rebuilt")
         warehouse.refresh(store)
@@ -141,7 +147,9 @@ def build_telemetry_day(context: AssetExecutionContext, lake: LakeResource, ware
     versions |= commit_day(store, build, (ENERGY_DAILY, EQUIPMENT_DAILY), run_id=run_id)
     energy_gate, equipment_gate = gate_themes_day(store, settings, build, run_id=run_id)
     warehouse.refresh(store)
-    yield from theme_results(build, versions, energy_gate, equipment_gate)
+    yield from (
+        r for r in theme_results(build, versions, energy_gate, equipment_gate) if r.asset_key in selected
+    )
 
 
 def shard_metadata(build: DayBuild) -> dict:
