@@ -24,7 +24,7 @@ from assets.telemetry.landing import (
     read_landing_file,
 )
 from assets.telemetry.transform import route_reading_days
-from warehouse.registry import BRONZE_TELEMETRY, LANDING_FILES, RECONCILIATION, SILVER_TELEMETRY
+from warehouse.registry import BRONZE_TELEMETRY, DAY_BUILD, LANDING_FILES
 from warehouse.storage import Lake
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -199,8 +199,10 @@ def current_bronze(bronze: pl.DataFrame, files: pl.DataFrame) -> pl.DataFrame:
 
 
 def pending_days(lake: Lake, last_day: dt.date | None = None) -> list[dt.date]:
-    """Reading days with records ingested after the day's silver partition was last built (or never).
+    """Reading days with records ingested after the day was last completely built (or never built).
 
+    A day is built when `catalog.day_build` holds it: daily_job's last asset writes that row after every
+    table of the day committed, so a run that failed or was killed part-way leaves the day pending.
     A rebuilt day also dirties the next day: its energy counts from the previous day's last meter reading.
     """
     files = lake.read(LANDING_FILES).filter(pl.col("status").is_in(["ingested", "superseded"]))
@@ -212,14 +214,12 @@ def pending_days(lake: Lake, last_day: dt.date | None = None) -> list[dt.date]:
         .group_by(pl.col("reading_days").alias("day"))
         .agg(pl.col("ingested_at").max().alias("last_ingest"))
     )
-    built = (
-        lake.read(RECONCILIATION)
-        .filter(pl.col("table_name") == SILVER_TELEMETRY.name)
-        .select(pl.col("partition").str.to_date().alias("day"), "built_at")
-    )
+    built = lake.read(DAY_BUILD, columns=["day", "run_started_at"])
     status = landed.join(built, on="day", how="left")
     dirty = set(
-        status.filter(pl.col("built_at").is_null() | (pl.col("last_ingest") > pl.col("built_at")))["day"]
+        status.filter(
+            pl.col("run_started_at").is_null() | (pl.col("last_ingest") > pl.col("run_started_at"))
+        )["day"]
     )
     built_days = set(built["day"].to_list())
     dirty |= {d + dt.timedelta(days=1) for d in dirty if d + dt.timedelta(days=1) in built_days}
