@@ -114,3 +114,13 @@ def test_silver_telemetry_shows_its_materialized_partitions(ui, browser):
     page.goto(f"{ui}/assets/silver/telemetry?view=partitions", timeout=120_000)
     page.get_by_text("Materialized (2)").first.wait_for(timeout=120_000)
     page.close()
+
+
+def test_opening_the_ui_starts_nothing_materialize_already_did(ui, built_home):
+    log = built_home / "ui.log"
+    deadline = time.monotonic() + 300
+    while "Sensor landing_sensor skipped" not in log.read_text():
+        assert time.monotonic() < deadline, log.read_text()[-2000:]
+        time.sleep(2)
+    assert len(cli_runs(built_home, "ingest_job")) == 1
+    assert len(cli_runs(built_home, "daily_job")) == 2
