@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -83,37 +84,53 @@ def test_a_run_killed_after_silver_commits_is_rebuilt_whole_by_the_next_run(temp
     assert "built 0 day(s)" in settled.stdout
 
 
+def kill_and_rerun(template: Path, reference: dict, home: Path, delay: float) -> dict:
+    """One trial: SIGKILL `lakehouse materialize` after `delay` seconds (if still running), run it again."""
+    copy_home(template, home)
+    proc = subprocess.Popen(
+        [LAKEHOUSE, "materialize"], env=_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        proc.wait(timeout=delay)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    again = lakehouse(home, "materialize")
+    got = snapshot(home / "lake")
+    trial = {
+        "delay": round(delay, 1),
+        "killed": proc.returncode == -signal.SIGKILL,
+        "rerun": again.returncode,
+        "tables_differing": sorted(tables_differing(reference["snapshot"], got)),
+        "differences": differences(reference["snapshot"], got)[:5],
+    }
+    shutil.rmtree(home, ignore_errors=True)
+    if os.environ.get("LAKEHOUSE_SOAK_LOG"):  # progress of a long soak, one line per finished trial
+        with open(os.environ["LAKEHOUSE_SOAK_LOG"], "a") as log:
+            log.write(f"{home.name}: {trial}\n")
+    return trial
+
+
 @pytest.mark.soak
 def test_twenty_random_kills_all_converge(template, reference, tmp_path):
-    """SIGKILL at a random moment of the run (ingest, a day, the catalog), then run again: same lake."""
+    """SIGKILL at a random moment of the run (ingest, a day, the catalog), then run again: same lake.
+
+    LAKEHOUSE_SOAK_TRIALS (default 20), LAKEHOUSE_SOAK_SEED and LAKEHOUSE_SOAK_JOBS (trials at once).
+    """
     rng = random.Random(int(os.environ.get("LAKEHOUSE_SOAK_SEED", "12")))
     trials = int(os.environ.get("LAKEHOUSE_SOAK_TRIALS", "20"))
-    outcomes = []
-    for n in range(trials):
-        home = copy_home(template, tmp_path / f"trial-{n}")
-        delay = rng.uniform(0.5, reference["seconds"])
-        proc = subprocess.Popen(
-            [LAKEHOUSE, "materialize"], env=_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        try:
-            proc.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-        again = lakehouse(home, "materialize")
-        diff = differences(reference["snapshot"], snapshot(home / "lake"))
-        outcomes.append(
-            (
-                n,
-                round(delay, 1),
-                proc.returncode,
-                again.returncode,
-                sorted(tables_differing(reference["snapshot"], snapshot(home / "lake"))),
+    delays = [rng.uniform(0.5, reference["seconds"]) for _ in range(trials)]
+    with ThreadPoolExecutor(max_workers=int(os.environ.get("LAKEHOUSE_SOAK_JOBS", "1"))) as pool:
+        results = list(
+            pool.map(
+                lambda n: kill_and_rerun(template, reference, tmp_path / f"trial-{n}", delays[n]),
+                range(trials),
             )
         )
-        print(
-            f"trial {n}: kill at {delay:.1f}s rc={proc.returncode} rerun rc={again.returncode} diff={diff[:3]}"
-        )
-        shutil.rmtree(home, ignore_errors=True)
-    failed = [o for o in outcomes if o[3] != 0 or o[4]]
+    for n, trial in enumerate(results):
+        print(f"trial {n}: {trial}")
+    print(
+        f"reference run {reference['seconds']:.1f}s; killed mid-run in {sum(t['killed'] for t in results)}/{trials}"
+    )
+    failed = [t for t in results if t["rerun"] != 0 or t["tables_differing"]]
     assert not failed, failed
