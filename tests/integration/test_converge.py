@@ -78,7 +78,8 @@ def test_a_run_killed_after_silver_commits_is_rebuilt_whole_by_the_next_run(temp
     again = lakehouse(home, "materialize")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "built 2 day(s)" in again.stdout
-    assert differences(reference["snapshot"], snapshot(home / "lake")) == []
+    diff = differences(reference["snapshot"], snapshot(home / "lake"))
+    assert diff == [], "\n".join(diff)
 
     settled = lakehouse(home, "materialize")
     assert "built 0 day(s)" in settled.stdout
