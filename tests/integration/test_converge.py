@@ -32,7 +32,7 @@ def _env(home: Path, **extra: str) -> dict:
     )
 
 
-def lakehouse(home: Path, *args: str, timeout: float = 900, **env: str) -> subprocess.CompletedProcess:
+def lakehouse(home: Path, *args: str, timeout: float = 1800, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [LAKEHOUSE, *args], env=_env(home, **env), capture_output=True, text=True, timeout=timeout
     )
