@@ -29,7 +29,7 @@ from assets.partitions import daily_local
 from assets.telemetry.ingest import pending_days
 from assets.telemetry.landing import list_landing_files
 from warehouse.domain import TIMEZONE
-from warehouse.registry import INDUSTRY_LIBRARY_TABLES, TABLES, TableSpec
+from warehouse.registry import INDUSTRY_LIBRARY_TABLES, QUALITY_RESULTS, RECONCILIATION, TABLES, TableSpec
 from warehouse.settings import settings
 from warehouse.storage import Lake
 
@@ -86,7 +86,13 @@ def _tables(keys) -> list[TableSpec]:
 
 day_build = day_build_asset(_keys(DAILY_KEYS))
 # The catalog reflects what ingest and the days built: it is stale when any of those tables moved on.
-CATALOG_INPUTS: list[TableSpec] = _tables((*INGEST_KEYS, *DAILY_KEYS, "catalog/day_build"))
+# The quality logs too (the scorecard reads them); catalog_build records versions after catalog_job's own
+# writes to them, so only someone else's write makes the catalog stale.
+CATALOG_INPUTS: list[TableSpec] = [
+    *_tables((*INGEST_KEYS, *DAILY_KEYS, "catalog/day_build")),
+    QUALITY_RESULTS,
+    RECONCILIATION,
+]
 catalog_build = catalog_build_asset(_keys(CATALOG_KEYS), CATALOG_INPUTS)
 BUILD_RECORD_ASSETS = [day_build, catalog_build]
 
