@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export UV_LINK_MODE := copy
 
-.PHONY: setup demo test ui lint bench soak clean
+.PHONY: setup demo test soak ui lint bench clean chromium
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -28,6 +28,14 @@ demo: setup
 test: setup
 	$(BIN)/pytest
 
+# Long randomized runs: >= 20 kill -9 trials that must converge (tests marked `soak`).
+soak: setup
+	$(BIN)/pytest -m soak -s -p no:cacheprovider
+
+# The browser test drives Debian's Chromium (never a downloaded browser).
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -39,8 +47,6 @@ bench: setup
 	$(BIN)/lakehouse bench
 	$(BIN)/python -m bench.collector
 
-soak: setup
-	$(BIN)/pytest -m soak -s
 
 clean:
 	rm -rf .lakehouse $(VENV) $(TOOLS)

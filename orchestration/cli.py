@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from typer._click import exceptions as click  # typer 0.29 bundles click: the errors it raises
 
 from orchestration.cli_collect import collect_app, simulate_app
 from orchestration.cli_sync import national_node_app
@@ -21,9 +22,15 @@ from orchestration.cli_sync import sync as sync_cmd
 from warehouse.settings import settings
 
 app = typer.Typer(
-    help="Shandong industrial lakehouse: Delta tables, Dagster runs, DuckDB serving.", no_args_is_help=True
+    help="Shandong industrial lakehouse: Delta tables, Dagster runs, DuckDB serving.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
 )
 console = Console(width=None if sys.stdout.isatty() else 140)
+
+
+class UsageProblem(click.UsageError):
+    """Bad input the command noticed itself (an unknown table, a bad value): exit 2 like a parse error."""
 
 
 @app.callback()
@@ -31,9 +38,6 @@ def _prepare() -> None:
     """Every command works on LAKEHOUSE_HOME (created on first use)."""
     settings().prepare()
 
-
-# Runs are logged in full to the Dagster instance (see the UI); the terminal gets warnings only.
-QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 DEMO_ENTERPRISES, DEMO_DAYS, DEMO_START, DEMO_SEED = 60, 7, "2026-11-01", 42
 
@@ -69,65 +73,57 @@ def generate(
     )
 
 
-def build_days(days: list[dt.date], summary: dict, progress: bool = True) -> None:
-    """One in-process daily_job run per local day, in the home's Dagster instance."""
-    from dagster import DagsterInstance
+def _record(summary: dict, outcome) -> None:
+    summary["runs"].append((outcome.job, outcome.partition, outcome.run_id, outcome.success))
+    if not outcome.success:
+        summary["failed"].append((outcome.job, outcome.partition, outcome.run_id))
 
-    from orchestration.definitions import defs
 
-    instance = DagsterInstance.get()
-    daily = defs.resolve_job_def("daily_job")
+def build_days(days: list[dt.date], summary: dict, progress: bool = True, driver=None) -> None:
+    """One daily_job run per local day, then catalog_job if its inputs moved on: runs of the code location."""
+    from orchestration.jobs import catalog_pending
+    from orchestration.runs import RunDriver
+
+    driver = driver or RunDriver()
     for i, day in enumerate(days, start=1):
-        key = day.isoformat()
-        result = daily.execute_in_process(
-            partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET_RUN
-        )
-        summary["runs"].append(("daily_job", key, result.run_id, result.success))
-        if not result.success:
-            summary["failed"].append(("daily_job", key, result.run_id))
+        outcome = driver.run("daily_job", partition=day.isoformat())
+        _record(summary, outcome)
         if progress:
-            console.print(f"  [{i}/{len(days)}] day {key}: {'ok' if result.success else '[red]FAILED[/red]'}")
-    from warehouse.registry import CATALOG_DATASET
-    from warehouse.storage import Lake
-
-    if days or not Lake(settings().lake).exists(CATALOG_DATASET):
-        card = defs.resolve_job_def("catalog_job").execute_in_process(
-            instance=instance, raise_on_error=False, run_config=QUIET_RUN
-        )
-        summary["runs"].append(("catalog_job", None, card.run_id, card.success))
-        if not card.success:
-            summary["failed"].append(("catalog_job", None, card.run_id))
+            state = "ok" if outcome.success else "[red]FAILED[/red]"
+            console.print(f"  [{i}/{len(days)}] day {day.isoformat()}: {state}")
+    if catalog_pending():
+        _record(summary, driver.run("catalog_job"))
 
 
 def last_partition_day() -> dt.date:
-    from assets.partitions import daily_local
+    from orchestration.jobs import last_day
 
-    return dt.date.fromisoformat(daily_local.get_last_partition_key())
+    return last_day()
 
 
 def run_pending(progress: bool = True) -> dict:
-    """Ingest new landing files, then build every dirty day, as Dagster runs in the home's instance."""
-    from dagster import DagsterInstance
+    """Ingest new landing files, build every day not completely built, refresh a stale catalog.
 
-    from assets.telemetry.ingest import pending_days
-    from orchestration.definitions import defs
-    from warehouse.storage import Lake
+    Every run is a run of the `lakehouse` code location in the home's instance (orchestration/runs.py);
+    afterwards the landing sensor's cursor is set, so the daemon does not redo the ingest.
+    """
+    from orchestration.jobs import dirty_days, landing_fingerprint, landing_sensor
+    from orchestration.runs import RunDriver, set_sensor_cursor
 
     s = settings()
     s.prepare()
-    instance = DagsterInstance.get()
+    driver = RunDriver()
     summary: dict = {"runs": [], "failed": []}
     t0 = time.perf_counter()
-    ingest = defs.resolve_job_def("ingest_job").execute_in_process(
-        instance=instance, raise_on_error=False, run_config=QUIET_RUN
-    )
-    summary["runs"].append(("ingest_job", None, ingest.run_id, ingest.success))
-    if not ingest.success:
-        summary["failed"].append(("ingest_job", None, ingest.run_id))
+    ingest = driver.run("ingest_job")
+    _record(summary, ingest)
+    fingerprint = landing_fingerprint()
+    if ingest.success and fingerprint is not None:
+        set_sensor_cursor(driver.instance, landing_sensor.name, fingerprint)
     summary["ingest_seconds"] = time.perf_counter() - t0
-    days = pending_days(Lake(s.lake), last_day=last_partition_day())
+    days = dirty_days()
     t1 = time.perf_counter()
-    build_days(days, summary, progress)
+    build_days(days, summary, progress, driver)
     summary["days"] = [d.isoformat() for d in days]
     summary["daily_seconds"] = time.perf_counter() - t1
     return summary
@@ -373,12 +369,24 @@ quarantine_app = typer.Typer(help="Browse and replay quarantined records.", no_a
 app.add_typer(quarantine_app, name="quarantine")
 
 
-def _quarantine_where(table: str, reason: str | None, day: str | None) -> str:
+DAY = typer.Option(formats=["%Y-%m-%d"], help="Only this local day, YYYY-MM-DD")
+
+
+def _day(value: dt.datetime | None) -> dt.date | None:
+    return value.date() if value is not None else None
+
+
+def _quarantine_where(table: str, reason: str | None, day: dt.date | None) -> str:
+    from warehouse.registry import TABLES
+
+    quarantines = sorted(n for n, t in TABLES.items() if t.layer == "quarantine")
+    if table not in quarantines:
+        raise UsageProblem(f"unknown quarantine table {table!r}; one of {', '.join(quarantines)}")
     conds = ["true"]
     if reason:
         conds.append(f"reason = '{reason.replace(chr(39), '')}'")
     if day:
-        conds.append(f"day = DATE '{dt.date.fromisoformat(day).isoformat()}'")
+        conds.append(f"day = DATE '{day.isoformat()}'")
     return f"FROM {table} WHERE " + " AND ".join(conds)
 
 
@@ -386,15 +394,15 @@ def _quarantine_where(table: str, reason: str | None, day: str | None) -> str:
 def quarantine_list(
     table: Annotated[str, typer.Option(help="Quarantine table")] = "quarantine.telemetry",
     reason: Annotated[str | None, typer.Option(help="Only this reason")] = None,
-    day: Annotated[str | None, typer.Option(help="Only this local day, YYYY-MM-DD")] = None,
+    day: Annotated[dt.datetime | None, DAY] = None,
     limit: Annotated[int, typer.Option(help="Sample rows to show")] = 20,
     format: Annotated[str, typer.Option("--format", "-f")] = "table",
 ) -> None:
     """Counts by day and reason, and a sample of the quarantined records with their payload."""
     from warehouse.serving import connect
 
+    where = _quarantine_where(table, reason, _day(day))
     con = connect(settings().warehouse_db, read_only=True)
-    where = _quarantine_where(table, reason, day)
     _print_frame(
         con.sql(f"SELECT day, reason, count(*) AS records {where} GROUP BY ALL ORDER BY ALL").pl(),
         title=f"{table} by day and reason",
@@ -413,7 +421,7 @@ def quarantine_list(
 @quarantine_app.command("replay")
 def quarantine_replay(
     reason: Annotated[str | None, typer.Option(help="Only days holding this reason")] = None,
-    day: Annotated[str | None, typer.Option(help="Only this local day")] = None,
+    day: Annotated[dt.datetime | None, DAY] = None,
 ) -> None:
     """Rebuild the days holding matching quarantined records after a rule or mapping was fixed.
 
@@ -422,8 +430,8 @@ def quarantine_replay(
     """
     from warehouse.serving import connect
 
+    where = _quarantine_where("quarantine.telemetry", reason, _day(day))
     con = connect(settings().warehouse_db, read_only=True)
-    where = _quarantine_where("quarantine.telemetry", reason, day)
     before = con.sql(f"SELECT count(*) {where}").fetchone()[0]
     days = [r[0] for r in con.sql(f"SELECT DISTINCT day {where} ORDER BY 1").fetchall()]
     con.close()
@@ -547,13 +555,80 @@ def bench(
 
 @app.command()
 def ui(port: Annotated[int, typer.Option()] = 3000) -> None:
-    """The Dagster UI (and daemon, for schedules and sensors) on 127.0.0.1 over LAKEHOUSE_HOME's instance."""
+    """The Dagster UI (and daemon, for schedules and sensors) on 127.0.0.1 over LAKEHOUSE_HOME's instance.
+
+    It loads the `lakehouse` code location from the workspace file the CLI's runs are created against, so
+    runs started by `lakehouse materialize` show on the job pages and the timeline.
+    """
+    from orchestration.runs import workspace_file
+
     s = settings()
     s.prepare()
     dagster = Path(sys.executable).parent / "dagster"
-    args = [str(dagster), "dev", "-m", "orchestration.definitions", "-h", "127.0.0.1", "-p", str(port)]
+    workspace = workspace_file(s.dagster_home)
+    args = [str(dagster), "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)]
     os.execv(str(dagster), args)
 
 
+def _one_line(text: object, limit: int = 400) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _command_path(exc: click.ClickException) -> str:
+    ctx = getattr(exc, "ctx", None)
+    return ctx.command_path if ctx is not None else "lakehouse"
+
+
+def _usage_error_of(exc: BaseException) -> str | None:
+    """Errors caused by what the user typed (a name that does not exist, SQL that does not parse)."""
+    import duckdb
+
+    if isinstance(exc, duckdb.CatalogException | duckdb.ParserException | duckdb.BinderException):
+        return _one_line(exc)
+    return None
+
+
+def _failure_of(exc: BaseException) -> str:
+    import duckdb
+
+    if isinstance(exc, duckdb.IOException) and "does not exist" in str(exc):
+        return f"no warehouse at {settings().warehouse_db}: run `lakehouse materialize` first"
+    return f"{type(exc).__name__}: {_one_line(exc)}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The `lakehouse` entry point: every error is one line on stderr, exit 2 for usage, 1 for failure.
+
+    Central on purpose: commands raise what they raise (click's usage errors, DuckDB's, OS errors, any
+    failure), and this wrapper turns it into `lakehouse <command>: <message>`, never a traceback.
+    """
+    try:
+        code = app(args=argv, prog_name="lakehouse", standalone_mode=False)
+    except click.NoArgsIsHelpError:  # the help was printed: a command group called without a command
+        return 2
+    except click.UsageError as exc:
+        typer.echo(f"{_command_path(exc)}: {_one_line(exc.format_message())} (see --help)", err=True)
+        return 2
+    except click.ClickException as exc:
+        typer.echo(f"lakehouse: {_one_line(exc.format_message())}", err=True)
+        return exc.exit_code or 1
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("lakehouse: aborted", err=True)
+        return 1
+    except Exception as exc:
+        usage = _usage_error_of(exc)
+        if usage is not None:
+            typer.echo(f"lakehouse: {usage}", err=True)
+            return 2
+        typer.echo(f"lakehouse: {_failure_of(exc)}", err=True)
+        return 1
+    return code if isinstance(code, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())
+
+
 if __name__ == "__main__":
-    app()
+    run()

@@ -20,7 +20,9 @@ from assets.resources import LakeResource, LineageResource, WarehouseResource, l
 from assets.sync.assets import NationalNodeResource
 from assets.sync.keys import KEY_ENV, KEY_ID_ENV, NODE_URL_ENV, export_sync_env
 from orchestration.jobs import (
+    BUILD_RECORD_ASSETS,
     catalog_job,
+    catalog_sensor,
     daily_job,
     daily_schedule,
     dirty_days_sensor,
@@ -32,20 +34,23 @@ from orchestration.jobs import (
 )
 from warehouse.settings import settings
 
-ALL_ASSETS = load_assets_from_modules(
-    [
-        catalog_assets,
-        enterprise_assets,
-        telemetry_assets,
-        theme_assets,
-        energy_report_assets,
-        trading_assets,
-        profile_assets,
-        sync_assets,
-        production_assets,
-        industry_assets,
-    ]
-)
+ALL_ASSETS = [
+    *load_assets_from_modules(
+        [
+            catalog_assets,
+            enterprise_assets,
+            telemetry_assets,
+            theme_assets,
+            energy_report_assets,
+            trading_assets,
+            profile_assets,
+            sync_assets,
+            production_assets,
+            industry_assets,
+        ]
+    ),
+    *BUILD_RECORD_ASSETS,
+]
 
 
 def resources() -> dict:
@@ -70,6 +75,6 @@ defs = Definitions(
     assets=ALL_ASSETS,
     jobs=[ingest_job, daily_job, catalog_job, sync_job],
     schedules=[ingest_schedule, daily_schedule, sync_schedule],
-    sensors=[landing_sensor, dirty_days_sensor],
+    sensors=[landing_sensor, dirty_days_sensor, catalog_sensor],
     resources=resources(),
 )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from zoneinfo import ZoneInfo
 
 from dagster import (
+    AssetKey,
     AssetSelection,
     DefaultScheduleStatus,
     DefaultSensorStatus,
@@ -22,73 +24,126 @@ from dagster import (
     sensor,
 )
 
+from assets.build_record import catalog_build_asset, catalog_stale, day_build_asset, input_versions
 from assets.partitions import daily_local
 from assets.telemetry.ingest import pending_days
 from assets.telemetry.landing import list_landing_files
 from warehouse.domain import TIMEZONE
-from warehouse.registry import INDUSTRY_LIBRARY_TABLES
+from warehouse.registry import INDUSTRY_LIBRARY_TABLES, QUALITY_RESULTS, RECONCILIATION, TABLES, TableSpec
 from warehouse.settings import settings
 from warehouse.storage import Lake
+
+INGEST_KEYS: tuple[str, ...] = (
+    "bronze/telemetry_raw",
+    "catalog/landing_files",
+    "silver/enterprise",
+    "silver/equipment",
+    "quarantine/enterprise",
+    "silver/dcmm_assessment",
+    "silver/data_product",
+    "silver/trade",
+    "quarantine/trade",
+    "theme/trading_daily",
+    "theme/dcmm_assessment",
+)
+# Every table of one local day. `catalog/day_build` is added after all of them: it records the day as
+# built only when each of these committed in the run (assets/build_record.py).
+DAILY_KEYS: tuple[str, ...] = (
+    "silver/telemetry",
+    "quarantine/telemetry",
+    "theme/energy_daily",
+    "theme/equipment_daily",
+    "silver/production",
+    "quarantine/production",
+    "theme/production_daily",
+    "theme/production_enterprise_daily",
+    *("/".join(spec.asset_key) for spec in INDUSTRY_LIBRARY_TABLES.values()),
+)
+CATALOG_KEYS: tuple[str, ...] = (
+    "silver/energy_report",
+    "quarantine/energy_report",
+    "catalog/energy_report_agreement",
+    "catalog/quality_scorecard",
+    "catalog/dataset",
+    "catalog/column",
+    "theme/enterprise",
+    "catalog/enterprise_gaps",
+    "industry/library_monthly",
+    "theme/plan_progress",
+    "silver/supplier_link",
+    "industry/supply_chain_edges",
+    "industry/supply_chain_nodes",
+)
+
+
+def _keys(keys) -> list[AssetKey]:
+    return [AssetKey.from_user_string(k) for k in keys]
+
+
+def _tables(keys) -> list[TableSpec]:
+    return [TABLES[k.replace("/", ".")] for k in keys]
+
+
+day_build = day_build_asset(_keys(DAILY_KEYS))
+# The catalog reflects what ingest and the days built: it is stale when any of those tables moved on.
+# The quality logs too (the scorecard reads them); catalog_build records versions after catalog_job's own
+# writes to them, so only someone else's write makes the catalog stale.
+CATALOG_INPUTS: list[TableSpec] = [
+    *_tables((*INGEST_KEYS, *DAILY_KEYS, "catalog/day_build")),
+    QUALITY_RESULTS,
+    RECONCILIATION,
+]
+catalog_build = catalog_build_asset(_keys(CATALOG_KEYS), CATALOG_INPUTS)
+BUILD_RECORD_ASSETS = [day_build, catalog_build]
 
 # In-process: one run costs ~0.7 s instead of ~6 s with a process per step, and Delta writers to one
 # table must not run concurrently.
 ingest_job = define_asset_job(
     "ingest_job",
-    selection=AssetSelection.groups("bronze")
-    | AssetSelection.keys("silver/enterprise", "silver/equipment")
-    | AssetSelection.keys("catalog/landing_files")
-    | AssetSelection.keys(
-        "quarantine/enterprise",
-        "silver/dcmm_assessment",
-        "silver/data_product",
-        "silver/trade",
-        "quarantine/trade",
-        "theme/trading_daily",
-        "theme/dcmm_assessment",
-    ),
+    selection=AssetSelection.keys(*INGEST_KEYS),
     executor_def=in_process_executor,
     description="Master data (golden record, equipment), trading exports, and every new landing file into bronze.",
 )
 daily_job = define_asset_job(
     "daily_job",
-    selection=AssetSelection.keys(
-        "silver/telemetry", "quarantine/telemetry", "theme/energy_daily", "theme/equipment_daily"
-    )
-    | AssetSelection.keys(
-        "silver/production",
-        "quarantine/production",
-        "theme/production_daily",
-        "theme/production_enterprise_daily",
-    )
-    | AssetSelection.assets(*(spec.asset_key for spec in INDUSTRY_LIBRARY_TABLES.values())),
+    selection=AssetSelection.keys(*DAILY_KEYS, "catalog/day_build"),
     partitions_def=daily_local,
     executor_def=in_process_executor,
     description="One local day: silver readings and production, quarantine, energy, equipment and OEE themes, "
-    "industry topic libraries, all gated.",
+    "industry topic libraries, all gated; catalog/day_build last records the day as built.",
 )
 catalog_job = define_asset_job(
     "catalog_job",
-    selection=AssetSelection.keys(
-        "silver/energy_report",
-        "quarantine/energy_report",
-        "catalog/energy_report_agreement",
-        "catalog/quality_scorecard",
-        "catalog/dataset",
-        "catalog/column",
-        "theme/enterprise",
-        "catalog/enterprise_gaps",
-        "industry/library_monthly",
-        "theme/plan_progress",
-        "silver/supplier_link",
-        "industry/supply_chain_edges",
-        "industry/supply_chain_nodes",
-    ),
+    selection=AssetSelection.keys(*CATALOG_KEYS, "catalog/catalog_build"),
     executor_def=in_process_executor,
     description=(
         "After the days are built: energy reports vs daily sums, enterprise profiles, the quality scorecard and "
-        "the resource directory."
+        "the resource directory; catalog/catalog_build last records the input versions it reflects."
     ),
 )
+
+
+def last_day() -> dt.date:
+    return dt.date.fromisoformat(daily_local.get_last_partition_key())
+
+
+def dirty_days() -> list[dt.date]:
+    """Days to (re)build: not completely built, or with records landed after their last complete build."""
+    return pending_days(Lake(settings().lake), last_day=last_day())
+
+
+def catalog_pending() -> bool:
+    return catalog_stale(Lake(settings().lake), CATALOG_INPUTS)
+
+
+def landing_fingerprint() -> str | None:
+    """(path, size, mtime) over landing/telemetry: a change means files to ingest. None when empty."""
+    files = list_landing_files(settings().landing / "telemetry")
+    if not files:
+        return None
+    listing = "\n".join(f"{p}|{(st := p.stat()).st_size}|{st.st_mtime_ns}" for p in files)
+    return hashlib.sha256(listing.encode()).hexdigest()[:16]
+
 
 ingest_schedule = ScheduleDefinition(
     name="ingest_daily",
@@ -107,28 +162,40 @@ def landing_sensor(context: SensorEvaluationContext):
     """A change in landing/telemetry (new, re-delivered or removed files) triggers an ingest run.
 
     The cursor is a fingerprint of (path, size, mtime) over the folder; ingest itself is idempotent by
-    content hash, so a spurious run adds nothing.
+    content hash, so a spurious run adds nothing. `lakehouse materialize` sets the cursor after its ingest.
     """
-    files = list_landing_files(settings().landing / "telemetry")
-    listing = "\n".join(f"{p}|{(st := p.stat()).st_size}|{st.st_mtime_ns}" for p in files)
-    fingerprint = hashlib.sha256(listing.encode()).hexdigest()[:16]
-    if not files or fingerprint == context.cursor:
+    fingerprint = landing_fingerprint()
+    if fingerprint is None or fingerprint == context.cursor:
         return SkipReason("no change in landing/telemetry")
     context.update_cursor(fingerprint)
-    return RunRequest(run_key=f"landing-{fingerprint}", tags={"landing_files": str(len(files))})
+    return RunRequest(run_key=f"landing-{fingerprint}")
 
 
 @sensor(job=daily_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)
 def dirty_days_sensor(context: SensorEvaluationContext):
     """Days whose records landed after the day was built (late data) are rebuilt, one run per day."""
-    days = pending_days(
-        Lake(settings().lake), last_day=dt.date.fromisoformat(daily_local.get_last_partition_key())
-    )
+    days = dirty_days()
     if not days:
         return SkipReason("no dirty days")
     cursor = context.cursor or ""
     stamp = hashlib.sha256((cursor + ",".join(map(str, days))).encode()).hexdigest()[:12]
     return [RunRequest(run_key=f"dirty-{d}-{stamp}", partition_key=d.isoformat()) for d in days]
+
+
+@sensor(job=catalog_job, minimum_interval_seconds=120, default_status=DefaultSensorStatus.RUNNING)
+def catalog_sensor(context: SensorEvaluationContext):
+    """The catalog is rebuilt once the tables it reflects moved on and no day is left to build.
+
+    The cursor is the fingerprint of the input versions last requested, so one change asks for one run.
+    """
+    if dirty_days() or not catalog_pending():
+        return SkipReason("no day left to build, or catalog up to date")
+    versions = json.dumps(input_versions(Lake(settings().lake), CATALOG_INPUTS), sort_keys=True)
+    fingerprint = hashlib.sha256(versions.encode()).hexdigest()[:16]
+    if fingerprint == context.cursor:
+        return SkipReason("catalog run already requested for these input versions")
+    context.update_cursor(fingerprint)
+    return RunRequest(run_key=f"catalog-{fingerprint}")
 
 
 sync_job = define_asset_job(

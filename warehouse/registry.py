@@ -576,6 +576,42 @@ PLAN_PROGRESS = TableSpec(
     ),
 )
 
+DAY_BUILD = TableSpec(
+    name="catalog.day_build",
+    description="One row per local day whose daily_job finished every asset: committed last, by the job's last "
+    "asset, so a day is built only when all of it is built (a crash before leaves the day pending).",
+    domain="operations",
+    grade=1,
+    owner="data-engineering",
+    key=("day",),
+    columns=_cols(
+        ("day", pl.Date, "Local day"),
+        ("run_id", pl.String, "Run that built every table of the day"),
+        (
+            "run_started_at",
+            UTC_TS,
+            "When that run started: records ingested later make the day pending again",
+        ),
+        ("built_at", UTC_TS, "When the last asset of the day committed"),
+    ),
+)
+
+CATALOG_BUILD = TableSpec(
+    name="catalog.catalog_build",
+    description="The Delta version of every input table catalog_job last built from (written last by it): "
+    "catalog_job runs again when any input has moved on.",
+    domain="operations",
+    grade=1,
+    owner="data-engineering",
+    key=("table_name",),
+    columns=_cols(
+        ("table_name", pl.String, "Input table"),
+        ("delta_version", pl.Int64, "Its Delta version when catalog_job finished; null if absent"),
+        ("run_id", pl.String, "The catalog_job run"),
+        ("built_at", UTC_TS, "When"),
+    ),
+)
+
 ENTERPRISE_GAPS = TableSpec(
     name="catalog.enterprise_gaps",
     description="Enterprises seen in telemetry or trading but not (currently) in the golden record.",
@@ -998,6 +1034,8 @@ TABLES: dict[str, TableSpec] = {
         PLAN_PROGRESS,
         ENTERPRISE_GAPS,
         RECONCILIATION,
+        DAY_BUILD,
+        CATALOG_BUILD,
         QUALITY_RESULTS,
         QUALITY_SCORECARD,
         SYNC_LEDGER,

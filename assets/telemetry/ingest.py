@@ -38,7 +38,7 @@ from assets.telemetry.landing import (
     scan_landing,
 )
 from assets.telemetry.transform import route_reading_days
-from warehouse.registry import BRONZE_TELEMETRY, LANDING_FILES, RECONCILIATION, SILVER_TELEMETRY
+from warehouse.registry import BRONZE_TELEMETRY, DAY_BUILD, LANDING_FILES
 from warehouse.settings import FUTURE_TOLERANCE, IN_PROGRESS_MAX_AGE
 from warehouse.storage import Lake
 
@@ -346,8 +346,10 @@ def current_bronze(bronze: pl.DataFrame, files: pl.DataFrame) -> pl.DataFrame:
 
 
 def pending_days(lake: Lake, last_day: dt.date | None = None) -> list[dt.date]:
-    """Reading days with records ingested after the day's silver partition was last built (or never).
+    """Reading days with records ingested after the day was last completely built (or never built).
 
+    A day is built when `catalog.day_build` holds it: daily_job's last asset writes that row after every
+    table of the day committed, so a run that failed or was killed part-way leaves the day pending.
     A rebuilt day also dirties the next day: its energy counts from the previous day's last meter reading.
     """
     files = lake.read(LANDING_FILES).filter(pl.col("status").is_in(["ingested", "superseded"]))
@@ -359,14 +361,12 @@ def pending_days(lake: Lake, last_day: dt.date | None = None) -> list[dt.date]:
         .group_by(pl.col("reading_days").alias("day"))
         .agg(pl.col("ingested_at").max().alias("last_ingest"))
     )
-    built = (
-        lake.read(RECONCILIATION)
-        .filter(pl.col("table_name") == SILVER_TELEMETRY.name)
-        .select(pl.col("partition").str.to_date().alias("day"), "built_at")
-    )
+    built = lake.read(DAY_BUILD, columns=["day", "run_started_at"])
     status = landed.join(built, on="day", how="left")
     dirty = set(
-        status.filter(pl.col("built_at").is_null() | (pl.col("last_ingest") > pl.col("built_at")))["day"]
+        status.filter(
+            pl.col("run_started_at").is_null() | (pl.col("last_ingest") > pl.col("run_started_at"))
+        )["day"]
     )
     built_days = set(built["day"].to_list())
     dirty |= {d + dt.timedelta(days=1) for d in dirty if d + dt.timedelta(days=1) in built_days}

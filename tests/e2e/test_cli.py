@@ -88,3 +88,41 @@ def test_warehouse_opens_in_plain_duckdb_without_project_code(home):
     )
     assert proc.returncode == 0, proc.stderr
     assert float(proc.stdout) > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (("quarantine", "list", "--day", "2026-13-01"), 2, "--day"),
+        (("quarantine", "list", "--table", "quarantine.nope"), 2, "unknown quarantine table"),
+        (("quarantine", "replay", "--day", "yesterday"), 2, "--day"),
+        (("materialize", "--no-such-option"), 2, "No such option"),
+        (("generate", "--enterprises", "many"), 2, "--enterprises"),
+        (("quarantine", "list"), 1, "no warehouse"),
+        (("catalog", "list"), 2, "no resource directory"),
+    ],
+)
+def test_every_cli_error_is_one_line_with_usage_2_and_failure_1(tmp_path, args, code, says):
+    proc = run(tmp_path / "empty", *args, check=False)
+    output = (proc.stdout + proc.stderr).strip()
+    assert proc.returncode == code, output
+    assert "Traceback" not in output and len(output.splitlines()) == 1, output
+    assert says in output
+
+
+def test_materialize_runs_belong_to_the_code_location_and_set_the_landing_cursor(home):
+    from dagster import DagsterInstance, RunsFilter
+
+    from orchestration.runs import LOCATION_NAME, REPOSITORY_NAME, workspace_file
+
+    with DagsterInstance.from_config(str(home / "dagster")) as instance:
+        runs = instance.get_runs(RunsFilter(job_name="daily_job"))
+        assert runs
+        for r in runs:
+            origin = r.remote_job_origin
+            assert origin is not None and origin.location_name == LOCATION_NAME
+            assert origin.repository_origin.repository_name == REPOSITORY_NAME
+            assert r.tags.get("dagster/code_location") == LOCATION_NAME
+        states = {s.name: s for s in instance.all_instigator_state()}
+        assert states["landing_sensor"].instigator_data.cursor
+    assert f"location_name: {LOCATION_NAME}" in workspace_file(home / "dagster").read_text()

@@ -1,0 +1,100 @@
+"""Build records: what a job finished building, committed last by the job's last asset.
+
+A day counts as built only when `catalog.day_build` holds it, and that row is written by an asset that
+depends on every other asset of daily_job: it runs only after all of them committed (and passed their
+blocking checks) in the same run. A crash, a failure or a blocked check anywhere in the day leaves no
+row, so the day stays pending and the next run rebuilds all of it.
+
+`catalog.catalog_build` keeps the Delta version of each input table catalog_job last built from; the
+catalog is stale as soon as any of them moved on. Both records are generic over their job's assets:
+they are given the keys to follow, not the tables' internals.
+"""
+
+import datetime as dt
+from collections.abc import Sequence
+
+import polars as pl
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+
+from assets.metadata import spec_kwargs
+from assets.partitions import daily_local
+from assets.resources import LakeResource, WarehouseResource
+from warehouse.registry import CATALOG_BUILD, DAY_BUILD, TableSpec
+from warehouse.storage import Lake
+
+
+def day_build_row(
+    day: dt.date, run_id: str, run_started_at: dt.datetime, built_at: dt.datetime
+) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"day": [day], "run_id": [run_id], "run_started_at": [run_started_at], "built_at": [built_at]},
+        schema=DAY_BUILD.schema,
+    )
+
+
+def input_versions(lake: Lake, inputs: Sequence[TableSpec]) -> dict[str, int | None]:
+    """The current Delta version of each input table (None while it does not exist)."""
+    return {spec.name: lake.version(spec) if lake.exists(spec) else None for spec in inputs}
+
+
+def catalog_build_rows(versions: dict[str, int | None], run_id: str, built_at: dt.datetime) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "table_name": list(versions),
+            "delta_version": list(versions.values()),
+            "run_id": [run_id] * len(versions),
+            "built_at": [built_at] * len(versions),
+        },
+        schema=CATALOG_BUILD.schema,
+    )
+
+
+def catalog_stale(lake: Lake, inputs: Sequence[TableSpec]) -> bool:
+    """True when catalog_job never finished, or an input table has a version it did not build from."""
+    built = lake.read(CATALOG_BUILD)
+    if built.is_empty():
+        return True
+    recorded = dict(built.select("table_name", "delta_version").iter_rows())
+    return any(recorded.get(name, -1) != version for name, version in input_versions(lake, inputs).items())
+
+
+def _run_started_at(context: AssetExecutionContext) -> dt.datetime:
+    """When this run started (its record in the instance); now if the instance does not know."""
+    record = context.instance.get_run_record_by_id(context.run_id)
+    if record is not None and record.start_time:
+        return dt.datetime.fromtimestamp(record.start_time, dt.UTC)
+    return dt.datetime.now(dt.UTC)
+
+
+def day_build_asset(after: Sequence[AssetKey]):
+    """The last asset of daily_job: records the day as built once every asset in `after` materialized."""
+
+    @asset(**spec_kwargs(DAY_BUILD), partitions_def=daily_local, deps=list(after))
+    def catalog_day_build(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+        """The day is built: every table of daily_job committed this day in this run.
+
+        No warehouse refresh here (one less step per day): catalog_job's refresh adds the view.
+        """
+        day = dt.date.fromisoformat(context.partition_key)
+        row = day_build_row(day, context.run_id, _run_started_at(context), dt.datetime.now(dt.UTC))
+        version = lake.lake.upsert(DAY_BUILD, row, run_id=context.run_id)
+        return MaterializeResult(metadata={"delta_version": version, "tables_after": len(after)})
+
+    return catalog_day_build
+
+
+def catalog_build_asset(after: Sequence[AssetKey], inputs: Sequence[TableSpec]):
+    """The last asset of catalog_job: the input versions it built from, so an unchanged lake skips it."""
+
+    @asset(**spec_kwargs(CATALOG_BUILD), deps=list(after))
+    def catalog_catalog_build(
+        context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+    ) -> MaterializeResult:
+        """catalog_job finished: remember which version of each input it reflects."""
+        versions = input_versions(lake.lake, inputs)
+        rows = catalog_build_rows(versions, context.run_id, dt.datetime.now(dt.UTC))
+        version = lake.lake.overwrite(CATALOG_BUILD, rows, run_id=context.run_id)
+        warehouse.refresh(lake.lake)
+        return MaterializeResult(metadata={"delta_version": version, "inputs": len(versions)})
+
+    return catalog_catalog_build
