@@ -197,6 +197,7 @@ class Lake:
                 predicate=predicate,
                 source_alias="s",
                 target_alias="t",
+                merge_schema=True,  # a column added to the registry is added to the table (additive only)
                 commit_properties=CommitProperties(
                     custom_metadata={"run_id": run_id, "lakehouse.operation": "upsert", "table": spec.name}
                 ),
