@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from assets.sync.aggregate import ALL, aggregate_day
+from assets.sync.batch import payload_bytes
 from assets.sync.measures import ENERGY, MEASURES
 from assets.sync.release import Held, Release, lines, release
 from tests.unit.test_sync_release import (
@@ -244,3 +245,14 @@ def test_random_restatements_keep_every_promise_over_all_versions_the_node_holds
     for measure in ADDITIVE:
         leaks = derivable_across_versions(versions_of(aggregates, releases, measure))
         assert not leaks, (measure, sorted(leaks)[:5])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_unchanged_figures_released_against_their_own_version_give_the_same_bytes(seed):
+    """No false restatement: the rule adds nothing when nothing changed (the payload hash stays equal)."""
+    energy = energy_rows(random_enterprises(random.Random(seed)), seed=seed)
+    agg = aggregate(energy, seed=seed)
+    v1 = release(agg, version=1)
+    again = release(agg, held=[v1.held], version=2)
+    assert again.restatement == 0
+    assert payload_bytes(again.frame) == payload_bytes(v1.frame)
