@@ -156,7 +156,9 @@ def test_dagster_asset_sends_recovers_and_skips(demo):
         )
         assert result.success
         events = result.get_asset_materialization_events()
-        assert AssetKey(SYNC_LEDGER.asset_key) in {e.asset_key for e in events}  # declared and reported, not a stub
+        assert AssetKey(SYNC_LEDGER.asset_key) in {
+            e.asset_key for e in events
+        }  # declared and reported, not a stub
         return [e.materialization.metadata for e in events if e.asset_key == national_batch_key]
 
     national_batch_key = AssetKey(["sync", "national_batch"])
