@@ -7,7 +7,10 @@ one fault per request, then normal service. While it is set (and only then) `POS
     503        answer 503 before looking at the request (nothing stored)
     500        process and store the batch, then answer 500 instead of the receipt
     drop       process and store the batch, then drop the TCP connection without any reply
-    delay=S    wait S seconds, then process normally (the client times out first)
+    delay=S    read the request, wait S seconds, then process and store it even if the client has given
+               up in the meantime (it times out first: "stored after the client timed out")
+    dup        the network delivers the request twice: the first copy is processed (and stored), the
+               client gets the answer to the second copy (409 replayed_nonce)
     ok         process normally (a placeholder to place later faults)
 """
 
@@ -21,7 +24,7 @@ from collections import deque
 log = logging.getLogger("national_node.faults")
 
 FAULTS_ENV = "NATIONAL_NODE_FAULTS"
-_KINDS = ("503", "500", "drop", "delay", "ok")
+_KINDS = ("503", "500", "drop", "delay", "dup", "ok")
 
 
 def parse_faults(spec: str) -> list[tuple[str, float]]:
@@ -46,6 +49,32 @@ async def _send_status(send, status: int, code: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def _read_all(receive) -> list[dict]:
+    """The whole request as ASGI messages, so it can be replayed after the client is gone."""
+    messages = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return messages
+
+
+def _replay(messages: list[dict]):
+    queue = deque(messages)
+
+    async def receive() -> dict:
+        if queue:
+            return queue.popleft()
+        await asyncio.sleep(3600)  # the app never asks for more once the body is complete
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+async def _swallow(message) -> None:  # a reply that never reaches the client
+    return None
 
 
 class FaultInjection:
@@ -93,14 +122,22 @@ class FaultInjection:
         if kind == "503":
             await _send_status(send, 503, "injected_unavailable")
         elif kind == "delay":
+            request = await _read_all(receive)
             await asyncio.sleep(arg)
-            await self.app(scope, receive, send)
+
+            async def reply(message) -> None:  # the client may have hung up: store all the same
+                try:
+                    await send(message)
+                except Exception:  # noqa: BLE001 - a closed connection, whatever the server calls it
+                    log.warning("delayed reply not delivered: the client is gone")
+
+            await self.app(scope, _replay(request), reply)
+        elif kind == "dup":
+            request = await _read_all(receive)
+            await self.app(scope, _replay(request), _swallow)
+            await self.app(scope, _replay(request), send)
         elif kind in ("500", "drop"):
-
-            async def swallow(message) -> None:  # the app's reply never reaches the client
-                return None
-
-            await self.app(scope, receive, swallow)
+            await self.app(scope, receive, _swallow)
             transport = getattr(getattr(send, "__self__", None), "transport", None)
             if kind == "drop" and transport is not None:
                 transport.abort()

@@ -84,8 +84,9 @@ def sync(
     """Release every local day up to --until to the national node: new days, restated days, unfinished sends."""
     import httpx
 
+    from assets.sync import ledger
     from assets.sync.keys import DEFAULT_NODE_URL, NODE_URL_ENV, sync_key
-    from assets.sync.sync import SyncOutcome, days_between, sync_day
+    from assets.sync.sync import SyncOutcome, days_between, refresh_after_sync, sync_day
     from assets.sync.transport import NodeConfig
     from warehouse.serving import open_role, refresh_role_views
     from warehouse.storage import Lake
@@ -107,6 +108,7 @@ def sync(
     run_id = f"cli-sync-{uuid.uuid4().hex[:12]}"
     outcomes: list[SyncOutcome] = []
     t0 = time.perf_counter()
+    _announce(ledger.preview(lake, days, config.url, config.channel), config.url, config.channel, len(days))
     con = open_role(s.warehouse_db, lake=lake)  # refreshed from this home's lake before it is read
     try:
         with (
@@ -126,11 +128,18 @@ def sync(
                 progress.advance(task)
     finally:
         con.close()
+    refresh_after_sync(lake, run_id)
     refresh_role_views(s.warehouse_db, lake)
     table = Table(title=f"national sync ({key.key_id} key, {time.perf_counter() - t0:.1f}s)")
     for col in ("day", "status", "version", "rows", "suppressed", "attempts", "ms", "receipt / reason"):
         table.add_column(col)
-    colors = {"acknowledged": "green", "unchanged": "dim", "skipped": "yellow", "failed": "red"}
+    colors = {
+        "acknowledged": "green",
+        "unchanged": "dim",
+        "skipped": "yellow",
+        "held": "yellow",
+        "failed": "red",
+    }
     for o in outcomes:
         table.add_row(
             o.period,
@@ -145,6 +154,22 @@ def sync(
     console.print(table)
     if any(o.status == "failed" for o in outcomes):
         raise typer.Exit(1)
+
+
+def _span(days: list[dt.date]) -> str:
+    if not days:
+        return "0"
+    return f"{len(days)} ({days[0]}" + (f" .. {days[-1]})" if len(days) > 1 else ")")
+
+
+def _announce(plan: dict, url: str, channel: str, total: int) -> None:
+    """Say what is about to be sent, before anything is: to which node, and which days are new there."""
+    known = ", ".join(plan["node_ids"]) or "none yet: nothing of this home's is held there"
+    console.print(f"sync {total} day(s) to {url} (channel {channel}; node id: {known})")
+    console.print(
+        f"  new at this node: {_span(plan['new'])}; unfinished sends to resume: {_span(plan['resume'])}; "
+        f"held there, sent again only if restated: {_span(plan['check'])}"
+    )
 
 
 app = typer.Typer(help="National sync commands (also wired into `lakehouse`).", no_args_is_help=True)

@@ -93,6 +93,32 @@ def build_directory(
     )
 
 
+def refresh_datasets(lake: Lake, specs: list[TableSpec], now: dt.datetime | None = None) -> int:
+    """Bring the Delta facts (rows, bytes, version, last commit, freshness) of a few datasets up to date in
+    catalog.dataset, without a full rebuild: what a writer outside the catalog job calls after writing.
+    Returns the rows refreshed (0 before the directory was first built)."""
+    if not lake.exists(CATALOG_DATASET):
+        return 0
+    now = now or dt.datetime.now(dt.UTC)
+    current = lake.read(CATALOG_DATASET).filter(pl.col("table_name").is_in([s.name for s in specs]))
+    if current.is_empty():
+        return 0
+    facts = []
+    for spec in specs:
+        f = delta_facts(lake, spec)
+        updated = f["updated_at"]
+        facts.append(
+            {"table_name": spec.name, **f}
+            | {"freshness_hours": (now - updated).total_seconds() / 3600 if updated else None}
+        )
+    fresh = pl.DataFrame(
+        facts, schema={c: CATALOG_DATASET.schema[c] for c in facts[0]}
+    )  # same columns for every spec
+    rows = current.drop([c for c in fresh.columns if c != "table_name"]).join(fresh, on="table_name")
+    lake.upsert(CATALOG_DATASET, rows.select(CATALOG_DATASET.schema.keys()), run_id="directory-refresh")
+    return rows.height
+
+
 def dcat(datasets: pl.DataFrame, columns: pl.DataFrame, publisher: str) -> dict:
     """A DCAT-style JSON catalog the national directory could ingest (one dcat:Dataset per table)."""
     items = []

@@ -376,7 +376,10 @@ class Lake:
         """Replace the whole table in one commit (small reference tables); no commit if nothing changed."""
         if self.exists(spec):
             key = list(spec.key) or list(spec.schema)
-            if self.read(spec).sort(key).equals(conform(spec, df).sort(key)):
+            current = self.read(spec)
+            if set(spec.schema) <= set(current.columns) and current.sort(key).equals(
+                conform(spec, df).sort(key)
+            ):
                 return self.table(spec).version()
         return self._write(spec, df, run_id=run_id, mode="overwrite", operation="overwrite")
 
@@ -399,6 +402,7 @@ class Lake:
                 predicate=predicate,
                 source_alias="s",
                 target_alias="t",
+                merge_schema=True,  # a column added to the registry is added to the table (additive only)
                 commit_properties=CommitProperties(
                     custom_metadata={"run_id": run_id, "lakehouse.operation": "upsert", "table": spec.name}
                 ),

@@ -60,9 +60,12 @@ def payload_bytes(frame: pl.DataFrame, measures: tuple[Measure, ...] = MEASURES)
     return sink.getvalue().to_pybytes()
 
 
-def batch_id(province: str, period: str, version: int) -> str:
-    """Deterministic, so a re-send after a crash carries the same Idempotency-Key."""
-    return f"{province}-{period}-v{version}"
+def batch_id(province: str, period: str, version: int, channel: str = "national") -> str:
+    """Deterministic, so a re-send after a crash carries the same Idempotency-Key. The node is not in it:
+    each node keeps its own keys, and the ledger keys a batch by node, channel and batch id."""
+    if channel == "national":
+        return f"{province}-{period}-v{version}"
+    return f"{province}-{channel}-{period}-v{version}"
 
 
 def sha256(data: bytes) -> str:
@@ -98,9 +101,10 @@ def make_batch(
     source_versions: dict[str, int | None],
     measures: tuple[Measure, ...] = MEASURES,
     created_at: dt.datetime | None = None,
+    channel: str = "national",
 ) -> Batch:
     """The batch of one period and version, with its manifest."""
-    bid = batch_id(province, period, version)
+    bid = batch_id(province, period, version, channel)
     manifest = {
         "batch_id": bid,
         "node": province,

@@ -67,6 +67,7 @@ class Measure:
     description: str
     integer: bool = False
     group: DisclosureGroup = ENERGY
+    additive: bool = True  # entries add up along rows and columns (a sum or a count), so totals bind them
 
 
 def _sum(column: str) -> str:
@@ -113,6 +114,7 @@ MEASURES: tuple[Measure, ...] = (
         source_grade(ENERGY_DAILY, "readings_received", "readings_expected"),
         "%",
         "Readings received / expected over all equipment (weighted, not a mean of percentages)",
+        additive=False,
     ),
     Measure(
         "availability_pct",
@@ -129,6 +131,7 @@ MEASURES: tuple[Measure, ...] = (
         ),
         "%",
         "Equipment hours not in fault / observed hours (time-weighted over equipment)",
+        additive=False,
     ),
     Measure(
         "trades",

@@ -21,6 +21,19 @@ additive relation (cells sum to the margin). Complementary suppression:
    path of extra entries, then step 1 runs again, until no row/column has one suppressed entry and no
    bridge is left. Suppressing everything is always a solution, so this ends.
 
+Across versions (restatements): the node keeps every version of a day it received, so a reader also
+subtracts one version from another. For each version the node holds, and for every grade-2 measure:
+
+3. an entry withheld in a version the node holds stays withheld (its old value would otherwise meet the
+   new relations and undo the protection of the entries it shielded);
+4. the entries whose value changed form, over every row and column, a balanced set (the change of the
+   whole table adds up like the table itself). A reader knows which visible entries changed and, at
+   worst, which withheld ones did not. A withheld entry's change is derivable exactly when it is a
+   bridge of the graph of *withheld changed* entries. Each such bridge is closed into a cycle along
+   changed entries (withholding the restatement of the totals that would show it, reason
+   `restatement`), then steps 1-2 run again. The changed entries themselves are bridgeless, so this
+   ends; if a withheld entry of an earlier version is missing now, the restatement is held (ReleaseHeld).
+
 Optional differential-privacy noise is not applied: OpenDP is not installed here.
 """
 
@@ -28,8 +41,8 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -134,16 +147,82 @@ def complementary(cells: Mapping[Cell, tuple], primary: set[Cell]) -> set[Cell]:
         suppressed.update(extra)
 
 
+class ReleaseHeld(Exception):
+    """The new figures cannot be released without exposing an entry of a version the node holds."""
+
+
+@dataclass(frozen=True)
+class Held:
+    """A version the node holds, as the province computed it: per disclosure group, the withheld entries,
+    and per grade-2 measure every entry's value (kept in the province: catalog.sync_release)."""
+
+    version: int
+    hidden: dict[str, set[Cell]]
+    values: dict[str, dict[Cell, float | None]]  # measure -> entry -> value
+
+    def record(self) -> dict:
+        """JSON-able form."""
+        return {
+            "version": self.version,
+            "hidden": {g: sorted(map(list, cells)) for g, cells in sorted(self.hidden.items())},
+            "values": {
+                m: sorted([*c, v] for c, v in vals.items()) for m, vals in sorted(self.values.items())
+            },
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping) -> Held:
+        return cls(
+            int(record["version"]),
+            {g: {(c, i) for c, i in cells} for g, cells in record["hidden"].items()},
+            {m: {(c, i): v for c, i, v in vals} for m, vals in record["values"].items()},
+        )
+
+
+def changed(a: float | None, b: float | None) -> bool:
+    """Two versions of an entry differ (beyond the float noise of a re-aggregation)."""
+    if a is None or b is None:
+        return (a is None) != (b is None)
+    return abs(a - b) > 1e-9 * max(1.0, abs(a), abs(b))
+
+
+def exposed_change(
+    cells: Mapping[Cell, tuple],
+    hidden: set[Cell],
+    values: Mapping[str, Mapping[Cell, float | None]],
+    held: Sequence[Held],
+) -> list[Cell]:
+    """Entries to withhold too so that no withheld entry's change against a held version is derivable
+    (step 4 of the module docstring); [] when none is. Raises ReleaseHeld when no cycle can protect it."""
+    for h in held:
+        for measure, now in values.items():
+            before = h.values.get(measure, {})
+            moved = {c for c in set(now) | set(before) if changed(now.get(c, 0.0), before.get(c, 0.0))}
+            exposed = sorted(bridges(moved & hidden), key=lambda c: (cells.get(c, (0, 0.0)), c))
+            if not exposed:
+                continue
+            extra = _cheapest_cycle(exposed[0], {c: cells[c] for c in moved if c in cells}, hidden)
+            if not extra:
+                raise ReleaseHeld(
+                    f"the change of withheld entry {exposed[0]} ({measure}) since version {h.version} "
+                    "would be derivable and no changed entries close it into a cycle"
+                )
+            return extra
+    return []
+
+
 @dataclass(frozen=True)
 class Release:
     frame: pl.DataFrame  # exactly what leaves the province
     primary: int  # entries withheld for too few respondents, over all disclosure groups
     dominance: int  # entries withheld because their largest respondents dominate the total
     secondary: int  # entries withheld so that the others cannot be derived from the totals
+    restatement: int = 0  # entries withheld because of what the node holds from earlier versions
+    held: Held = field(default_factory=lambda: Held(0, {}, {}))  # this release, as a later one checks it
 
     @property
     def cells_suppressed(self) -> int:
-        return self.primary + self.dominance + self.secondary
+        return self.primary + self.dominance + self.secondary + self.restatement
 
 
 def sensitive(
@@ -171,15 +250,22 @@ def release(
     measures: tuple[Measure, ...] = MEASURES,
     threshold: int = DISCLOSURE_THRESHOLD,
     dominance: float = DOMINANCE_K,
+    held: Sequence[Held] = (),
+    version: int = 0,
 ) -> Release:
     """Apply the release policy to one day's cells and margins (the output of aggregate_day).
 
     Each disclosure group is protected on its own: its grade-2 values are withheld where its flag is set.
+    `held` are the versions of the day the node already holds: no withheld entry of theirs, nor its change,
+    may be derived by comparing them with this release (steps 3-4 above).
     """
     sendable = released(measures)
     keys = list(zip(aggregates["city_code"], aggregates["industry_code"], strict=True))
+    present = set(keys)
     frame = aggregates
-    counts = {"primary": 0, "dominance": 0, "secondary": 0}
+    counts = {"primary": 0, "dominance": 0, "secondary": 0, "restatement": 0}
+    kept_hidden: dict[str, set[Cell]] = {}
+    kept_values: dict[str, dict[Cell, float | None]] = {}
     for group in groups(measures):
         respondents = aggregates[group.respondents].to_list()
         shares = (
@@ -198,17 +284,41 @@ def release(
             for k, n, t in zip(keys, respondents, shares, strict=True)
             if (w := sensitive(int(n), t, threshold, dominance))
         }
+        grade2 = [m.name for m in sendable if m.grade == 2 and m.group is group]
+        values = {  # ratios are not bound by the totals: their change cannot be solved for
+            m.name: dict(zip(keys, aggregates[m.name].to_list(), strict=True))
+            for m in sendable
+            if m.grade == 2 and m.group is group and m.additive
+        }
+        before = {c for h in held for c in h.hidden.get(group.name, set())}
+        if missing := sorted(before - present):
+            raise ReleaseHeld(f"{group.name}: entries withheld in an earlier version are gone now: {missing}")
         secondary = complementary(cells, set(why))
+        while held:  # entries the plain policy would withhold anyway keep their own reason
+            hidden = set(why) | secondary
+            extra = sorted(before - hidden) or exposed_change(cells, hidden, values, held)
+            if not extra:
+                break
+            why |= dict.fromkeys(extra, "restatement")
+            secondary = complementary(cells, set(why))
         if bridges(set(why) | secondary):  # the guarantee above, checked on every release
             raise AssertionError(f"release policy ({group.name}): a suppressed cell would still be derivable")
         why |= dict.fromkeys(secondary, "secondary")
         for w in why.values():
             counts[w] += 1
-        grade2 = [m.name for m in sendable if m.grade == 2 and m.group is group]
+        kept_hidden[group.name] = set(why)
+        kept_values |= values
         frame = frame.with_columns(
             pl.Series(group.flag, [k in why for k in keys], dtype=pl.Boolean),
             pl.Series(group.reason, [why.get(k) for k in keys], dtype=pl.String),
         ).with_columns([pl.when(pl.col(group.flag)).then(None).otherwise(pl.col(n)).alias(n) for n in grade2])
     flags = [c for g in groups(measures) for c in (g.flag, g.reason)]
     frame = frame.select("day", "level", "city_code", "industry_code", *flags, *[m.name for m in sendable])
-    return Release(frame, counts["primary"], counts["dominance"], counts["secondary"])
+    return Release(
+        frame,
+        counts["primary"],
+        counts["dominance"],
+        counts["secondary"],
+        counts["restatement"],
+        Held(version, kept_hidden, kept_values),
+    )

@@ -19,14 +19,19 @@ from assets.sync import ledger
 from assets.sync.aggregate import aggregate_day
 from assets.sync.batch import make_batch, payload_bytes, sha256
 from assets.sync.measures import MEASURES, Measure
-from assets.sync.release import Release, release
+from assets.sync.release import Held, Release, ReleaseHeld, release
 from assets.sync.transport import Delivery, NodeConfig, NodeRejected, NodeUnavailable, deliver
+from assets.theme.plan import DAYS_SYNCED, days_synced
+from warehouse.catalog import refresh_datasets
 from warehouse.domain import TIMEZONE
 from warehouse.registry import (
+    CATALOG_DATASET,
     ENERGY_DAILY,
     EQUIPMENT_DAILY,
+    PLAN_PROGRESS,
     QUALITY_RESULTS,
     SILVER_TELEMETRY,
+    SYNC_LEDGER,
     THEME_ENTERPRISE,
     TRADE,
 )
@@ -75,15 +80,20 @@ class Built:
 
 
 def build(
-    con: duckdb.DuckDBPyConnection, lake: Lake, day: dt.date, measures: tuple[Measure, ...] = MEASURES
+    con: duckdb.DuckDBPyConnection,
+    lake: Lake,
+    day: dt.date,
+    measures: tuple[Measure, ...] = MEASURES,
+    held: tuple[Held, ...] = (),
 ) -> Built:
-    """Aggregate through DuckDB and apply the release policy, noting the Delta versions read."""
+    """Aggregate through DuckDB and apply the release policy against the versions the node holds (`held`),
+    noting the Delta versions read. Raises ReleaseHeld when the restatement cannot be released."""
     for _ in range(3):  # a theme rebuilt while reading: read again so the versions name what was read
         before = {s.name: lake.version(s) for s in READ}
         aggregates = aggregate_day(con, day, measures=measures)
         if before == {s.name: lake.version(s) for s in READ}:
             break
-    released = release(aggregates, measures=measures)
+    released = release(aggregates, measures=measures, held=held)
     payload = payload_bytes(released.frame, measures)
     return Built(released, payload, sha256(payload), before)
 
@@ -91,7 +101,7 @@ def build(
 @dataclass(frozen=True)
 class SyncOutcome:
     period: str
-    status: str  # acknowledged | unchanged | skipped | failed
+    status: str  # acknowledged | unchanged | skipped | held | failed
     version: int | None = None
     batch_id: str | None = None
     rows: int = 0
@@ -103,6 +113,8 @@ class SyncOutcome:
     restatement: bool = False
     duplicate: bool = False  # the node already held the batch (a recovered or repeated delivery)
     message: str | None = None
+    node_id: str | None = None  # from the node's receipt
+    cells_restated: int = 0  # withheld because of the versions the node holds
 
     @property
     def sent(self) -> bool:
@@ -123,6 +135,8 @@ class SyncOutcome:
             "node_receipt": self.receipt_id or "",
             "restatement": self.restatement,
             "duplicate": self.duplicate,
+            "node_id": self.node_id or "",
+            "cells_withheld_for_restatement": self.cells_restated,
             "message": self.message or "",
         }
 
@@ -152,8 +166,16 @@ def _send(
         rows=built.release.frame.height,
         cells_suppressed=built.release.cells_suppressed,
         source_versions=built.source_versions,
+        channel=node.channel,
     )
-    sending = ledger.Sending(batch, node.url, built.release.frame.height, built.release.cells_suppressed)
+    sending = ledger.Sending(
+        batch,
+        node.url,
+        built.release.frame.height,
+        built.release.cells_suppressed,
+        channel=node.channel,
+        released=built.release.held,
+    )
     out = {
         "period": period,
         "version": version,
@@ -162,10 +184,14 @@ def _send(
         "bytes": len(built.payload),
         "cells_suppressed": sending.cells_suppressed,
         "restatement": restatement,
+        "cells_restated": built.release.restatement,
     }
-    ledger.record_pending(lake, sending, attempts=prior_attempts, run_id=run_id, message=note)
+
+    def count_attempt(n: int) -> None:  # ahead of the request: a kill -9 mid-attempt never undercounts
+        ledger.record_pending(lake, sending, attempts=prior_attempts + n, run_id=run_id, message=note)
+
     try:
-        delivery: Delivery = deliver(client, node, batch)
+        delivery: Delivery = deliver(client, node, batch, on_attempt=count_attempt)
     except NodeRejected as exc:
         attempts = prior_attempts + exc.attempts
         ledger.record_failed(lake, sending, attempts=attempts, message=str(exc), run_id=run_id)
@@ -196,8 +222,15 @@ def _send(
         message = f"node receipt {receipt.get('receipt_id')} does not match batch {batch.batch_id}"
         ledger.record_failed(lake, sending, attempts=attempts, message=message, run_id=run_id)
         return SyncOutcome(**out, status="failed", attempts=attempts, message=message)
+    node_id = str(receipt.get("node_id") or ledger.DEFAULT_NODE_ID)
     ledger.record_acknowledged(
-        lake, sending, attempts=attempts, receipt_id=receipt["receipt_id"], run_id=run_id, message=note
+        lake,
+        sending,
+        attempts=attempts,
+        receipt_id=receipt["receipt_id"],
+        node_id=node_id,
+        run_id=run_id,
+        message=note,
     )
     latest = int(receipt.get("latest_version") or version)
     if latest > version and retry_conflict:
@@ -223,6 +256,7 @@ def _send(
         receipt_id=receipt["receipt_id"],
         duplicate=bool(receipt.get("duplicate")),
         message=note,
+        node_id=node_id,
     )
 
 
@@ -237,11 +271,20 @@ def sync_day(
     today: dt.date | None = None,
     measures: tuple[Measure, ...] = MEASURES,
 ) -> SyncOutcome:
-    """Release one local day to the node if it passed its gates and is not already there as it stands."""
+    """Release one local day to the node if it passed its gates and is not already there as it stands.
+
+    What the ledger knows is per node and channel: a node never sent to starts from version 1."""
     period = day.isoformat()
-    reason = gate(lake, day, today=today)
+    ledger.migrate(lake, run_id)
+    rows = ledger.period_rows(lake, period, node.url, node.channel)
+    reason, status = gate(lake, day, today=today), "skipped"
+    if not reason:
+        try:
+            built = build(con, lake, day, measures, held=tuple(ledger.held_versions(rows)))
+        except ReleaseHeld as exc:
+            reason, status = f"restatement held: {exc}", "held"
     if reason:
-        version = ledger.next_version(ledger.period_rows(lake, period))
+        version = ledger.next_version(rows)
         ledger.record_skipped(
             lake,
             province=node.province,
@@ -250,11 +293,12 @@ def sync_day(
             node_url=node.url,
             reason=reason,
             run_id=run_id,
+            channel=node.channel,
+            status=status,
         )
         ledger.compact(lake, run_id)
-        return SyncOutcome(period, "skipped", version=version, message=reason)
-    built = build(con, lake, day, measures)
-    plan = ledger.plan(ledger.period_rows(lake, period), built.payload_sha256)
+        return SyncOutcome(period, status, version=version, message=reason)
+    plan = ledger.plan(rows, built.payload_sha256)
     if plan.action == "unchanged":
         ack = plan.acknowledged or {}
         return SyncOutcome(
@@ -288,6 +332,26 @@ def sync_day(
     )
     ledger.compact(lake, run_id)
     return outcome
+
+
+def refresh_after_sync(lake: Lake, run_id: str) -> list[str]:
+    """Right after a sync, what the directory shows of it: the plan's days-synced KPI (latest as-of day)
+    and the ledger's and the plan's rows in catalog.dataset. The cheapest correct refresh: two small
+    upserts instead of re-running the catalog job (which rebuilds both in full). Returns the tables touched."""
+    touched = []
+    if lake.exists(PLAN_PROGRESS) and lake.exists(SYNC_LEDGER):
+        kpi = lake.read(PLAN_PROGRESS).filter(pl.col("kpi") == DAYS_SYNCED).sort("as_of_day").tail(1)
+        if kpi.height:
+            acked = lake.read(SYNC_LEDGER, columns=["period", "status", "channel"]).filter(
+                (pl.col("status") == "acknowledged") & (pl.col("channel") == ledger.DEFAULT_CHANNEL)
+            )
+            value = days_synced(kpi["as_of_day"][0], acked["period"].to_list())
+            if kpi["value"][0] != value:
+                lake.upsert(PLAN_PROGRESS, kpi.with_columns(value=pl.lit(value)), run_id=run_id)
+                touched.append(PLAN_PROGRESS.name)
+    if refresh_datasets(lake, [SYNC_LEDGER, PLAN_PROGRESS]):
+        touched.append(CATALOG_DATASET.name)
+    return touched
 
 
 def days_between(lake: Lake, until: dt.date, since: dt.date | None = None) -> list[dt.date]:

@@ -1,14 +1,17 @@
 """Delivering a batch to the national node: signed POST, retried with exponential backoff and jitter.
 
 Connection errors, timeouts, dropped connections, 429 and 5xx are retried (each attempt re-signed with a
-new timestamp and nonce, always the same Idempotency-Key, so the node stores the batch at most once);
-any other 4xx is the node refusing the batch and is not retried.
+new timestamp and nonce, always the same Idempotency-Key, so the node stores the batch at most once).
+A 409 `replayed_nonce` is retried too: the node saw that very request already (the network delivered it
+twice, or an answer was lost), so the batch may be stored; re-signed, the node answers with its receipt.
+Any other 4xx is the node refusing the batch and is not retried.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -35,6 +38,7 @@ class NodeConfig:
     key_id: str
     secret: str = field(repr=False)
     province: str = PROVINCE_CODE
+    channel: str = "national"  # the national center; industry-node channels to come
     timeout_s: float = 10.0
     max_attempts: int = 6
     backoff_initial_s: float = 0.5
@@ -62,7 +66,21 @@ class NodeUnavailable(Exception):
 
 class _ServerError(Exception):
     def __init__(self, response: httpx.Response) -> None:
+        self.response = response
         super().__init__(f"HTTP {response.status_code} {response.text[:200]}")
+
+
+REPLAYED = "replayed_nonce"
+
+
+def _replayed(response: httpx.Response) -> bool:
+    """The node had already received this exact request: an earlier copy arrived (and may be stored)."""
+    if response.status_code != 409:
+        return False
+    try:
+        return response.json().get("error") == REPLAYED
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -85,8 +103,18 @@ def _log_retry(state: RetryCallState) -> None:
     )
 
 
-def deliver(client: httpx.Client, node: NodeConfig, batch: Batch, *, sleep=time.sleep) -> Delivery:
-    """POST one batch until the node answers with a receipt, refuses it, or the attempts run out."""
+def deliver(
+    client: httpx.Client,
+    node: NodeConfig,
+    batch: Batch,
+    *,
+    sleep=time.sleep,
+    on_attempt: Callable[[int], None] | None = None,
+) -> Delivery:
+    """POST one batch until the node answers with a receipt, refuses it, or the attempts run out.
+
+    `on_attempt(n)` runs before the n-th request leaves (the ledger counts it there, so a process killed
+    during an attempt never leaves fewer attempts on record than the node received)."""
     body = batch.body()
     attempts = 0
     t0 = time.perf_counter()
@@ -94,6 +122,8 @@ def deliver(client: httpx.Client, node: NodeConfig, batch: Batch, *, sleep=time.
     def attempt() -> httpx.Response:
         nonlocal attempts
         attempts += 1
+        if on_attempt is not None:
+            on_attempt(attempts)
         headers = sign_request(
             method="POST",
             path=BATCHES_PATH,
@@ -109,7 +139,7 @@ def deliver(client: httpx.Client, node: NodeConfig, batch: Batch, *, sleep=time.
             headers=headers | {"Content-Type": "application/json"},
             timeout=node.timeout_s,
         )
-        if response.status_code >= 500 or response.status_code == 429:
+        if response.status_code >= 500 or response.status_code == 429 or _replayed(response):
             raise _ServerError(response)
         return response
 
@@ -126,6 +156,8 @@ def deliver(client: httpx.Client, node: NodeConfig, batch: Batch, *, sleep=time.
     try:
         response = retrying(attempt)
     except (httpx.TransportError, _ServerError) as exc:
+        if isinstance(exc, _ServerError) and exc.response is not None and _replayed(exc.response):
+            raise NodeRejected(409, exc.response.json(), attempts) from exc
         raise NodeUnavailable(attempts, exc) from exc
     try:
         payload = response.json()

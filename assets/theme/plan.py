@@ -91,6 +91,14 @@ KPIS: tuple[Kpi, ...] = (
 )
 
 
+DAYS_SYNCED = "days_synced_to_national_center"
+
+
+def days_synced(as_of: dt.date, synced_periods: list[str]) -> float:
+    """Local days up to the as-of day that the national center acknowledged."""
+    return float(sum(p <= as_of.isoformat() for p in set(synced_periods)))
+
+
 def _window(as_of: dt.date) -> tuple[dt.date, dt.date]:
     return as_of - dt.timedelta(days=ACTIVE_DAYS - 1), as_of
 
@@ -135,7 +143,7 @@ def plan_progress(
         "data_products_registered": float(valid.height),
         "register_before_circulate_pct": round(100.0 * clean / landed, 2) if landed else None,
         "industry_libraries_built": float(sum(as_of in days for days in industry_days.values())),
-        "days_synced_to_national_center": float(sum(p <= as_of.isoformat() for p in set(synced_periods))),
+        "days_synced_to_national_center": days_synced(as_of, synced_periods),
     }
     rows = [
         {

@@ -108,25 +108,31 @@ def test_a_day_whose_blocking_checks_failed_is_skipped_and_the_node_keeps_its_la
 def test_unreachable_node_fails_the_cli_with_the_ledger_saying_why(demo):
     home, province = demo["home"], demo["province"]
     province.build_day(DAYS[2], revision=1)
+    unreachable = f"http://127.0.0.1:{free_port()}"
     out = cli(
         home,
         "sync",
         "--until",
         DAYS[2].isoformat(),
         "--node",
-        f"http://127.0.0.1:{free_port()}",
+        unreachable,
         "--attempts",
         "2",
         "--timeout",
         "1",
     )
     assert out.returncode == 1
-    row = province.ledger().filter(pl.col("batch_id") == f"37-{DAYS[2]}-v2").row(0, named=True)
+    # A node never sent to starts from nothing: version 1 there, whatever another node holds.
+    row = (
+        province.ledger()
+        .filter((pl.col("node") == unreachable) & (pl.col("batch_id") == f"37-{DAYS[2]}-v1"))
+        .row(0, named=True)
+    )
     assert row["status"] == "failed" and row["attempts"] == 2 and "unavailable" in row["message"]
 
 
 def test_dagster_asset_sends_recovers_and_skips(demo):
-    from dagster import DagsterInstance, materialize
+    from dagster import AssetKey, DagsterInstance, materialize
 
     from assets.resources import LakeResource, WarehouseResource
     from assets.sync.assets import NationalNodeResource, national_batch
@@ -149,9 +155,14 @@ def test_dagster_asset_sends_recovers_and_skips(demo):
             raise_on_error=False,
         )
         assert result.success
-        return [e.materialization.metadata for e in result.get_asset_materialization_events()]
+        events = result.get_asset_materialization_events()
+        assert AssetKey(SYNC_LEDGER.asset_key) in {
+            e.asset_key for e in events
+        }  # declared and reported, not a stub
+        return [e.materialization.metadata for e in events if e.asset_key == national_batch_key]
 
-    [meta] = run(DAYS[2])  # failed in the CLI test above: re-sent under the same batch id
+    national_batch_key = AssetKey(["sync", "national_batch"])
+    [meta] = run(DAYS[2])  # restated, and failed at another node in the CLI test above: v2 at this node
     assert meta["batches_sent"].value == 1 and meta["version"].value == 2 and meta["node_receipt"].value
     assert meta["cells_suppressed"].value > 0 and meta["bytes"].value > 0 and meta["latency_ms"].value > 0
     [meta] = run(DAYS[0])
