@@ -315,7 +315,9 @@ def build_day(
         from concurrent.futures import ProcessPoolExecutor
 
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, shards), mp_context=ctx) as pool:
+        # one shard per worker process: memory freed by a shard goes back to the system, not to a heap
+        pool = ProcessPoolExecutor(max_workers=min(workers, shards), mp_context=ctx, max_tasks_per_child=1)
+        with pool:
             for r in pool.map(build_shard, tasks):
                 results.append(r)
                 if on_shard is not None:
