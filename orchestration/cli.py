@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from orchestration.cli_sql import register as register_sql
 from orchestration.cli_sync import national_node_app
 from orchestration.cli_sync import sync as sync_cmd
 from warehouse.settings import settings
@@ -23,6 +24,7 @@ app = typer.Typer(
     help="Shandong industrial lakehouse: Delta tables, Dagster runs, DuckDB serving.", no_args_is_help=True
 )
 console = Console(width=None if sys.stdout.isatty() else 140)
+register_sql(app)  # serve-sql, users
 
 
 @app.callback()
