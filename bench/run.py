@@ -350,6 +350,17 @@ def evaluate_goals(result: dict) -> list[dict]:
                 "met": worst <= GOAL_ANALYST_P95_MS,
             }
         )
+    sql = result.get("sqlserve") or {}
+    if sql.get("status") == "ok":
+        worst = max(q["p95_ratio_vs_in_process_concurrent"] for q in sql["queries"].values())
+        goals.append(
+            {
+                "goal": f"SQL endpoint p95 <= 2x in process ({sql['clients']} concurrent analysts, loopback)",
+                "value": f"worst query p95 x{worst:.2f}; {sql['throughput_qps']:.0f} queries/s; "
+                f"overhead p50 {sql['overhead_ms_p50']:.1f} ms/query",
+                "met": worst <= 2.0,
+            }
+        )
     sync = result.get("national_sync") or {}
     if sync.get("status") == "ok":
         rt = sync["round_trip_ms"]
@@ -379,6 +390,7 @@ def run_bench(
     analyst_days: int = 365,
     sync_runs: int = 5,
     sync_enterprises: int = 1000,
+    sqlserve: bool = True,
     plot: bool = True,
     profile: bool = False,
     timeout: float = 3600.0,
@@ -587,6 +599,19 @@ def run_bench(
                 f"national sync: {sync['enterprises']:,} enterprises, {sync['rows']} rows, {sync['bytes']:,} bytes: "
                 f"round-trip p50 {rt['p50_ms']:.0f} ms (min {rt['min_ms']:.0f}, max {rt['max_ms']:.0f})"
             )
+    if sqlserve:
+        from bench.sqlserve import sqlserve_bench, summary_lines
+
+        with console.status("SQL endpoint: 20 concurrent analysts on loopback"):
+            try:
+                result["sqlserve"] = sqlserve_bench(work / "sqlserve")
+            except Exception as exc:  # reported, not fatal: the other parts stand on their own
+                result["sqlserve"] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        if result["sqlserve"]["status"] == "ok":
+            for line in summary_lines(result["sqlserve"]):
+                console.print(line)
+        else:
+            console.print(f"[red]SQL endpoint bench failed: {result['sqlserve']['error']}[/red]")
     result["goals"] = evaluate_goals(result)
     result["findings"] = findings(result)
     result["loadavg_end"] = list(os.getloadavg())
@@ -738,6 +763,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-gate", action="store_true", help="skip the quality-gate timing")
     p.add_argument("--no-analyst", action="store_true", help="skip the analyst queries")
     p.add_argument("--analyst-runs", type=int, default=50)
+    p.add_argument("--no-sqlserve", action="store_true", help="skip the SQL endpoint (serve-sql) load test")
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--profile", action="store_true", help="one extra cProfile'd run of ours per size")
     p.add_argument(
@@ -755,6 +781,7 @@ def main(argv: list[str] | None = None) -> int:
             gate=not a.no_gate,
             analyst=not a.no_analyst,
             analyst_runs=a.analyst_runs,
+            sqlserve=not a.no_sqlserve,
             plot=not a.no_plot,
             profile=a.profile,
             rss_limit_gib=a.rss_limit_gib,
