@@ -687,6 +687,11 @@ CATALOG_DATASET = TableSpec(
         ("updated_at", UTC_TS, "Time of the latest commit"),
         ("freshness_hours", pl.Float64, "Hours since the latest commit when the directory was built"),
         ("pass_rate", pl.Float64, "Quality pass rate over all partitions (catalog.quality_scorecard)"),
+        (
+            "queries_30d",
+            pl.Int64,
+            "Statements through the SQL endpoint that read it, last 30 days (catalog.query_audit)",
+        ),
         ("upstream", pl.List(pl.String), "Datasets it is built from (Dagster asset graph)"),
         ("downstream", pl.List(pl.String), "Datasets built from it"),
     ),

@@ -93,3 +93,41 @@ def test_psql_describe_lookup_is_answered_from_duckdb_catalog():
     assert [(a[0], a[1]) for a in attrs] == [("day", "date"), ("energy_tce", "double precision")]
     assert catalog_shim("select 1", con) is None
     assert pg_syntax("x OPERATOR(pg_catalog.~) '^a$' COLLATE pg_catalog.default") == "x ~ '^a$'"
+
+
+def test_resource_directory_counts_statements_per_dataset_from_the_audit(tmp_path):
+    import json
+
+    import polars as pl
+
+    from warehouse.catalog import access_counts
+    from warehouse.registry import QUERY_AUDIT
+    from warehouse.storage import Lake
+
+    lake = Lake(tmp_path / "lake")
+    assert access_counts(lake, dt.datetime.now(dt.UTC)) == {}
+    now = dt.datetime(2026, 11, 29, 12, tzinfo=dt.UTC)
+    rows = [
+        (now, ["theme.energy_daily", "silver.enterprise"]),
+        (now, ["theme.energy_daily"]),
+        (now - dt.timedelta(days=40), ["theme.energy_daily"]),  # older than 30 days
+        (now, []),
+    ]
+    frame = pl.DataFrame(
+        [
+            {
+                "day": t.date(),
+                "started_at": t,
+                "user_name": "ana",
+                "session_id": "s",
+                "seq": i,
+                "tables": json.dumps(x),
+            }
+            for i, (t, x) in enumerate(rows)
+        ]
+    )
+    frame = frame.with_columns(
+        [pl.lit(None, c.dtype).alias(c.name) for c in QUERY_AUDIT.columns if c.name not in frame.columns]
+    ).select(QUERY_AUDIT.schema.names())
+    lake.append(QUERY_AUDIT, frame, run_id="test")
+    assert access_counts(lake, now) == {"theme.energy_daily": 2, "silver.enterprise": 1}
