@@ -704,6 +704,8 @@ class Portal:
             nrows = len(self.rows)
         except PgError as exc:
             self.error, status, sqlstate = exc, exc.status, exc.sqlstate
+            if s.tx == b"T":
+                s.tx = b"E"  # as PostgreSQL: the client must ROLLBACK (DuckDB says the same)
         finally:
             s.state.audit.record(
                 {

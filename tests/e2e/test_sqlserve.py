@@ -27,7 +27,7 @@ pytestmark = pytest.mark.e2e
 LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
 PSQL = shutil.which("psql")
 PASSWORDS = {"ana": "analyst-pass-1", "ana2": "analyst-pass-2", "stew": "steward-pass-1"}
-TIMEOUT_S = 3
+TIMEOUT_S = 12
 
 
 def env_for(home: Path) -> dict[str, str]:
@@ -64,8 +64,12 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     home = tmp_path_factory.mktemp("sqlserve")
-    run(home, "generate", "--enterprises", "6", "--days", "2")
-    run(home, "materialize")
+    prebuilt = os.environ.get("LAKEHOUSE_TEST_PREBUILT_HOME")  # a materialized home to copy (debugging)
+    if prebuilt:
+        shutil.copytree(prebuilt, home, dirs_exist_ok=True, ignore=shutil.ignore_patterns("secrets", "logs"))
+    else:
+        run(home, "generate", "--enterprises", "6", "--days", "2")
+        run(home, "materialize")
     run(home, "users", "add", "ana", "--password-stdin", stdin=PASSWORDS["ana"] + "\n")
     run(home, "users", "add", "ana2", "--password-stdin", stdin=PASSWORDS["ana2"] + "\n")
     run(home, "users", "add", "stew", "--role", "steward", "--password-stdin", stdin=PASSWORDS["stew"] + "\n")
@@ -204,7 +208,7 @@ def test_statement_timeout_cancels_only_the_runaway_query(server):
 
 def test_cancel_request_from_the_client_stops_its_query(server):
     _, port, _ = server
-    with psycopg.connect(dsn(port, "ana")) as con:
+    with psycopg.connect(dsn(port, "ana"), autocommit=True) as con:
         threading.Timer(0.5, con.cancel).start()
         with pytest.raises(psycopg.errors.QueryCanceled, match="user request"):
             con.execute("select sum(r.range % 7) from range(1000000000000) r")
@@ -250,24 +254,35 @@ def test_a_refresh_during_a_query_neither_breaks_it_nor_mixes_versions(server):
     with psycopg.connect(dsn(port, "ana"), autocommit=True) as con:
         before, days = con.execute("select count(*), count(distinct day) from theme.energy_daily").fetchone()
         slow = (
-            "select count(*) as n, count(distinct e.day) as days from theme.energy_daily e, range(2500000) r "
+            "select count(*) as n, count(distinct e.day) as days from theme.energy_daily e, range({n}) r "
             "where r.range >= 0"
         )
+        n, took = 500_000, 0.0  # calibrate: the query should run about 4 s, well inside the timeout
+        while took < 1.0:
+            n *= 2
+            t0 = time.monotonic()
+            con.execute(slow.format(n=n)).fetchone()
+            took = time.monotonic() - t0
+        n = int(n * 4.0 / took)
+        slow = slow.format(n=n)
         result = {}
 
         def query() -> None:
-            with psycopg.connect(dsn(port, "ana")) as c2:
+            with psycopg.connect(dsn(port, "ana"), autocommit=True) as c2:
+                connected.set()
                 result["rows"] = c2.execute(slow).fetchone()
                 result["after"] = c2.execute(count).fetchone()[0]
 
+        connected = threading.Event()
         t = threading.Thread(target=query)
         t.start()
-        time.sleep(0.8)
-        still_running = t.is_alive()
+        assert connected.wait(60)
+        time.sleep(0.5)
         _replace_role_file(home / "warehouse.duckdb", keep_days=1)
+        still_running = "rows" not in result
         t.join(timeout=120)
         assert still_running, "query finished before the refresh; make it slower"
-        assert result["rows"] == (before * 2500000, days)  # the whole old snapshot, nothing of the new one
+        assert result["rows"] == (before * n, days)  # the whole old snapshot, nothing of the new one
         assert days > 1 and 0 < result["after"] < before  # the next statement sees the new file
         assert con.execute(count).fetchone()[0] == result["after"]
 
