@@ -558,7 +558,9 @@ class Session:
         for stmt in statements:
             try:
                 portal = Portal(stmt, [], self)
-                portal.describe(send=True)
+                portal.describe(send=False)
+                if portal.columns:  # the simple protocol has no NoData: commands get CommandComplete only
+                    portal._row_description()
                 portal.execute(0)
             except PgError as exc:
                 self.error(exc)
@@ -661,7 +663,13 @@ def _bind_params(rest: bytes, oids: list[int]) -> tuple[list, list[int]]:
     return params, result_formats
 
 
-COMMAND_TAGS = {"SELECT", "BEGIN", "COMMIT", "ROLLBACK", "SET", "SHOW", "WITH", "VALUES", "TABLE", "FROM"}
+# What drivers and GUI clients (JDBC/DBeaver, Superset) set on connect; DuckDB has no such settings and
+# the session's configuration is locked, so these are acknowledged and ignored.
+CLIENT_SETTING = re.compile(
+    r"^\s*SET\s+(SESSION\s+|LOCAL\s+)?(extra_float_digits|application_name|client_encoding|datestyle|"
+    r"intervalstyle|statement_timeout|client_min_messages|bytea_output|lc_\w+|standard_conforming_strings)\b",
+    re.I,
+)
 
 
 class Portal:
@@ -690,7 +698,9 @@ class Portal:
         try:
             s._maybe_reopen()
             shim = catalog_shim(self.sql, s.con)
-            if shim is not None:
+            if CLIENT_SETTING.match(self.sql):
+                self.columns, self.rows = [], []  # a PostgreSQL client setting: accepted, nothing to do
+            elif shim is not None:
                 self.columns, self.rows = shim
             else:
                 try:
