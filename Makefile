@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export UV_LINK_MODE := copy
 
-.PHONY: setup demo test soak ui lint bench clean chromium
+.PHONY: setup demo test soak ui lint bench clean chromium serve-sql
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -47,6 +47,9 @@ bench: setup
 	$(BIN)/lakehouse bench
 	$(BIN)/python -m bench.collector
 
+
+serve-sql: setup  # PostgreSQL-wire endpoint on 127.0.0.1:5433 (users: lakehouse users add NAME)
+	$(BIN)/lakehouse serve-sql
 
 clean:
 	rm -rf .lakehouse $(VENV) $(TOOLS)

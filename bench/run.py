@@ -361,6 +361,17 @@ def evaluate_goals(result: dict) -> list[dict]:
                 "met": worst <= GOAL_ANALYST_P95_MS,
             }
         )
+    sql = result.get("sqlserve") or {}
+    if sql.get("status") == "ok":
+        worst = max(q["p95_ratio_vs_in_process_concurrent"] for q in sql["queries"].values())
+        goals.append(
+            {
+                "goal": f"SQL endpoint p95 <= 2x in process ({sql['clients']} concurrent analysts, loopback)",
+                "value": f"worst query p95 x{worst:.2f}; {sql['throughput_qps']:.0f} queries/s; "
+                f"overhead p50 {sql['overhead_ms_p50']:.1f} ms/query",
+                "met": worst <= 2.0,
+            }
+        )
     sync = result.get("national_sync") or {}
     if sync.get("status") == "ok":
         rt = sync["round_trip_ms"]
@@ -408,6 +419,7 @@ def run_bench(
     analyst_days: int = 365,
     sync_runs: int = 5,
     sync_enterprises: int = 1000,
+    sqlserve: bool = True,
     plot: bool = True,
     profile: bool = False,
     timeout: float = 3600.0,
@@ -457,6 +469,8 @@ def run_bench(
         result["analyst"] = analyst_phase(bench, analyst_days, analyst_runs)
     if sync_runs:
         result["national_sync"] = sync_phase(bench, sync_runs, sync_enterprises)
+    if sqlserve:
+        result["sqlserve"] = sqlserve_phase(bench)
     return finish(result, out_dir, markdown, plot, console, t_wall)
 
 
@@ -717,6 +731,23 @@ def sync_phase(bench: Bench, runs: int, enterprises: int) -> dict:
     return sync
 
 
+def sqlserve_phase(bench: Bench) -> dict:
+    """20 concurrent analysts through `lakehouse serve-sql` on loopback; reported, never fatal."""
+    from bench.sqlserve import sqlserve_bench, summary_lines
+
+    with bench.console.status("SQL endpoint: 20 concurrent analysts on loopback"):
+        try:
+            out = sqlserve_bench(bench.work / "sqlserve")
+        except Exception as exc:  # the other parts stand on their own
+            out = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    if out["status"] == "ok":
+        for line in summary_lines(out):
+            bench.console.print(line)
+    else:
+        bench.console.print(f"[red]SQL endpoint bench failed: {out['error']}[/red]")
+    return out
+
+
 def finish(result: dict, out_dir: Path, markdown: Path, plot: bool, console: Console, t_wall: float) -> dict:
     """Goals, findings, JSON, plot and the Markdown report."""
     result["goals"] = evaluate_goals(result)
@@ -861,6 +892,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-gate", action="store_true", help="skip the quality-gate timing")
     p.add_argument("--no-analyst", action="store_true", help="skip the analyst queries")
     p.add_argument("--analyst-runs", type=int, default=50)
+    p.add_argument("--no-sqlserve", action="store_true", help="skip the SQL endpoint (serve-sql) load test")
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--profile", action="store_true", help="one extra cProfile'd run of ours per size")
     p.add_argument(
@@ -878,6 +910,7 @@ def main(argv: list[str] | None = None) -> int:
             gate=not a.no_gate,
             analyst=not a.no_analyst,
             analyst_runs=a.analyst_runs,
+            sqlserve=not a.no_sqlserve,
             plot=not a.no_plot,
             profile=a.profile,
             rss_limit_gib=a.rss_limit_gib,

@@ -17,6 +17,7 @@ from rich.text import Text
 from typer._click import exceptions as click  # typer 0.29 bundles click: the errors it raises
 
 from orchestration.cli_collect import collect_app, simulate_app
+from orchestration.cli_sql import register as register_sql
 from orchestration.cli_sync import national_node_app
 from orchestration.cli_sync import sync as sync_cmd
 from warehouse.settings import settings
@@ -27,6 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(width=None if sys.stdout.isatty() else 140)
+register_sql(app)  # serve-sql, users
 
 
 class UsageProblem(click.UsageError):

@@ -15,7 +15,7 @@ import polars as pl
 import pyarrow as pa
 
 from warehouse.domain import DATA_DOMAINS, GRADE_TIERS, GRADES
-from warehouse.registry import CATALOG_COLUMN, CATALOG_DATASET, TABLES, TableSpec
+from warehouse.registry import CATALOG_COLUMN, CATALOG_DATASET, QUERY_AUDIT, TABLES, TableSpec
 from warehouse.storage import Lake
 
 
@@ -35,6 +35,23 @@ def delta_facts(lake: Lake, spec: TableSpec) -> dict:
     }
 
 
+def access_counts(lake: Lake, now: dt.datetime, days: int = 30) -> dict[str, int]:
+    """Statements per dataset through the SQL endpoint over the last `days` (catalog.query_audit)."""
+    if not lake.exists(QUERY_AUDIT):
+        return {}
+    since = (now - dt.timedelta(days=days)).date()
+    audit = pl.read_delta(str(lake.path(QUERY_AUDIT)), columns=["day", "tables"])
+    counts = (
+        audit.filter(pl.col("day") >= since)
+        .select(pl.col("tables").str.json_decode(pl.List(pl.String)).alias("table_name"))
+        .explode("table_name")
+        .drop_nulls()
+        .group_by("table_name")
+        .len()
+    )
+    return dict(counts.iter_rows())
+
+
 def build_directory(
     lake: Lake,
     lineage: dict[str, tuple[list[str], list[str]]],
@@ -50,6 +67,7 @@ def build_directory(
             (1.0 - pl.col("rows_failed").sum() / pl.col("rows_evaluated").sum()).alias("rate")
         )
         rates = dict(agg.iter_rows())
+    access = access_counts(lake, now)
     datasets, columns = [], []
     for name, spec in tables.items():
         facts = delta_facts(lake, spec)
@@ -70,6 +88,7 @@ def build_directory(
                 **facts,
                 "freshness_hours": (now - updated).total_seconds() / 3600 if updated else None,
                 "pass_rate": rates.get(name),
+                "queries_30d": access.get(name, 0),
                 "upstream": sorted(up),
                 "downstream": sorted(down),
             }

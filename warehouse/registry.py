@@ -754,6 +754,11 @@ CATALOG_DATASET = TableSpec(
         ("updated_at", UTC_TS, "Time of the latest commit"),
         ("freshness_hours", pl.Float64, "Hours since the latest commit when the directory was built"),
         ("pass_rate", pl.Float64, "Quality pass rate over all partitions (catalog.quality_scorecard)"),
+        (
+            "queries_30d",
+            pl.Int64,
+            "Statements through the SQL endpoint that read it, last 30 days (catalog.query_audit)",
+        ),
         ("upstream", pl.List(pl.String), "Datasets it is built from (Dagster asset graph)"),
         ("downstream", pl.List(pl.String), "Datasets built from it"),
     ),
@@ -1028,6 +1033,33 @@ PRODUCTION_TABLES = (SILVER_PRODUCTION, QUARANTINE_PRODUCTION, PRODUCTION_DAILY,
 INDUSTRY_TABLES = (*INDUSTRY_LIBRARY_TABLES.values(), INDUSTRY_MONTHLY)
 
 
+QUERY_AUDIT = TableSpec(
+    name="catalog.query_audit",
+    description="Every statement run through the SQL endpoint (lakehouse serve-sql): who, role, when, how long, rows, tables touched, outcome, SHA-256 of the SQL text. Never the values returned.",
+    domain="operations",
+    grade=3,  # who read what is itself sensitive: stewards only
+    owner="platform",
+    partition_by="day",
+    key=("session_id", "seq"),
+    columns=_cols(
+        ("day", pl.Date, "UTC day the statement started (partition)"),
+        ("started_at", UTC_TS, "When the statement started"),
+        ("user_name", pl.String, "Endpoint user"),
+        ("role", pl.String, "Role the statement ran under (analyst | steward)"),
+        ("client_addr", pl.String, "Client address"),
+        ("session_id", pl.String, "Connection id"),
+        ("seq", pl.Int64, "Statement number within the connection"),
+        ("duration_ms", pl.Float64, "Wall time from receipt to the last row sent"),
+        ("rows", pl.Int64, "Rows returned"),
+        ("tables", pl.String, "JSON list of the tables the statement referenced"),
+        ("status", pl.String, "ok | error | timeout | cancelled | row_cap"),
+        ("sqlstate", pl.String, "PostgreSQL SQLSTATE of the error, if any"),
+        ("sql_sha256", pl.String, "SHA-256 of the SQL text (the text itself is not kept)"),
+        ("snapshot", pl.String, "Role file snapshot (inode:mtime) the statement read"),
+    ),
+)
+
+
 TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (
@@ -1056,6 +1088,7 @@ TABLES: dict[str, TableSpec] = {
         QUALITY_RESULTS,
         QUALITY_SCORECARD,
         SYNC_LEDGER,
+        QUERY_AUDIT,
         CATALOG_DATASET,
         CATALOG_COLUMN,
         *PRODUCTION_TABLES,

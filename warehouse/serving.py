@@ -54,13 +54,16 @@ class WarehouseMissing(FileNotFoundError):
 # ---- sessions ----------------------------------------------------------------------------------
 
 
-def connect(db_path: Path, *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+def connect(
+    db_path: Path, *, read_only: bool = True, threads: int | None = None, memory_limit: str | None = None
+) -> duckdb.DuckDBPyConnection:
     """The one way a query reaches a role's database: read-only and sealed, whatever SQL it sends.
 
     The file is attached read-only to a fresh in-memory session (so a process never gets a cached
     instance of a file replaced since), then external access goes off (no read_csv/read_parquet/
     delta_scan of any path, no COPY TO, no ATTACH, no INSTALL/LOAD, no network) and the configuration is
     locked (no SET/RESET gives any of it back). Spilling to disk is off too, so no query writes a file.
+    A server holding many sessions caps each one's threads and memory before the lock.
     """
     if not read_only:
         raise ValueError("role databases are only ever opened read-only; refreshes build a new file")
@@ -79,6 +82,10 @@ def connect(db_path: Path, *, read_only: bool = True) -> duckdb.DuckDBPyConnecti
     try:
         con.execute(f"ATTACH {_quote(str(db_path))} AS {ALIAS} (READ_ONLY)")
         con.execute(f"USE {ALIAS}")
+        if threads is not None:
+            con.execute(f"SET threads = {int(threads)}")
+        if memory_limit is not None:
+            con.execute(f"SET memory_limit = {_quote(memory_limit)}")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     except BaseException:

@@ -31,6 +31,16 @@ class Settings:
     shard_rows: int = 2_000_000  # the telemetry day build cuts a day into shards of at most this many rows
     shards: int = 0  # a fixed shard count (0: from shard_rows and the day's bronze rows)
     shard_workers: int = 1  # shards built in parallel processes
+    # SQL endpoint (`lakehouse serve-sql`)
+    sql_statement_timeout_s: float = 30.0
+    sql_max_rows: int = 100_000
+    sql_max_connections: int = 64
+    sql_max_connections_per_user: int = 8
+    sql_audit_flush_s: float = 2.0
+    sql_tls_cert: str | None = None
+    sql_tls_key: str | None = None
+    sql_session_threads: int = 1
+    sql_session_memory: str = "1GB"
 
     @property
     def landing(self) -> Path:
@@ -55,6 +65,14 @@ class Settings:
     @property
     def manifest(self) -> Path:
         return self.home / "simulator" / "manifest.json"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def sql_users(self) -> Path:
+        return self.home / "secrets" / "sql_users.json"
 
     @property
     def kgce(self) -> dict[str, float]:
@@ -108,6 +126,15 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         shard_rows=int(env.get("LAKEHOUSE_SHARD_ROWS", "2000000")),
         shards=int(env.get("LAKEHOUSE_SHARDS", "0")),
         shard_workers=int(env.get("LAKEHOUSE_SHARD_WORKERS", "1")),
+        sql_statement_timeout_s=float(env.get("LAKEHOUSE_SQL_STATEMENT_TIMEOUT_S", "30")),
+        sql_max_rows=int(env.get("LAKEHOUSE_SQL_MAX_ROWS", "100000")),
+        sql_max_connections=int(env.get("LAKEHOUSE_SQL_MAX_CONNECTIONS", "64")),
+        sql_max_connections_per_user=int(env.get("LAKEHOUSE_SQL_MAX_CONNECTIONS_PER_USER", "8")),
+        sql_audit_flush_s=float(env.get("LAKEHOUSE_SQL_AUDIT_FLUSH_S", "2")),
+        sql_tls_cert=env.get("LAKEHOUSE_SQL_TLS_CERT") or None,
+        sql_tls_key=env.get("LAKEHOUSE_SQL_TLS_KEY") or None,
+        sql_session_threads=int(env.get("LAKEHOUSE_SQL_SESSION_THREADS", "1")),
+        sql_session_memory=env.get("LAKEHOUSE_SQL_SESSION_MEMORY", "1GB"),
     )
 
 

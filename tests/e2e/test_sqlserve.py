@@ -1,0 +1,330 @@
+"""`lakehouse serve-sql` as analysts meet it: psql and psycopg as separate processes over loopback.
+
+One small home and one server per module (`generate --enterprises 6 --days 2` + `materialize`), with
+tight limits so timeouts, caps and audit flushes show in seconds. The last test stops it with SIGTERM.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import psycopg
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
+PSQL = shutil.which("psql")
+PASSWORDS = {"ana": "analyst-pass-1", "ana2": "analyst-pass-2", "stew": "steward-pass-1"}
+TIMEOUT_S = 12
+
+
+def env_for(home: Path) -> dict[str, str]:
+    env = os.environ | {
+        "LAKEHOUSE_HOME": str(home),
+        "GX_ANALYTICS_ENABLED": "false",
+        "LAKEHOUSE_SQL_STATEMENT_TIMEOUT_S": str(TIMEOUT_S),
+        "LAKEHOUSE_SQL_MAX_ROWS": "1000",
+        "LAKEHOUSE_SQL_MAX_CONNECTIONS_PER_USER": "3",
+        "LAKEHOUSE_SQL_AUDIT_FLUSH_S": "0.5",
+    }
+    for key in ("LAKEHOUSE_WAREHOUSE_DB", "DAGSTER_HOME", "LAKEHOUSE_SQL_PASSWORD"):
+        env.pop(key, None)
+    return env
+
+
+def run(home: Path, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [LAKEHOUSE, *args], env=env_for(home), input=stdin, capture_output=True, text=True, timeout=1800
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"lakehouse {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+        )
+    return proc
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    home = tmp_path_factory.mktemp("sqlserve")
+    prebuilt = os.environ.get("LAKEHOUSE_TEST_PREBUILT_HOME")  # a materialized home to copy (debugging)
+    if prebuilt:
+        shutil.copytree(prebuilt, home, dirs_exist_ok=True, ignore=shutil.ignore_patterns("secrets", "logs"))
+    else:
+        run(home, "generate", "--enterprises", "6", "--days", "2")
+        run(home, "materialize")
+    run(home, "users", "add", "ana", "--password-stdin", stdin=PASSWORDS["ana"] + "\n")
+    run(home, "users", "add", "ana2", "--password-stdin", stdin=PASSWORDS["ana2"] + "\n")
+    run(home, "users", "add", "stew", "--role", "steward", "--password-stdin", stdin=PASSWORDS["stew"] + "\n")
+    port = free_port()
+    proc = subprocess.Popen(
+        [LAKEHOUSE, "serve-sql", "--port", str(port)],
+        env=env_for(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            break
+        assert proc.poll() is None, proc.stdout.read()
+        time.sleep(0.3)
+    yield home, port, proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def dsn(port: int, user: str, password: str | None = None) -> str:
+    return f"host=127.0.0.1 port={port} dbname=lakehouse user={user} password={password or PASSWORDS[user]}"
+
+
+def psql(port: int, user: str, *commands: str, password: str | None = None) -> subprocess.CompletedProcess:
+    env = os.environ | {"PGPASSWORD": password or PASSWORDS[user], "PGCONNECT_TIMEOUT": "20"}
+    args = [PSQL, "-h", "127.0.0.1", "-p", str(port), "-U", user, "-X", "-v", "ON_ERROR_STOP=1", "lakehouse"]
+    for c in commands:
+        args += ["-c", c]
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+
+
+def audit(home: Path) -> pl.DataFrame:
+    return pl.read_delta(str(home / "lake" / "catalog" / "query_audit"))
+
+
+def sha(sql: str) -> str:
+    return hashlib.sha256(sql.encode()).hexdigest()
+
+
+def test_users_file_is_private_and_holds_no_password(server):
+    home, _, _ = server
+    path = home / "secrets" / "sql_users.json"
+    assert path.stat().st_mode & 0o777 == 0o600
+    text = path.read_text()
+    assert all(p not in text for p in PASSWORDS.values())
+    assert json.loads(text)["users"]["stew"]["role"] == "steward"
+    listed = run(home, "users", "list").stdout
+    assert "ana" in listed and "steward" in listed and "stored_key" not in listed
+    bad = run(
+        home, "users", "add", "x", "--role", "admin", "--password-stdin", stdin="long-enough\n", check=False
+    )
+    assert bad.returncode == 2 and "unknown role" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.skipif(PSQL is None, reason="psql (postgresql-client) not installed")
+def test_login_with_the_right_password_and_refused_with_a_wrong_one(server):
+    _, port, _ = server
+    ok = psql(port, "ana", "select 1 as one")
+    assert ok.returncode == 0 and "1 row" in ok.stdout, ok.stderr
+    bad = psql(port, "ana", "select 1", password="wrong-password")
+    assert bad.returncode != 0 and 'password authentication failed for user "ana"' in bad.stderr
+    nobody = psql(port, "nobody", "select 1", password="whatever-1")
+    assert nobody.returncode != 0 and "password authentication failed" in nobody.stderr
+    with psycopg.connect(dsn(port, "ana")) as con:
+        assert con.execute("select %s::int + 1", [41]).fetchone() == (42,)
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(dsn(port, "ana", "wrong-password"))
+
+
+def test_analyst_sees_no_grade_3_column_no_clear_personal_data_and_no_file(server):
+    _, port, _ = server
+    with psycopg.connect(dsn(port, "ana"), autocommit=True) as con:
+        with pytest.raises(psycopg.errors.UndefinedColumn):
+            con.execute("select legal_representative_id from silver.enterprise")
+        names, phones = zip(
+            *con.execute("select legal_representative, phone from silver.enterprise").fetchall(), strict=True
+        )
+        assert names and all("*" in n for n in names if n) and all("****" in p for p in phones if p)
+        for query in ("select * from read_csv('/etc/passwd')", "copy silver.enterprise to '/tmp/x.csv'"):
+            with pytest.raises(psycopg.Error, match="Permission|disabled"):
+                con.execute(query)
+        with pytest.raises(psycopg.Error, match="locked"):
+            con.execute("set enable_external_access = true")
+
+
+@pytest.mark.skipif(PSQL is None, reason="psql (postgresql-client) not installed")
+def test_steward_sees_every_grade_with_personal_data_masked(server):
+    _, port, _ = server
+    out = psql(
+        port, "stew", "set extra_float_digits = 3", "select legal_representative_id from silver.enterprise"
+    )
+    assert out.returncode == 0, out.stderr
+    values = [line.strip() for line in out.stdout.splitlines()[2:] if "********" in line]
+    assert len(values) >= 6  # one per enterprise, masked
+
+
+@pytest.mark.skipif(PSQL is None, reason="psql (postgresql-client) not installed")
+def test_psql_lists_and_describes_tables(server):
+    _, port, _ = server
+    out = psql(port, "ana", r"\dt", r"\d theme.energy_daily")
+    assert out.returncode == 0, out.stderr
+    assert "theme      | energy_daily" in out.stdout and "mart       | energy_city_industry_day" in out.stdout
+    assert 'Table "theme.energy_daily"' in out.stdout
+    assert " energy_tce " in out.stdout and "double precision" in out.stdout
+
+
+def test_statement_timeout_cancels_only_the_runaway_query(server):
+    _, port, _ = server
+    outcome = {}
+
+    def runaway() -> None:
+        with psycopg.connect(dsn(port, "ana")) as con:
+            t0 = time.monotonic()
+            try:
+                con.execute("select sum(r.range % 7) from range(1000000000000) r").fetchall()
+            except psycopg.Error as exc:
+                outcome["error"] = (exc.sqlstate, str(exc), time.monotonic() - t0)
+
+    t = threading.Thread(target=runaway)
+    t.start()
+    time.sleep(1)
+    with psycopg.connect(dsn(port, "ana2")) as other:
+        rows = other.execute(
+            "select city_code, sum(energy_tce) from theme.energy_daily group by 1"
+        ).fetchall()
+        assert rows
+    t.join(timeout=120)
+    sqlstate, message, took = outcome["error"]
+    assert sqlstate == "57014" and "statement timeout" in message
+    assert TIMEOUT_S <= took < TIMEOUT_S + 30
+    with psycopg.connect(dsn(port, "ana")) as con:  # the session that timed out is usable
+        assert con.execute("select 1").fetchone() == (1,)
+
+
+def test_cancel_request_from_the_client_stops_its_query(server):
+    _, port, _ = server
+    with psycopg.connect(dsn(port, "ana"), autocommit=True) as con:
+        threading.Timer(0.5, con.cancel).start()
+        with pytest.raises(psycopg.errors.QueryCanceled, match="user request"):
+            con.execute("select sum(r.range % 7) from range(1000000000000) r")
+        assert con.execute("select 2").fetchone() == (2,)
+
+
+def test_row_cap_and_connection_caps(server):
+    _, port, _ = server
+    with psycopg.connect(dsn(port, "ana")) as con:
+        assert len(con.execute("select * from range(1000)").fetchall()) == 1000
+        with pytest.raises(psycopg.Error, match="row cap of 1,000"):
+            con.execute("select * from range(1001)")
+    held = [psycopg.connect(dsn(port, "ana")) for _ in range(3)]
+    try:
+        with pytest.raises(psycopg.OperationalError, match='too many connections for user "ana"'):
+            psycopg.connect(dsn(port, "ana"))
+        with psycopg.connect(dsn(port, "ana2")) as other:  # another user still gets in
+            assert other.execute("select 1").fetchone() == (1,)
+    finally:
+        for c in held:
+            c.close()
+
+
+def _changed_copy(db: Path, keep_days: int) -> Path:
+    """What a refresh builds beside the live file: a copy with fewer days of theme.energy_daily."""
+    tmp = db.with_name(db.name + ".test.building")
+    shutil.copyfile(db, tmp)
+    con = duckdb.connect(str(tmp))
+    con.execute(
+        "DELETE FROM theme.energy_daily WHERE day NOT IN "
+        f"(SELECT DISTINCT day FROM theme.energy_daily ORDER BY day LIMIT {keep_days})"
+    )
+    con.execute("CHECKPOINT")
+    con.close()
+    return tmp
+
+
+def test_a_refresh_during_a_query_neither_breaks_it_nor_mixes_versions(server):
+    from warehouse.serving import _publish
+
+    home, port, _ = server
+    count = "select count(*) from theme.energy_daily"
+    with psycopg.connect(dsn(port, "ana"), autocommit=True) as con:
+        before, days = con.execute("select count(*), count(distinct day) from theme.energy_daily").fetchone()
+        slow = (
+            "select count(*) as n, count(distinct e.day) as days from theme.energy_daily e, range({n}) r "
+            "where r.range >= 0"
+        )
+        n, took = 500_000, 0.0  # calibrate: the query should run about 4 s, well inside the timeout
+        while took < 1.0:
+            n *= 2
+            t0 = time.monotonic()
+            con.execute(slow.format(n=n)).fetchone()
+            took = time.monotonic() - t0
+        n = int(n * 4.0 / took)
+        slow = slow.format(n=n)
+        result = {}
+
+        def query() -> None:
+            with psycopg.connect(dsn(port, "ana"), autocommit=True) as c2:
+                connected.set()
+                result["rows"] = c2.execute(slow).fetchone()
+                result["after"] = c2.execute(count).fetchone()[0]
+
+        new_file = _changed_copy(home / "warehouse.duckdb", keep_days=1)
+        connected = threading.Event()
+        t = threading.Thread(target=query)
+        t.start()
+        assert connected.wait(60)
+        time.sleep(0.5)
+        _publish(new_file, home / "warehouse.duckdb")  # the refresh's rename over the live file
+        still_running = "rows" not in result
+        t.join(timeout=120)
+        assert still_running, "query finished before the refresh; make it slower"
+        assert result["rows"] == (before * n, days)  # the whole old snapshot, nothing of the new one
+        assert days > 1 and 0 < result["after"] < before  # the next statement sees the new file
+        assert con.execute(count).fetchone()[0] == result["after"]
+
+
+def test_every_query_lands_in_the_audit_without_values(server):
+    home, port, _ = server
+    marker = (
+        "select city_code, count(*) as n from theme.energy_daily where day is not null group by 1 -- audit"
+    )
+    with psycopg.connect(dsn(port, "ana2"), autocommit=True) as con:
+        con.execute(marker).fetchall()
+        with contextlib.suppress(psycopg.Error):
+            con.execute("select nope from silver.enterprise")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        a = audit(home) if (home / "lake" / "catalog" / "query_audit").exists() else None
+        if a is not None and a.filter(pl.col("user_name") == "ana2", pl.col("status") == "error").height:
+            break
+        time.sleep(0.5)
+    row = a.filter(pl.col("sql_sha256") == sha(marker)).row(0, named=True)
+    assert row["user_name"] == "ana2" and row["role"] == "analyst" and row["status"] == "ok"
+    assert row["rows"] >= 1 and row["duration_ms"] > 0 and json.loads(row["tables"]) == ["theme.energy_daily"]
+    assert a.filter(pl.col("status") == "timeout").height >= 1
+    assert {"ana", "ana2", "stew"} <= set(a["user_name"])
+    err = a.filter(pl.col("user_name") == "ana2", pl.col("status") == "error").row(0, named=True)
+    assert err["sqlstate"] == "42703"
+    from warehouse.registry import QUERY_AUDIT
+
+    assert a.columns == [c.name for c in QUERY_AUDIT.columns]  # who, what, how long: never values
+    assert "****" not in a.write_csv()
+
+
+def test_sigterm_stops_cleanly_with_the_audit_flushed_and_no_secret_logged(server):
+    home, port, proc = server
+    with psycopg.connect(dsn(port, "stew")) as con:
+        con.execute("select 'last statement' as x").fetchall()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    assert audit(home).filter(pl.col("sql_sha256") == sha("select 'last statement' as x")).height == 1
+    log = (home / "logs" / "sqlserve.log").read_text()
+    assert "stopped" in log and "login user=stew role=steward" in log
+    assert all(p not in log for p in PASSWORDS.values()) and "select" not in log.lower()
