@@ -73,6 +73,7 @@ catalog_job = define_asset_job(
         "quarantine/energy_report",
         "catalog/energy_report_agreement",
         "catalog/quality_scorecard",
+        "catalog/feed_status",
         "catalog/dataset",
         "catalog/column",
         "theme/enterprise",
