@@ -418,3 +418,53 @@ def test_a_delivery_that_failed_is_retried_next_time(tmp_path, robot, mailbox):
         == 1
     )
     assert len(robot.received) == 1
+
+
+def test_a_failed_dagster_run_alerts_through_the_sensors_and_resolves_after_a_success(
+    tmp_path, robot, monkeypatch
+):
+    import dagster as dg
+
+    from orchestration.alerts import alert_sensor, run_failure_alert
+    from warehouse.settings import settings
+
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path))
+    monkeypatch.setenv("LAKEHOUSE_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{robot.server_address[1]}/robot")
+    monkeypatch.setenv("LAKEHOUSE_ALERT_WEBHOOK_SECRET", SECRET)
+    settings.cache_clear()
+
+    @dg.op(config_schema={"fail": bool})
+    def step(context) -> None:
+        if context.op_config["fail"]:
+            raise RuntimeError(f"gateway login failed with password {SECRET}")
+
+    @dg.job
+    def flaky_job() -> None:
+        step()
+
+    def run(fail: bool):
+        return flaky_job.execute_in_process(
+            run_config={"ops": {"step": {"config": {"fail": fail}}}}, instance=instance, raise_on_error=False
+        )
+
+    with dg.instance_for_test() as instance:
+        failed = run(True)
+        context = dg.build_run_status_sensor_context(
+            sensor_name="run_failure_alert",
+            dagster_instance=instance,
+            dagster_run=failed.dagster_run,
+            dagster_event=failed.get_run_failure_event(),
+        ).for_run_failure()
+        run_failure_alert(context)
+        # the periodic sensor sees the same failed run: no second alert
+        alert_sensor(dg.build_sensor_context(instance=instance))
+        assert [p["markdown"]["title"] for p in _posts(robot)] == ["Run of flaky_job failed"]
+        run(False)
+        alert_sensor(dg.build_sensor_context(instance=instance))
+    settings.cache_clear()
+    assert [p["markdown"]["title"] for p in _posts(robot)] == [
+        "Run of flaky_job failed",
+        "Resolved: Run of flaky_job failed",
+    ]
+    assert all(SECRET not in raw.decode() for _, raw in robot.received)
+    assert Lake(tmp_path / "lake").read(ALERT).sort("created_at")["event"].to_list() == ["raised", "resolved"]
