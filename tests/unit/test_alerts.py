@@ -19,7 +19,15 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from assets.alerts.incidents import TABLE_KINDS, failed_runs, lake_incidents
 from assets.alerts.notify import run_alerts
-from warehouse.registry import ALERT, ENTERPRISE, LANDING_FILES, QUALITY_RESULTS, SYNC_LEDGER, TableSpec
+from warehouse.registry import (
+    ALERT,
+    ENTERPRISE,
+    FEED_STATUS,
+    LANDING_FILES,
+    QUALITY_RESULTS,
+    SYNC_LEDGER,
+    TableSpec,
+)
 from warehouse.settings import load_alert_settings
 from warehouse.storage import Lake
 
@@ -124,6 +132,14 @@ def _check(rule: str, passed: bool, severity: str = "error", at: dt.datetime = N
     }
 
 
+def _feed(status: str) -> pl.DataFrame:
+    row = {"uscc": "91370100MA3C000002", "source": "telemetry", "status": status, "cadence_minutes": 15.0}
+    late = {"last_reading_at": NOW - dt.timedelta(hours=2), "lateness_minutes": 105.0}
+    return _frame(
+        FEED_STATUS, [row | (late if status == "late" else {"last_reading_at": NOW, "lateness_minutes": 0.0})]
+    )
+
+
 def _province(lake: Lake) -> None:
     """One incident of each table kind, a warn-only failure that must not alert, and a golden record with PII."""
     lake.append(
@@ -159,6 +175,7 @@ def _province(lake: Lake) -> None:
         ),
         run_id="t",
     )
+    lake.overwrite(FEED_STATUS, _feed("late"), run_id="t")
     batch = {"version": 1, "attempts": 5, "rows": 10, "node": "http://127.0.0.1:1"}
     lake.append(
         SYNC_LEDGER,
@@ -210,7 +227,7 @@ def test_each_table_kind_alerts_once_then_resolves_on_both_channels(tmp_path, ro
     lake, alerts = Lake(tmp_path / "lake"), _settings(robot, mailbox)
     _province(lake)
     report = _evaluate(lake, alerts)
-    assert (report.raised, report.resolved) == (4, 0)  # check, rejected file, sync failed, sync overdue
+    assert (report.raised, report.resolved) == (5, 0)  # check, rejected file, sync failed and overdue, feed
     titles = sorted(p["markdown"]["title"] for p in _posts(robot))
     assert titles == sorted(
         [
@@ -218,15 +235,16 @@ def test_each_table_kind_alerts_once_then_resolves_on_both_channels(tmp_path, ro
             "Landing file rejected: telemetry/gw_***.csv.gz",
             "Sync of 2026-11-05 to the national center failed",
             "Sync of 2026-11-06 overdue: sent, not acknowledged",
+            "Feed telemetry of 91370100MA3C000002 is late",
         ]
     )
     check = next(p for p in _posts(robot) if "day_complete" in p["markdown"]["title"])
     assert check["msgtype"] == "markdown"
     assert "failed: 1,234 of 5,760 rows" in check["markdown"]["text"]
-    assert len(mailbox.messages) == 4 and mailbox.logins == [(b"alerts", PASSWORD.encode())] * 4
+    assert len(mailbox.messages) == 5 and mailbox.logins == [(b"alerts", PASSWORD.encode())] * 5
 
     # dedup: the same incidents again send nothing
-    assert (_evaluate(lake, alerts, NOW + dt.timedelta(minutes=5)).raised, len(robot.received)) == (0, 4)
+    assert (_evaluate(lake, alerts, NOW + dt.timedelta(minutes=5)).raised, len(robot.received)) == (0, 5)
 
     # everything clears: the check passes, the file is re-delivered good, both syncs acknowledged
     later = NOW + dt.timedelta(minutes=10)
@@ -258,18 +276,19 @@ def test_each_table_kind_alerts_once_then_resolves_on_both_channels(tmp_path, ro
         ),
         run_id="t",
     )
+    lake.overwrite(FEED_STATUS, _feed("on_time"), run_id="t")
     report = _evaluate(lake, alerts, later)
-    assert (report.raised, report.resolved) == (0, 4)
-    resolved = [p["markdown"]["title"] for p in _posts(robot)[4:]]
-    assert len(resolved) == 4 and all(t.startswith("Resolved: ") for t in resolved)
-    assert len(mailbox.messages) == 8
+    assert (report.raised, report.resolved) == (0, 5)
+    resolved = [p["markdown"]["title"] for p in _posts(robot)[5:]]
+    assert len(resolved) == 5 and all(t.startswith("Resolved: ") for t in resolved)
+    assert len(mailbox.messages) == 10
 
     log = lake.read(ALERT)
     assert log.group_by("event", "channel").len().sort("event", "channel").rows() == [
-        ("raised", "email", 4),
-        ("raised", "webhook", 4),
-        ("resolved", "email", 4),
-        ("resolved", "webhook", 4),
+        ("raised", "email", 5),
+        ("raised", "webhook", 5),
+        ("resolved", "email", 5),
+        ("resolved", "webhook", 5),
     ]
     assert set(log["delivery"]) == {"sent"}
     # and once resolved, a recurrence is a new alert
@@ -346,7 +365,7 @@ def test_no_secret_or_personal_value_ever_appears_in_an_alert_body(tmp_path, rob
     )
     run_alerts(lake, alerts, active, scope=(), run_id="t", now=NOW)
     sent = [raw for _, raw in robot.received] + mailbox.messages
-    assert len(sent) == 10
+    assert len(sent) == 12
     for raw in sent:
         text = (
             raw.decode("utf-8") + json.dumps(json.loads(raw))
