@@ -17,6 +17,7 @@ from rich.text import Text
 from typer._click import exceptions as click  # typer 0.29 bundles click: the errors it raises
 
 from orchestration.cli_collect import collect_app, simulate_app
+from orchestration.cli_ops import feeds
 from orchestration.cli_sql import register as register_sql
 from orchestration.cli_sync import national_node_app
 from orchestration.cli_sync import sync as sync_cmd
@@ -455,6 +456,7 @@ app.command("sync")(sync_cmd)
 app.add_typer(national_node_app, name="national-node")
 app.add_typer(collect_app, name="collect")
 app.add_typer(simulate_app, name="simulate")
+app.command("feeds")(feeds)
 
 
 def _directory():

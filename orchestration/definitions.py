@@ -19,6 +19,7 @@ import assets.trading.assets as trading_assets
 from assets.resources import LakeResource, LineageResource, WarehouseResource, lineage_from_assets
 from assets.sync.assets import NationalNodeResource
 from assets.sync.keys import KEY_ENV, KEY_ID_ENV, NODE_URL_ENV, export_sync_env
+from orchestration.alerts import alert_sensor, run_failure_alert
 from orchestration.jobs import (
     BUILD_RECORD_ASSETS,
     catalog_job,
@@ -75,6 +76,6 @@ defs = Definitions(
     assets=ALL_ASSETS,
     jobs=[ingest_job, daily_job, catalog_job, sync_job],
     schedules=[ingest_schedule, daily_schedule, sync_schedule],
-    sensors=[landing_sensor, dirty_days_sensor, catalog_sensor],
+    sensors=[landing_sensor, dirty_days_sensor, catalog_sensor, alert_sensor, run_failure_alert],
     resources=resources(),
 )

@@ -64,6 +64,7 @@ CATALOG_KEYS: tuple[str, ...] = (
     "quarantine/energy_report",
     "catalog/energy_report_agreement",
     "catalog/quality_scorecard",
+    "catalog/feed_status",
     "catalog/dataset",
     "catalog/column",
     "theme/enterprise",

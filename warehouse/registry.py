@@ -730,6 +730,73 @@ SYNC_LEDGER = TableSpec(
     ),
 )
 
+ALERT = TableSpec(
+    name="catalog.alert",
+    description=(
+        "Every alert raised or resolved, per channel: one incident key stays open until its condition clears; "
+        "delivery says whether it was sent, folded into a summary by the rate limit, suppressed or failed."
+    ),
+    domain="operations",
+    grade=1,
+    owner="data-engineering",
+    key=("alert_id", "channel"),
+    columns=_cols(
+        ("alert_id", pl.String, "Id of the alert (incident key, event and time)"),
+        (
+            "incident_key",
+            pl.String,
+            "What the incident is about, e.g. check_failed:silver.telemetry:2026-11-01:day_complete",
+        ),
+        (
+            "kind",
+            pl.String,
+            "check_failed | run_failed | feed_stale | files_rejected | sync_failed | sync_overdue",
+        ),
+        ("event", pl.String, "raised | resolved"),
+        ("severity", pl.String, "error | warn"),
+        ("title", pl.String, "One-line title"),
+        ("body", pl.String, "The message as sent (markdown; secrets and personal data never included)"),
+        ("channel", pl.String, "webhook | email"),
+        (
+            "delivery",
+            pl.String,
+            "sent | summarized (in a rate-limit summary) | suppressed (window full) | failed",
+        ),
+        (
+            "error",
+            pl.String,
+            "Why a delivery failed (no secrets), or the summary a rate-limited alert went out in",
+        ),
+        ("created_at", UTC_TS, "When"),
+    ),
+)
+
+FEED_STATUS = TableSpec(
+    name="catalog.feed_status",
+    description=(
+        "Per enterprise and source: last reading, last file, lateness against the cadence and the day's "
+        "completeness so far (national energy-monitoring: judged on timeliness)."
+    ),
+    domain="operations",
+    grade=1,
+    owner="data-engineering",
+    key=("uscc", "source"),
+    columns=_cols(
+        ("uscc", pl.String, "Enterprise"),
+        ("source", pl.String, "Feed: telemetry"),
+        ("last_reading_at", UTC_TS, "Latest reading timestamp received (null: none in the look-back)"),
+        ("last_file", pl.String, "Landing file of that latest reading"),
+        ("cadence_minutes", pl.Float64, "Expected interval between readings"),
+        ("lateness_minutes", pl.Float64, "Minutes past the cadence since the last reading (0: on time)"),
+        ("status", pl.String, "on_time | late | silent (nothing within the silent threshold)"),
+        ("readings_expected", pl.Int64, "Readings expected so far today from the master data"),
+        ("readings_received", pl.Int64, "Readings received so far today"),
+        ("completeness_pct", pl.Float64, "received / expected so far, capped at 100"),
+        ("day", pl.Date, "Local day the completeness is for"),
+        ("checked_at", UTC_TS, "When the status was computed"),
+    ),
+)
+
 CATALOG_DATASET = TableSpec(
     name="catalog.dataset",
     description="The resource directory (资源目录): every dataset of the lakehouse, derived from the registry, Delta logs and Dagster.",
@@ -1089,6 +1156,8 @@ TABLES: dict[str, TableSpec] = {
         QUALITY_SCORECARD,
         SYNC_LEDGER,
         QUERY_AUDIT,
+        ALERT,
+        FEED_STATUS,
         CATALOG_DATASET,
         CATALOG_COLUMN,
         *PRODUCTION_TABLES,

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 from warehouse.domain import KGCE_PER_UNIT
 
@@ -41,6 +42,8 @@ class Settings:
     sql_tls_key: str | None = None
     sql_session_threads: int = 1
     sql_session_memory: str = "1GB"
+    feed_cadence: dt.timedelta = dt.timedelta(minutes=15)  # an enterprise's feed is late beyond this
+    feed_silent_after: dt.timedelta = dt.timedelta(hours=24)  # ... and silent beyond this
 
     @property
     def landing(self) -> Path:
@@ -100,6 +103,8 @@ class Settings:
             "LAKEHOUSE_SHARD_ROWS": str(self.shard_rows),
             "LAKEHOUSE_SHARDS": str(self.shards),
             "LAKEHOUSE_SHARD_WORKERS": str(self.shard_workers),
+            "LAKEHOUSE_FEED_CADENCE_MINUTES": repr(self.feed_cadence.total_seconds() / 60),
+            "LAKEHOUSE_FEED_SILENT_HOURS": repr(self.feed_silent_after.total_seconds() / 3600),
             "DAGSTER_HOME": str(self.dagster_home),
         }
 
@@ -135,6 +140,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         sql_tls_key=env.get("LAKEHOUSE_SQL_TLS_KEY") or None,
         sql_session_threads=int(env.get("LAKEHOUSE_SQL_SESSION_THREADS", "1")),
         sql_session_memory=env.get("LAKEHOUSE_SQL_SESSION_MEMORY", "1GB"),
+        feed_cadence=dt.timedelta(minutes=float(env.get("LAKEHOUSE_FEED_CADENCE_MINUTES", "15"))),
+        feed_silent_after=dt.timedelta(hours=float(env.get("LAKEHOUSE_FEED_SILENT_HOURS", "24"))),
     )
 
 
@@ -192,4 +199,62 @@ def load_collector_settings(env: dict[str, str] | None = None) -> CollectorSetti
         flush_readings=int(env.get("LAKEHOUSE_COLLECT_FLUSH_READINGS", "20000")),
         opcua_endpoint=env.get("LAKEHOUSE_OPCUA_ENDPOINT", "opc.tcp://127.0.0.1:4840/lakehouse/"),
         opcua_sampling_ms=int(env.get("LAKEHOUSE_OPCUA_SAMPLING_MS", "1000")),
+    )
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Alert channels (group-robot webhook, SMTP) and the rate limit. Secrets only from the environment."""
+
+    webhook_url: str | None
+    webhook_secret: str | None
+    smtp_host: str | None
+    smtp_port: int
+    smtp_username: str | None
+    smtp_password: str | None
+    smtp_starttls: bool
+    smtp_from: str
+    smtp_to: tuple[str, ...]
+    rate_limit: int  # messages per channel per window; the rest are summarized
+    rate_window: dt.timedelta
+    sync_overdue: dt.timedelta  # a sync batch pending/sent without acknowledgement for longer is overdue
+    timeout_s: float = 10.0
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Configured channels: "webhook" when a URL is set, "email" when a host and recipients are."""
+        return tuple(
+            name
+            for name, on in (
+                ("webhook", bool(self.webhook_url)),
+                ("email", bool(self.smtp_host and self.smtp_to)),
+            )
+            if on
+        )
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never appear in a log line or an alert body (the robot URL's token too)."""
+        tokens = [v for _, v in parse_qsl(urlsplit(self.webhook_url or "").query)]
+        return tuple(s for s in (self.webhook_secret, self.smtp_password, *tokens) if s)
+
+    def __repr__(self) -> str:  # never print the secret, the password or the webhook's token
+        return f"AlertSettings(channels={self.channels}, rate_limit={self.rate_limit}/{self.rate_window})"
+
+
+def load_alert_settings(env: dict[str, str] | None = None) -> AlertSettings:
+    env = dict(os.environ) if env is None else env
+    return AlertSettings(
+        webhook_url=env.get("LAKEHOUSE_ALERT_WEBHOOK_URL") or None,
+        webhook_secret=env.get("LAKEHOUSE_ALERT_WEBHOOK_SECRET") or None,
+        smtp_host=env.get("LAKEHOUSE_ALERT_SMTP_HOST") or None,
+        smtp_port=int(env.get("LAKEHOUSE_ALERT_SMTP_PORT", "25")),
+        smtp_username=env.get("LAKEHOUSE_ALERT_SMTP_USERNAME") or None,
+        smtp_password=env.get("LAKEHOUSE_ALERT_SMTP_PASSWORD") or None,
+        smtp_starttls=env.get("LAKEHOUSE_ALERT_SMTP_STARTTLS", "0").lower() in ("1", "true", "yes"),
+        smtp_from=env.get("LAKEHOUSE_ALERT_SMTP_FROM", "lakehouse@localhost"),
+        smtp_to=tuple(a.strip() for a in env.get("LAKEHOUSE_ALERT_SMTP_TO", "").split(",") if a.strip()),
+        rate_limit=int(env.get("LAKEHOUSE_ALERT_RATE_LIMIT", "10")),
+        rate_window=dt.timedelta(minutes=float(env.get("LAKEHOUSE_ALERT_RATE_WINDOW_MINUTES", "60"))),
+        sync_overdue=dt.timedelta(hours=float(env.get("LAKEHOUSE_ALERT_SYNC_OVERDUE_HOURS", "6"))),
     )

@@ -1,8 +1,11 @@
 """Catalog assets: the quality scorecard and the resource directory."""
 
+import datetime as dt
+
 import polars as pl
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset, multi_asset
 
+from assets.catalog.feeds import lake_feed_status
 from assets.catalog.scorecard import quality_scorecard
 from assets.metadata import asset_spec, preview, spec_kwargs
 from assets.resources import LakeResource, LineageResource, WarehouseResource
@@ -13,7 +16,9 @@ from warehouse.registry import (
     CATALOG_DATASET,
     ENERGY_DAILY,
     ENERGY_REPORT,
+    EQUIPMENT,
     EQUIPMENT_DAILY,
+    FEED_STATUS,
     QUALITY_RESULTS,
     QUALITY_SCORECARD,
     SILVER_TELEMETRY,
@@ -84,4 +89,20 @@ def resource_directory(
             "delta_version": v2,
             "grade_3_columns": int((columns["grade"] == 3).sum()),
         },
+    )
+
+
+@asset(**spec_kwargs(FEED_STATUS), deps=[SILVER_TELEMETRY.asset_key, EQUIPMENT.asset_key])
+def catalog_feed_status(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    """Whether each enterprise's feed is on time now; late and silent counts are plotted over time."""
+    status = lake_feed_status(lake.lake, lake.settings, now=dt.datetime.now(dt.UTC))
+    version = lake.lake.overwrite(FEED_STATUS, status, run_id=context.run_id)
+    counts = dict(status.group_by("status").len().iter_rows())
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": status.height,
+            "delta_version": version,
+            **{f"feeds/{s}": int(counts.get(s, 0)) for s in ("on_time", "late", "silent")},
+            "late": preview(status.filter(pl.col("status") != "on_time"), rows=20),
+        }
     )

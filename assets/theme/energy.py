@@ -98,6 +98,22 @@ def energy_by_equipment(
     return out.with_columns(energy_tce=tce)
 
 
+def readings_expected(equipment: pl.DataFrame, *, slots: int = READINGS_PER_DAY) -> pl.DataFrame:
+    """Readings expected per equipment in `slots` 15-minute slots: every metric of its type once a slot.
+
+    The denominator of the national day_complete rule (theme.energy_daily.readings_expected) and of
+    catalog.feed_status's completeness so far.
+    """
+    n_metrics = pl.DataFrame(
+        {"equipment_type": list(EQUIPMENT_TYPES), "n_metrics": [len(m) for m in EQUIPMENT_TYPES.values()]}
+    )
+    return (
+        equipment.select("equipment_id", "uscc", "equipment_type")
+        .join(n_metrics, on="equipment_type", how="left")
+        .select("equipment_id", "uscc", readings_expected=pl.col("n_metrics") * slots)
+    )
+
+
 def energy_daily(
     readings: pl.DataFrame,
     baseline: pl.DataFrame,
@@ -121,19 +137,13 @@ def energy_daily(
         readings_bad=(pl.col("quality_flag") == "bad").sum(),
         meter_drops=(pl.col("quality_reason") == "meter_drop").sum(),
     )
-    expected = pl.DataFrame(
-        {"equipment_type": list(EQUIPMENT_TYPES), "n_metrics": [len(m) for m in EQUIPMENT_TYPES.values()]}
-    )
     out = (
         counts.join(energy, on="equipment_id", how="left")
         .join(load, on="equipment_id", how="left")
         .join(equipment.select("equipment_id", "uscc", "equipment_type"), on="equipment_id", how="left")
         .join(current(enterprises).select("uscc", "city_code", "industry_code"), on="uscc", how="left")
-        .join(expected, on="equipment_type", how="left")
-        .with_columns(
-            day=pl.lit(day),
-            readings_expected=pl.col("n_metrics") * READINGS_PER_DAY,
-        )
+        .join(readings_expected(equipment).drop("uscc"), on="equipment_id", how="left")
+        .with_columns(day=pl.lit(day))
         .with_columns(
             completeness_pct=pl.min_horizontal(
                 pl.lit(100.0), 100.0 * pl.col("readings_received") / pl.col("readings_expected")
