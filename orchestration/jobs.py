@@ -63,6 +63,7 @@ daily_job = define_asset_job(
     | AssetSelection.assets(*(spec.asset_key for spec in INDUSTRY_LIBRARY_TABLES.values())),
     partitions_def=daily_local,
     executor_def=in_process_executor,
+    tags={"lakehouse/queue": "daily"},  # the server profile's run queue caps these (warehouse/settings.py)
     description="One local day: silver readings and production, quarantine, energy, equipment and OEE themes, "
     "industry topic libraries, all gated.",
 )
@@ -136,6 +137,7 @@ sync_job = define_asset_job(
     selection=AssetSelection.groups("sync"),
     partitions_def=daily_local,
     executor_def=in_process_executor,
+    tags={"lakehouse/queue": "sync"},  # one at a time in the server profile's run queue
     description="One local day released to the national center (skipped if its blocking checks failed).",
 )
 
