@@ -1,0 +1,98 @@
+"""The lake on S3-compatible object storage: the project's own object store (moto) on loopback,
+concurrent commits from separate processes, and polars and DuckDB reading the tables over S3."""
+
+import datetime as dt
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from warehouse.registry import QUARANTINE_TELEMETRY
+from warehouse.storage import Lake
+
+LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
+DAY = dt.date(2026, 11, 1)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def storage_options(endpoint: str) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "us-east-1",
+        "AWS_ALLOW_HTTP": "true",
+        "conditional_put": "etag",  # commits by PutObject If-None-Match: a lost race fails and retries
+    }
+
+
+@pytest.fixture(scope="module")
+def objectstore():
+    port = _free_port()
+    proc = subprocess.Popen(
+        [LAKEHOUSE, "objectstore", "serve", "--port", str(port), "--bucket", "lake"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()  # blocks until the server and its bucket are up
+        assert line.startswith(f"ready http://127.0.0.1:{port}"), line
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+def rows(writer: str, batch: int, n: int = 3) -> pl.DataFrame:
+    """Rows of quarantine.telemetry (partitioned by day) whose reason names their writer and commit."""
+    schema = QUARANTINE_TELEMETRY.schema
+    df = pl.DataFrame({c: [None] * n for c in schema}, schema=schema)
+    return df.with_columns(day=pl.lit(DAY), reason=pl.lit(f"{writer}-{batch}"))
+
+
+WRITER = r"""
+import sys, time
+from warehouse.registry import QUARANTINE_TELEMETRY
+from warehouse.storage import Lake
+from tests.integration.test_lake_s3 import rows, storage_options
+uri, endpoint, writer, commits, start = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+lake = Lake(uri, storage_options(endpoint))
+while time.time() < start:
+    time.sleep(0.01)
+for i in range(commits):
+    lake.append(QUARANTINE_TELEMETRY, rows(writer, i), run_id=f"{writer}-{i}")
+"""
+
+
+def test_two_processes_committing_to_one_table_at_once_lose_no_commit(objectstore):
+    uri, commits = "s3://lake/concurrent", 4
+    lake = Lake(uri, storage_options(objectstore))
+    lake.append(QUARANTINE_TELEMETRY, rows("seed", 0), run_id="seed")
+    start = time.time() + 30  # both children import first, then commit at the same moment
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, uri, objectstore, w, str(commits), str(start)],
+            cwd=Path(__file__).parents[2],
+        )
+        for w in ("a", "b")
+    ]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    tags = lake.read(QUARANTINE_TELEMETRY)["reason"].value_counts().sort("reason")
+    expected = sorted(["seed-0"] + [f"{w}-{i}" for w in "ab" for i in range(commits)])
+    assert tags["reason"].to_list() == expected  # every commit of both writers is in the table
+    assert set(tags["count"].to_list()) == {3}
+    assert lake.version(QUARANTINE_TELEMETRY) == 2 * commits  # the seed is version 0: a version per commit
+    ops = [h.get("run_id") for h in lake.table(QUARANTINE_TELEMETRY).history()]
+    assert sorted(o for o in ops if o) == sorted(
+        ["seed"] + [f"{w}-{i}" for w in "ab" for i in range(commits)]
+    )
