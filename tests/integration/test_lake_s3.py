@@ -8,10 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
 from warehouse.registry import QUARANTINE_TELEMETRY
+from warehouse.serving import DELTA_EXTENSION, HTTPFS_EXTENSION, duckdb_s3_secret
 from warehouse.storage import Lake
 
 LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
@@ -72,6 +74,38 @@ while time.time() < start:
 for i in range(commits):
     lake.append(QUARANTINE_TELEMETRY, rows(writer, i), run_id=f"{writer}-{i}")
 """
+
+
+def test_staged_shards_commit_as_one_partition_replace_and_read_back_through_polars_and_duckdb(
+    objectstore,
+):
+    lake = Lake("s3://lake/staged", storage_options(objectstore))
+    lake.append(QUARANTINE_TELEMETRY, rows("old", 0), run_id="old")
+    staged = [
+        f
+        for i in range(2)
+        for f in lake.stage_files(QUARANTINE_TELEMETRY, DAY, rows("shard", i), run_id="r1", tag=f"s{i}")
+    ]
+    orphan = lake.stage_files(QUARANTINE_TELEMETRY, DAY, rows("dead", 9), run_id="r0", tag="dead")
+    assert lake.read(QUARANTINE_TELEMETRY)["reason"].to_list() == ["old-0"] * 3  # staged: invisible
+    assert lake.remove_orphans(QUARANTINE_TELEMETRY, DAY, min_age_seconds=0) == 3  # 2 staged + 1 dead
+    assert lake.read(QUARANTINE_TELEMETRY)["reason"].to_list() == ["old-0"] * 3  # committed file kept
+    staged = [
+        f
+        for i in range(2)
+        for f in lake.stage_files(QUARANTINE_TELEMETRY, DAY, rows("shard", i), run_id="r1", tag=f"s{i}")
+    ]
+    assert orphan  # (deleted above, never committed)
+    lake.commit_partition(QUARANTINE_TELEMETRY, DAY, staged, run_id="r1")
+    got = lake.read(QUARANTINE_TELEMETRY, partition=DAY)["reason"].sort().to_list()
+    assert got == ["shard-0"] * 3 + ["shard-1"] * 3
+
+    con = duckdb.connect(config={"allow_unsigned_extensions": False})
+    con.execute(f"LOAD '{HTTPFS_EXTENSION}'")
+    con.execute(f"LOAD '{DELTA_EXTENSION}'")
+    con.execute(duckdb_s3_secret(storage_options(objectstore)))
+    sql = f"SELECT reason, count(*) FROM delta_scan('{lake.table_uri(QUARANTINE_TELEMETRY)}') GROUP BY 1 ORDER BY 1"
+    assert con.execute(sql).fetchall() == [("shard-0", 3), ("shard-1", 3)]
 
 
 def test_two_processes_committing_to_one_table_at_once_lose_no_commit(objectstore):
