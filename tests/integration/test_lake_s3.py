@@ -5,7 +5,6 @@ import datetime as dt
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -67,10 +66,12 @@ import sys, time
 from warehouse.registry import QUARANTINE_TELEMETRY
 from warehouse.storage import Lake
 from tests.integration.test_lake_s3 import rows, storage_options
-uri, endpoint, writer, commits, start = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+from pathlib import Path
+uri, endpoint, writer, commits, go = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), Path(sys.argv[5])
 lake = Lake(uri, storage_options(endpoint))
-while time.time() < start:
-    time.sleep(0.01)
+print("ready", flush=True)
+while not go.exists():
+    time.sleep(0.005)
 for i in range(commits):
     lake.append(QUARANTINE_TELEMETRY, rows(writer, i), run_id=f"{writer}-{i}")
 """
@@ -108,18 +109,22 @@ def test_staged_shards_commit_as_one_partition_replace_and_read_back_through_pol
     assert con.execute(sql).fetchall() == [("shard-0", 3), ("shard-1", 3)]
 
 
-def test_two_processes_committing_to_one_table_at_once_lose_no_commit(objectstore):
+def test_two_processes_committing_to_one_table_at_once_lose_no_commit(objectstore, tmp_path):
     uri, commits = "s3://lake/concurrent", 4
     lake = Lake(uri, storage_options(objectstore))
     lake.append(QUARANTINE_TELEMETRY, rows("seed", 0), run_id="seed")
-    start = time.time() + 30  # both children import first, then commit at the same moment
+    go = tmp_path / "go"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, uri, objectstore, w, str(commits), str(start)],
+            [sys.executable, "-c", WRITER, uri, objectstore, w, str(commits), str(go)],
             cwd=Path(__file__).parents[2],
+            stdout=subprocess.PIPE,
+            text=True,
         )
         for w in ("a", "b")
     ]
+    assert [p.stdout.readline().strip() for p in procs] == ["ready", "ready"]
+    go.touch()  # both children have imported: they commit at the same moment
     assert [p.wait(timeout=300) for p in procs] == [0, 0]
     tags = lake.read(QUARANTINE_TELEMETRY)["reason"].value_counts().sort("reason")
     expected = sorted(["seed-0"] + [f"{w}-{i}" for w in "ab" for i in range(commits)])
