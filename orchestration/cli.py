@@ -17,6 +17,7 @@ from rich.text import Text
 
 from orchestration.cli_collect import collect_app, simulate_app
 from orchestration.cli_objectstore import objectstore_app
+from orchestration.cli_server import server_app
 from orchestration.cli_sync import national_node_app
 from orchestration.cli_sync import sync as sync_cmd
 from warehouse.settings import settings
@@ -447,6 +448,7 @@ app.add_typer(national_node_app, name="national-node")
 app.add_typer(collect_app, name="collect")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(objectstore_app, name="objectstore")
+app.add_typer(server_app, name="server")
 
 
 def _directory():

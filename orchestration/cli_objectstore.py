@@ -22,8 +22,12 @@ def serve(
     bucket: Annotated[list[str], typer.Option(help="bucket(s) to create at start")] = ["lake"],  # noqa: B006
 ) -> None:
     """Serve S3 on 127.0.0.1:PORT until SIGTERM/SIGINT; prints `ready http://127.0.0.1:PORT` when up."""
+    import logging
+
     import boto3
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     try:
@@ -40,6 +44,6 @@ def serve(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    typer.echo(f"ready {endpoint} buckets={','.join(bucket)}", err=False)
+    typer.echo(f"ready {endpoint} buckets={','.join(bucket)}")
     stop.wait()
     server.stop()
