@@ -164,6 +164,26 @@ class Settings:
         )
 
 
+def object_store_options(env: dict[str, str] | None = None) -> dict[str, str]:
+    """delta-rs/polars `storage_options` for a lake on S3-compatible storage, from the environment only.
+
+    LAKEHOUSE_S3_ENDPOINT (empty: AWS) and the standard AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    AWS_REGION. Commits use conditional writes (`conditional_put: etag`, PutObject If-None-Match), so
+    concurrent writers to one table are safe without a locking service.
+    """
+    env = dict(os.environ) if env is None else env
+    options = {"AWS_REGION": env.get("AWS_REGION", "us-east-1"), "conditional_put": "etag"}
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        if env.get(key):
+            options[key] = env[key]
+    endpoint = env.get("LAKEHOUSE_S3_ENDPOINT", "")
+    if endpoint:
+        options["AWS_ENDPOINT_URL"] = endpoint
+        if endpoint.startswith("http://"):
+            options["AWS_ALLOW_HTTP"] = "true"
+    return options
+
+
 def ensure_pg_database(url: str) -> None:
     """Create the URL's database on its server if it does not exist (PostgreSQL has no IF NOT EXISTS)."""
     from urllib.parse import urlsplit, urlunsplit

@@ -13,6 +13,7 @@ import pytest
 
 from warehouse.registry import QUARANTINE_TELEMETRY
 from warehouse.serving import DELTA_EXTENSION, HTTPFS_EXTENSION, duckdb_s3_secret
+from warehouse.settings import object_store_options
 from warehouse.storage import Lake
 
 LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
@@ -26,14 +27,9 @@ def _free_port() -> int:
 
 
 def storage_options(endpoint: str) -> dict[str, str]:
-    return {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_REGION": "us-east-1",
-        "AWS_ALLOW_HTTP": "true",
-        "conditional_put": "etag",  # commits by PutObject If-None-Match: a lost race fails and retries
-    }
+    """The options the settings derive from the environment for this endpoint and keys."""
+    env = {"LAKEHOUSE_S3_ENDPOINT": endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    return object_store_options(env)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from warehouse.settings import DAGSTER_YAML, SettingsError, load_settings
+from warehouse.settings import DAGSTER_YAML, SettingsError, load_settings, object_store_options
 
 
 def _settings(tmp_path: Path, **env: str):
@@ -53,3 +53,11 @@ def test_prepare_writes_the_profile_yaml_but_keeps_a_hand_written_one(tmp_path):
     yaml.write_text("# mine\ntelemetry:\n  enabled: false\n")
     s.prepare()
     assert yaml.read_text().startswith("# mine")
+
+
+def test_object_store_options_use_conditional_writes_and_allow_http_only_for_an_http_endpoint():
+    local = object_store_options({"LAKEHOUSE_S3_ENDPOINT": "http://127.0.0.1:9000", "AWS_ACCESS_KEY_ID": "k"})
+    assert local["conditional_put"] == "etag" and local["AWS_ALLOW_HTTP"] == "true"
+    assert local["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9000" and local["AWS_ACCESS_KEY_ID"] == "k"
+    aws = object_store_options({})
+    assert "AWS_ALLOW_HTTP" not in aws and "AWS_ENDPOINT_URL" not in aws
