@@ -20,7 +20,7 @@ from orchestration.cli_objectstore import objectstore_app
 from orchestration.cli_server import server_app
 from orchestration.cli_sync import national_node_app
 from orchestration.cli_sync import sync as sync_cmd
-from warehouse.settings import settings
+from warehouse.settings import ServiceUnavailable, SettingsError, settings
 
 app = typer.Typer(
     help="Shandong industrial lakehouse: Delta tables, Dagster runs, DuckDB serving.", no_args_is_help=True
@@ -31,7 +31,14 @@ console = Console(width=None if sys.stdout.isatty() else 140)
 @app.callback()
 def _prepare() -> None:
     """Every command works on LAKEHOUSE_HOME (created on first use)."""
-    settings().prepare()
+    try:
+        settings().prepare()
+    except SettingsError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    except ServiceUnavailable as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
 
 
 # Runs are logged in full to the Dagster instance (see the UI); the terminal gets warnings only.

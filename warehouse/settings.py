@@ -53,6 +53,10 @@ class SettingsError(ValueError):
     """A setting has a value the lakehouse cannot use."""
 
 
+class ServiceUnavailable(RuntimeError):
+    """A service the settings point at (PostgreSQL) does not answer."""
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -197,7 +201,8 @@ def ensure_pg_database(url: str) -> None:
     try:
         con = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")), connect_timeout=10)
     except psycopg2.OperationalError as e:
-        raise SettingsError(f"PostgreSQL at {parts.hostname}:{parts.port or 5432} unreachable: {e}") from e
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ServiceUnavailable(f"PostgreSQL at {parts.hostname}:{parts.port or 5432}: {reason}") from e
     try:
         con.autocommit = True
         with con.cursor() as cur:
