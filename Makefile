@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export UV_LINK_MODE := copy
 
-.PHONY: setup demo test soak ui lint bench clean chromium serve-sql
+.PHONY: setup demo test soak ui lint bench clean chromium serve-sql server-up server-down
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -42,6 +42,13 @@ lint: setup
 
 ui: setup
 	$(BIN)/lakehouse ui
+
+# The server profile's processes (webserver, daemon, object store) on loopback; PIDs in $LAKEHOUSE_HOME/run
+server-up: setup
+	LAKEHOUSE_PROFILE=server $(BIN)/lakehouse server up
+
+server-down: setup
+	LAKEHOUSE_PROFILE=server $(BIN)/lakehouse server down
 
 bench: setup
 	$(BIN)/lakehouse bench

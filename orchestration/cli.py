@@ -17,11 +17,13 @@ from rich.text import Text
 from typer._click import exceptions as click  # typer 0.29 bundles click: the errors it raises
 
 from orchestration.cli_collect import collect_app, simulate_app
+from orchestration.cli_objectstore import objectstore_app
 from orchestration.cli_ops import feeds
+from orchestration.cli_server import server_app
 from orchestration.cli_sql import register as register_sql
 from orchestration.cli_sync import national_node_app
 from orchestration.cli_sync import sync as sync_cmd
-from warehouse.settings import settings
+from warehouse.settings import ServiceUnavailable, SettingsError, settings
 
 app = typer.Typer(
     help="Shandong industrial lakehouse: Delta tables, Dagster runs, DuckDB serving.",
@@ -39,7 +41,14 @@ class UsageProblem(click.UsageError):
 @app.callback()
 def _prepare() -> None:
     """Every command works on LAKEHOUSE_HOME (created on first use)."""
-    settings().prepare()
+    try:
+        settings().prepare()
+    except SettingsError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    except ServiceUnavailable as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
 
 
 DEMO_ENTERPRISES, DEMO_DAYS, DEMO_START, DEMO_SEED = 60, 7, "2026-11-01", 42
@@ -457,6 +466,8 @@ app.add_typer(national_node_app, name="national-node")
 app.add_typer(collect_app, name="collect")
 app.add_typer(simulate_app, name="simulate")
 app.command("feeds")(feeds)
+app.add_typer(objectstore_app, name="objectstore")
+app.add_typer(server_app, name="server")
 
 
 def _directory():

@@ -110,6 +110,7 @@ daily_job = define_asset_job(
     selection=AssetSelection.keys(*DAILY_KEYS, "catalog/day_build"),
     partitions_def=daily_local,
     executor_def=in_process_executor,
+    tags={"lakehouse/queue": "daily"},  # the server profile's run queue caps these (warehouse/settings.py)
     description="One local day: silver readings and production, quarantine, energy, equipment and OEE themes, "
     "industry topic libraries, all gated; catalog/day_build last records the day as built.",
 )
@@ -204,6 +205,7 @@ sync_job = define_asset_job(
     selection=AssetSelection.groups("sync"),
     partitions_def=daily_local,
     executor_def=in_process_executor,
+    tags={"lakehouse/queue": "sync"},  # one at a time in the server profile's run queue
     description="One local day released to the national center (skipped if its blocking checks failed).",
 )
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import duckdb
 import duckdb_extension_delta
+import duckdb_extension_httpfs
 
 from warehouse.access import ANALYST, ROLES, Role, role_database, visible_columns
 from warehouse.privacy import mask_sql
@@ -43,6 +44,13 @@ DELTA_EXTENSION = (
     / f"v{duckdb.__version__}"
     / "delta.duckdb_extension"
 )
+# httpfs (PyPI `duckdb-extension-httpfs`): DuckDB reading a lake on S3-compatible object storage
+HTTPFS_EXTENSION = (
+    Path(duckdb_extension_httpfs.__file__).parent
+    / "extensions"
+    / f"v{duckdb.__version__}"
+    / "httpfs.duckdb_extension"
+)
 FORMAT = "2"  # role files of native tables; anything else (e.g. views over delta_scan) is rebuilt
 ALIAS = "warehouse"  # the catalog name a session sees the role file under
 
@@ -52,6 +60,23 @@ class WarehouseMissing(FileNotFoundError):
 
 
 # ---- sessions ----------------------------------------------------------------------------------
+
+
+def duckdb_s3_secret(storage_options: dict[str, str]) -> str:
+    """A `CREATE SECRET` giving a DuckDB session (httpfs loaded) the lake's S3 endpoint and keys."""
+    o = {k.upper(): v for k, v in storage_options.items()}
+    scheme, _, host = o.get("AWS_ENDPOINT_URL", "https://s3.amazonaws.com").partition("://")
+    parts = {
+        "TYPE": "s3",
+        "KEY_ID": o.get("AWS_ACCESS_KEY_ID", ""),
+        "SECRET": o.get("AWS_SECRET_ACCESS_KEY", ""),
+        "REGION": o.get("AWS_REGION", "us-east-1"),
+        "ENDPOINT": host,
+        "URL_STYLE": "path",
+        "USE_SSL": "true" if scheme == "https" else "false",
+    }
+    body = ", ".join(f"{k} {_quote(v) if k not in ('TYPE', 'USE_SSL') else v}" for k, v in parts.items())
+    return f"CREATE OR REPLACE SECRET lake_s3 ({body})"
 
 
 def connect(

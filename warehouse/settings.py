@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
 import os
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -15,10 +18,44 @@ from warehouse.domain import KGCE_PER_UNIT
 FUTURE_TOLERANCE = dt.timedelta(minutes=60)
 IN_PROGRESS_MAX_AGE = dt.timedelta(hours=24)
 
+PROFILES = ("embedded", "server")
 DAGSTER_YAML = """\
+# written by lakehouse (embedded profile): SQLite storage beside this file, runs in process
 telemetry:
   enabled: false
 """
+# The server profile: runs, events and schedules in PostgreSQL (the URL is read from the environment when
+# the instance loads, never written here), and a queue that caps concurrent runs per job (run tags set on
+# the jobs in orchestration/jobs.py).
+DAGSTER_YAML_SERVER = """\
+# written by lakehouse (server profile): PostgreSQL storage, queued runs with per-queue limits
+telemetry:
+  enabled: false
+storage:
+  postgres:
+    postgres_url:
+      env: LAKEHOUSE_DAGSTER_PG_URL
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: {max_runs}
+    tag_concurrency_limits:
+      - key: lakehouse/queue
+        value: daily
+        limit: {max_daily_runs}
+      - key: lakehouse/queue
+        value: sync
+        limit: 1
+"""
+
+
+class SettingsError(ValueError):
+    """A setting has a value the lakehouse cannot use."""
+
+
+class ServiceUnavailable(RuntimeError):
+    """A service the settings point at (PostgreSQL) does not answer."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +81,10 @@ class Settings:
     sql_session_memory: str = "1GB"
     feed_cadence: dt.timedelta = dt.timedelta(minutes=15)  # an enterprise's feed is late beyond this
     feed_silent_after: dt.timedelta = dt.timedelta(hours=24)  # ... and silent beyond this
+    profile: str = "embedded"  # embedded (SQLite, local lake) | server (PostgreSQL, object store)
+    pg_url: str = ""  # server profile: Dagster's PostgreSQL (default: a database per home on loopback)
+    max_runs: int = 8  # server profile: runs at once in the queue
+    max_daily_runs: int = 4  # ... of which daily_job runs (sync_job: always one at a time)
 
     @property
     def landing(self) -> Path:
@@ -81,13 +122,41 @@ class Settings:
     def kgce(self) -> dict[str, float]:
         return KGCE_PER_UNIT | {"natural_gas": self.natural_gas_kgce_per_m3}
 
+    @property
+    def server(self) -> bool:
+        return self.profile == "server"
+
+    @property
+    def pg_database_url(self) -> str:
+        """Dagster's PostgreSQL: LAKEHOUSE_PG_URL, else database lakehouse_<hash of home> on loopback."""
+        if self.pg_url:
+            return self.pg_url
+        digest = hashlib.sha256(str(self.home).encode()).hexdigest()[:12]
+        return f"postgresql://postgres@127.0.0.1:5432/lakehouse_{digest}"
+
+    def dagster_yaml(self) -> str:
+        """The Dagster instance configuration of this profile (the one place the profile is read)."""
+        if self.server:
+            return DAGSTER_YAML_SERVER.format(max_runs=self.max_runs, max_daily_runs=self.max_daily_runs)
+        return DAGSTER_YAML
+
     def prepare(self) -> None:
-        """Create the home layout and point Dagster at its instance inside it (telemetry off)."""
+        """Create the home layout and point Dagster at its instance inside it (telemetry off).
+
+        The profile's dagster.yaml replaces one the lakehouse wrote (a switched profile takes effect); a
+        dagster.yaml written by hand is left alone. The server profile creates its database if absent.
+        """
         for d in (self.landing / "telemetry", self.lake, self.dagster_home):
             d.mkdir(parents=True, exist_ok=True)
         yaml = self.dagster_home / "dagster.yaml"
-        if not yaml.exists():
-            yaml.write_text(DAGSTER_YAML, encoding="utf-8")
+        text = self.dagster_yaml()
+        if not yaml.exists() or (
+            yaml.read_text(encoding="utf-8").startswith("# written by lakehouse")
+            and yaml.read_text(encoding="utf-8") != text
+        ):
+            yaml.write_text(text, encoding="utf-8")
+        if self.server:
+            ensure_pg_database(self.pg_database_url)
         os.environ.update(self.as_env())
 
     def as_env(self) -> dict[str, str]:
@@ -105,8 +174,68 @@ class Settings:
             "LAKEHOUSE_SHARD_WORKERS": str(self.shard_workers),
             "LAKEHOUSE_FEED_CADENCE_MINUTES": repr(self.feed_cadence.total_seconds() / 60),
             "LAKEHOUSE_FEED_SILENT_HOURS": repr(self.feed_silent_after.total_seconds() / 3600),
+            "LAKEHOUSE_PROFILE": self.profile,
+            "LAKEHOUSE_MAX_RUNS": str(self.max_runs),
+            "LAKEHOUSE_MAX_DAILY_RUNS": str(self.max_daily_runs),
             "DAGSTER_HOME": str(self.dagster_home),
-        }
+        } | (
+            {
+                "LAKEHOUSE_PG_URL": self.pg_database_url,
+                # SQLAlchemy's default PostgreSQL driver is psycopg 3; dagster-postgres ships psycopg2
+                "LAKEHOUSE_DAGSTER_PG_URL": re.sub(
+                    r"^postgres(ql)?://", "postgresql+psycopg2://", self.pg_database_url
+                ),
+            }
+            if self.server
+            else {}
+        )
+
+
+def object_store_options(env: dict[str, str] | None = None) -> dict[str, str]:
+    """delta-rs/polars `storage_options` for a lake on S3-compatible storage, from the environment only.
+
+    LAKEHOUSE_S3_ENDPOINT (empty: AWS) and the standard AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    AWS_REGION. Commits use conditional writes (`conditional_put: etag`, PutObject If-None-Match), so
+    concurrent writers to one table are safe without a locking service.
+    """
+    env = dict(os.environ) if env is None else env
+    options = {"AWS_REGION": env.get("AWS_REGION", "us-east-1"), "conditional_put": "etag"}
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        if env.get(key):
+            options[key] = env[key]
+    endpoint = env.get("LAKEHOUSE_S3_ENDPOINT", "")
+    if endpoint:
+        options["AWS_ENDPOINT_URL"] = endpoint
+        if endpoint.startswith("http://"):
+            options["AWS_ALLOW_HTTP"] = "true"
+    return options
+
+
+def ensure_pg_database(url: str) -> None:
+    """Create the URL's database on its server if it does not exist (PostgreSQL has no IF NOT EXISTS)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg2
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not name.replace("_", "").isalnum():
+        raise SettingsError(f"LAKEHOUSE_PG_URL: database name {name!r} must be letters, digits and _")
+    try:
+        con = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")), connect_timeout=10)
+    except psycopg2.OperationalError as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ServiceUnavailable(f"PostgreSQL at {parts.hostname}:{parts.port or 5432}: {reason}") from e
+    try:
+        con.autocommit = True
+        with con.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cur.fetchone() is None:
+                # created meanwhile by another process of the same home: fine
+                with contextlib.suppress(psycopg2.errors.DuplicateDatabase):
+                    cur.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        con.close()
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -142,7 +271,17 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         sql_session_memory=env.get("LAKEHOUSE_SQL_SESSION_MEMORY", "1GB"),
         feed_cadence=dt.timedelta(minutes=float(env.get("LAKEHOUSE_FEED_CADENCE_MINUTES", "15"))),
         feed_silent_after=dt.timedelta(hours=float(env.get("LAKEHOUSE_FEED_SILENT_HOURS", "24"))),
+        profile=_profile(env.get("LAKEHOUSE_PROFILE", "embedded")),
+        pg_url=env.get("LAKEHOUSE_PG_URL", ""),
+        max_runs=int(env.get("LAKEHOUSE_MAX_RUNS", "8")),
+        max_daily_runs=int(env.get("LAKEHOUSE_MAX_DAILY_RUNS", "4")),
     )
+
+
+def _profile(value: str) -> str:
+    if value not in PROFILES:
+        raise SettingsError(f"LAKEHOUSE_PROFILE={value!r}: expected one of {', '.join(PROFILES)}")
+    return value
 
 
 @cache

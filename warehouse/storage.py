@@ -116,10 +116,17 @@ def _safe(text: str) -> str:
 
 
 class Lake:
-    """Delta tables under one root, laid out as <root>/<layer>/<table>."""
+    """Delta tables under one root, laid out as <root>/<layer>/<table>.
 
-    def __init__(self, root: Path | str) -> None:
-        self.root = Path(root)
+    The root is a local folder, or an object store URI (`s3://bucket/prefix`) with the delta-rs
+    `storage_options` (endpoint, keys, `AWS_ALLOW_HTTP`, `conditional_put`) that reach it.
+    """
+
+    def __init__(self, root: Path | str, storage_options: dict[str, str] | None = None) -> None:
+        text = str(root)
+        self.remote = "://" in text and not text.startswith("file://")
+        self.root: Path = Path(root) if not self.remote else text.rstrip("/")  # type: ignore[assignment]
+        self.storage_options = dict(storage_options or {})
 
     @property
     def uri(self) -> str:
@@ -127,13 +134,45 @@ class Lake:
         return str(self.root)
 
     def path(self, spec: TableSpec) -> Path:
+        if self.remote:
+            raise ValueError(f"{spec.name}: the lake at {self.root} is remote and has no local path")
         return spec.path(self.root)
 
+    def table_uri(self, spec: TableSpec) -> str:
+        """The table's location as delta-rs, polars and DuckDB take it."""
+        if self.remote:
+            return f"{self.root}/{spec.layer}/{spec.short_name}"
+        return str(self.path(spec))
+
+    def _options(self) -> dict[str, str] | None:
+        return self.storage_options or None
+
+    def _fs(self):
+        """pyarrow's filesystem for staged files and listings on a remote lake, and the root inside it."""
+        from pyarrow import fs
+
+        o = {k.upper(): v for k, v in self.storage_options.items()}
+        endpoint = o.get("AWS_ENDPOINT_URL", "")
+        scheme, _, host = endpoint.partition("://") if endpoint else ("https", "", "")
+        return fs.S3FileSystem(
+            access_key=o.get("AWS_ACCESS_KEY_ID"),
+            secret_key=o.get("AWS_SECRET_ACCESS_KEY"),
+            region=o.get("AWS_REGION", "us-east-1"),
+            endpoint_override=host or None,
+            scheme=scheme,
+        )
+
+    def _remote_key(self, spec: TableSpec, rel: str = "") -> str:
+        key = self.table_uri(spec).split("://", 1)[1]
+        return f"{key}/{rel}" if rel else key
+
     def exists(self, spec: TableSpec) -> bool:
+        if self.remote:
+            return DeltaTable.is_deltatable(self.table_uri(spec), storage_options=self._options())
         return (self.path(spec) / "_delta_log").is_dir()
 
     def table(self, spec: TableSpec) -> DeltaTable:
-        return DeltaTable(str(self.path(spec)))
+        return DeltaTable(self.table_uri(spec), storage_options=self._options())
 
     def version(self, spec: TableSpec) -> int | None:
         try:
@@ -158,7 +197,7 @@ class Lake:
         if not self.exists(spec):
             empty = pl.DataFrame(schema=spec.schema)
             return empty.select(columns) if columns else empty
-        scan = pl.scan_delta(str(self.path(spec)))
+        scan = pl.scan_delta(self.table_uri(spec), storage_options=self._options())
         if partition is not None:
             scan = scan.filter(
                 pl.col(spec.partition_by) == pl.lit(partition).cast(spec.schema[spec.partition_by])
@@ -200,7 +239,7 @@ class Lake:
                 )
 
         write_deltalake(
-            str(self.path(spec)),
+            self.table_uri(spec),
             pa.RecordBatchReader.from_batches(schema, batches()),
             mode=mode,  # type: ignore[arg-type]
             predicate=predicate,
@@ -210,6 +249,7 @@ class Lake:
             commit_properties=CommitProperties(
                 custom_metadata={"run_id": run_id, "lakehouse.operation": operation, "table": spec.name}
             ),
+            storage_options=self._options(),
         )
         return self.table(spec).version()
 
@@ -247,24 +287,25 @@ class Lake:
         df = conform(spec, df.with_columns(pl.lit(partition).cast(spec.schema[col]).alias(col))).drop(col)
         value = _partition_text(partition)
         rel = f"{col}={value}/part-{_safe(run_id)}-{_safe(tag)}-{uuid.uuid4().hex[:12]}.parquet"
-        target = self.path(spec) / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
         schema = conform(spec, pl.DataFrame(schema=spec.schema)).drop(col).to_arrow().schema
-        pq.write_table(
-            df.to_arrow().cast(schema),
-            target,
-            row_group_size=WRITE_BATCH_ROWS,
-            compression="snappy",
-            write_statistics=True,
-        )
-        stat = target.stat()
+        options = {"row_group_size": WRITE_BATCH_ROWS, "compression": "snappy", "write_statistics": True}
+        if self.remote:
+            fs, key = self._fs(), self._remote_key(spec, rel)
+            pq.write_table(df.to_arrow().cast(schema), key, filesystem=fs, **options)
+            size, mtime_ms = fs.get_file_info(key).size, int(time.time() * 1000)
+        else:
+            target = self.path(spec) / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(df.to_arrow().cast(schema), target, **options)
+            stat = target.stat()
+            size, mtime_ms = stat.st_size, int(stat.st_mtime * 1000)
         return [
             StagedFile(
                 table=spec.name,
                 path=rel,
-                size=stat.st_size,
+                size=size,
                 partition_values=((col, value),),
-                modification_time=int(stat.st_mtime * 1000),
+                modification_time=mtime_ms,
                 stats=file_stats(df),
                 rows=df.height,
             )
@@ -287,7 +328,13 @@ class Lake:
         col = spec.partition_by
         schema = conform(spec, pl.DataFrame(schema=spec.schema)).to_arrow().schema
         if not self.exists(spec):
-            DeltaTable.create(str(self.path(spec)), schema, mode="ignore", partition_by=[col])
+            DeltaTable.create(
+                self.table_uri(spec),
+                schema,
+                mode="ignore",
+                partition_by=[col],
+                storage_options=self._options(),
+            )
         self.table(spec).create_write_transaction(
             [f.add_action() for f in files],
             mode="overwrite",
@@ -312,6 +359,8 @@ class Lake:
         """
         if not spec.partition_by or not self.exists(spec):
             return 0
+        if self.remote:
+            return self._remove_remote_orphans(spec, partition, min_age_seconds)
         folder = self.path(spec) / f"{spec.partition_by}={_partition_text(partition)}"
         if not folder.is_dir():
             return 0
@@ -324,16 +373,45 @@ class Lake:
                 removed += 1
         return removed
 
+    def _remove_remote_orphans(self, spec: TableSpec, partition: object, min_age_seconds: float) -> int:
+        from pyarrow.fs import FileSelector, FileType
+
+        fs, folder_rel = self._fs(), f"{spec.partition_by}={_partition_text(partition)}"
+        infos = fs.get_file_info(FileSelector(self._remote_key(spec, folder_rel), allow_not_found=True))
+        referenced = self._referenced_paths(spec)
+        now, removed = time.time(), 0
+        for info in infos:
+            rel = f"{folder_rel}/{info.base_name}"
+            age = now - (info.mtime.timestamp() if info.mtime else now)
+            if info.type == FileType.File and rel not in referenced and age >= min_age_seconds:
+                fs.delete_file(info.path)
+                removed += 1
+        return removed
+
+    def _log_texts(self, spec: TableSpec) -> Iterator[str]:
+        """The JSON commit files of the table's log (those not yet removed by log cleanup)."""
+        if not self.remote:
+            for log in (self.path(spec) / "_delta_log").glob("*.json"):
+                yield log.read_text(encoding="utf-8")
+            return
+        from pyarrow.fs import FileSelector
+
+        fs = self._fs()
+        for info in fs.get_file_info(FileSelector(self._remote_key(spec, "_delta_log"))):
+            if info.base_name.endswith(".json"):
+                with fs.open_input_stream(info.path) as f:
+                    yield f.read().decode("utf-8")
+
     def _referenced_paths(self, spec: TableSpec) -> set[str]:
         """Every data file path an `add` of the table's log (commits since the last checkpoint, plus the
         current files) ever named."""
         from urllib.parse import unquote
 
         refs = {unquote(p) for p in self.table(spec).file_uris()}
-        root = str(self.path(spec).resolve())
+        root = self.table_uri(spec) if self.remote else str(self.path(spec).resolve())
         refs = {p[len(root) + 1 :] if p.startswith(root) else p for p in refs}
-        for log in (self.path(spec) / "_delta_log").glob("*.json"):
-            for line in log.read_text(encoding="utf-8").splitlines():
+        for text in self._log_texts(spec):
+            for line in text.splitlines():
                 if '"add"' in line or '"remove"' in line:
                     action = json.loads(line)
                     entry = action.get("add") or action.get("remove")

@@ -1,0 +1,59 @@
+"""The cost of one Dagster event: SQLite (embedded profile) vs PostgreSQL (server profile).
+
+Writes N runless asset materializations into a fresh instance of each profile (the same event a run's
+materialization writes) and reports milliseconds per event. Usage:
+    python -m bench.dagster_events [N]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from warehouse.settings import load_settings
+
+
+def per_event_ms(profile: str, n: int, home: Path) -> float:
+    from dagster import AssetMaterialization, DagsterInstance
+
+    env = dict(os.environ) | {"LAKEHOUSE_HOME": str(home), "LAKEHOUSE_PROFILE": profile}
+    env.pop("LAKEHOUSE_PG_URL", None)
+    s = load_settings(env)
+    s.prepare()
+    instance = DagsterInstance.from_config(str(s.dagster_home))
+    try:
+        instance.report_runless_asset_event(AssetMaterialization("warmup"))
+        start = time.perf_counter()
+        for i in range(n):
+            instance.report_runless_asset_event(AssetMaterialization("probe", metadata={"i": i}))
+        return (time.perf_counter() - start) / n * 1000
+    finally:
+        instance.dispose()
+        if s.server:
+            _drop(s.pg_database_url)
+
+
+def _drop(url: str) -> None:
+    import psycopg2
+
+    base, name = url.rsplit("/", 1)
+    con = psycopg2.connect(base + "/postgres")
+    con.autocommit = True
+    with con.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    con.close()
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 500
+    with tempfile.TemporaryDirectory(prefix="lakehouse-events-") as tmp:
+        for profile in ("embedded", "server"):
+            ms = per_event_ms(profile, n, Path(tmp) / profile)
+            print(f"{profile:9s} {n} events: {ms:.2f} ms/event")
+
+
+if __name__ == "__main__":
+    main()
