@@ -29,7 +29,7 @@ test: setup
 	$(BIN)/pytest
 
 # Long randomized runs: >= 20 kill -9 trials that must converge (tests marked `soak`).
-soak: setup
+soak: setup chromium
 	$(BIN)/pytest -m soak -s -p no:cacheprovider
 
 # The browser test drives Debian's Chromium (never a downloaded browser).
