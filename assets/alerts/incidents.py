@@ -84,10 +84,11 @@ def rejected_files(files: pl.DataFrame) -> list[Incident]:
 
 
 def sync_problems(ledger: pl.DataFrame, *, now: dt.datetime, overdue_after: dt.timedelta) -> list[Incident]:
-    """Per period, the latest batch: failed, or sent/pending without acknowledgement for too long."""
+    """Per node, channel and period, the latest batch: failed, or sent/pending without acknowledgement too long."""
     if ledger.is_empty():
         return []
-    latest = ledger.sort("version").group_by("period", maintain_order=True).last().sort("period")
+    target = [c for c in ("node", "channel") if c in ledger.columns]
+    latest = ledger.sort("version").group_by([*target, "period"], maintain_order=True).last().sort("period")
     out = []
     for r in latest.iter_rows(named=True):
         if r["status"] == "failed":

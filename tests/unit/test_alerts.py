@@ -176,7 +176,7 @@ def _province(lake: Lake) -> None:
         run_id="t",
     )
     lake.overwrite(FEED_STATUS, _feed("late"), run_id="t")
-    batch = {"version": 1, "attempts": 5, "rows": 10, "node": "http://127.0.0.1:1"}
+    batch = {"version": 1, "attempts": 5, "rows": 10, "node": "http://127.0.0.1:1", "channel": "national"}
     lake.append(
         SYNC_LEDGER,
         _frame(
@@ -270,7 +270,14 @@ def test_each_table_kind_alerts_once_then_resolves_on_both_channels(tmp_path, ro
         _frame(
             SYNC_LEDGER,
             [
-                {"batch_id": b, "period": p, "version": 1, "status": "acknowledged"}
+                {
+                    "batch_id": b,
+                    "period": p,
+                    "version": 1,
+                    "status": "acknowledged",
+                    "node": "http://127.0.0.1:1",
+                    "channel": "national",
+                }
                 for b, p in (("b-1105", "2026-11-05"), ("b-1106", "2026-11-06"))
             ],
         ),
