@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from assets.sync.keys import sync_key
+from assets.sync.keys import demo_key
 from tests.e2e.test_sync_cli import CliNode, cli, env_for
 from tests.e2e.test_sync_node import DAYS, KEY, NodeProcess, Province, config
 from warehouse.catalog import build_directory
@@ -37,7 +37,7 @@ def home_with(root: Path, days: list[dt.date]) -> Province:
     province = Province(root)
     province.build_all(days)
     refresh_views(root / "warehouse.duckdb", province.lake)
-    sync_key(root)
+    demo_key(root)
     return province
 
 
@@ -77,7 +77,7 @@ def test_a_moved_home_sends_its_own_figures_through_the_dagster_asset(tmp_path):
     shutil.copytree(tmp_path / "original", tmp_path / "moved")
     moved = Province(tmp_path / "moved")
     moved.build_day(DAYS[0], revision=9)
-    key = sync_key(tmp_path / "moved")
+    key = demo_key(tmp_path / "moved")  # the key the CLI uses: os.environ may hold another home's
     node = NodeProcess(tmp_path / "node", key.node_keys()).start().wait_up()
     try:
         result = materialize(
@@ -104,7 +104,7 @@ def test_a_new_node_starts_from_nothing_and_the_cli_says_what_it_will_send(tmp_p
     home = tmp_path / "home"
     province = home_with(home, DAYS[:2])
     first = CliNode(home).start().wait_up()
-    second = NodeProcess(tmp_path / "second", sync_key(home).node_keys()).start().wait_up()
+    second = NodeProcess(tmp_path / "second", demo_key(home).node_keys()).start().wait_up()
     try:
         out = cli(home, "sync", "--until", DAYS[1].isoformat(), "--node", first.url)
         assert out.returncode == 0 and out.stdout.count("acknowledged") == 2, out.stdout
