@@ -70,14 +70,18 @@ def day_build_asset(after: Sequence[AssetKey]):
     """The last asset of daily_job: records the day as built once every asset in `after` materialized."""
 
     @asset(**spec_kwargs(DAY_BUILD), partitions_def=daily_local, deps=list(after))
-    def catalog_day_build(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    def catalog_day_build(
+        context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+    ) -> MaterializeResult:
         """The day is built: every table of daily_job committed this day in this run.
 
-        No warehouse refresh here (one less step per day): catalog_job's refresh adds the view.
+        The serving files are refreshed here, once per run, not after each asset: a refresh rewrites
+        every role's file, and a reader that needs the newest state refreshes on opening anyway.
         """
         day = dt.date.fromisoformat(context.partition_key)
         row = day_build_row(day, context.run_id, _run_started_at(context), dt.datetime.now(dt.UTC))
         version = lake.lake.upsert(DAY_BUILD, row, run_id=context.run_id)
+        warehouse.refresh(lake.lake)
         return MaterializeResult(metadata={"delta_version": version, "tables_after": len(after)})
 
     return catalog_day_build

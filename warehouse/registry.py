@@ -37,6 +37,9 @@ class TableSpec:
     partition_by: str | None = None
     key: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
+    # Columns that say who wrote a row and when, not what it holds: an upsert whose rows differ only in
+    # these commits nothing, so a re-run with nothing new leaves the table's version where it was.
+    record_columns: tuple[str, ...] = ()
 
     @property
     def layer(self) -> str:
@@ -645,6 +648,7 @@ RECONCILIATION = TableSpec(
         ("run_id", pl.String, "Run that built the partition"),
         ("built_at", UTC_TS, "When"),
     ),
+    record_columns=("run_id", "built_at"),
 )
 
 QUALITY_RESULTS = TableSpec(
@@ -667,6 +671,7 @@ QUALITY_RESULTS = TableSpec(
         ("run_id", pl.String, "Run"),
         ("checked_at", UTC_TS, "When"),
     ),
+    record_columns=("run_id", "checked_at"),
 )
 
 QUALITY_SCORECARD = TableSpec(

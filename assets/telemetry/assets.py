@@ -59,7 +59,9 @@ def ingest_telemetry(context: AssetExecutionContext, lake: LakeResource, warehou
         gx_home=settings.gx_home,
         context={"run_id": context.run_id, "today": today},
     )
-    lake.lake.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
+    # a run that saw no file must not overwrite today's record of the files it did see
+    if result.files.height:
+        lake.lake.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
     warehouse.refresh(lake.lake)
     days = [d.isoformat() for d in result.days_touched]
     yield MaterializeResult(
@@ -142,11 +144,10 @@ def build_telemetry_day(context: AssetExecutionContext, lake: LakeResource, ware
     )
     if not silver_gate.passed_blocking:
         context.log.warning(f"{day}: silver failed a blocking check; energy and equipment themes not rebuilt")
-        warehouse.refresh(store)
+        warehouse.refresh(store)  # day_build will not run: show the quarantine to the engineers now
         return
     versions |= commit_day(store, build, (ENERGY_DAILY, EQUIPMENT_DAILY), run_id=run_id)
     energy_gate, equipment_gate = gate_themes_day(store, settings, build, run_id=run_id)
-    warehouse.refresh(store)
     yield from (
         r for r in theme_results(build, versions, energy_gate, equipment_gate) if r.asset_key in selected
     )

@@ -1,7 +1,6 @@
 """Real Dagster runs over a simulated province: results match the simulator's ground truth exactly."""
 
 import polars as pl
-import pytest
 
 from tests.integration.conftest import sql, truth
 
@@ -129,10 +128,6 @@ def test_registry_quarantine_matches_ground_truth_per_reason(home):
     )
 
 
-@pytest.mark.xfail(
-    reason="catalog_job re-runs on a no-op materialize since the catalog build record (issue 12): see the note",
-    strict=False,
-)
 def test_rerun_with_nothing_new_changes_nothing(home):
     from orchestration.cli import run_pending
     from warehouse.registry import TABLES
@@ -140,8 +135,7 @@ def test_rerun_with_nothing_new_changes_nothing(home):
     from warehouse.storage import Lake
 
     lake = Lake(settings().lake)
-    # catalog.quality_results is the check log: every ingest run records its freshness evaluation
-    before = {name: lake.version(spec) for name, spec in TABLES.items() if name != "catalog.quality_results"}
+    before = {name: lake.version(spec) for name, spec in TABLES.items()}
     summary = run_pending(progress=False)
     assert summary["days"] == [] and summary["failed"] == []
     after = {name: lake.version(TABLES[name]) for name in before}
