@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 from warehouse.domain import KGCE_PER_UNIT
 
 # Defaults of the landing settings (also the defaults of the plain functions that take them).
+LATE_WATERMARK_DAYS = 7  # a reading landing later than this after its day is quarantined as late_beyond_watermark
 FUTURE_TOLERANCE = dt.timedelta(minutes=60)
 IN_PROGRESS_MAX_AGE = dt.timedelta(hours=24)
 
@@ -242,7 +243,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ) if env is None else env
     return Settings(
         home=Path(env.get("LAKEHOUSE_HOME", ".lakehouse")).resolve(),
-        late_watermark_days=int(env.get("LAKEHOUSE_LATE_WATERMARK_DAYS", "7")),
+        late_watermark_days=int(env.get("LAKEHOUSE_LATE_WATERMARK_DAYS", LATE_WATERMARK_DAYS)),
         partitions_start=dt.date.fromisoformat(env.get("LAKEHOUSE_PARTITIONS_START", "2025-01-01")),
         natural_gas_kgce_per_m3=float(
             env.get("LAKEHOUSE_NATURAL_GAS_KGCE_PER_M3", KGCE_PER_UNIT["natural_gas"])

@@ -13,7 +13,7 @@ from assets.resources import LakeResource, WarehouseResource
 from assets.telemetry.ingest import ingest_landing
 from assets.telemetry.shards import DayBuild, build_day, commit_day, day_bronze_rows, shard_count
 from quality.checks import Evaluation, checks_for, evaluate
-from warehouse.domain import TIMEZONE
+from warehouse.domain import COMPLETE_DAY_SHARE, TIMEZONE
 from warehouse.registry import (
     BRONZE_TELEMETRY,
     ENERGY_DAILY,
@@ -208,7 +208,9 @@ def theme_results(
             "natural_gas_m3": float(df["natural_gas_m3"].sum() or 0.0),
             "coal_t": float(df["coal_t"].sum() or 0.0),
             "completeness_pct_mean": float(df["completeness_pct"].mean() or 0.0),
-            "equipment_complete_share": float((df["completeness_pct"] >= 90).mean() or 0.0),
+            "equipment_complete_share": float(
+                (df["completeness_pct"] >= COMPLETE_DAY_SHARE * 100).mean() or 0.0
+            ),
             "enterprises_reporting": df["uscc"].n_unique(),
             **shard_metadata(build),
             "delta_version": versions[ENERGY_DAILY.name],
