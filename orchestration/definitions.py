@@ -9,6 +9,7 @@ from dagster import Definitions, EnvVar, load_assets_from_modules
 import assets.catalog.assets as catalog_assets
 import assets.energy_report.assets as energy_report_assets
 import assets.enterprise.assets as enterprise_assets
+import assets.housekeeping.assets as housekeeping_assets
 import assets.industry.assets as industry_assets
 import assets.production.assets as production_assets
 import assets.sync.assets as sync_assets
@@ -27,6 +28,8 @@ from orchestration.jobs import (
     daily_job,
     daily_schedule,
     dirty_days_sensor,
+    housekeeping_job,
+    housekeeping_schedule,
     ingest_job,
     ingest_schedule,
     landing_sensor,
@@ -48,6 +51,7 @@ ALL_ASSETS = [
             sync_assets,
             production_assets,
             industry_assets,
+            housekeeping_assets,
         ]
     ),
     *BUILD_RECORD_ASSETS,
@@ -74,8 +78,8 @@ def resources() -> dict:
 
 defs = Definitions(
     assets=ALL_ASSETS,
-    jobs=[ingest_job, daily_job, catalog_job, sync_job],
-    schedules=[ingest_schedule, daily_schedule, sync_schedule],
+    jobs=[ingest_job, daily_job, catalog_job, sync_job, housekeeping_job],
+    schedules=[ingest_schedule, daily_schedule, sync_schedule, housekeeping_schedule],
     sensors=[landing_sensor, dirty_days_sensor, catalog_sensor, alert_sensor, run_failure_alert],
     resources=resources(),
 )
