@@ -1,7 +1,5 @@
 """The housekeeping asset: its body calls `housekeep_home` and reports; housekeeping_job runs it nightly."""
 
-from __future__ import annotations
-
 import datetime as dt
 
 from dagster import AssetExecutionContext, AssetObservation, MaterializeResult, MetadataValue, asset
