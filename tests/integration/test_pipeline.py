@@ -241,3 +241,23 @@ def test_industry_libraries_are_built_per_day_and_reconcile_with_energy(home):
     assert monthly.height > 0 and abs(monthly["energy_tce"].sum() - total) < 1e-6 * total
     catalog = set(sql("select table_name from catalog.dataset")["table_name"])
     assert {f"industry.{lib}" for lib in INDUSTRY_LIBRARIES} | {"industry.library_monthly"} <= catalog
+
+
+def test_feed_status_matches_the_simulators_silent_and_late_enterprises(home):
+    """catalog.feed_status's function at the simulator's instant names exactly its silent and late feeds."""
+    import datetime as dt
+
+    from assets.catalog.feeds import lake_feed_status
+    from warehouse.settings import settings
+    from warehouse.storage import Lake
+
+    feeds = truth(home)["feeds"]
+    s = settings()
+    assert s.feed_cadence.total_seconds() / 60 == feeds["cadence_minutes"]
+    assert s.feed_silent_after.total_seconds() / 3600 == feeds["silent_hours"]
+    status = lake_feed_status(Lake(s.lake), s, now=dt.datetime.fromisoformat(feeds["at"]))
+    by = {k: sorted(status.filter(pl.col("status") == k)["uscc"]) for k in ("silent", "late", "on_time")}
+    assert feeds["silent"] and feeds["late"]
+    assert by["silent"] == feeds["silent"]
+    assert by["late"] == feeds["late"]
+    assert len(by["on_time"]) == feeds["on_time"]
