@@ -21,6 +21,7 @@ from assets.resources import LakeResource, LineageResource, WarehouseResource, l
 from assets.sync.assets import NationalNodeResource
 from assets.sync.keys import KEY_ENV, KEY_ID_ENV, NODE_URL_ENV, export_sync_env
 from orchestration.alerts import alert_sensor, run_failure_alert
+from orchestration.freshness import feeds_on_time
 from orchestration.jobs import (
     BUILD_RECORD_ASSETS,
     catalog_job,
@@ -78,8 +79,15 @@ def resources() -> dict:
 
 defs = Definitions(
     assets=ALL_ASSETS,
+    asset_checks=[feeds_on_time],
     jobs=[ingest_job, daily_job, catalog_job, sync_job, housekeeping_job],
     schedules=[ingest_schedule, daily_schedule, sync_schedule, housekeeping_schedule],
-    sensors=[landing_sensor, dirty_days_sensor, catalog_sensor, alert_sensor, run_failure_alert],
+    sensors=[
+        landing_sensor,
+        dirty_days_sensor,
+        catalog_sensor,
+        alert_sensor,
+        run_failure_alert,
+    ],
     resources=resources(),
 )

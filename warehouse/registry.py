@@ -6,6 +6,7 @@ declarations; a table that is not here does not exist.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import polars as pl
 from warehouse.domain import DATA_DOMAINS, DCMM_DOMAINS, GRADES, INDUSTRY_LIBRARIES
 
 UTC_TS = pl.Datetime("us", "UTC")
+DAILY = dt.timedelta(hours=26)  # built once a local day (01:00-01:30 local), with two hours' slack
 LAYERS = ("bronze", "silver", "theme", "industry", "quarantine", "catalog")
 
 
@@ -40,6 +42,9 @@ class TableSpec:
     # Columns analysts filter and group on: the nightly housekeeping Z-orders a partition's files by them
     # when it rewrites them (compaction), so readers skip row groups by their statistics.
     cluster_by: tuple[str, ...] = ()
+    # How often the table is expected to change: the Dagster UI flags it stale (freshness policy) when
+    # its last materialization is older. None: no expectation (built on demand).
+    fresh_within: dt.timedelta | None = None
 
     @property
     def layer(self) -> str:
@@ -82,6 +87,7 @@ BRONZE_TELEMETRY = TableSpec(
     owner="data-engineering",
     partition_by="landing_date",
     key=("content_hash", "line_no"),
+    fresh_within=DAILY,
     columns=_cols(
         ("landing_date", pl.Date, "Local (Asia/Shanghai) date the file landed (its modification time)"),
         (
@@ -254,6 +260,7 @@ SILVER_TELEMETRY = TableSpec(
     grade=2,
     owner="data-engineering",
     partition_by="day",
+    fresh_within=DAILY,
     key=("equipment_id", "metric", "ts_utc"),
     columns=_cols(
         ("day", pl.Date, "Local day (Asia/Shanghai) of the reading"),
@@ -303,6 +310,7 @@ ENERGY_DAILY = TableSpec(
     grade=2,
     owner="energy-theme",
     partition_by="day",
+    fresh_within=DAILY,
     key=("day", "equipment_id"),
     cluster_by=("city_code", "industry_code"),
     columns=_cols(
@@ -337,6 +345,7 @@ EQUIPMENT_DAILY = TableSpec(
     grade=1,
     owner="equipment-theme",
     partition_by="day",
+    fresh_within=DAILY,
     key=("day", "equipment_id"),
     cluster_by=("uscc", "equipment_type"),
     columns=_cols(

@@ -261,3 +261,15 @@ def test_feed_status_matches_the_simulators_silent_and_late_enterprises(home):
     assert by["silent"] == feeds["silent"]
     assert by["late"] == feeds["late"]
     assert len(by["on_time"]) == feeds["on_time"]
+
+
+def test_feeds_on_time_check_warns_with_the_late_and_silent_feeds(home):
+    """catalog_job ran the asset check: the simulated feeds are weeks old by now, so every one is silent."""
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        key = dg.AssetCheckKey(dg.AssetKey(["catalog", "feed_status"]), "feeds_on_time")
+        record = instance.get_latest_asset_check_evaluation_record(key)
+    evaluation = record.event.dagster_event.event_specific_data
+    assert evaluation.passed is False and evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert evaluation.metadata["feeds/silent"].value == truth(home)["master"]["enterprises"]
