@@ -2,7 +2,14 @@
 
 import datetime as dt
 
-from dagster import AssetExecutionContext, AssetObservation, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetObservation,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from assets.housekeeping.housekeep import housekeep_home
 from assets.metadata import spec_kwargs
@@ -20,22 +27,9 @@ def catalog_housekeeping(context: AssetExecutionContext, lake: LakeResource) -> 
         lake.lake, lake.settings, context.instance, run_id=context.run_id, now=dt.datetime.now(dt.UTC)
     )
     version = lake.lake.append(HOUSEKEEPING, done.rows(context.run_id), run_id=context.run_id)
-    for r in done.tables:
-        after = r.after or r.before
-        context.log_event(
-            AssetObservation(
-                asset_key=TABLES[r.table].asset_key,
-                metadata={
-                    "housekeeping/live_files": after.live_files,
-                    "housekeeping/disk_files": after.disk_files,
-                    "housekeeping/disk_bytes": after.disk_bytes,
-                    "housekeeping/before": MetadataValue.text(
-                        f"{r.before.live_files} live / {r.before.disk_files} on disk, {r.before.disk_bytes:,} bytes"
-                    ),
-                    **({"housekeeping/error": r.error} if r.error else {}),
-                },
-            )
-        )
+    defined = context.repository_def.asset_graph.get_all_asset_keys()  # run logs are tables, not assets
+    for r in (r for r in done.tables if AssetKey(TABLES[r.table].asset_key) in defined):
+        context.log_event(AssetObservation(asset_key=TABLES[r.table].asset_key, metadata=r.observation()))
         if r.error:
             context.log.warning(f"housekeeping left {r.table} as it was: {r.error}")
     metadata = done.metadata()

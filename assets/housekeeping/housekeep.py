@@ -72,6 +72,18 @@ class TableHousekeeping:
     log_files_removed: int = 0
     error: str | None = None
 
+    def observation(self) -> dict:
+        """What the table's own asset page shows after a housekeeping run (plotted over nights)."""
+        after, before = self.after or self.before, self.before
+        return {
+            "housekeeping/live_files": after.live_files,
+            "housekeeping/disk_files": after.disk_files,
+            "housekeeping/disk_bytes": after.disk_bytes,
+            "housekeeping/before": f"{before.live_files} live files, {before.disk_files} on disk, "
+            f"{before.disk_bytes:,} bytes",
+            **({"housekeeping/error": self.error} if self.error else {}),
+        }
+
     def row(self, run_id: str, retention_hours: float) -> dict:
         after = self.after or self.before
         return {
