@@ -34,6 +34,8 @@ from warehouse.registry import TableSpec
 WRITE_BATCH_ROWS = 1 << 20
 COMPACT_TARGET_BYTES = 128 << 20  # compaction writes files of about this size
 SMALL_FILE_BYTES = 32 << 20  # a partition with two or more files below this is compacted
+# Commits that rewrite or delete files without changing a row (housekeeping's).
+LAYOUT_OPERATIONS = frozenset({"OPTIMIZE", "VACUUM START", "VACUUM END"})
 
 
 class SchemaMismatch(ValueError):
@@ -587,6 +589,21 @@ class Lake:
         return self.table(spec).history(1)[0]
 
     # ---- maintenance: compaction, VACUUM, checkpoints (the nightly housekeeping) ---------------
+    def data_changed(self, spec: TableSpec, since: int) -> bool:
+        """Whether any commit after version `since` changed rows (not only compaction or VACUUM).
+
+        True when the history does not reach back to `since` (log entries expired) or `since` is ahead.
+        """
+        current = self.version(spec)
+        if current is None or current == since:
+            return current != since
+        if current < since:
+            return True
+        history = self.table(spec).history(current - since)
+        if len(history) < current - since:
+            return True
+        return any(h.get("operation") not in LAYOUT_OPERATIONS for h in history)
+
     def live_files(self, spec: TableSpec) -> pl.DataFrame:
         """The current version's data files: path, size_bytes and the partition value (text) if any."""
         schema = {"path": pl.String, "size_bytes": pl.Int64, "partition": pl.String}

@@ -191,3 +191,28 @@ def test_a_negative_or_unreadable_retention_is_refused(value):
 
     with pytest.raises(SettingsError, match="LAKEHOUSE_VACUUM_RETENTION_HOURS"):
         load_settings({"LAKEHOUSE_VACUUM_RETENTION_HOURS": value})
+
+
+def test_housekeeping_commits_do_not_make_the_catalog_stale(tmp_path):
+    from assets.build_record import catalog_build_rows, catalog_stale, input_versions
+    from warehouse.registry import CATALOG_BUILD, RECONCILIATION
+
+    lake = Lake(tmp_path)
+    now = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
+
+    def reconciled(i: int) -> pl.DataFrame:
+        row = {"table_name": "silver.telemetry", "partition": f"2026-11-{i + 1:02d}", "landed": 1, "clean": 1}
+        row |= {"quarantined": 0, "duplicates": 0, "run_id": f"r{i}", "built_at": now}
+        return pl.DataFrame([row], schema=RECONCILIATION.schema)
+
+    for i in range(4):
+        lake.append(RECONCILIATION, reconciled(i), run_id=f"r{i}")
+    versions = input_versions(lake, [RECONCILIATION])
+    lake.upsert(CATALOG_BUILD, catalog_build_rows(versions, "catalog", now), run_id="catalog")
+    assert not catalog_stale(lake, [RECONCILIATION])
+
+    report = housekeep_table(lake, RECONCILIATION, retention_hours=0, run_id="hk")
+    assert report.files_compacted == 4 and report.after.version > versions[RECONCILIATION.name]
+    assert not catalog_stale(lake, [RECONCILIATION])  # rows unchanged: the catalog still reflects them
+    lake.append(RECONCILIATION, reconciled(9), run_id="r9")
+    assert catalog_stale(lake, [RECONCILIATION])
