@@ -50,12 +50,22 @@ def catalog_build_rows(versions: dict[str, int | None], run_id: str, built_at: d
 
 
 def catalog_stale(lake: Lake, inputs: Sequence[TableSpec]) -> bool:
-    """True when catalog_job never finished, or an input table has a version it did not build from."""
+    """True when catalog_job never finished, or an input table changed rows since the version it built from.
+
+    Housekeeping's commits (compaction, VACUUM) move a version without changing a row: not stale.
+    """
     built = lake.read(CATALOG_BUILD)
     if built.is_empty():
         return True
     recorded = dict(built.select("table_name", "delta_version").iter_rows())
-    return any(recorded.get(name, -1) != version for name, version in input_versions(lake, inputs).items())
+    current = input_versions(lake, inputs)
+    moved = [spec for spec in inputs if recorded.get(spec.name, -1) != current[spec.name]]
+    return any(
+        current[spec.name] is None
+        or recorded.get(spec.name) is None
+        or lake.data_changed(spec, recorded[spec.name])
+        for spec in moved
+    )
 
 
 def _run_started_at(context: AssetExecutionContext) -> dt.datetime:

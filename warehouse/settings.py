@@ -86,6 +86,11 @@ class Settings:
     pg_url: str = ""  # server profile: Dagster's PostgreSQL (default: a database per home on loopback)
     max_runs: int = 8  # server profile: runs at once in the queue
     max_daily_runs: int = 4  # ... of which daily_job runs (sync_job: always one at a time)
+    # Housekeeping (nightly housekeeping_job): VACUUM keeps every file a version of the last this-many
+    # hours needs (time travel within it; longer than any query or build runs). Delta's default: 7 days.
+    vacuum_retention_hours: float = 168.0
+    run_retention_days: float = 90.0  # Dagster runs (and their event logs) older than this are deleted
+    gx_results_retention_days: float = 30.0  # GX validation results and their Data Docs pages, likewise
 
     @property
     def landing(self) -> Path:
@@ -178,6 +183,9 @@ class Settings:
             "LAKEHOUSE_PROFILE": self.profile,
             "LAKEHOUSE_MAX_RUNS": str(self.max_runs),
             "LAKEHOUSE_MAX_DAILY_RUNS": str(self.max_daily_runs),
+            "LAKEHOUSE_VACUUM_RETENTION_HOURS": repr(self.vacuum_retention_hours),
+            "LAKEHOUSE_RUN_RETENTION_DAYS": repr(self.run_retention_days),
+            "LAKEHOUSE_GX_RESULTS_RETENTION_DAYS": repr(self.gx_results_retention_days),
             "DAGSTER_HOME": str(self.dagster_home),
         } | (
             {
@@ -276,7 +284,20 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         pg_url=env.get("LAKEHOUSE_PG_URL", ""),
         max_runs=int(env.get("LAKEHOUSE_MAX_RUNS", "8")),
         max_daily_runs=int(env.get("LAKEHOUSE_MAX_DAILY_RUNS", "4")),
+        vacuum_retention_hours=_at_least_zero(env, "LAKEHOUSE_VACUUM_RETENTION_HOURS", "168"),
+        run_retention_days=_at_least_zero(env, "LAKEHOUSE_RUN_RETENTION_DAYS", "90"),
+        gx_results_retention_days=_at_least_zero(env, "LAKEHOUSE_GX_RESULTS_RETENTION_DAYS", "30"),
     )
+
+
+def _at_least_zero(env: dict[str, str], name: str, default: str) -> float:
+    try:
+        value = float(env.get(name, default))
+    except ValueError:
+        raise SettingsError(f"{name}={env.get(name)!r}: expected a number") from None
+    if not value >= 0:
+        raise SettingsError(f"{name}={value!r}: expected a number >= 0")
+    return value
 
 
 def _profile(value: str) -> str:

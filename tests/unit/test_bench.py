@@ -22,6 +22,7 @@ def test_tiny_bench_engines_agree_and_results_written(tmp_path):
         analyst=False,
         sync_runs=0,
         sqlserve=False,
+        housekeeping=False,
         plot=False,
     )
     (size,) = result["sizes"]
@@ -67,6 +68,10 @@ def test_tiny_bench_every_phase_runs_and_is_reported(tmp_path):
     assert sync["status"] == "ok" and sync["rows"] > 0 and sync["bytes"] > 0
     assert sync["round_trip_ms"]["p50_ms"] > 0 and sync["current_version"] == sync["versions_at_node"] == 3
     assert "National sync round-trip" in md.read_text() and "Not measured" not in md.read_text()
+    hk = saved["housekeeping"]
+    assert hk["status"] == "ok" and hk["usage"]["before"]["live_files"] == 4 * 7
+    assert hk["usage"]["after"]["live_files"] == hk["usage"]["after"]["disk_files"] == 7
+    assert "Housekeeping: analyst queries before and after compaction" in md.read_text()
 
 
 def test_compare_outputs_flags_a_difference(tmp_path):
