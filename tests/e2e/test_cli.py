@@ -24,11 +24,9 @@ def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("cli")
-    run(home, "generate", "--enterprises", "6", "--days", "2", "--seed", "3")
-    run(home, "materialize")
-    return home
+def home(province_copy):
+    """A copy of the session's built province (tests/e2e/conftest.py)."""
+    return province_copy
 
 
 def test_sql_answers_in_table_csv_and_json(home):

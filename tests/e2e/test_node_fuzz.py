@@ -29,7 +29,9 @@ from national_node.keys import KeyRing, parse_keys
 from tests.e2e.test_sync_node import KEY, READER, READER_KEY, NodeProcess
 from tests.unit.test_sync_node import batch
 
-pytestmark = pytest.mark.e2e
+# soak: schemathesis parametrizes per operation only outside pytest-xdist (under `make test`'s workers it
+# fuzzes /health alone); `make soak` runs it in one process.
+pytestmark = [pytest.mark.e2e, pytest.mark.soak]
 
 MAX_EXAMPLES = int(os.environ.get("NODE_FUZZ_EXAMPLES", "40"))  # per operation and generation mode
 _node: dict[str, NodeProcess] = {}

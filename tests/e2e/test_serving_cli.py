@@ -40,11 +40,9 @@ print([c.execute(q).fetchone()[0] for c in cons], flush=True)
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("serving")
-    run(home, "generate", "--enterprises", "6", "--days", "2", "--seed", "3")
-    run(home, "materialize")
-    return home
+def home(province_copy):
+    """A copy of the session's built province (tests/e2e/conftest.py)."""
+    return province_copy
 
 
 def sql_json(home: Path, query: str, *extra: str) -> list[dict]:

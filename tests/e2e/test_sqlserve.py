@@ -62,14 +62,8 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    home = tmp_path_factory.mktemp("sqlserve")
-    prebuilt = os.environ.get("LAKEHOUSE_TEST_PREBUILT_HOME")  # a materialized home to copy (debugging)
-    if prebuilt:
-        shutil.copytree(prebuilt, home, dirs_exist_ok=True, ignore=shutil.ignore_patterns("secrets", "logs"))
-    else:
-        run(home, "generate", "--enterprises", "6", "--days", "2")
-        run(home, "materialize")
+def server(province_copy):
+    home = province_copy  # the session's built province (tests/e2e/conftest.py)
     run(home, "users", "add", "ana", "--password-stdin", stdin=PASSWORDS["ana"] + "\n")
     run(home, "users", "add", "ana2", "--password-stdin", stdin=PASSWORDS["ana2"] + "\n")
     run(home, "users", "add", "stew", "--role", "steward", "--password-stdin", stdin=PASSWORDS["stew"] + "\n")
