@@ -85,6 +85,8 @@ class Settings:
     pg_url: str = ""  # server profile: Dagster's PostgreSQL (default: a database per home on loopback)
     max_runs: int = 8  # server profile: runs at once in the queue
     max_daily_runs: int = 4  # ... of which daily_job runs (sync_job: always one at a time)
+    identifier_node: str = "137"  # the province's secondary identifier node: handles 88.<node>.<uscc>/...
+    resolver_flush_s: float = 5.0  # `lakehouse resolver serve`: resolution counts committed this often
 
     @property
     def landing(self) -> Path:
@@ -177,6 +179,7 @@ class Settings:
             "LAKEHOUSE_PROFILE": self.profile,
             "LAKEHOUSE_MAX_RUNS": str(self.max_runs),
             "LAKEHOUSE_MAX_DAILY_RUNS": str(self.max_daily_runs),
+            "LAKEHOUSE_IDENTIFIER_NODE": self.identifier_node,
             "DAGSTER_HOME": str(self.dagster_home),
         } | (
             {
@@ -275,7 +278,17 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         pg_url=env.get("LAKEHOUSE_PG_URL", ""),
         max_runs=int(env.get("LAKEHOUSE_MAX_RUNS", "8")),
         max_daily_runs=int(env.get("LAKEHOUSE_MAX_DAILY_RUNS", "4")),
+        identifier_node=_identifier_node(env.get("LAKEHOUSE_IDENTIFIER_NODE", "137")),
+        resolver_flush_s=float(env.get("LAKEHOUSE_RESOLVER_FLUSH_S", "5")),
     )
+
+
+def _identifier_node(value: str) -> str:
+    if not re.fullmatch(r"[0-9]{1,8}", value):
+        raise SettingsError(
+            f"LAKEHOUSE_IDENTIFIER_NODE must be 1-8 digits (the secondary node code), not {value!r}"
+        )
+    return value
 
 
 def _profile(value: str) -> str:
