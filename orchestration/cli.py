@@ -17,6 +17,7 @@ from rich.text import Text
 from typer._click import exceptions as click  # typer 0.29 bundles click: the errors it raises
 
 from orchestration.cli_collect import collect_app, simulate_app
+from orchestration.cli_graph import graph_app, resolver_app
 from orchestration.cli_objectstore import objectstore_app
 from orchestration.cli_ops import feeds
 from orchestration.cli_server import server_app
@@ -468,6 +469,8 @@ app.add_typer(simulate_app, name="simulate")
 app.command("feeds")(feeds)
 app.add_typer(objectstore_app, name="objectstore")
 app.add_typer(server_app, name="server")
+app.add_typer(graph_app, name="graph")
+app.add_typer(resolver_app, name="resolver")
 
 
 def _directory():

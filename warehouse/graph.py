@@ -3,7 +3,10 @@
 The supply chain is the `supplies` edges between enterprises (supplier -> buyer; optionally also
 `trades_with`, seller -> buyer of data products), valid at a day (default: today, so closed edges drop out).
 Walks are recursive CTEs that carry (node, hops) and UNION away repeats, so each level holds each
-node at most once and a walk costs O(hops x edges) whatever the cycles; MAX_HOPS bounds a closure (a
+node at most once and a walk costs O(hops x edges) whatever the cycles. The edge set is a MATERIALIZED
+CTE: inlined into the recursive step, DuckDB 1.5.5 dropped rows of some levels at random under its
+parallel execution (5 of 60 three-hop walks on the test province; 0 of 450 materialized, checked by
+tests/unit/test_graph.py's repeated walk); MAX_HOPS bounds a closure (a
 supply chain longer than that is cut there, and says so in the result's `max_hops`).
 
 Every function takes an open DuckDB connection on which `graph.node` and `graph.edge` exist (a role
@@ -66,7 +69,7 @@ def _walk_sql(edges: str, direction: str) -> str:
         raise GraphQueryError(f"direction must be one of {DIRECTIONS}")
     near, far = ("dst", "src") if direction == "upstream" else ("src", "dst")
     return f"""
-        WITH RECURSIVE e AS ({edges}),
+        WITH RECURSIVE e AS MATERIALIZED ({edges}),
         walk(node, hops) AS (
             SELECT unnest($starts), 0
             UNION
@@ -183,7 +186,7 @@ def shortest_path(
     # Distances from a (BFS as a recursive CTE), then the predecessors on shortest paths back from b.
     dist = con.execute(
         f"""
-        WITH RECURSIVE e AS ({edges}),
+        WITH RECURSIVE e AS MATERIALIZED ({edges}),
         walk(node, hops) AS (
             SELECT $a, 0
             UNION
