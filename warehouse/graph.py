@@ -33,6 +33,16 @@ class GraphQueryError(ValueError):
     """A query that cannot be answered as asked (unknown enterprise, bad argument); the message says why."""
 
 
+def _lit(value: str) -> str:
+    """A SQL string literal. Values are inlined rather than bound: binding a parameter makes DuckDB's
+    Python client import pandas (~5 s on this machine), more than any graph query costs."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _list(values: Sequence[str]) -> str:
+    return "[" + ", ".join(_lit(v) for v in values) + "]::VARCHAR[]"
+
+
 def _relations_sql(relations: Sequence[str]) -> str:
     allowed = {"supplies", "trades_with"}
     if not relations or set(relations) - allowed:
@@ -54,8 +64,8 @@ def enterprise_node(con: duckdb.DuckDBPyConnection, ref: str) -> str:
     """node_id of an enterprise named by USCC, node id or identifier handle; GraphQueryError when unknown."""
     ref = ref.strip()
     row = con.execute(
-        "SELECT node_id FROM graph.node WHERE node_type = 'enterprise' AND (node_id = $r OR uscc = $r OR handle = $r) LIMIT 1",
-        {"r": ref},
+        "SELECT node_id FROM graph.node WHERE node_type = 'enterprise' "
+        f"AND (node_id = {_lit(ref)} OR uscc = {_lit(ref)} OR handle = {_lit(ref)}) ORDER BY node_id LIMIT 1"
     ).fetchone()
     if row is None:
         raise GraphQueryError(
@@ -64,21 +74,21 @@ def enterprise_node(con: duckdb.DuckDBPyConnection, ref: str) -> str:
     return row[0]
 
 
-def _walk_sql(edges: str, direction: str) -> str:
+def _walk_sql(edges: str, direction: str, starts: Sequence[str], max_hops: int) -> str:
     if direction not in DIRECTIONS:
         raise GraphQueryError(f"direction must be one of {DIRECTIONS}")
     near, far = ("dst", "src") if direction == "upstream" else ("src", "dst")
     return f"""
         WITH RECURSIVE e AS MATERIALIZED ({edges}),
         walk(node, hops) AS (
-            SELECT unnest($starts), 0
+            SELECT unnest({_list(starts)}), 0
             UNION
-            SELECT e.{far}, w.hops + 1 FROM walk w JOIN e ON e.{near} = w.node WHERE w.hops < $max_hops
+            SELECT e.{far}, w.hops + 1 FROM walk w JOIN e ON e.{near} = w.node WHERE w.hops < {int(max_hops)}
         ),
         reached AS (SELECT node, min(hops) AS hops FROM walk GROUP BY node)
         SELECT r.node AS node_id, n.uscc, n.label AS name, n.industry_code, n.city_code, r.hops
         FROM reached r LEFT JOIN graph.node n ON n.node_id = r.node
-        WHERE NOT list_contains($starts, r.node)
+        WHERE NOT list_contains({_list(starts)}, r.node)
         ORDER BY r.hops, r.node
     """
 
@@ -97,8 +107,7 @@ def chain(
     if not 1 <= hops <= MAX_HOPS:
         raise GraphQueryError(f"hops must be 1..{MAX_HOPS}")
     start = enterprise_node(con, enterprise)
-    sql = _walk_sql(_chain_edges(relations, as_of), direction)
-    return con.execute(sql, {"starts": [start], "max_hops": hops}).pl()
+    return con.execute(_walk_sql(_chain_edges(relations, as_of), direction, [start], hops)).pl()
 
 
 def neighbors(
@@ -149,17 +158,14 @@ def exposure(
         stopped = [
             r[0]
             for r in con.execute(
-                "SELECT DISTINCT src FROM graph.edge WHERE edge_type = 'located_in' AND dst = $city "
+                f"SELECT DISTINCT src FROM graph.edge WHERE edge_type = 'located_in' AND dst = {_lit('city:' + city)} "
                 f"AND (valid_from IS NULL OR valid_from <= {day}) AND (valid_to IS NULL OR valid_to > {day}) "
-                "ORDER BY 1",
-                {"city": f"city:{city}"},
+                "ORDER BY 1"
             ).fetchall()
         ]
         if not stopped:
             raise GraphQueryError(f"no enterprise located in city {city!r}")
-    exposed = con.execute(
-        _walk_sql(_chain_edges(relations, as_of), "downstream"), {"starts": stopped, "max_hops": max_hops}
-    ).pl()
+    exposed = con.execute(_walk_sql(_chain_edges(relations, as_of), "downstream", stopped, max_hops)).pl()
     industries = (
         exposed.group_by(pl.col("industry_code").fill_null("unknown"))
         .agg(pl.len().alias("enterprises"), (pl.col("hops") == 1).sum().alias("directly"))
@@ -188,14 +194,13 @@ def shortest_path(
         f"""
         WITH RECURSIVE e AS MATERIALIZED ({edges}),
         walk(node, hops) AS (
-            SELECT $a, 0
+            SELECT {_lit(a)}, 0
             UNION
             SELECT e.dst, w.hops + 1 FROM walk w JOIN e ON e.src = w.node
-            WHERE w.hops < $max_hops AND w.node <> $b
+            WHERE w.hops < {int(max_hops)} AND w.node <> {_lit(b)}
         )
         SELECT node, min(hops) FROM walk GROUP BY node
-        """,
-        {"a": a, "b": b, "max_hops": max_hops},
+        """
     ).fetchall()
     hops = dict(dist)
     if b not in hops:
@@ -209,8 +214,8 @@ def shortest_path(
         path.append(min(p for p in preds.get(here, []) if hops.get(p) == hops[here] - 1))
     path.reverse()
     names = con.execute(
-        "SELECT node_id, uscc, label AS name, industry_code, city_code FROM graph.node WHERE list_contains($p, node_id)",
-        {"p": path},
+        "SELECT node_id, uscc, label AS name, industry_code, city_code FROM graph.node "
+        f"WHERE list_contains({_list(path)}, node_id)"
     ).pl()
     order = pl.DataFrame({"node_id": path, "step": list(range(len(path)))})
     return order.join(names, on="node_id", how="left").sort("step")
