@@ -217,11 +217,11 @@ def test_graph_has_every_kind_of_node_and_edge_with_provenance_and_validity():
 def test_upstream_and_downstream_chains_count_hops():
     con = connect(*province())
     up = graph.chain(con, TEXT, hops=3, direction="upstream", as_of=AS_OF)
-    assert dict(zip(up["uscc"], up["hops"])) == {FIBRE: 1, CHEM: 2, COKE: 3, OUTSIDE: 3}
+    assert dict(zip(up["uscc"], up["hops"], strict=False)) == {FIBRE: 1, CHEM: 2, COKE: 3, OUTSIDE: 3}
     down = graph.chain(con, f"88.137.{CHEM}/ENT", hops=5, direction="downstream", as_of=AS_OF)  # by handle
-    assert dict(zip(down["uscc"], down["hops"])) == {FIBRE: 1, TEXT: 2}
+    assert dict(zip(down["uscc"], down["hops"], strict=False)) == {FIBRE: 1, TEXT: 2}
     both = graph.neighbors(con, CHEM, hops=1, as_of=AS_OF)
-    assert sorted(zip(both["direction"], both["uscc"])) == sorted(
+    assert sorted(zip(both["direction"], both["uscc"], strict=False)) == sorted(
         [("upstream", COKE), ("upstream", OUTSIDE), ("downstream", FIBRE)]
     )
     # Edges declared later than the day asked are not there yet.
@@ -233,7 +233,11 @@ def test_upstream_and_downstream_chains_count_hops():
 def test_exposure_of_a_supplier_and_of_a_city():
     con = connect(*province())
     ex = graph.exposure(con, supplier=COKE, as_of=AS_OF)
-    assert dict(zip(ex.enterprises["uscc"], ex.enterprises["hops"])) == {CHEM: 1, FIBRE: 2, TEXT: 3}
+    assert dict(zip(ex.enterprises["uscc"], ex.enterprises["hops"], strict=False)) == {
+        CHEM: 1,
+        FIBRE: 2,
+        TEXT: 3,
+    }
     assert ex.industries.rows() == [("17", 1, 0), ("26", 1, 1), ("28", 1, 0)]
     city = graph.exposure(con, city="3703", as_of=AS_OF)  # coal and coke stop
     assert sorted(city.stopped) == sorted([f"enterprise:{COAL}", f"enterprise:{COKE}"])
@@ -309,4 +313,4 @@ def test_walks_are_exact_and_repeatable_on_a_larger_random_chain():
         up.setdefault(b, set()).add(a)
     for name in names[-30:]:
         got = graph.chain(con, name, hops=3, direction="upstream")
-        assert dict(zip(got["node_id"], got["hops"])) == bfs(up, name, 3), name
+        assert dict(zip(got["node_id"], got["hops"], strict=False)) == bfs(up, name, 3), name
