@@ -3,11 +3,11 @@
 A bench home gets a synthetic province written straight into its lake (silver.enterprise, equipment,
 data products and silver.identifier through the same plain functions the asset calls); the resolver runs
 as its own process (`python -m resolver serve`) and N client threads, each with its own HTTP/1.1
-keep-alive connection (httpx), resolve random active handles one GET at a time for D seconds, then
+keep-alive connection (stdlib http.client, in its own process), resolve random active handles one GET at a time for D seconds, then
 batches of B handles. Reported: handles/s and p50/p95/p99 per request. Goal (issue 18): >= 2,000
 handles/s at p95 <= 20 ms.
 
-    python -m bench.resolver [--enterprises 1000] [--clients 8] [--seconds 10] [--batch 100] [--work DIR]
+    python -m bench.resolver [--enterprises 1000] [--clients 4] [--seconds 10] [--batch 20] [--workers 1] [--work DIR]
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -121,13 +120,24 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_resolver(home: Path, *, env: dict | None = None, timeout_s: float = 90.0):
+def running_resolver(home: Path, *, env: dict | None = None, workers: int = 1, timeout_s: float = 90.0):
     """`python -m resolver serve` on a free loopback port; yields its URL; SIGTERM (flushes counts) after."""
     import httpx
 
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "resolver", "serve", "--home", str(home), "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "resolver",
+            "serve",
+            "--home",
+            str(home),
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
         env=dict(os.environ) | {"LAKEHOUSE_HOME": str(home)} | (env or {}),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -157,59 +167,65 @@ def _quantile(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
 
 
+def _client(args: tuple) -> tuple[list[float], int, int]:
+    """One client process: a keep-alive HTTP/1.1 connection (http.client: the load generator must cost
+    less than the server it measures), random handles, until the deadline."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    url, handles, seed, stop_at, batch = args
+    u = urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    rng = random.Random(seed)
+    lat, resolved, errors = [], 0, 0
+    while time.time() < stop_at:
+        t = time.perf_counter()
+        if batch == 1:
+            conn.request("GET", f"/v1/identifiers/{rng.choice(handles)}")
+        else:
+            body = json.dumps({"handles": rng.sample(handles, batch)}).encode()
+            conn.request("POST", "/v1/identifiers:resolve", body, {"Content-Type": "application/json"})
+        r = conn.getresponse()
+        r.read()
+        lat.append(time.perf_counter() - t)
+        if r.status == 200:
+            resolved += batch
+        else:
+            errors += 1
+    conn.close()
+    return lat, resolved, errors
+
+
 def load(url: str, handles: list[str], *, clients: int, seconds: float, batch: int) -> dict:
-    """Clients resolve random handles, one per GET (batch == 1) or `batch` per POST, for `seconds`."""
-    import httpx
+    """`clients` processes resolve random handles, one per GET (batch == 1) or `batch` per POST."""
+    from multiprocessing import get_context
 
-    latencies: list[list[float]] = [[] for _ in range(clients)]
-    resolved = [0] * clients
-    errors = [0] * clients
-    stop = time.monotonic() + seconds
-
-    def client(k: int) -> None:
-        rng = random.Random(k)
-        with httpx.Client(base_url=url, timeout=10) as http:
-            while time.monotonic() < stop:
-                t = time.perf_counter()
-                if batch == 1:
-                    r = http.get(f"/v1/identifiers/{rng.choice(handles)}")
-                    ok = r.status_code == 200
-                else:
-                    r = http.post("/v1/identifiers:resolve", json={"handles": rng.sample(handles, batch)})
-                    ok = r.status_code == 200
-                latencies[k].append(time.perf_counter() - t)
-                if ok:
-                    resolved[k] += batch
-                else:
-                    errors[k] += 1
-
-    t0 = time.monotonic()
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    elapsed = time.monotonic() - t0
-    lat = [x for xs in latencies for x in xs]
+    stop_at = time.time() + seconds
+    with get_context("fork").Pool(clients) as pool:
+        t0 = time.time()
+        out = pool.map(_client, [(url, handles, k, stop_at, batch) for k in range(clients)])
+        elapsed = max(time.time(), stop_at) - t0
+    lat = [x for xs, _, _ in out for x in xs]
     return {
         "clients": clients,
         "batch": batch,
         "requests": len(lat),
-        "handles_per_s": sum(resolved) / elapsed,
+        "handles_per_s": sum(r for _, r, _ in out) / elapsed,
         "requests_per_s": len(lat) / elapsed,
         "p50_ms": _quantile(lat, 0.5) * 1000,
         "p95_ms": _quantile(lat, 0.95) * 1000,
         "p99_ms": _quantile(lat, 0.99) * 1000,
-        "errors": sum(errors),
+        "errors": sum(e for _, _, e in out),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.resolver", description=__doc__)
     parser.add_argument("--enterprises", type=int, default=1000)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--batch", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=1, help="resolver processes")
     parser.add_argument("--work", type=Path, default=Path("bench/.work/resolver"))
     args = parser.parse_args(argv)
     home = args.work.resolve()
@@ -218,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     ids = write_identifier_lake(home / "lake", args.enterprises)
     active = ids.filter(pl.col("status") == "active")["handle"].to_list()
     results = {"handles": ids.height, "active": len(active), "load_average": os.getloadavg()}
-    with running_resolver(home) as url:
+    results["workers"] = args.workers
+    with running_resolver(home, workers=args.workers) as url:
         load(url, active, clients=2, seconds=1.0, batch=1)  # warm-up
         results["single"] = load(url, active, clients=args.clients, seconds=args.seconds, batch=1)
         results["batch"] = load(url, active, clients=args.clients, seconds=args.seconds, batch=args.batch)

@@ -152,12 +152,15 @@ def export(
 def resolver_serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8740,
     host: Annotated[str, typer.Option(help="Interface; loopback unless you mean it")] = "127.0.0.1",
+    workers: Annotated[int, typer.Option(help="Processes (each holds the whole directory)")] = 1,
 ) -> None:
     """Run the resolver over this home's silver.identifier (peers' keys: LAKEHOUSE_RESOLVER_PEERS)."""
     from resolver.__main__ import main as resolver_main
 
     s = settings()
     console.print(f"identifier resolver for 88.{s.identifier_node} on http://{host}:{port} (OpenAPI: /docs)")
-    code = resolver_main(["serve", "--home", str(s.home), "--port", str(port), "--host", host])
+    code = resolver_main(
+        ["serve", "--home", str(s.home), "--port", str(port), "--host", host, "--workers", str(workers)]
+    )
     if code:
         raise typer.Exit(code)

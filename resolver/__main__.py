@@ -10,9 +10,6 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
-
-PEERS_ENV = "LAKEHOUSE_RESOLVER_PEERS"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,28 +20,28 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--home", default=os.environ.get("LAKEHOUSE_HOME"), help="LAKEHOUSE_HOME")
     serve.add_argument("--log-level", default="warning")
+    serve.add_argument("--workers", type=int, default=1, help="processes (each holds the whole directory)")
     args = parser.parse_args(argv)
     if not args.home:
         parser.error("--home or LAKEHOUSE_HOME is required")
     os.environ["LAKEHOUSE_HOME"] = os.path.abspath(args.home)
     from national_node.keys import KeyRing, parse_keys
+    from resolver.app import PEERS_ENV
     from warehouse.settings import SettingsError, load_settings
 
     try:
-        s = load_settings()
-        peers = KeyRing(parse_keys(os.environ.get(PEERS_ENV, ""), variable=PEERS_ENV))
-        peers.check_secrets()
+        load_settings()
+        KeyRing(parse_keys(os.environ.get(PEERS_ENV, ""), variable=PEERS_ENV)).check_secrets()
     except (ValueError, SettingsError) as exc:
         print(f"resolver: {exc}", file=sys.stderr)
         return 2
     import uvicorn
 
-    from resolver.app import create_app
-
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    app = create_app(Path(s.lake), node=s.identifier_node, peers=peers, flush_s=s.resolver_flush_s)
     uvicorn.run(
-        app,
+        "resolver.app:app_from_env",
+        factory=True,
+        workers=args.workers,
         host=args.host,
         port=args.port,
         log_level=args.log_level,
