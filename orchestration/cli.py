@@ -540,18 +540,28 @@ def catalog_export(
     dcat: Annotated[Path | None, typer.Option("--dcat", help="Write DCAT-style JSON")] = None,
 ) -> None:
     """Export the directory as an offline HTML site and/or DCAT-style JSON for the national directory."""
-    from warehouse.catalog import export_dcat, export_html
+    from warehouse.catalog import export_dcat, export_html, registered_products
     from warehouse.domain import PROVINCE_CODE
-    from warehouse.registry import PLAN_PROGRESS
+    from warehouse.registry import DATA_PRODUCT, IDENTIFIER, PLAN_PROGRESS
     from warehouse.storage import Lake
 
     datasets, columns, _ = _directory()
+    lake = Lake(settings().lake)
+    products = (
+        registered_products(lake.read(DATA_PRODUCT), lake.read(IDENTIFIER))
+        if lake.exists(DATA_PRODUCT) and lake.exists(IDENTIFIER)
+        else None
+    )
     if html:
-        pages = export_html(datasets, columns, html, plan=Lake(settings().lake).read(PLAN_PROGRESS))
+        pages = export_html(datasets, columns, html, plan=lake.read(PLAN_PROGRESS), products=products)
         console.print(f"wrote {len(pages)} pages to {html}/index.html")
     if dcat:
         export_dcat(
-            datasets, columns, dcat, publisher=f"Provincial industrial big-data center ({PROVINCE_CODE})"
+            datasets,
+            columns,
+            dcat,
+            publisher=f"Provincial industrial big-data center ({PROVINCE_CODE})",
+            products=products,
         )
         console.print(f"wrote {dcat}")
 

@@ -21,6 +21,7 @@ from urllib.parse import quote, unquote
 from warehouse.codes import uscc_problem
 
 TOP_LEVEL = "88"
+DEFAULT_NODE = "137"  # the province's secondary node code unless LAKEHOUSE_IDENTIFIER_NODE says otherwise
 MAX_HANDLE_CHARS = 255
 # object type (silver.identifier.object_type) -> suffix type code
 TYPE_CODES: dict[str, str] = {"enterprise": "ENT", "equipment": "EQ", "line": "LN", "data_product": "DP"}

@@ -474,6 +474,7 @@ TRADE = TableSpec(
     columns=_cols(
         *_TRADE_COLS,
         ("counterparty_unknown", pl.Boolean, "Buyer or seller is not in the golden record (kept, flagged)"),
+        ("product_handle", pl.String, "Identifier handle of the product traded (silver.identifier)"),
     ),
 )
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from warehouse.domain import KGCE_PER_UNIT
+from warehouse.identifiers import DEFAULT_NODE
 
 # Defaults of the landing settings (also the defaults of the plain functions that take them).
 FUTURE_TOLERANCE = dt.timedelta(minutes=60)
@@ -85,7 +86,9 @@ class Settings:
     pg_url: str = ""  # server profile: Dagster's PostgreSQL (default: a database per home on loopback)
     max_runs: int = 8  # server profile: runs at once in the queue
     max_daily_runs: int = 4  # ... of which daily_job runs (sync_job: always one at a time)
-    identifier_node: str = "137"  # the province's secondary identifier node: handles 88.<node>.<uscc>/...
+    identifier_node: str = (
+        DEFAULT_NODE  # the province's secondary identifier node: handles 88.<node>.<uscc>/...
+    )
     resolver_flush_s: float = 5.0  # `lakehouse resolver serve`: resolution counts committed this often
 
     @property
@@ -278,7 +281,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         pg_url=env.get("LAKEHOUSE_PG_URL", ""),
         max_runs=int(env.get("LAKEHOUSE_MAX_RUNS", "8")),
         max_daily_runs=int(env.get("LAKEHOUSE_MAX_DAILY_RUNS", "4")),
-        identifier_node=_identifier_node(env.get("LAKEHOUSE_IDENTIFIER_NODE", "137")),
+        identifier_node=_identifier_node(env.get("LAKEHOUSE_IDENTIFIER_NODE", DEFAULT_NODE)),
         resolver_flush_s=float(env.get("LAKEHOUSE_RESOLVER_FLUSH_S", "5")),
     )
 

@@ -131,3 +131,31 @@ def changes(before: pl.DataFrame, after: pl.DataFrame) -> dict[str, int]:
         "reactivated": joined.filter((pl.col("was") == "revoked") & (pl.col("status") == "active")).height,
         "active": after.filter(pl.col("status") == "active").height,
     }
+
+
+def product_handles(products: pl.DataFrame, issued: pl.DataFrame | None, *, node: str) -> pl.DataFrame:
+    """(product_id, product_handle) of registered products: the handle issued, else the one the next
+    identifier build will issue (the same pure function of the provider's USCC and the product id)."""
+    if "provider_uscc" not in products.columns:  # a products frame reduced to the registration fields
+        return pl.DataFrame(schema={"product_id": pl.String, "product_handle": pl.String})
+    registered = products.filter(pl.col("registration_no").is_not_null()).select(
+        "product_id", pl.col("provider_uscc").alias("uscc")
+    )
+    valid = registered["uscc"].map_elements(lambda u: uscc_problem(u) is None, return_dtype=pl.Boolean)
+    derived = registered.filter(valid).with_columns(
+        pl.struct("uscc", "product_id")
+        .map_elements(
+            lambda r: handle_for(node, r["uscc"], "data_product", r["product_id"]), return_dtype=pl.String
+        )
+        .alias("derived")
+    )
+    kept = (
+        issued.filter(pl.col("object_type") == "data_product").select(
+            pl.col("object_key").alias("product_id"), pl.col("handle").alias("kept")
+        )
+        if issued is not None
+        else pl.DataFrame(schema={"product_id": pl.String, "kept": pl.String})
+    )
+    return derived.join(kept, on="product_id", how="left").select(
+        "product_id", pl.coalesce("kept", "derived").alias("product_handle")
+    )

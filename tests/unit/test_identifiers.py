@@ -219,3 +219,19 @@ def test_a_revoked_registration_revokes_the_product_handle():
 def test_identified_objects_reads_the_registry_tables():
     assert {"uscc", "status", "valid_to"} <= set(ENTERPRISE.schema)
     assert {"equipment_id", "uscc", "line_id"} <= set(EQUIPMENT.schema)
+
+
+def test_trades_carry_the_product_handle_issued_or_the_one_it_will_get():
+    from assets.identifier.issue import product_handles
+
+    prods = products(("DP1", ACME, "REG-1", None), ("DP2", BETA, "REG-2", None), ("DP3", ACME, None, None))
+    issued = pl.DataFrame(
+        [{"handle": f"88.101.{ACME}/DP.DP1", "object_type": "data_product", "object_key": "DP1"}],
+        schema={k: IDENTIFIER.schema[k] for k in ("handle", "object_type", "object_key")},
+    )
+    got = dict(
+        product_handles(
+            prods.with_columns(pl.lit(None, pl.String).alias("title")), issued, node="137"
+        ).iter_rows()
+    )
+    assert got == {"DP1": f"88.101.{ACME}/DP.DP1", "DP2": f"88.137.{BETA}/DP.DP2"}  # DP3 unregistered: none
