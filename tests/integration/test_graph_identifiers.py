@@ -67,6 +67,7 @@ def test_every_object_has_one_well_formed_handle_and_a_rebuild_gives_the_same(ho
     equipment = lake.read(EQUIPMENT)
     products = lake.read(DATA_PRODUCT)
     counts = dict(ids.group_by("object_type").len().iter_rows())
+    assert set(counts) == {"enterprise", "equipment", "line", "data_product"}, (counts, products)
     assert counts["enterprise"] == golden.height
     assert counts["equipment"] == equipment.height
     assert counts["line"] == equipment["line_id"].n_unique()
