@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--enterprises", type=int, default=1000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--work", type=Path, default=Path("bench/.work/graph"))
+    parser.add_argument("--threads", type=int, default=None, help="DuckDB threads of the session")
     args = parser.parse_args(argv)
     work = args.work.resolve()
     shutil.rmtree(work, ignore_errors=True)
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     db, ents = build(work, args.enterprises)
     build_s = time.perf_counter() - t0
-    con = connect(db, read_only=True)
+    con = connect(db, read_only=True, threads=args.threads)
     counts = dict(con.execute("SELECT edge_type, count(*) FROM graph.edge GROUP BY 1").fetchall())
     rng = random.Random(7)
     usccs = ents["uscc"].to_list()
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         "nodes": con.execute("SELECT count(*) FROM graph.node").fetchone()[0],
         "edges": counts,
         "build_s": build_s,
+        "duckdb_threads": args.threads,
         "load_average": os.getloadavg(),
         "three_hop_upstream": stats(three_hop["upstream"]),
         "three_hop_downstream": stats(three_hop["downstream"]),
