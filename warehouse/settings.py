@@ -16,6 +16,9 @@ from warehouse.domain import KGCE_PER_UNIT
 from warehouse.identifiers import DEFAULT_NODE
 
 # Defaults of the landing settings (also the defaults of the plain functions that take them).
+LATE_WATERMARK_DAYS = (
+    7  # a reading landing later than this after its day is quarantined as late_beyond_watermark
+)
 FUTURE_TOLERANCE = dt.timedelta(minutes=60)
 IN_PROGRESS_MAX_AGE = dt.timedelta(hours=24)
 
@@ -90,6 +93,11 @@ class Settings:
         DEFAULT_NODE  # the province's secondary identifier node: handles 88.<node>.<uscc>/...
     )
     resolver_flush_s: float = 5.0  # `lakehouse resolver serve`: resolution counts committed this often
+    # Housekeeping (nightly housekeeping_job): VACUUM keeps every file a version of the last this-many
+    # hours needs (time travel within it; longer than any query or build runs). Delta's default: 7 days.
+    vacuum_retention_hours: float = 168.0
+    run_retention_days: float = 90.0  # Dagster runs (and their event logs) older than this are deleted
+    gx_results_retention_days: float = 30.0  # GX validation results and their Data Docs pages, likewise
 
     @property
     def landing(self) -> Path:
@@ -183,6 +191,9 @@ class Settings:
             "LAKEHOUSE_MAX_RUNS": str(self.max_runs),
             "LAKEHOUSE_MAX_DAILY_RUNS": str(self.max_daily_runs),
             "LAKEHOUSE_IDENTIFIER_NODE": self.identifier_node,
+            "LAKEHOUSE_VACUUM_RETENTION_HOURS": repr(self.vacuum_retention_hours),
+            "LAKEHOUSE_RUN_RETENTION_DAYS": repr(self.run_retention_days),
+            "LAKEHOUSE_GX_RESULTS_RETENTION_DAYS": repr(self.gx_results_retention_days),
             "DAGSTER_HOME": str(self.dagster_home),
         } | (
             {
@@ -248,7 +259,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ) if env is None else env
     return Settings(
         home=Path(env.get("LAKEHOUSE_HOME", ".lakehouse")).resolve(),
-        late_watermark_days=int(env.get("LAKEHOUSE_LATE_WATERMARK_DAYS", "7")),
+        late_watermark_days=int(env.get("LAKEHOUSE_LATE_WATERMARK_DAYS", LATE_WATERMARK_DAYS)),
         partitions_start=dt.date.fromisoformat(env.get("LAKEHOUSE_PARTITIONS_START", "2025-01-01")),
         natural_gas_kgce_per_m3=float(
             env.get("LAKEHOUSE_NATURAL_GAS_KGCE_PER_M3", KGCE_PER_UNIT["natural_gas"])
@@ -283,6 +294,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         max_daily_runs=int(env.get("LAKEHOUSE_MAX_DAILY_RUNS", "4")),
         identifier_node=_identifier_node(env.get("LAKEHOUSE_IDENTIFIER_NODE", DEFAULT_NODE)),
         resolver_flush_s=float(env.get("LAKEHOUSE_RESOLVER_FLUSH_S", "5")),
+        vacuum_retention_hours=_at_least_zero(env, "LAKEHOUSE_VACUUM_RETENTION_HOURS", "168"),
+        run_retention_days=_at_least_zero(env, "LAKEHOUSE_RUN_RETENTION_DAYS", "90"),
+        gx_results_retention_days=_at_least_zero(env, "LAKEHOUSE_GX_RESULTS_RETENTION_DAYS", "30"),
     )
 
 
@@ -291,6 +305,16 @@ def _identifier_node(value: str) -> str:
         raise SettingsError(
             f"LAKEHOUSE_IDENTIFIER_NODE must be 1-8 digits (the secondary node code), not {value!r}"
         )
+    return value
+
+
+def _at_least_zero(env: dict[str, str], name: str, default: str) -> float:
+    try:
+        value = float(env.get(name, default))
+    except ValueError:
+        raise SettingsError(f"{name}={env.get(name)!r}: expected a number") from None
+    if not value >= 0:
+        raise SettingsError(f"{name}={value!r}: expected a number >= 0")
     return value
 
 

@@ -5,7 +5,7 @@ from dagster import AssetExecutionContext, MaterializeResult, multi_asset
 
 from assets.graph.build import build_graph
 from assets.metadata import asset_spec, preview
-from assets.resources import LakeResource, WarehouseResource
+from assets.resources import LakeResource
 from quality.checks import checks_for, evaluate
 from warehouse.registry import (
     DATA_PRODUCT,
@@ -31,7 +31,7 @@ _SOURCES = (ENTERPRISE, EQUIPMENT, SILVER_PRODUCTION, DATA_PRODUCT, TRADE, SUPPL
     check_specs=[*checks_for(GRAPH_NODE), *checks_for(GRAPH_EDGE)],
     name="knowledge_graph",
 )
-def knowledge_graph(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
+def knowledge_graph(context: AssetExecutionContext, lake: LakeResource):
     """Nodes and edges, with provenance and validity, from the golden record, master data, production,
     trading, supplier links and the identifiers."""
     store = lake.lake
@@ -53,7 +53,6 @@ def knowledge_graph(context: AssetExecutionContext, lake: LakeResource, warehous
     store.upsert(QUALITY_RESULTS, pl.concat([ev_nodes.results, ev_edges.results]), run_id=context.run_id)
     versions = [store.overwrite(GRAPH_NODE, nodes, run_id=context.run_id)]
     versions.append(store.overwrite(GRAPH_EDGE, edges, run_id=context.run_id))
-    warehouse.refresh(store)
     for spec, df, version, ev, by in (
         (GRAPH_NODE, nodes, versions[0], ev_nodes, "node_type"),
         (GRAPH_EDGE, edges, versions[1], ev_edges, "edge_type"),

@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from assets.identifier.issue import changes, identified_objects, issue_identifiers
 from assets.metadata import preview, spec_kwargs
-from assets.resources import LakeResource, WarehouseResource
+from assets.resources import LakeResource
 from quality.checks import checks_for, evaluate
 from warehouse.registry import DATA_PRODUCT, ENTERPRISE, EQUIPMENT, IDENTIFIER, QUALITY_RESULTS
 
@@ -17,9 +17,7 @@ from warehouse.registry import DATA_PRODUCT, ENTERPRISE, EQUIPMENT, IDENTIFIER, 
     deps=[ENTERPRISE.asset_key, EQUIPMENT.asset_key, DATA_PRODUCT.asset_key],
     check_specs=checks_for(IDENTIFIER),
 )
-def identifier(
-    context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
-) -> MaterializeResult:
+def identifier(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     """Handles 88.<node>.<USCC>/<object> for enterprises, equipment, lines and registered data products."""
     store, now = lake.lake, dt.datetime.now(dt.UTC)
     previous = store.read(IDENTIFIER) if store.exists(IDENTIFIER) else pl.DataFrame(schema=IDENTIFIER.schema)
@@ -36,7 +34,6 @@ def identifier(
     )
     store.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
     version = store.overwrite(IDENTIFIER, df, run_id=context.run_id) if evaluation.passed_blocking else None
-    warehouse.refresh(store)
     by_type = df.group_by("object_type").len()
     return MaterializeResult(
         metadata={
