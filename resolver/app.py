@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from national_node.app import offline_docs
 from national_node.auth import authenticate
 from national_node.errors import Rejected
 from national_node.keys import KeyRing
@@ -207,7 +208,10 @@ def create_app(
         version="1",
         lifespan=lifespan,
         description=__doc__,
+        docs_url=None,  # served offline below, as the node does (no CDN: there is no internet here)
+        redoc_url=None,
     )
+    offline_docs(app)
     app.state.resolver = state
 
     @app.exception_handler(Rejected)
