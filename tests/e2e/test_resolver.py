@@ -187,6 +187,16 @@ def test_a_rebuilt_identifier_table_is_picked_up_while_running(resolver):
         time.sleep(0.5)
 
 
+def test_the_api_docs_are_served_by_the_resolver_itself(resolver):
+    """No CDN: the Swagger page and its assets come from the swagger-ui-bundle package (no internet here)."""
+    url = resolver["url"]
+    page = httpx.get(f"{url}/docs")
+    assert page.status_code == 200 and "/docs/static/swagger-ui-bundle.js" in page.text
+    assert "cdn." not in page.text
+    for asset in ("/docs/static/swagger-ui-bundle.js", "/docs/static/swagger-ui.css"):
+        assert httpx.get(url + asset).status_code == 200
+
+
 def test_resolutions_are_counted_per_day_without_caller_data_and_committed_on_stop(resolver):
     url, ids, proc = resolver["url"], resolver["ids"], resolver["proc"]
     for _ in range(3):
@@ -199,13 +209,3 @@ def test_resolutions_are_counted_per_day_without_caller_data_and_committed_on_st
     got = dict(total.iter_rows())
     assert got["resolved"] >= 3 and got["malformed"] >= 4 and got["revoked"] >= 2 and got["not_found"] >= 2
     assert counts.filter(pl.col("audience") == "peer")["resolutions"].sum() >= 3
-
-
-def test_the_api_docs_are_served_by_the_resolver_itself(resolver):
-    """No CDN: the Swagger page and its assets come from the swagger-ui-bundle package (no internet here)."""
-    url = resolver["url"]
-    page = httpx.get(f"{url}/docs")
-    assert page.status_code == 200 and "/docs/static/swagger-ui-bundle.js" in page.text
-    assert "cdn." not in page.text
-    for asset in ("/docs/static/swagger-ui-bundle.js", "/docs/static/swagger-ui.css"):
-        assert httpx.get(url + asset).status_code == 200
