@@ -193,7 +193,7 @@ def create_app(
     )
     app.state.store = store
     app.state.node_id = node_id
-    _offline_docs(app)
+    offline_docs(app)
 
     @app.exception_handler(Rejected)
     async def _rejected(request: Request, exc: Rejected) -> JSONResponse:
@@ -342,7 +342,7 @@ def create_app(
     return app
 
 
-def _offline_docs(app: FastAPI) -> None:
+def offline_docs(app: FastAPI) -> None:
     """Swagger UI from the swagger-ui-bundle package, served by the node itself (no CDN)."""
     from swagger_ui_bundle import swagger_ui_path
 

@@ -17,6 +17,7 @@ from rich.text import Text
 from typer._click import exceptions as click  # typer 0.29 bundles click: the errors it raises
 
 from orchestration.cli_collect import collect_app, simulate_app
+from orchestration.cli_graph import graph_app, resolver_app
 from orchestration.cli_objectstore import objectstore_app
 from orchestration.cli_ops import feeds, housekeep
 from orchestration.cli_server import server_app
@@ -469,6 +470,8 @@ app.command("feeds")(feeds)
 app.command("housekeep")(housekeep)
 app.add_typer(objectstore_app, name="objectstore")
 app.add_typer(server_app, name="server")
+app.add_typer(graph_app, name="graph")
+app.add_typer(resolver_app, name="resolver")
 
 
 def _directory():
@@ -538,18 +541,28 @@ def catalog_export(
     dcat: Annotated[Path | None, typer.Option("--dcat", help="Write DCAT-style JSON")] = None,
 ) -> None:
     """Export the directory as an offline HTML site and/or DCAT-style JSON for the national directory."""
-    from warehouse.catalog import export_dcat, export_html
+    from warehouse.catalog import export_dcat, export_html, registered_products
     from warehouse.domain import PROVINCE_CODE
-    from warehouse.registry import PLAN_PROGRESS
+    from warehouse.registry import DATA_PRODUCT, IDENTIFIER, PLAN_PROGRESS
     from warehouse.storage import Lake
 
     datasets, columns, _ = _directory()
+    lake = Lake(settings().lake)
+    products = (
+        registered_products(lake.read(DATA_PRODUCT), lake.read(IDENTIFIER))
+        if lake.exists(DATA_PRODUCT) and lake.exists(IDENTIFIER)
+        else None
+    )
     if html:
-        pages = export_html(datasets, columns, html, plan=Lake(settings().lake).read(PLAN_PROGRESS))
+        pages = export_html(datasets, columns, html, plan=lake.read(PLAN_PROGRESS), products=products)
         console.print(f"wrote {len(pages)} pages to {html}/index.html")
     if dcat:
         export_dcat(
-            datasets, columns, dcat, publisher=f"Provincial industrial big-data center ({PROVINCE_CODE})"
+            datasets,
+            columns,
+            dcat,
+            publisher=f"Provincial industrial big-data center ({PROVINCE_CODE})",
+            products=products,
         )
         console.print(f"wrote {dcat}")
 

@@ -9,7 +9,9 @@ from dagster import Definitions, EnvVar, load_assets_from_modules
 import assets.catalog.assets as catalog_assets
 import assets.energy_report.assets as energy_report_assets
 import assets.enterprise.assets as enterprise_assets
+import assets.graph.assets as graph_assets
 import assets.housekeeping.assets as housekeeping_assets
+import assets.identifier.assets as identifier_assets
 import assets.industry.assets as industry_assets
 import assets.production.assets as production_assets
 import assets.sync.assets as sync_assets
@@ -52,6 +54,8 @@ ALL_ASSETS = [
             sync_assets,
             production_assets,
             industry_assets,
+            identifier_assets,
+            graph_assets,
             housekeeping_assets,
         ]
     ),

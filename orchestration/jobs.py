@@ -74,6 +74,9 @@ CATALOG_KEYS: tuple[str, ...] = (
     "silver/supplier_link",
     "industry/supply_chain_edges",
     "industry/supply_chain_nodes",
+    "silver/identifier",
+    "graph/node",
+    "graph/edge",
 )
 
 

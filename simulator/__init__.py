@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from assets.industry.supply_chain import SUPPLIER_LINKS
 from simulator.defects import KINDS, QUARANTINE_REASON, REASONS, STUCK_FLAGGED, plan_defects
 from simulator.energy_reports import write_energy_reports
 from simulator.feeds import feed_truth, plan_outages
@@ -24,7 +25,7 @@ from simulator.files import REJECTED, TelemetryWriter, drop_time, plan_landing
 from simulator.production import write_production
 from simulator.province import Province, build_province
 from simulator.registries import write_registries
-from simulator.supply import write_supplier_links
+from simulator.supply import supply_graph_truth, write_supplier_links
 from simulator.telemetry import simulate
 from simulator.trading import write_trading
 
@@ -125,6 +126,16 @@ def generate(
         registry["golden_usccs"],
         start=start,
         rng=np.random.default_rng([seed, 1949]),
+    )
+    industry_of = dict(prov.enterprises.select("uscc", "industry_code").iter_rows())
+    industry_of |= {
+        c["uscc"]: c["to"] for c in registry["golden"]["changes"] if c["field"] == "industry_code"
+    }
+    manifest["graph"] = supply_graph_truth(
+        home_landing / "supply" / SUPPLIER_LINKS,
+        city_of=dict(prov.enterprises.select("uscc", "city_code").iter_rows()),
+        industry_of=industry_of,
+        golden=registry["golden_usccs"],
     )
     manifest["production"] = write_production(
         home_landing,

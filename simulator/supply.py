@@ -71,3 +71,87 @@ def write_supplier_links(
         "unknown_suppliers": len({(r[0], r[1]) for r in rows if r[1] not in golden}),
         "buyers": len({r[0] for r in rows}),
     }
+
+
+def _reach(adjacency: dict[str, set[str]], starts: list[str], limit: int | None = None) -> dict[str, int]:
+    """Fewest hops from any start to every node reached (starts excluded), breadth first."""
+    seen = {s: 0 for s in starts}
+    frontier = list(starts)
+    hops = 0
+    while frontier and (limit is None or hops < limit):
+        hops += 1
+        nxt = []
+        for node in frontier:
+            for other in sorted(adjacency.get(node, ())):
+                if other not in seen:
+                    seen[other] = hops
+                    nxt.append(other)
+        frontier = nxt
+    return {n: h for n, h in seen.items() if n not in starts}
+
+
+def supply_graph_truth(
+    path: Path, *, city_of: dict[str, str], industry_of: dict[str, str], golden: list[str], hops: int = 3
+) -> dict:
+    """Ground truth for the knowledge graph's supply queries, from the declarations as written.
+
+    One edge per (buyer, supplier) (a re-declaration updates it), supplier -> buyer. `city_of` and
+    `industry_of` are the golden record's current values; an enterprise outside it has no city (it
+    never stops with one) and industry 'unknown'.
+    """
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    down: dict[str, set[str]] = {}
+    up: dict[str, set[str]] = {}
+    for r in rows:
+        down.setdefault(r["supplier_uscc"], set()).add(r["buyer_uscc"])
+        up.setdefault(r["buyer_uscc"], set()).add(r["supplier_uscc"])
+    nodes = sorted(set(down) | set(up))
+    golden_set = set(golden)
+
+    def ranked(adjacency: dict[str, set[str]]) -> list[str]:
+        sizes = {n: len(_reach(adjacency, [n], hops)) for n in nodes if n in golden_set}
+        return sorted(sizes, key=lambda n: (-sizes[n], n))[:3]
+
+    def listing(reached: dict[str, int]) -> dict[str, int]:
+        return dict(sorted(reached.items()))
+
+    supplier = ranked(down)[0] if nodes else None
+    exposed = _reach(down, [supplier]) if supplier else {}
+    cities = sorted(
+        {city_of[u] for u in nodes if u in golden_set},
+        key=lambda c: (-sum(1 for u in nodes if u in golden_set and city_of[u] == c), c),
+    )
+    city = cities[0] if cities else None
+    stopped = sorted(u for u in golden if city_of.get(u) == city)
+    city_exposed = _reach(down, stopped)
+    longest = (None, None, 0)
+    for a in nodes:
+        for b, d in _reach(down, [a]).items():
+            if (d, a, b) > (longest[2], longest[0] or "", longest[1] or "") and d > longest[2]:
+                longest = (a, b, d)
+
+    def industries(reached: dict[str, int]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for u in reached:
+            code = industry_of.get(u, "unknown") if u in golden_set else "unknown"
+            out[code] = out.get(code, 0) + 1
+        return dict(sorted(out.items()))
+
+    return {
+        "hops": hops,
+        "edges": sum(len(v) for v in down.values()),
+        "upstream": {u: listing(_reach(up, [u], hops)) for u in ranked(up)},
+        "downstream": {u: listing(_reach(down, [u], hops)) for u in ranked(down)},
+        "exposure_supplier": {
+            "supplier": supplier,
+            "enterprises": listing(exposed),
+            "industries": industries(exposed),
+        },
+        "exposure_city": {
+            "city": city,
+            "stopped": len(stopped),
+            "enterprises": listing(city_exposed),
+            "industries": industries(city_exposed),
+        },
+        "shortest_path": {"from": longest[0], "to": longest[1], "hops": longest[2]},
+    }

@@ -138,8 +138,37 @@ def refresh_datasets(lake: Lake, specs: list[TableSpec], now: dt.datetime | None
     return rows.height
 
 
-def dcat(datasets: pl.DataFrame, columns: pl.DataFrame, publisher: str) -> dict:
-    """A DCAT-style JSON catalog the national directory could ingest (one dcat:Dataset per table)."""
+def registered_products(products: pl.DataFrame, identifiers: pl.DataFrame) -> pl.DataFrame:
+    """Registered data products with their identifier handle and their provider's (the directory lists them)."""
+    handle = identifiers.filter(pl.col("object_type").is_in(["data_product", "enterprise"])).select(
+        "object_type", "object_key", "handle", "status"
+    )
+    return (
+        products.filter(pl.col("registration_no").is_not_null())
+        .join(
+            handle.filter(pl.col("object_type") == "data_product").select(
+                pl.col("object_key").alias("product_id"), "handle", "status"
+            ),
+            on="product_id",
+            how="left",
+        )
+        .join(
+            handle.filter(pl.col("object_type") == "enterprise").select(
+                pl.col("object_key").alias("provider_uscc"), pl.col("handle").alias("provider_handle")
+            ),
+            on="provider_uscc",
+            how="left",
+        )
+        .select("product_id", "title", "handle", "status", "provider_handle", "registration_no", "grade")
+        .sort("product_id")
+    )
+
+
+def dcat(
+    datasets: pl.DataFrame, columns: pl.DataFrame, publisher: str, products: pl.DataFrame | None = None
+) -> dict:
+    """A DCAT-style JSON catalog the national directory could ingest (one dcat:Dataset per table, and one
+    per registered data product, identified by its handle, when `products` (registered_products) is given)."""
     items = []
     for d in datasets.iter_rows(named=True):
         cols = columns.filter(pl.col("table_name") == d["table_name"])
@@ -181,6 +210,17 @@ def dcat(datasets: pl.DataFrame, columns: pl.DataFrame, publisher: str) -> dict:
                         for c in cols.iter_rows(named=True)
                     ]
                 },
+            }
+        )
+    for p in (products if products is not None else pl.DataFrame()).iter_rows(named=True):
+        items.append(
+            {
+                "@type": "dcat:Dataset",
+                "dct:identifier": p["handle"],
+                "dct:title": p["title"],
+                "dct:publisher": p["provider_handle"],
+                "dct:accessRights": f"grade {p['grade']}",
+                "dcat:keyword": ["data product", f"registration {p['registration_no']}", p["status"]],
             }
         )
     return {
@@ -262,10 +302,27 @@ def plan_section(plan: pl.DataFrame) -> str:
     )
 
 
+def products_section(products: pl.DataFrame) -> str:
+    rows = "".join(
+        f"<tr><td>{_fmt(p['handle'])}</td><td>{_fmt(p['title'])}</td><td>{_fmt(p['status'])}</td>"
+        f"<td>{_fmt(p['provider_handle'])}</td><td>{_fmt(p['registration_no'])}</td></tr>"
+        for p in products.iter_rows(named=True)
+    )
+    return (
+        "<h2>Registered data products (标识)</h2><table><tr><th>handle</th><th>title</th><th>status</th>"
+        f"<th>provider</th><th>registration</th></tr>{rows}</table>"
+    )
+
+
 def export_html(
-    datasets: pl.DataFrame, columns: pl.DataFrame, out: Path, plan: pl.DataFrame | None = None
+    datasets: pl.DataFrame,
+    columns: pl.DataFrame,
+    out: Path,
+    plan: pl.DataFrame | None = None,
+    products: pl.DataFrame | None = None,
 ) -> list[Path]:
-    """A static site: index.html (with the plan's KPIs) plus one page per dataset, browsable offline."""
+    """A static site: index.html (with the plan's KPIs and the registered data products' handles) plus one
+    page per dataset, browsable offline."""
     out.mkdir(parents=True, exist_ok=True)
     rows = "".join(
         f"<tr class='g{d['grade']}'><td><a href='{d['table_name']}.html'>{d['table_name']}</a></td>"
@@ -282,6 +339,7 @@ def export_html(
                 + (plan_section(plan) if plan is not None else "")
                 + "<h2>Datasets</h2><table><tr><th>dataset</th><th>layer</th><th>domain</th>"
                 f"<th>grade</th><th>rows</th><th>pass rate</th><th>description</th></tr>{rows}</table>"
+                + (products_section(products) if products is not None else "")
             ),
         ),
         encoding="utf-8",
@@ -310,10 +368,16 @@ def export_html(
     return written
 
 
-def export_dcat(datasets: pl.DataFrame, columns: pl.DataFrame, path: Path, publisher: str) -> Path:
+def export_dcat(
+    datasets: pl.DataFrame,
+    columns: pl.DataFrame,
+    path: Path,
+    publisher: str,
+    products: pl.DataFrame | None = None,
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
-        json.dumps(dcat(datasets, columns, publisher), ensure_ascii=False, indent=1, default=str),
+        json.dumps(dcat(datasets, columns, publisher, products), ensure_ascii=False, indent=1, default=str),
         encoding="utf-8",
     )
     return path

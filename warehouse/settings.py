@@ -13,9 +13,12 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from warehouse.domain import KGCE_PER_UNIT
+from warehouse.identifiers import DEFAULT_NODE
 
 # Defaults of the landing settings (also the defaults of the plain functions that take them).
-LATE_WATERMARK_DAYS = 7  # a reading landing later than this after its day is quarantined as late_beyond_watermark
+LATE_WATERMARK_DAYS = (
+    7  # a reading landing later than this after its day is quarantined as late_beyond_watermark
+)
 FUTURE_TOLERANCE = dt.timedelta(minutes=60)
 IN_PROGRESS_MAX_AGE = dt.timedelta(hours=24)
 
@@ -86,6 +89,10 @@ class Settings:
     pg_url: str = ""  # server profile: Dagster's PostgreSQL (default: a database per home on loopback)
     max_runs: int = 8  # server profile: runs at once in the queue
     max_daily_runs: int = 4  # ... of which daily_job runs (sync_job: always one at a time)
+    identifier_node: str = (
+        DEFAULT_NODE  # the province's secondary identifier node: handles 88.<node>.<uscc>/...
+    )
+    resolver_flush_s: float = 5.0  # `lakehouse resolver serve`: resolution counts committed this often
     # Housekeeping (nightly housekeeping_job): VACUUM keeps every file a version of the last this-many
     # hours needs (time travel within it; longer than any query or build runs). Delta's default: 7 days.
     vacuum_retention_hours: float = 168.0
@@ -183,6 +190,7 @@ class Settings:
             "LAKEHOUSE_PROFILE": self.profile,
             "LAKEHOUSE_MAX_RUNS": str(self.max_runs),
             "LAKEHOUSE_MAX_DAILY_RUNS": str(self.max_daily_runs),
+            "LAKEHOUSE_IDENTIFIER_NODE": self.identifier_node,
             "LAKEHOUSE_VACUUM_RETENTION_HOURS": repr(self.vacuum_retention_hours),
             "LAKEHOUSE_RUN_RETENTION_DAYS": repr(self.run_retention_days),
             "LAKEHOUSE_GX_RESULTS_RETENTION_DAYS": repr(self.gx_results_retention_days),
@@ -284,10 +292,20 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         pg_url=env.get("LAKEHOUSE_PG_URL", ""),
         max_runs=int(env.get("LAKEHOUSE_MAX_RUNS", "8")),
         max_daily_runs=int(env.get("LAKEHOUSE_MAX_DAILY_RUNS", "4")),
+        identifier_node=_identifier_node(env.get("LAKEHOUSE_IDENTIFIER_NODE", DEFAULT_NODE)),
+        resolver_flush_s=float(env.get("LAKEHOUSE_RESOLVER_FLUSH_S", "5")),
         vacuum_retention_hours=_at_least_zero(env, "LAKEHOUSE_VACUUM_RETENTION_HOURS", "168"),
         run_retention_days=_at_least_zero(env, "LAKEHOUSE_RUN_RETENTION_DAYS", "90"),
         gx_results_retention_days=_at_least_zero(env, "LAKEHOUSE_GX_RESULTS_RETENTION_DAYS", "30"),
     )
+
+
+def _identifier_node(value: str) -> str:
+    if not re.fullmatch(r"[0-9]{1,8}", value):
+        raise SettingsError(
+            f"LAKEHOUSE_IDENTIFIER_NODE must be 1-8 digits (the secondary node code), not {value!r}"
+        )
+    return value
 
 
 def _at_least_zero(env: dict[str, str], name: str, default: str) -> float:

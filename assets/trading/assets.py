@@ -8,7 +8,7 @@ from assets.reconcile import record
 from assets.resources import LakeResource, WarehouseResource
 from assets.trading.circulation import circulate, read_products, read_trades
 from quality.checks import Reconciliation, checks_for, evaluate
-from warehouse.registry import DATA_PRODUCT, ENTERPRISE, QUALITY_RESULTS, QUARANTINE_TRADE, TRADE
+from warehouse.registry import DATA_PRODUCT, ENTERPRISE, IDENTIFIER, QUALITY_RESULTS, QUARANTINE_TRADE, TRADE
 
 
 @multi_asset(
@@ -25,7 +25,11 @@ def trading(context: AssetExecutionContext, lake: LakeResource, warehouse: Wareh
     store, folder = lake.lake, lake.settings.landing / "trading"
     products, trades = read_products(folder), read_trades(folder)
     result = circulate(
-        trades, products, current(store.read(ENTERPRISE, columns=["uscc", "valid_to"]))["uscc"]
+        trades,
+        products,
+        current(store.read(ENTERPRISE, columns=["uscc", "valid_to"]))["uscc"],
+        node=lake.settings.identifier_node,
+        issued=store.read(IDENTIFIER) if store.exists(IDENTIFIER) else None,
     )
     versions = [
         store.overwrite(spec, df, run_id=context.run_id)

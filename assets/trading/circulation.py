@@ -13,8 +13,10 @@ from pathlib import Path
 
 import polars as pl
 
+from assets.identifier.issue import product_handles
 from quality.rules import TRADE_ROW_RULES, first_failed_rule
 from warehouse.domain import TIMEZONE
+from warehouse.identifiers import DEFAULT_NODE
 from warehouse.registry import DATA_PRODUCT, QUARANTINE_TRADE, TRADE
 
 _TS_FORMATS = ("%Y-%m-%dT%H:%M:%S%:z", "%Y-%m-%d %H:%M:%S%:z")
@@ -108,14 +110,23 @@ def register_before_circulate(
     return joined.filter(pl.col("reason").is_null()), joined.filter(pl.col("reason").is_not_null())
 
 
-def circulate(trades: pl.DataFrame, products: pl.DataFrame, golden_usccs: pl.Series) -> Circulation:
-    """Trades split by register-before-circulate; clean trades flagged when a party is not in the golden record."""
+def circulate(
+    trades: pl.DataFrame,
+    products: pl.DataFrame,
+    golden_usccs: pl.Series,
+    *,
+    node: str = DEFAULT_NODE,
+    issued: pl.DataFrame | None = None,
+) -> Circulation:
+    """Trades split by register-before-circulate; clean trades flagged when a party is not in the golden
+    record, and carrying their product's identifier handle (silver.identifier's, `issued`, when it has one)."""
     clean, bad = register_before_circulate(trades, products)
     known = golden_usccs.unique().to_list()
     clean = (
         clean.with_columns(
             counterparty_unknown=~(pl.col("buyer_uscc").is_in(known) & pl.col("seller_uscc").is_in(known))
         )
+        .join(product_handles(products, issued, node=node), on="product_id", how="left")
         .select(list(TRADE.schema))
         .cast(dict(TRADE.schema))
         .sort("trade_id")

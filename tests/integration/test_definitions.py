@@ -18,6 +18,7 @@ RUN_LOGS = {
     "catalog.quality_results",
     "catalog.sync_ledger",
     "catalog.query_audit",
+    "catalog.identifier_resolution",  # written by the resolver (lakehouse resolver serve)
     "catalog.alert",
 }
 
