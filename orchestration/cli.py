@@ -474,9 +474,8 @@ def _directory():
     import polars as pl
 
     from warehouse.registry import CATALOG_COLUMN, CATALOG_DATASET
-    from warehouse.storage import Lake
 
-    lake = Lake(settings().lake)
+    lake = settings().open_lake()
     if not lake.exists(CATALOG_DATASET):
         console.print("[red]no resource directory yet: run `lakehouse materialize`[/red]")
         raise typer.Exit(2)
@@ -540,11 +539,10 @@ def catalog_export(
     from warehouse.catalog import export_dcat, export_html
     from warehouse.domain import PROVINCE_CODE
     from warehouse.registry import PLAN_PROGRESS
-    from warehouse.storage import Lake
 
     datasets, columns, _ = _directory()
     if html:
-        pages = export_html(datasets, columns, html, plan=Lake(settings().lake).read(PLAN_PROGRESS))
+        pages = export_html(datasets, columns, html, plan=settings().open_lake().read(PLAN_PROGRESS))
         console.print(f"wrote {len(pages)} pages to {html}/index.html")
     if dcat:
         export_dcat(

@@ -28,7 +28,6 @@ def feeds(
 ) -> None:
     """List the enterprises whose telemetry feed is late (past the cadence) or silent."""
     from assets.catalog.feeds import lake_feed_status, late_feeds
-    from warehouse.storage import Lake
 
     try:
         now = dt.datetime.fromisoformat(at) if at else dt.datetime.now(dt.UTC)
@@ -38,7 +37,7 @@ def feeds(
     now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
     s = settings()
     try:
-        status = lake_feed_status(Lake(s.lake), s, now=now)
+        status = lake_feed_status(s.open_lake(), s, now=now)
     except Exception as exc:  # one line, never a traceback
         console.print(f"feeds: cannot read the lake under {s.lake}: {type(exc).__name__}: {exc}")
         raise typer.Exit(1) from None

@@ -7,12 +7,16 @@ import datetime as dt
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 from warehouse.domain import KGCE_PER_UNIT
+
+if TYPE_CHECKING:
+    from warehouse.storage import Lake
 
 # Defaults of the landing settings (also the defaults of the plain functions that take them).
 FUTURE_TOLERANCE = dt.timedelta(minutes=60)
@@ -85,14 +89,33 @@ class Settings:
     pg_url: str = ""  # server profile: Dagster's PostgreSQL (default: a database per home on loopback)
     max_runs: int = 8  # server profile: runs at once in the queue
     max_daily_runs: int = 4  # ... of which daily_job runs (sync_job: always one at a time)
+    workers: int = 2  # server profile: Celery workers `lakehouse server up` starts (shards run on them)
+    # server profile: the shards' task broker (may hold a password: never printed)
+    celery_broker: str = field(default="amqp://guest@127.0.0.1:5672//", repr=False)
+    celery_queue: str = ""  # server profile: the shard queue (default: one per home)
+    shard_timeout_s: float = 3600.0  # server profile: a shard not back from a worker by then fails the run
+    lake_uri: str = ""  # the lake on object storage (s3://bucket/prefix); empty: the folder home/lake
+    # delta-rs storage_options of a remote lake (endpoint, keys): never printed, never in as_env()
+    lake_options: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     @property
     def landing(self) -> Path:
         return self.home / "landing"
 
     @property
-    def lake(self) -> Path:
-        return self.home / "lake"
+    def lake(self) -> Path | str:
+        """The lake's root: LAKEHOUSE_LAKE_URI (an object store URI) or the folder home/lake."""
+        return self.lake_uri or self.home / "lake"
+
+    @property
+    def lake_remote(self) -> bool:
+        return bool(self.lake_uri)
+
+    def open_lake(self) -> Lake:
+        """The lake every reader and writer of this home uses (the one place a Lake is made from settings)."""
+        from warehouse.storage import Lake
+
+        return Lake(self.lake, dict(self.lake_options) or None)
 
     @property
     def warehouse_db(self) -> Path:
@@ -134,6 +157,18 @@ class Settings:
         digest = hashlib.sha256(str(self.home).encode()).hexdigest()[:12]
         return f"postgresql://postgres@127.0.0.1:5432/lakehouse_{digest}"
 
+    @property
+    def shard_executor(self) -> str:
+        """Where the day build's shards run: Celery workers (server profile) or this host ("local")."""
+        return "celery" if self.server else "local"
+
+    @property
+    def shard_queue(self) -> str:
+        """The Celery queue of this home's shards (homes sharing a broker never take each other's)."""
+        if self.celery_queue:
+            return self.celery_queue
+        return "lakehouse_shards_" + hashlib.sha256(str(self.home).encode()).hexdigest()[:12]
+
     def dagster_yaml(self) -> str:
         """The Dagster instance configuration of this profile (the one place the profile is read)."""
         if self.server:
@@ -146,7 +181,8 @@ class Settings:
         The profile's dagster.yaml replaces one the lakehouse wrote (a switched profile takes effect); a
         dagster.yaml written by hand is left alone. The server profile creates its database if absent.
         """
-        for d in (self.landing / "telemetry", self.lake, self.dagster_home):
+        local = () if self.lake_remote else (self.home / "lake",)
+        for d in (self.landing / "telemetry", *local, self.dagster_home):
             d.mkdir(parents=True, exist_ok=True)
         yaml = self.dagster_home / "dagster.yaml"
         text = self.dagster_yaml()
@@ -161,33 +197,40 @@ class Settings:
 
     def as_env(self) -> dict[str, str]:
         """The resolved settings as environment variables, for Dagster resources (EnvVar) and children."""
-        return {
-            "LAKEHOUSE_HOME": str(self.home),
-            "LAKEHOUSE_WAREHOUSE_DB": str(self.warehouse_db),
-            "LAKEHOUSE_LATE_WATERMARK_DAYS": str(self.late_watermark_days),
-            "LAKEHOUSE_PARTITIONS_START": self.partitions_start.isoformat(),
-            "LAKEHOUSE_NATURAL_GAS_KGCE_PER_M3": repr(self.natural_gas_kgce_per_m3),
-            "LAKEHOUSE_FUTURE_TOLERANCE_MINUTES": repr(self.future_tolerance.total_seconds() / 60),
-            "LAKEHOUSE_IN_PROGRESS_MAX_AGE_HOURS": repr(self.in_progress_max_age.total_seconds() / 3600),
-            "LAKEHOUSE_SHARD_ROWS": str(self.shard_rows),
-            "LAKEHOUSE_SHARDS": str(self.shards),
-            "LAKEHOUSE_SHARD_WORKERS": str(self.shard_workers),
-            "LAKEHOUSE_FEED_CADENCE_MINUTES": repr(self.feed_cadence.total_seconds() / 60),
-            "LAKEHOUSE_FEED_SILENT_HOURS": repr(self.feed_silent_after.total_seconds() / 3600),
-            "LAKEHOUSE_PROFILE": self.profile,
-            "LAKEHOUSE_MAX_RUNS": str(self.max_runs),
-            "LAKEHOUSE_MAX_DAILY_RUNS": str(self.max_daily_runs),
-            "DAGSTER_HOME": str(self.dagster_home),
-        } | (
+        return (
             {
-                "LAKEHOUSE_PG_URL": self.pg_database_url,
-                # SQLAlchemy's default PostgreSQL driver is psycopg 3; dagster-postgres ships psycopg2
-                "LAKEHOUSE_DAGSTER_PG_URL": re.sub(
-                    r"^postgres(ql)?://", "postgresql+psycopg2://", self.pg_database_url
-                ),
+                "LAKEHOUSE_HOME": str(self.home),
+                "LAKEHOUSE_WAREHOUSE_DB": str(self.warehouse_db),
+                "LAKEHOUSE_LATE_WATERMARK_DAYS": str(self.late_watermark_days),
+                "LAKEHOUSE_PARTITIONS_START": self.partitions_start.isoformat(),
+                "LAKEHOUSE_NATURAL_GAS_KGCE_PER_M3": repr(self.natural_gas_kgce_per_m3),
+                "LAKEHOUSE_FUTURE_TOLERANCE_MINUTES": repr(self.future_tolerance.total_seconds() / 60),
+                "LAKEHOUSE_IN_PROGRESS_MAX_AGE_HOURS": repr(self.in_progress_max_age.total_seconds() / 3600),
+                "LAKEHOUSE_SHARD_ROWS": str(self.shard_rows),
+                "LAKEHOUSE_SHARDS": str(self.shards),
+                "LAKEHOUSE_SHARD_WORKERS": str(self.shard_workers),
+                "LAKEHOUSE_FEED_CADENCE_MINUTES": repr(self.feed_cadence.total_seconds() / 60),
+                "LAKEHOUSE_FEED_SILENT_HOURS": repr(self.feed_silent_after.total_seconds() / 3600),
+                "LAKEHOUSE_PROFILE": self.profile,
+                "LAKEHOUSE_MAX_RUNS": str(self.max_runs),
+                "LAKEHOUSE_MAX_DAILY_RUNS": str(self.max_daily_runs),
+                "LAKEHOUSE_WORKERS": str(self.workers),
+                "LAKEHOUSE_CELERY_QUEUE": self.shard_queue,
+                "LAKEHOUSE_SHARD_TIMEOUT_S": repr(self.shard_timeout_s),
+                "DAGSTER_HOME": str(self.dagster_home),
             }
-            if self.server
-            else {}
+            | ({"LAKEHOUSE_LAKE_URI": self.lake_uri} if self.lake_uri else {})
+            | (
+                {
+                    "LAKEHOUSE_PG_URL": self.pg_database_url,
+                    # SQLAlchemy's default PostgreSQL driver is psycopg 3; dagster-postgres ships psycopg2
+                    "LAKEHOUSE_DAGSTER_PG_URL": re.sub(
+                        r"^postgres(ql)?://", "postgresql+psycopg2://", self.pg_database_url
+                    ),
+                }
+                if self.server
+                else {}
+            )
         )
 
 
@@ -275,7 +318,33 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         pg_url=env.get("LAKEHOUSE_PG_URL", ""),
         max_runs=int(env.get("LAKEHOUSE_MAX_RUNS", "8")),
         max_daily_runs=int(env.get("LAKEHOUSE_MAX_DAILY_RUNS", "4")),
+        workers=int(env.get("LAKEHOUSE_WORKERS", "2")),
+        celery_broker=env.get("LAKEHOUSE_CELERY_BROKER", "amqp://guest@127.0.0.1:5672//"),
+        celery_queue=env.get("LAKEHOUSE_CELERY_QUEUE", ""),
+        shard_timeout_s=float(env.get("LAKEHOUSE_SHARD_TIMEOUT_S", "3600")),
+        lake_uri=_lake_uri(env.get("LAKEHOUSE_LAKE_URI", "")),
+        lake_options=tuple(sorted(object_store_options(env).items()))
+        if env.get("LAKEHOUSE_LAKE_URI")
+        else (),
     )
+
+
+def _lake_uri(value: str) -> str:
+    value = value.strip().rstrip("/")
+    if value and not value.startswith("s3://"):
+        raise SettingsError(f"LAKEHOUSE_LAKE_URI={value!r}: expected s3://bucket/prefix (or unset)")
+    return value
+
+
+def lake_at(root: str) -> Lake:
+    """The lake at `root` as a shard task names it (in any process): remote roots take this process's
+    object-store settings (from its environment, never from the task)."""
+    from warehouse.storage import Lake
+
+    s = settings()
+    remote = "://" in root and not root.startswith("file://")
+    options = (dict(s.lake_options) or object_store_options()) if remote else None
+    return Lake(root, options)
 
 
 def _profile(value: str) -> str:
