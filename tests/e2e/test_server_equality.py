@@ -37,7 +37,7 @@ QUERIES = (
     "select day, count(*), round(sum(energy_tce), 6) from theme.energy_daily group by day order by day",
     "select reason, count(*) from quarantine.telemetry group by reason order by reason",
     "select city_code, round(sum(energy_tce), 6) from mart.energy_city_industry_day group by 1 order by 1",
-    "select count(*) from registry.enterprise",
+    "select count(*), count(distinct uscc) from silver.enterprise",
 )
 
 
@@ -154,6 +154,10 @@ def test_a_worker_killed_mid_shard_is_retried_visibly_and_a_rerun_converges(tmp_
     embedded = copy_home(template, tmp_path / "embedded")
     done = lakehouse(embedded, "materialize", **shards)
     assert done.returncode == 0, done.stdout + done.stderr
+    # the server home runs `materialize` twice; so does the reference (see tests/integration/test_converge.py:
+    # a no-op ingest records its own check rows, and the catalog follows)
+    settled = lakehouse(embedded, "materialize", **shards)
+    assert settled.returncode == 0 and "built 0 day(s)" in settled.stdout, settled.stdout + settled.stderr
     want = snapshot(embedded / "lake")
 
     server = copy_home(template, tmp_path / "server")
@@ -174,14 +178,14 @@ def test_a_worker_killed_mid_shard_is_retried_visibly_and_a_rerun_converges(tmp_
             stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 900
-        while "lakehouse.build_shard" not in victim_log.read_text(errors="replace"):
+        while "Task lakehouse.build_shard[" not in victim_log.read_text(errors="replace"):
             assert run.poll() is None and time.monotonic() < deadline, (
                 "the run ended before worker-1 got a shard"
             )
             time.sleep(0.05)
         os.kill(victim_pid, signal.SIGKILL)  # mid-shard: it acknowledged nothing
         out = run.communicate(timeout=1800)[0].decode()
-        held = [line for line in victim_log.read_text().splitlines() if "lakehouse.build_shard" in line]
+        held = [line for line in victim_log.read_text().splitlines() if "Task lakehouse.build_shard[" in line]
         assert held and not any("succeeded" in line for line in held[-1:]), held
         if run.returncode == 0:
             assert "was redelivered to worker-2" in out, out  # retried, and visibly so
@@ -190,5 +194,6 @@ def test_a_worker_killed_mid_shard_is_retried_visibly_and_a_rerun_converges(tmp_
         print(f"first run rc={run.returncode}; {'redelivered' if 'redelivered' in out else 'failed'}")
 
         again = lakehouse(server, "materialize", **env)
-        assert again.returncode == 0, again.stdout + again.stderr
-        assert differences(want, snapshot(s.open_lake())) == []
+        assert again.returncode == 0 and "built 0 day(s)" in again.stdout, again.stdout + again.stderr
+        problems = differences(want, snapshot(s.open_lake()))
+        assert problems == [], "\n".join(problems)
