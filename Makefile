@@ -25,8 +25,11 @@ setup: $(BIN)/lakehouse
 demo: setup
 	$(BIN)/lakehouse demo
 
+# Two pytest workers (pytest-xdist), one test file per worker at a time: much of the suite waits on
+# servers and child processes, so two workers finish well before one on a 2-core machine.
+TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Long randomized runs: >= 20 kill -9 trials that must converge (tests marked `soak`).
 soak: setup chromium

@@ -50,12 +50,22 @@ def catalog_build_rows(versions: dict[str, int | None], run_id: str, built_at: d
 
 
 def catalog_stale(lake: Lake, inputs: Sequence[TableSpec]) -> bool:
-    """True when catalog_job never finished, or an input table has a version it did not build from."""
+    """True when catalog_job never finished, or an input table changed rows since the version it built from.
+
+    Housekeeping's commits (compaction, VACUUM) move a version without changing a row: not stale.
+    """
     built = lake.read(CATALOG_BUILD)
     if built.is_empty():
         return True
     recorded = dict(built.select("table_name", "delta_version").iter_rows())
-    return any(recorded.get(name, -1) != version for name, version in input_versions(lake, inputs).items())
+    current = input_versions(lake, inputs)
+    moved = [spec for spec in inputs if recorded.get(spec.name, -1) != current[spec.name]]
+    return any(
+        current[spec.name] is None
+        or recorded.get(spec.name) is None
+        or lake.data_changed(spec, recorded[spec.name])
+        for spec in moved
+    )
 
 
 def _run_started_at(context: AssetExecutionContext) -> dt.datetime:
@@ -70,14 +80,18 @@ def day_build_asset(after: Sequence[AssetKey]):
     """The last asset of daily_job: records the day as built once every asset in `after` materialized."""
 
     @asset(**spec_kwargs(DAY_BUILD), partitions_def=daily_local, deps=list(after))
-    def catalog_day_build(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    def catalog_day_build(
+        context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+    ) -> MaterializeResult:
         """The day is built: every table of daily_job committed this day in this run.
 
-        No warehouse refresh here (one less step per day): catalog_job's refresh adds the view.
+        The serving files are refreshed here, once per run, not after each asset: a refresh rewrites
+        every role's file, and a reader that needs the newest state refreshes on opening anyway.
         """
         day = dt.date.fromisoformat(context.partition_key)
         row = day_build_row(day, context.run_id, _run_started_at(context), dt.datetime.now(dt.UTC))
         version = lake.lake.upsert(DAY_BUILD, row, run_id=context.run_id)
+        warehouse.refresh(lake.lake)
         return MaterializeResult(metadata={"delta_version": version, "tables_after": len(after)})
 
     return catalog_day_build

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
-from dagster import AssetSpec, MetadataValue, TableColumn, TableSchema
+from dagster import AssetSpec, FreshnessPolicy, MetadataValue, TableColumn, TableSchema
 
 from warehouse.domain import DATA_DOMAINS, GRADE_TIERS, GRADES
 from warehouse.registry import TableSpec
@@ -25,7 +25,13 @@ def column_schema(spec: TableSpec) -> TableSchema:
 
 def spec_kwargs(spec: TableSpec) -> dict:
     """AssetSpec/@asset keyword arguments derived from the registry entry."""
+    freshness = (
+        {"freshness_policy": FreshnessPolicy.time_window(fail_window=spec.fresh_within)}
+        if spec.fresh_within
+        else {}
+    )
     return {
+        **freshness,
         "key": spec.asset_key,
         "description": spec.description,
         "group_name": spec.layer,

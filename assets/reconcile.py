@@ -12,14 +12,11 @@ _COUNTS = ["landed", "clean", "quarantined", "duplicates"]
 
 
 def record(store: Lake, spec: TableSpec, parts: dict[str, Reconciliation], run_id: str) -> None:
-    """Upsert the rows whose counts changed, so a re-run with the same inputs commits nothing."""
-    if not parts:
-        return
-    rows = pl.concat([r.row(spec, p, run_id) for p, r in parts.items()])
-    old = store.read(RECONCILIATION).filter(pl.col("table_name") == spec.name).select("partition", *_COUNTS)
-    changed = rows.join(old, on=["partition", *_COUNTS], how="anti")
-    if changed.height:
-        store.upsert(RECONCILIATION, changed, run_id=run_id)
+    """Upsert the rows; those whose counts did not change commit nothing (the spec's record columns)."""
+    if parts:
+        store.upsert(
+            RECONCILIATION, pl.concat([r.row(spec, p, run_id) for p, r in parts.items()]), run_id=run_id
+        )
 
 
 def total(parts: dict[str, Reconciliation]) -> Reconciliation:

@@ -1,6 +1,6 @@
 """Child-process side of the benchmark: `python -m bench.child <spec.json>`.
 
-The spec names a task (generate, ours, polars, duckdb, gate, analyst) and its parameters; the child runs
+The spec names a task (generate, ours, polars, duckdb, gate, analyst, sync, housekeeping) and its parameters; the child runs
 it, timing named steps and sampling its own RSS per step, and writes a result JSON next to the spec with
 the timings, its peak RSS (getrusage high-water mark) and whatever the task returns.
 """
@@ -122,6 +122,8 @@ def run(spec: dict) -> dict:
                 from bench.analyst import analyst_task as fn
             elif task == "sync":
                 from bench.sync import sync_task as fn
+            elif task == "housekeeping":
+                from bench.housekeeping import housekeeping_task as fn
             else:
                 raise ValueError(f"unknown task {task}")
         rss_after_import = psutil.Process().memory_info().rss

@@ -372,6 +372,18 @@ def evaluate_goals(result: dict) -> list[dict]:
                 "met": worst <= 2.0,
             }
         )
+    hk = result.get("housekeeping") or {}
+    if hk.get("status") == "ok":
+        worst = max(hk["ratio_after_to_single_p95"].values())
+        goals.append(
+            {
+                "goal": "Delta-view analyst p95 after housekeeping <= 1.5x one compacted file (issue 17)",
+                "value": f"worst x{worst:.1f} over {hk['data']['days']} day partitions "
+                f"({hk['usage']['after']['live_files']} files after compaction, "
+                f"{hk['usage']['before']['live_files']} before)",
+                "met": worst <= 1.5,
+            }
+        )
     sync = result.get("national_sync") or {}
     if sync.get("status") == "ok":
         rt = sync["round_trip_ms"]
@@ -420,6 +432,7 @@ def run_bench(
     sync_runs: int = 5,
     sync_enterprises: int = 1000,
     sqlserve: bool = True,
+    housekeeping: bool = True,
     plot: bool = True,
     profile: bool = False,
     timeout: float = 3600.0,
@@ -467,6 +480,8 @@ def run_bench(
     memory_flatness(result, console)
     if analyst:
         result["analyst"] = analyst_phase(bench, analyst_days, analyst_runs)
+    if housekeeping:
+        result["housekeeping"] = housekeeping_phase(bench, analyst_days, min(analyst_runs, 30))
     if sync_runs:
         result["national_sync"] = sync_phase(bench, sync_runs, sync_enterprises)
     if sqlserve:
@@ -717,6 +732,26 @@ def analyst_phase(bench: Bench, days: int, runs: int) -> dict:
     return a
 
 
+def housekeeping_phase(bench: Bench, days: int, runs: int, commits_per_day: int = 4) -> dict:
+    """Analyst p95 over the Delta view of `days` day partitions before and after housekeeping, against one
+    compacted file (`python -m bench.housekeeping` runs this part alone)."""
+    from bench.housekeeping import summary_lines
+
+    h = bench.child(
+        {
+            "task": "housekeeping",
+            "root": str(bench.work / "housekeeping"),
+            "days": days,
+            "runs": runs,
+            "commits_per_day": commits_per_day,
+        },
+        "housekeeping: analyst queries before and after compaction",
+    )
+    for line in summary_lines(h):
+        bench.console.print(line)
+    return h
+
+
 def sync_phase(bench: Bench, runs: int, enterprises: int) -> dict:
     sync = bench.child(
         {"task": "sync", "root": str(bench.work / "sync"), "runs": runs, "enterprises": enterprises},
@@ -893,6 +928,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-analyst", action="store_true", help="skip the analyst queries")
     p.add_argument("--analyst-runs", type=int, default=50)
     p.add_argument("--no-sqlserve", action="store_true", help="skip the SQL endpoint (serve-sql) load test")
+    p.add_argument(
+        "--no-housekeeping", action="store_true", help="skip the before/after-housekeeping queries"
+    )
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--profile", action="store_true", help="one extra cProfile'd run of ours per size")
     p.add_argument(
@@ -911,6 +949,7 @@ def main(argv: list[str] | None = None) -> int:
             analyst=not a.no_analyst,
             analyst_runs=a.analyst_runs,
             sqlserve=not a.no_sqlserve,
+            housekeeping=not a.no_housekeeping,
             plot=not a.no_plot,
             profile=a.profile,
             rss_limit_gib=a.rss_limit_gib,

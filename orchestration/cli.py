@@ -18,7 +18,7 @@ from typer._click import exceptions as click  # typer 0.29 bundles click: the er
 
 from orchestration.cli_collect import collect_app, simulate_app
 from orchestration.cli_objectstore import objectstore_app
-from orchestration.cli_ops import feeds
+from orchestration.cli_ops import feeds, housekeep
 from orchestration.cli_server import server_app
 from orchestration.cli_sql import register as register_sql
 from orchestration.cli_sync import national_node_app
@@ -466,6 +466,7 @@ app.add_typer(national_node_app, name="national-node")
 app.add_typer(collect_app, name="collect")
 app.add_typer(simulate_app, name="simulate")
 app.command("feeds")(feeds)
+app.command("housekeep")(housekeep)
 app.add_typer(objectstore_app, name="objectstore")
 app.add_typer(server_app, name="server")
 

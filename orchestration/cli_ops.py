@@ -1,6 +1,7 @@
-"""`lakehouse feeds`: which enterprises' feeds are late or silent (catalog.feed_status, computed now).
+"""`lakehouse feeds` (which enterprises' feeds are late or silent, catalog.feed_status computed now) and
+`lakehouse housekeep` (a housekeeping_job run of the code location).
 
-Registered in the main CLI with `app.command("feeds")(feeds)`.
+Registered in the main CLI with `app.command("feeds")(feeds)` and `app.command("housekeep")(housekeep)`.
 """
 
 from __future__ import annotations
@@ -70,3 +71,35 @@ def feeds(
             r["last_file"] or "-",
         )
     console.print(table)
+
+
+def housekeep() -> None:
+    """Compact, VACUUM and checkpoint every table, prune old runs and GX results: a housekeeping_job run."""
+    import polars as pl
+
+    from orchestration.runs import RunDriver
+    from warehouse.registry import HOUSEKEEPING
+
+    s = settings()
+    s.prepare()
+    outcome = RunDriver().run("housekeeping_job")
+    rows = s.open_lake().read(HOUSEKEEPING, where=pl.col("run_id") == outcome.run_id)
+    if not outcome.success or rows.is_empty():
+        console.print(f"housekeeping_job run {outcome.run_id} failed (see the Dagster UI)")
+        raise typer.Exit(1)
+    tables = rows.filter(~pl.col("table_name").str.starts_with("("))
+    mib = 1 << 20
+    console.print(
+        f"housekeeping run {outcome.run_id}: {tables.height} tables, live files "
+        f"{tables['live_files_before'].sum():,} -> {tables['live_files_after'].sum():,}, on disk "
+        f"{tables['disk_files_before'].sum():,} files / {tables['disk_bytes_before'].sum() / mib:.1f} MiB -> "
+        f"{tables['disk_files_after'].sum():,} / {tables['disk_bytes_after'].sum() / mib:.1f} MiB "
+        f"(retention {s.vacuum_retention_hours:g} h)"
+    )
+    for r in rows.filter(pl.col("error").is_not_null()).iter_rows(named=True):
+        console.print(f"  {r['table_name']}: left as it was: {r['error']}")
+    for r in rows.filter(pl.col("table_name").str.starts_with("(")).iter_rows(named=True):
+        console.print(
+            f"  {r['table_name']}: {r['files_vacuumed']} removed, {r['disk_bytes_before'] / mib:.1f} -> "
+            f"{r['disk_bytes_after'] / mib:.1f} MiB"
+        )

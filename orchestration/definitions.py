@@ -9,6 +9,7 @@ from dagster import Definitions, EnvVar, load_assets_from_modules
 import assets.catalog.assets as catalog_assets
 import assets.energy_report.assets as energy_report_assets
 import assets.enterprise.assets as enterprise_assets
+import assets.housekeeping.assets as housekeeping_assets
 import assets.industry.assets as industry_assets
 import assets.production.assets as production_assets
 import assets.sync.assets as sync_assets
@@ -20,6 +21,7 @@ from assets.resources import LakeResource, LineageResource, WarehouseResource, l
 from assets.sync.assets import NationalNodeResource
 from assets.sync.keys import KEY_ENV, KEY_ID_ENV, NODE_URL_ENV, export_sync_env
 from orchestration.alerts import alert_sensor, run_failure_alert
+from orchestration.freshness import feeds_on_time
 from orchestration.jobs import (
     BUILD_RECORD_ASSETS,
     catalog_job,
@@ -27,6 +29,8 @@ from orchestration.jobs import (
     daily_job,
     daily_schedule,
     dirty_days_sensor,
+    housekeeping_job,
+    housekeeping_schedule,
     ingest_job,
     ingest_schedule,
     landing_sensor,
@@ -48,6 +52,7 @@ ALL_ASSETS = [
             sync_assets,
             production_assets,
             industry_assets,
+            housekeeping_assets,
         ]
     ),
     *BUILD_RECORD_ASSETS,
@@ -74,8 +79,15 @@ def resources() -> dict:
 
 defs = Definitions(
     assets=ALL_ASSETS,
-    jobs=[ingest_job, daily_job, catalog_job, sync_job],
-    schedules=[ingest_schedule, daily_schedule, sync_schedule],
-    sensors=[landing_sensor, dirty_days_sensor, catalog_sensor, alert_sensor, run_failure_alert],
+    asset_checks=[feeds_on_time],
+    jobs=[ingest_job, daily_job, catalog_job, sync_job, housekeeping_job],
+    schedules=[ingest_schedule, daily_schedule, sync_schedule, housekeeping_schedule],
+    sensors=[
+        landing_sensor,
+        dirty_days_sensor,
+        catalog_sensor,
+        alert_sensor,
+        run_failure_alert,
+    ],
     resources=resources(),
 )

@@ -199,6 +199,25 @@ def catalog_sensor(context: SensorEvaluationContext):
     return RunRequest(run_key=f"catalog-{fingerprint}")
 
 
+housekeeping_job = define_asset_job(
+    "housekeeping_job",
+    selection=AssetSelection.keys("catalog/housekeeping"),
+    executor_def=in_process_executor,
+    description=(
+        "Nightly: compact small files (Z-ordered by the registry's cluster_by), remove orphans, VACUUM "
+        "(LAKEHOUSE_VACUUM_RETENTION_HOURS), checkpoint every table; delete old Dagster runs and GX results."
+    ),
+)
+# 04:30 local: after ingest (01:00), the day builds (01:30) and the sync (03:00).
+housekeeping_schedule = ScheduleDefinition(
+    name="housekeeping_nightly",
+    job=housekeeping_job,
+    cron_schedule="30 4 * * *",
+    execution_timezone=TIMEZONE,
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+
+
 sync_job = define_asset_job(
     "sync_job",
     selection=AssetSelection.groups("sync"),

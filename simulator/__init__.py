@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from simulator.defects import KINDS, QUARANTINE_REASON, REASONS, STUCK_FLAGGED, plan_defects
 from simulator.energy_reports import write_energy_reports
+from simulator.feeds import feed_truth, plan_outages
 from simulator.files import REJECTED, TelemetryWriter, drop_time, plan_landing
 from simulator.production import write_production
 from simulator.province import Province, build_province
@@ -57,7 +58,11 @@ def generate(
     prov = build_province(enterprises, rng_master)
     grid = simulate(prov, days, start, rng_values)
     landing = plan_landing(prov, days, defect_rate, rng_files)
-    plan = plan_defects(grid, prov.eq_site[grid.series_eq], landing.formats, defect_rate, rng_defects)
+    # feed outages from their own stream, placed before every other defect
+    outage, silent, late = plan_outages(prov, grid, landing, defect_rate, np.random.default_rng([seed, 1515]))
+    plan = plan_defects(
+        grid, prov.eq_site[grid.series_eq], landing.formats, defect_rate, rng_defects, outage=outage
+    )
 
     before = drop_time(start, -2, 0)  # master data is exported before the first day
     _write_master(home_landing / "master", prov, before)
@@ -68,7 +73,8 @@ def generate(
     defects = {k: tally.kinds[k] for k in _RECORD_DEFECTS}
     defects |= {
         "stuck_sensor": plan.stuck_runs,
-        "gaps": int(plan.gap.sum()),
+        "gaps": int(plan.gap.sum()),  # every reading never sent, the feed outages' included
+        "feed_outage": int(outage.sum()),
         "late_within_watermark": tally.rows["late_within_watermark"],
         "late_beyond_watermark": tally.rows["late_beyond_watermark"],
         "resent_file": tally.rows["resent_file"],
@@ -103,6 +109,7 @@ def generate(
         "expected": {**totals, "flags": plan.flags, "local_time_no_offset": tally.no_offset},
         "by_day": by_day,
         "by_batch_day": by_batch_day,
+        "feeds": feed_truth(prov, grid, plan, start, silent, late),
     }
     _check(manifest, plan.gap.size - int(plan.gap.sum()))
     # Registers and trading come from their own streams, so telemetry bytes do not depend on them.

@@ -140,14 +140,19 @@ def plan_defects(
     gateway_format: np.ndarray,
     rate: float,
     rng: np.random.Generator,
+    outage: np.ndarray | None = None,
 ) -> DefectPlan:
-    """Place every record-level defect, gap, late block and old re-send; modify the grid values in place."""
+    """Place every record-level defect, gap, late block and old re-send; modify the grid values in place.
+
+    `outage` (S, T) marks readings never sent because a feed stopped (simulator.feeds); they are gaps
+    placed first, so no other defect lands on them.
+    """
     n_series, n_slots = grid.values.shape
     days = grid.days
     plan = DefectPlan(
         kind=np.zeros((n_series, n_slots), dtype=np.int8),
         choice=np.zeros((n_series, n_slots), dtype=np.uint16),
-        gap=np.zeros((n_series, n_slots), dtype=bool),
+        gap=np.zeros((n_series, n_slots), dtype=bool) if outage is None else outage.copy(),
         late=np.zeros((n_series, n_slots), dtype=np.int8),
     )
     if rate > 0:

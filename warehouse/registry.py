@@ -6,6 +6,7 @@ declarations; a table that is not here does not exist.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import polars as pl
 from warehouse.domain import DATA_DOMAINS, DCMM_DOMAINS, GRADES, INDUSTRY_LIBRARIES
 
 UTC_TS = pl.Datetime("us", "UTC")
+DAILY = dt.timedelta(hours=26)  # built once a local day (01:00-01:30 local), with two hours' slack
 LAYERS = ("bronze", "silver", "theme", "industry", "quarantine", "catalog")
 
 
@@ -37,6 +39,15 @@ class TableSpec:
     partition_by: str | None = None
     key: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
+    # Columns that say who wrote a row and when, not what it holds: an upsert whose rows differ only in
+    # these commits nothing, so a re-run with nothing new leaves the table's version where it was.
+    record_columns: tuple[str, ...] = ()
+    # Columns analysts filter and group on: the nightly housekeeping Z-orders a partition's files by them
+    # when it rewrites them (compaction), so readers skip row groups by their statistics.
+    cluster_by: tuple[str, ...] = ()
+    # How often the table is expected to change: the Dagster UI flags it stale (freshness policy) when
+    # its last materialization is older. None: no expectation (built on demand).
+    fresh_within: dt.timedelta | None = None
 
     @property
     def layer(self) -> str:
@@ -79,6 +90,7 @@ BRONZE_TELEMETRY = TableSpec(
     owner="data-engineering",
     partition_by="landing_date",
     key=("content_hash", "line_no"),
+    fresh_within=DAILY,
     columns=_cols(
         ("landing_date", pl.Date, "Local (Asia/Shanghai) date the file landed (its modification time)"),
         (
@@ -251,6 +263,7 @@ SILVER_TELEMETRY = TableSpec(
     grade=2,
     owner="data-engineering",
     partition_by="day",
+    fresh_within=DAILY,
     key=("equipment_id", "metric", "ts_utc"),
     columns=_cols(
         ("day", pl.Date, "Local day (Asia/Shanghai) of the reading"),
@@ -300,7 +313,9 @@ ENERGY_DAILY = TableSpec(
     grade=2,
     owner="energy-theme",
     partition_by="day",
+    fresh_within=DAILY,
     key=("day", "equipment_id"),
+    cluster_by=("city_code", "industry_code"),
     columns=_cols(
         ("day", pl.Date, "Local day [00:00, 24:00) Asia/Shanghai"),
         ("uscc", pl.String, "Enterprise"),
@@ -333,7 +348,9 @@ EQUIPMENT_DAILY = TableSpec(
     grade=1,
     owner="equipment-theme",
     partition_by="day",
+    fresh_within=DAILY,
     key=("day", "equipment_id"),
+    cluster_by=("uscc", "equipment_type"),
     columns=_cols(
         ("day", pl.Date, "Local day"),
         ("uscc", pl.String, "Enterprise"),
@@ -525,6 +542,7 @@ THEME_TRADING_DAILY = TableSpec(
     grade=1,
     owner="trading-theme",
     key=("day", "industry_code", "city_code"),
+    cluster_by=("day", "industry_code"),
     columns=_cols(
         ("day", pl.Date, "Local day [00:00, 24:00) Asia/Shanghai"),
         ("industry_code", pl.String, "Seller's GB/T 4754 division ('unknown' when not in the golden record)"),
@@ -645,6 +663,7 @@ RECONCILIATION = TableSpec(
         ("run_id", pl.String, "Run that built the partition"),
         ("built_at", UTC_TS, "When"),
     ),
+    record_columns=("run_id", "built_at"),
 )
 
 QUALITY_RESULTS = TableSpec(
@@ -667,6 +686,7 @@ QUALITY_RESULTS = TableSpec(
         ("run_id", pl.String, "Run"),
         ("checked_at", UTC_TS, "When"),
     ),
+    record_columns=("run_id", "checked_at"),
 )
 
 QUALITY_SCORECARD = TableSpec(
@@ -916,6 +936,7 @@ PRODUCTION_DAILY = TableSpec(
     owner="production-theme",
     partition_by="day",
     key=("day", "line_id"),
+    cluster_by=("city_code", "industry_code"),
     columns=_cols(
         ("day", pl.Date, "Local day"),
         ("line_id", pl.String, "ISA-95 production line"),
@@ -937,6 +958,7 @@ PRODUCTION_ENTERPRISE_DAILY = TableSpec(
     owner="production-theme",
     partition_by="day",
     key=("day", "uscc"),
+    cluster_by=("city_code", "industry_code"),
     columns=_cols(
         ("day", pl.Date, "Local day"),
         ("uscc", pl.String, "Enterprise"),
@@ -991,6 +1013,7 @@ def _industry_library(library: str, divisions: tuple[str, ...]) -> TableSpec:
         key=("day", "industry_code", "city_code"),
         columns=_cols(("day", pl.Date, "Local day"), *_LIBRARY_COLS),
         tags={"library": library},
+        cluster_by=("industry_code", "city_code"),
     )
 
 
@@ -1126,6 +1149,51 @@ QUERY_AUDIT = TableSpec(
     ),
 )
 
+HOUSEKEEPING = TableSpec(
+    name="catalog.housekeeping",
+    description=(
+        "One row per table and housekeeping run: data files and bytes on disk and in the current version before "
+        "and after compaction (Z-ordered by the registry's cluster_by), checkpoint, VACUUM and orphan removal."
+    ),
+    domain="operations",
+    grade=1,
+    owner="platform",
+    key=("run_id", "table_name"),
+    columns=_cols(
+        ("run_id", pl.String, "Housekeeping run"),
+        (
+            "table_name",
+            pl.String,
+            "Table (schema.table); '(dagster)' and '(gx)' rows for run history and Data Docs",
+        ),
+        ("started_at", UTC_TS, "When the table's housekeeping started"),
+        ("seconds", pl.Float64, "Wall time spent on it"),
+        ("version_before", pl.Int64, "Delta version before"),
+        ("version_after", pl.Int64, "Delta version after (compaction and vacuum commit)"),
+        ("live_files_before", pl.Int64, "Data files of the current version before"),
+        ("live_files_after", pl.Int64, "... after"),
+        ("live_bytes_before", pl.Int64, "Bytes of the current version's data files before"),
+        ("live_bytes_after", pl.Int64, "... after (compaction rewrites; bytes change with encoding)"),
+        ("disk_files_before", pl.Int64, "Data files on disk (any version, orphans) before"),
+        ("disk_files_after", pl.Int64, "... after VACUUM and orphan removal"),
+        ("disk_bytes_before", pl.Int64, "Bytes of data files on disk before"),
+        ("disk_bytes_after", pl.Int64, "... after"),
+        ("partitions_compacted", pl.Int64, "Partitions whose small files were rewritten"),
+        ("files_compacted", pl.Int64, "Files rewritten by compaction (removed from the current version)"),
+        ("cluster_by", pl.String, "Z-order columns (registry cluster_by); empty: plain compaction"),
+        (
+            "files_vacuumed",
+            pl.Int64,
+            "Files of earlier versions deleted by VACUUM (older than the retention)",
+        ),
+        ("orphans_removed", pl.Int64, "Files no commit ever referenced, deleted"),
+        ("checkpoint_version", pl.Int64, "Version checkpointed"),
+        ("log_files_removed", pl.Int64, "Expired Delta log files removed after the checkpoint"),
+        ("retention_hours", pl.Float64, "VACUUM retention: time travel works within it"),
+        ("error", pl.String, "Why the table was left as it was (e.g. a concurrent commit); null when done"),
+    ),
+)
+
 
 TABLES: dict[str, TableSpec] = {
     t.name: t
@@ -1158,6 +1226,7 @@ TABLES: dict[str, TableSpec] = {
         QUERY_AUDIT,
         ALERT,
         FEED_STATUS,
+        HOUSEKEEPING,
         CATALOG_DATASET,
         CATALOG_COLUMN,
         *PRODUCTION_TABLES,
@@ -1180,6 +1249,7 @@ def validate_registry(tables: dict[str, TableSpec] = TABLES) -> list[str]:
         if t.partition_by and t.partition_by not in t.schema:
             problems.append(f"{t.name}: partition column {t.partition_by} not in schema")
         problems.extend(f"{t.name}.{c.name}: grade {c.grade}" for c in t.columns if c.grade not in GRADES)
+        problems.extend(f"{t.name}: cluster_by {c} not in schema" for c in t.cluster_by if c not in t.schema)
         problems.extend(
             f"{t.name}.{c.name}: personal data ({c.pii}) below grade 2"
             for c in t.columns

@@ -271,7 +271,8 @@ def delta_version(lake: Lake, spec: TableSpec) -> int | None:
 
 def changed_partitions(lake: Lake, spec: TableSpec, since: int, until: int) -> set | None:
     """Partition values touched by commits since+1..until (Delta log add/remove actions); None when the
-    change cannot be confined to partitions (unpartitioned table, schema or protocol change, log gone)."""
+    change cannot be confined to partitions (unpartitioned table, schema or protocol change, log gone).
+    Actions with dataChange false (housekeeping's compaction rewrites files, not rows) touch nothing."""
     partition_by = spec.partition_by
     if not partition_by:
         return None
@@ -285,7 +286,7 @@ def changed_partitions(lake: Lake, spec: TableSpec, since: int, until: int) -> s
             if "metaData" in action or "protocol" in action:
                 return None
             for kind in ("add", "remove"):
-                if kind in action:
+                if kind in action and action[kind].get("dataChange") is not False:  # not a compaction's
                     values = action[kind].get("partitionValues")
                     if not isinstance(values, dict) or partition_by not in values:
                         return None

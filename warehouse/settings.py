@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from warehouse.storage import Lake
 
 # Defaults of the landing settings (also the defaults of the plain functions that take them).
+LATE_WATERMARK_DAYS = (
+    7  # a reading landing later than this after its day is quarantined as late_beyond_watermark
+)
 FUTURE_TOLERANCE = dt.timedelta(minutes=60)
 IN_PROGRESS_MAX_AGE = dt.timedelta(hours=24)
 
@@ -97,6 +100,11 @@ class Settings:
     lake_uri: str = ""  # the lake on object storage (s3://bucket/prefix); empty: the folder home/lake
     # delta-rs storage_options of a remote lake (endpoint, keys): never printed, never in as_env()
     lake_options: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # Housekeeping (nightly housekeeping_job): VACUUM keeps every file a version of the last this-many
+    # hours needs (time travel within it; longer than any query or build runs). Delta's default: 7 days.
+    vacuum_retention_hours: float = 168.0
+    run_retention_days: float = 90.0  # Dagster runs (and their event logs) older than this are deleted
+    gx_results_retention_days: float = 30.0  # GX validation results and their Data Docs pages, likewise
 
     @property
     def landing(self) -> Path:
@@ -217,6 +225,9 @@ class Settings:
                 "LAKEHOUSE_WORKERS": str(self.workers),
                 "LAKEHOUSE_CELERY_QUEUE": self.shard_queue,
                 "LAKEHOUSE_SHARD_TIMEOUT_S": repr(self.shard_timeout_s),
+                "LAKEHOUSE_VACUUM_RETENTION_HOURS": repr(self.vacuum_retention_hours),
+                "LAKEHOUSE_RUN_RETENTION_DAYS": repr(self.run_retention_days),
+                "LAKEHOUSE_GX_RESULTS_RETENTION_DAYS": repr(self.gx_results_retention_days),
                 "DAGSTER_HOME": str(self.dagster_home),
             }
             | ({"LAKEHOUSE_LAKE_URI": self.lake_uri} if self.lake_uri else {})
@@ -285,7 +296,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ) if env is None else env
     return Settings(
         home=Path(env.get("LAKEHOUSE_HOME", ".lakehouse")).resolve(),
-        late_watermark_days=int(env.get("LAKEHOUSE_LATE_WATERMARK_DAYS", "7")),
+        late_watermark_days=int(env.get("LAKEHOUSE_LATE_WATERMARK_DAYS", LATE_WATERMARK_DAYS)),
         partitions_start=dt.date.fromisoformat(env.get("LAKEHOUSE_PARTITIONS_START", "2025-01-01")),
         natural_gas_kgce_per_m3=float(
             env.get("LAKEHOUSE_NATURAL_GAS_KGCE_PER_M3", KGCE_PER_UNIT["natural_gas"])
@@ -326,6 +337,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         lake_options=tuple(sorted(object_store_options(env).items()))
         if env.get("LAKEHOUSE_LAKE_URI")
         else (),
+        vacuum_retention_hours=_at_least_zero(env, "LAKEHOUSE_VACUUM_RETENTION_HOURS", "168"),
+        run_retention_days=_at_least_zero(env, "LAKEHOUSE_RUN_RETENTION_DAYS", "90"),
+        gx_results_retention_days=_at_least_zero(env, "LAKEHOUSE_GX_RESULTS_RETENTION_DAYS", "30"),
     )
 
 
@@ -345,6 +359,16 @@ def lake_at(root: str) -> Lake:
     remote = "://" in root and not root.startswith("file://")
     options = (dict(s.lake_options) or object_store_options()) if remote else None
     return Lake(root, options)
+
+
+def _at_least_zero(env: dict[str, str], name: str, default: str) -> float:
+    try:
+        value = float(env.get(name, default))
+    except ValueError:
+        raise SettingsError(f"{name}={env.get(name)!r}: expected a number") from None
+    if not value >= 0:
+        raise SettingsError(f"{name}={value!r}: expected a number >= 0")
+    return value
 
 
 def _profile(value: str) -> str:

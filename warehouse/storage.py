@@ -33,6 +33,10 @@ from deltalake.transaction import AddAction
 from warehouse.registry import TableSpec
 
 WRITE_BATCH_ROWS = 1 << 20
+COMPACT_TARGET_BYTES = 128 << 20  # compaction writes files of about this size
+SMALL_FILE_BYTES = 32 << 20  # a partition with two or more files below this is compacted
+# Commits that rewrite or delete files without changing a row (housekeeping's).
+LAYOUT_OPERATIONS = frozenset({"OPTIMIZE", "VACUUM START", "VACUUM END"})
 
 
 class SchemaMismatch(ValueError):
@@ -509,12 +513,18 @@ class Lake:
         """MERGE on the declared key: update matching rows, insert the rest (one commit).
 
         The source must hold one row per key: a duplicate is a caller's bug and raises, not a silent pick.
+        Rows that differ from the stored ones only in the spec's `record_columns` are dropped first; if
+        none is left there is no commit.
         """
         dupes = df.height - df.select(spec.key).n_unique() if df.height else 0
         if dupes:
             raise ValueError(f"{spec.name}: upsert source has {dupes} duplicate key rows on {spec.key}")
         if not self.exists(spec):
             return self._write(spec, df, run_id=run_id, mode="append", operation="upsert")
+        if spec.record_columns:
+            df = self._changed_rows(spec, df)
+            if df.is_empty():
+                return self.table(spec).version()
         data = conform(spec, df).to_arrow()
         predicate = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
         (
@@ -534,6 +544,15 @@ class Lake:
             .execute()
         )
         return self.table(spec).version()
+
+    def _changed_rows(self, spec: TableSpec, df: pl.DataFrame) -> pl.DataFrame:
+        """The rows of `df` whose content (every column but the record columns) is not stored as it is."""
+        content = [c for c in spec.schema.names() if c not in spec.record_columns]
+        new = conform(spec, df)
+        old = self.read(spec, columns=content).select([pl.col(c).cast(spec.schema[c]) for c in content])
+        digest = pl.concat([new.select(content), old]).hash_rows()  # one frame: one hash seed
+        stored = digest.slice(new.height)
+        return new.filter(~digest.slice(0, new.height).is_in(stored.implode()))
 
     def scd2_merge(
         self,
@@ -627,3 +646,172 @@ class Lake:
 
     def last_commit(self, spec: TableSpec) -> dict:
         return self.table(spec).history(1)[0]
+
+    # ---- maintenance: compaction, VACUUM, checkpoints (the nightly housekeeping) ---------------
+    def data_changed(self, spec: TableSpec, since: int) -> bool:
+        """Whether any commit after version `since` changed rows (not only compaction or VACUUM).
+
+        True when the history does not reach back to `since` (log entries expired) or `since` is ahead.
+        """
+        current = self.version(spec)
+        if current is None or current == since:
+            return current != since
+        if current < since:
+            return True
+        history = self.table(spec).history(current - since)
+        if len(history) < current - since:
+            return True
+        return any(h.get("operation") not in LAYOUT_OPERATIONS for h in history)
+
+    def live_files(self, spec: TableSpec) -> pl.DataFrame:
+        """The current version's data files: path, size_bytes and the partition value (text) if any."""
+        schema = {"path": pl.String, "size_bytes": pl.Int64, "partition": pl.String}
+        if not self.exists(spec):
+            return pl.DataFrame(schema=schema)
+        actions = pl.from_arrow(pa.table(self.table(spec).get_add_actions(flatten=True)))
+        part = f"partition.{spec.partition_by}"
+        return actions.select(
+            pl.col("path").cast(pl.String),
+            pl.col("size_bytes").cast(pl.Int64),
+            (pl.col(part).cast(pl.String) if spec.partition_by and part in actions.columns else pl.lit(None))
+            .cast(pl.String)
+            .alias("partition"),
+        )
+
+    def disk_usage(self, spec: TableSpec) -> tuple[int, int]:
+        """(files, bytes) of the data files in the table's folder: every version's, and orphans (no log)."""
+        if not self.exists(spec):
+            return 0, 0
+        if self.remote:
+            from pyarrow.fs import FileSelector, FileType
+
+            infos = self._fs().get_file_info(FileSelector(self._remote_key(spec), recursive=True))
+            sizes = [
+                i.size
+                for i in infos
+                if i.type == FileType.File
+                and "/_delta_log/" not in i.path
+                and i.base_name.endswith(".parquet")
+            ]
+        else:
+            root = self.path(spec)
+            sizes = [
+                f.stat().st_size
+                for f in root.rglob("*.parquet")
+                if "_delta_log" not in f.relative_to(root).parts and f.is_file()
+            ]
+        return len(sizes), int(sum(sizes))
+
+    def small_file_partitions(self, spec: TableSpec, small_bytes: int = SMALL_FILE_BYTES) -> list[str | None]:
+        """Partitions (text values; [None] for an unpartitioned table) holding two or more small files.
+
+        After a compaction a partition holds files of the target size and at most one small one, so it
+        is not picked again until new small files land in it: compaction is idempotent, night after night.
+        """
+        files = self.live_files(spec).filter(pl.col("size_bytes") < small_bytes)
+        crowded = files.group_by("partition").len().filter(pl.col("len") >= 2)
+        return sorted(crowded["partition"].to_list(), key=lambda v: (v is None, v or ""))
+
+    def compact(
+        self,
+        spec: TableSpec,
+        partitions: Iterable[str | None],
+        *,
+        run_id: str,
+        cluster_by: Iterable[str] = (),
+        target_bytes: int = COMPACT_TARGET_BYTES,
+    ) -> dict:
+        """Rewrite the small files of these partitions into files of about `target_bytes` (OPTIMIZE).
+
+        With `cluster_by`, the rows are Z-ordered by those columns as they are rewritten (readers skip
+        row groups by their statistics). One commit per call; the files it replaces stay on disk for
+        readers of earlier versions until VACUUM. The data is unchanged (the commit's adds carry
+        dataChange = false). A concurrent commit to the same files makes it fail, nothing changed.
+        """
+        values = [v for v in partitions if v is not None]
+        filters = [(spec.partition_by, "in", values)] if spec.partition_by and values else None
+        if spec.partition_by and not values:
+            return {"numFilesAdded": 0, "numFilesRemoved": 0, "partitionsOptimized": 0}
+        props = CommitProperties(
+            custom_metadata={"run_id": run_id, "lakehouse.operation": "compact", "table": spec.name}
+        )
+        optimizer = self.table(spec).optimize
+        columns = [c for c in cluster_by if c != spec.partition_by]
+        if columns:
+            return optimizer.z_order(
+                columns, partition_filters=filters, target_size=target_bytes, commit_properties=props
+            )
+        return optimizer.compact(partition_filters=filters, target_size=target_bytes, commit_properties=props)
+
+    def vacuum(self, spec: TableSpec, *, retention_hours: float, run_id: str) -> list[str]:
+        """Delete data files no version within `retention_hours` needs: files of earlier versions removed
+        longer ago than that, and files no commit references whose age exceeds it (a running build's
+        staged files are younger). Time travel to any version of the retention window keeps working.
+
+        The retention is the platform's setting (LAKEHOUSE_VACUUM_RETENTION_HOURS), so the table
+        property's minimum is not enforced on top of it. Nothing to delete: no commit.
+        """
+        if not self.exists(spec):
+            return []
+        table = self.table(spec)
+        kwargs = {
+            "retention_hours": int(retention_hours),
+            "enforce_retention_duration": False,
+            "full": True,
+        }
+        # the candidates include tombstones of files an earlier VACUUM already deleted: only present ones count
+        present = [p for p in table.vacuum(dry_run=True, **kwargs) if self._file_present(spec, p)]
+        if not present:
+            return []
+        table.vacuum(
+            dry_run=False,
+            commit_properties=CommitProperties(
+                custom_metadata={"run_id": run_id, "lakehouse.operation": "vacuum", "table": spec.name}
+            ),
+            **kwargs,
+        )
+        return present
+
+    def _file_present(self, spec: TableSpec, rel: str) -> bool:
+        from urllib.parse import unquote
+
+        if self.remote:
+            from pyarrow.fs import FileType
+
+            return self._fs().get_file_info(self._remote_key(spec, unquote(rel))).type == FileType.File
+        return (self.path(spec) / unquote(rel)).is_file()
+
+    def checkpoint(self, spec: TableSpec) -> tuple[int | None, int]:
+        """Checkpoint the current version (readers replay one Parquet file, not every JSON commit), then
+        remove the log files older than the table's log retention (delta.logRetentionDuration, 30 days).
+
+        Returns (the checkpointed version, log files removed); no new checkpoint if it is current.
+        """
+        if not self.exists(spec):
+            return None, 0
+        table = self.table(spec)
+        version = table.version()
+        if self._last_checkpoint(spec) != version:
+            table.create_checkpoint()
+        before = self._log_file_count(spec)
+        table.cleanup_metadata()
+        return version, before - self._log_file_count(spec)
+
+    def _log_file_count(self, spec: TableSpec) -> int:
+        if self.remote:
+            from pyarrow.fs import FileSelector
+
+            return len(self._fs().get_file_info(FileSelector(self._remote_key(spec, "_delta_log"))))
+        return sum(1 for _ in (self.path(spec) / "_delta_log").iterdir())
+
+    def _last_checkpoint(self, spec: TableSpec) -> int | None:
+        try:
+            if self.remote:
+                fs = self._fs()
+                with fs.open_input_stream(self._remote_key(spec, "_delta_log/_last_checkpoint")) as f:
+                    text = f.read().decode("utf-8")
+            else:
+                text = (self.path(spec) / "_delta_log" / "_last_checkpoint").read_text(encoding="utf-8")
+            return int(json.loads(text)["version"])
+        except (FileNotFoundError, OSError, KeyError, ValueError):
+            return None

@@ -8,7 +8,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 from assets.catalog.feeds import lake_feed_status
 from assets.catalog.scorecard import quality_scorecard
 from assets.metadata import asset_spec, preview, spec_kwargs
-from assets.resources import LakeResource, LineageResource, WarehouseResource
+from assets.resources import LakeResource, LineageResource
 from quality.gx import build_data_docs
 from warehouse.catalog import build_directory
 from warehouse.registry import (
@@ -29,14 +29,11 @@ from warehouse.registry import (
     **spec_kwargs(QUALITY_SCORECARD),
     deps=[s.asset_key for s in (SILVER_TELEMETRY, ENERGY_DAILY, EQUIPMENT_DAILY, ENERGY_REPORT)],
 )
-def catalog_quality_scorecard(
-    context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
-) -> MaterializeResult:
+def catalog_quality_scorecard(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     """Pass rate per table per day; the latest day's rates are numeric metadata the UI plots over time."""
     store = lake.lake
     card = quality_scorecard(store.read(QUALITY_RESULTS))
     version = store.overwrite(QUALITY_SCORECARD, card, run_id=context.run_id)
-    warehouse.refresh(store)
     docs = build_data_docs(lake.settings.gx_home)
     latest = card.sort("partition").group_by("table_name").last()
     overall = card.group_by("table_name").agg(
@@ -61,15 +58,12 @@ def catalog_quality_scorecard(
     ],
     name="resource_directory",
 )
-def resource_directory(
-    context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource, lineage: LineageResource
-):
+def resource_directory(context: AssetExecutionContext, lake: LakeResource, lineage: LineageResource):
     """The resource directory, rebuilt from the registry, the Delta logs, the asset graph and the scorecard."""
     store = lake.lake
     datasets, columns = build_directory(store, lineage.edges(), store.read(QUALITY_SCORECARD))
     v1 = store.overwrite(CATALOG_DATASET, datasets, run_id=context.run_id)
     v2 = store.overwrite(CATALOG_COLUMN, columns, run_id=context.run_id)
-    warehouse.refresh(store)
     yield MaterializeResult(
         asset_key=CATALOG_DATASET.asset_key,
         metadata={

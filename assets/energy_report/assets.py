@@ -12,7 +12,7 @@ from dagster import AssetExecutionContext, MaterializeResult, multi_asset
 from assets.energy_report.reports import load_reports
 from assets.metadata import asset_spec, preview, quarantine_metadata
 from assets.reconcile import record, total
-from assets.resources import LakeResource, WarehouseResource
+from assets.resources import LakeResource
 from quality.agreement import AGREES, DISAGREES, NOT_EVALUATED, report_agreement
 from quality.checks import checks_for, evaluate
 from warehouse.registry import (
@@ -43,7 +43,7 @@ def monitored_energy(store: Lake, reports: pl.DataFrame) -> tuple[pl.DataFrame, 
     check_specs=checks_for(ENERGY_REPORT, reconciles=True),
     name="energy_report",
 )
-def energy_report(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
+def energy_report(context: AssetExecutionContext, lake: LakeResource):
     """landing/energy_reports -> silver.energy_report (+ quarantine), then daily sums vs reported energy."""
     store, landing = lake.lake, lake.settings.landing
     build = load_reports(landing / "energy_reports", relative_to=landing)
@@ -71,7 +71,6 @@ def energy_report(context: AssetExecutionContext, lake: LakeResource, warehouse:
         context={"agreement": agreement},
     )
     store.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
-    warehouse.refresh(store)
     status = dict(agreement.group_by("status").len().iter_rows())
     deviation = agreement["deviation"].abs()
     yield MaterializeResult(

@@ -14,7 +14,7 @@ from assets.industry.supply_chain import (
 )
 from assets.metadata import asset_spec, preview, spec_kwargs
 from assets.partitions import daily_local
-from assets.resources import LakeResource, WarehouseResource
+from assets.resources import LakeResource
 from quality.checks import Reconciliation, checks_for, evaluate
 from warehouse.domain import INDUSTRY_LIBRARIES
 from warehouse.registry import (
@@ -44,7 +44,7 @@ _UPSTREAM = [ENERGY_DAILY.asset_key, EQUIPMENT_DAILY.asset_key, PRODUCTION_ENTER
     check_specs=[c for spec in INDUSTRY_LIBRARY_TABLES.values() for c in checks_for(spec, reconciles=True)],
     name="industry_libraries",
 )
-def industry_libraries(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
+def industry_libraries(context: AssetExecutionContext, lake: LakeResource):
     """Each topic library per division x city x local day, from the day's energy, equipment and production."""
     day = dt.date.fromisoformat(context.partition_key)
     store = lake.lake
@@ -91,7 +91,6 @@ def industry_libraries(context: AssetExecutionContext, lake: LakeResource, wareh
             },
             check_results=evaluation.check_results,
         )
-    warehouse.refresh(store)
 
 
 @asset(
@@ -99,9 +98,7 @@ def industry_libraries(context: AssetExecutionContext, lake: LakeResource, wareh
     deps=[spec.asset_key for spec in INDUSTRY_LIBRARY_TABLES.values()],
     check_specs=checks_for(INDUSTRY_MONTHLY),
 )
-def industry_library_monthly(
-    context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
-) -> MaterializeResult:
+def industry_library_monthly(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     """Every library per month x division x city, ratios from summed components, with MoM and YoY change."""
     store = lake.lake
     daily = {lib: store.read(spec) for lib, spec in INDUSTRY_LIBRARY_TABLES.items()}
@@ -121,7 +118,6 @@ def industry_library_monthly(
         INDUSTRY_MONTHLY, df, partition="current", run_id=context.run_id, gx_home=lake.settings.gx_home
     )
     store.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
-    warehouse.refresh(store)
     by_library = df.group_by("library").agg(pl.col("energy_tce").sum())
     return MaterializeResult(
         metadata={
@@ -143,7 +139,7 @@ def industry_library_monthly(
     ],
     name="supply_chain",
 )
-def supply_chain_assets(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
+def supply_chain_assets(context: AssetExecutionContext, lake: LakeResource):
     """Declared supplier links and the industry-chain graph (edges and nodes) over them and the trades."""
     store = lake.lake
     golden = store.read(ENTERPRISE).filter(pl.col("valid_to").is_null())
@@ -153,7 +149,6 @@ def supply_chain_assets(context: AssetExecutionContext, lake: LakeResource, ware
         store.overwrite(spec, df, run_id=context.run_id)
         for spec, df in ((SUPPLIER_LINK, links), (SUPPLY_CHAIN_EDGES, edges), (SUPPLY_CHAIN_NODES, nodes))
     ]
-    warehouse.refresh(store)
     yield MaterializeResult(
         asset_key=SUPPLIER_LINK.asset_key,
         metadata={

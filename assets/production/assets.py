@@ -9,7 +9,7 @@ from assets.metadata import asset_spec, preview, quarantine_metadata, spec_kwarg
 from assets.partitions import daily_local
 from assets.production.oee import enterprise_daily, partition_oee, production_daily
 from assets.production.records import clean_production, read_production
-from assets.resources import LakeResource, WarehouseResource
+from assets.resources import LakeResource
 from quality.checks import Reconciliation, checks_for
 from warehouse.registry import (
     ENERGY_DAILY,
@@ -30,7 +30,7 @@ from warehouse.registry import (
     check_specs=checks_for(SILVER_PRODUCTION, reconciles=True),
     name="build_silver_production",
 )
-def build_silver_production(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
+def build_silver_production(context: AssetExecutionContext, lake: LakeResource):
     """One local day of production records; unusable ones to quarantine with the rule that failed."""
     day = dt.date.fromisoformat(context.partition_key)
     store, settings = lake.lake, lake.settings
@@ -51,7 +51,6 @@ def build_silver_production(context: AssetExecutionContext, lake: LakeResource, 
         row_rule_counts=result.reasons,
         evaluated=result.landed - result.duplicates,
     )
-    warehouse.refresh(store)
     yield MaterializeResult(
         asset_key=SILVER_PRODUCTION.asset_key,
         metadata={
@@ -77,9 +76,7 @@ def build_silver_production(context: AssetExecutionContext, lake: LakeResource, 
     deps=[SILVER_PRODUCTION.asset_key, ENTERPRISE.asset_key],
     check_specs=checks_for(PRODUCTION_DAILY, reconciles=True),
 )
-def theme_production_daily(
-    context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
-) -> MaterializeResult:
+def theme_production_daily(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     """OEE per line x local day (availability x performance x quality)."""
     day = dt.date.fromisoformat(context.partition_key)
     store = lake.lake
@@ -95,7 +92,6 @@ def theme_production_daily(
         run_id=context.run_id,
         recon=Reconciliation(silver.height, df.height, 0, 0),
     )
-    warehouse.refresh(store)
     return MaterializeResult(
         metadata={
             "dagster/row_count": df.height,
@@ -114,7 +110,7 @@ def theme_production_daily(
     check_specs=checks_for(PRODUCTION_ENTERPRISE_DAILY, reconciles=True),
 )
 def theme_production_enterprise_daily(
-    context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+    context: AssetExecutionContext, lake: LakeResource
 ) -> MaterializeResult:
     """OEE rolled up per enterprise x local day by summing components; energy intensity = tce / output."""
     day = dt.date.fromisoformat(context.partition_key)
@@ -134,7 +130,6 @@ def theme_production_enterprise_daily(
         run_id=context.run_id,
         recon=recon,
     )
-    warehouse.refresh(store)
     return MaterializeResult(
         metadata={
             "dagster/row_count": df.height,

@@ -13,7 +13,7 @@ from assets.resources import LakeResource, WarehouseResource
 from assets.telemetry.ingest import ingest_landing
 from assets.telemetry.shards import DayBuild, build_day, commit_day, day_bronze_rows, shard_count
 from quality.checks import Evaluation, checks_for, evaluate
-from warehouse.domain import TIMEZONE
+from warehouse.domain import COMPLETE_DAY_SHARE, TIMEZONE
 from warehouse.registry import (
     BRONZE_TELEMETRY,
     ENERGY_DAILY,
@@ -59,7 +59,9 @@ def ingest_telemetry(context: AssetExecutionContext, lake: LakeResource, warehou
         gx_home=settings.gx_home,
         context={"run_id": context.run_id, "today": today},
     )
-    lake.lake.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
+    # a run that saw no file must not overwrite today's record of the files it did see
+    if result.files.height:
+        lake.lake.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
     warehouse.refresh(lake.lake)
     days = [d.isoformat() for d in result.days_touched]
     yield MaterializeResult(
@@ -148,11 +150,10 @@ def build_telemetry_day(context: AssetExecutionContext, lake: LakeResource, ware
     )
     if not silver_gate.passed_blocking:
         context.log.warning(f"{day}: silver failed a blocking check; energy and equipment themes not rebuilt")
-        warehouse.refresh(store)
+        warehouse.refresh(store)  # day_build will not run: show the quarantine to the engineers now
         return
     versions |= commit_day(store, build, (ENERGY_DAILY, EQUIPMENT_DAILY), run_id=run_id)
     energy_gate, equipment_gate = gate_themes_day(store, settings, build, run_id=run_id)
-    warehouse.refresh(store)
     yield from (
         r for r in theme_results(build, versions, energy_gate, equipment_gate) if r.asset_key in selected
     )
@@ -215,7 +216,9 @@ def theme_results(
             "natural_gas_m3": float(df["natural_gas_m3"].sum() or 0.0),
             "coal_t": float(df["coal_t"].sum() or 0.0),
             "completeness_pct_mean": float(df["completeness_pct"].mean() or 0.0),
-            "equipment_complete_share": float((df["completeness_pct"] >= 90).mean() or 0.0),
+            "equipment_complete_share": float(
+                (df["completeness_pct"] >= COMPLETE_DAY_SHARE * 100).mean() or 0.0
+            ),
             "enterprises_reporting": df["uscc"].n_unique(),
             **shard_metadata(build),
             "delta_version": versions[ENERGY_DAILY.name],

@@ -39,7 +39,7 @@ from assets.telemetry.landing import (
 )
 from assets.telemetry.transform import route_reading_days
 from warehouse.registry import BRONZE_TELEMETRY, DAY_BUILD, LANDING_FILES
-from warehouse.settings import FUTURE_TOLERANCE, IN_PROGRESS_MAX_AGE
+from warehouse.settings import FUTURE_TOLERANCE, IN_PROGRESS_MAX_AGE, LATE_WATERMARK_DAYS
 from warehouse.storage import Lake
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -145,7 +145,7 @@ def ingest_landing(
     lake: Lake,
     *,
     run_id: str,
-    watermark_days: int = 7,
+    watermark_days: int = LATE_WATERMARK_DAYS,
     future_tolerance: dt.timedelta = FUTURE_TOLERANCE,
     in_progress_max_age: dt.timedelta = IN_PROGRESS_MAX_AGE,
     now: dt.datetime | None = None,

@@ -40,7 +40,7 @@ from warehouse.registry import (
     SILVER_TELEMETRY,
     TableSpec,
 )
-from warehouse.settings import lake_at
+from warehouse.settings import LATE_WATERMARK_DAYS, lake_at
 from warehouse.storage import Lake, StagedFile
 
 DAY_TABLES: tuple[TableSpec, ...] = (SILVER_TELEMETRY, QUARANTINE_TELEMETRY, ENERGY_DAILY, EQUIPMENT_DAILY)
@@ -72,7 +72,7 @@ class ShardTask:
     shard: int
     shards: int
     run_id: str
-    watermark_days: int = 7
+    watermark_days: int = LATE_WATERMARK_DAYS
     future_tolerance: dt.timedelta | None = None  # None: the rule's default (quality.rules)
     kgce: dict[str, float] = field(default_factory=lambda: dict(KGCE_PER_UNIT))
     tail: pl.DataFrame | None = None  # previous day's last meter readings of this shard's equipment
@@ -285,7 +285,7 @@ def build_day(
     run_id: str,
     shards: int,
     workers: int = 1,
-    watermark_days: int = 7,
+    watermark_days: int = LATE_WATERMARK_DAYS,
     future_tolerance: dt.timedelta | None = None,
     kgce: dict[str, float] | None = None,
     on_shard: Callable[[ShardResult], None] | None = None,

@@ -13,7 +13,7 @@ import polars as pl
 from quality.rules import TELEMETRY_ROW_RULES, first_failed_rule
 from warehouse.domain import METRICS, TIMEZONE, UNIT_CONVERSIONS
 from warehouse.registry import QUARANTINE_TELEMETRY, SILVER_TELEMETRY
-from warehouse.settings import FUTURE_TOLERANCE
+from warehouse.settings import FUTURE_TOLERANCE, LATE_WATERMARK_DAYS
 
 STUCK_RUN = 4  # a non-zero instant value repeated this many times in a row is a stuck sensor
 ROLLOVER_SHARE = 0.9  # a drop from above 90% of the register size is a rollover, else a reset
@@ -186,7 +186,7 @@ def clean_telemetry(
     *,
     day: dt.date,
     run_id: str,
-    watermark_days: int = 7,
+    watermark_days: int = LATE_WATERMARK_DAYS,
     future_tolerance: dt.timedelta | None = None,
 ) -> CleanResult:
     """Bronze rows of one reading day -> silver rows, quarantine rows (reason = rule id), duplicates.

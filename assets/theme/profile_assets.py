@@ -85,7 +85,7 @@ def theme_dcmm_assessment(
     ],
     name="enterprise_profiles",
 )
-def enterprise_profiles(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
+def enterprise_profiles(context: AssetExecutionContext, lake: LakeResource):
     """One profile per enterprise; telemetry and trade parties not in the golden record reported, not dropped."""
     store = lake.lake
     enterprises, trades = store.read(ENTERPRISE), store.read(TRADE)
@@ -97,7 +97,6 @@ def enterprise_profiles(context: AssetExecutionContext, lake: LakeResource, ware
     gaps = enterprise_gaps(telemetry, trades, enterprises)
     v1 = store.overwrite(THEME_ENTERPRISE, df, run_id=context.run_id)
     v2 = store.overwrite(ENTERPRISE_GAPS, gaps, run_id=context.run_id)
-    warehouse.refresh(store)
     if gaps.height:
         context.log.warning(
             f"{gaps.height} enterprises seen in telemetry/trading are not in the golden record"
@@ -139,9 +138,7 @@ def enterprise_profiles(context: AssetExecutionContext, lake: LakeResource, ware
     ]
     + [s.asset_key for s in INDUSTRY_LIBRARY_TABLES.values()],
 )
-def theme_plan_progress(
-    context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
-) -> MaterializeResult:
+def theme_plan_progress(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     """The plan's KPIs as of the latest built day; each KPI is numeric metadata, so the UI plots it over time."""
     store = lake.lake
     energy = store.read(ENERGY_DAILY, columns=["day", "uscc", "equipment_id"])
@@ -165,7 +162,6 @@ def theme_plan_progress(
         synced_periods=ledger.filter(pl.col("status") == "acknowledged")["period"].to_list(),
     )
     version = store.upsert(PLAN_PROGRESS, df, run_id=context.run_id)
-    warehouse.refresh(store)
     return MaterializeResult(
         metadata={
             "dagster/row_count": df.height,

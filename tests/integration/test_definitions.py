@@ -30,6 +30,7 @@ def test_every_registry_table_is_an_asset_with_schema_and_grade():
         spec = specs["/".join(table.asset_key)]
         assert spec.tags["grade"] == str(table.grade) and spec.tags["domain"] == table.domain
         assert spec.metadata["dagster/column_schema"].columns
+        assert (spec.freshness_policy is not None) == (table.fresh_within is not None), name
 
 
 def test_blocking_checks_exist_for_gated_tables():

@@ -10,6 +10,7 @@ from bench.run import BenchMismatch, run_bench
 
 
 def test_tiny_bench_engines_agree_and_results_written(tmp_path):
+    """The engines' phase alone (every phase end to end is the soak test below)."""
     out_dir, md = tmp_path / "results", tmp_path / "BENCHMARKS.md"
     result = run_bench(
         [20_000],
@@ -18,11 +19,10 @@ def test_tiny_bench_engines_agree_and_results_written(tmp_path):
         markdown=md,
         work_dir=tmp_path / "work",
         gate=False,
-        analyst=True,
-        analyst_days=7,
-        analyst_runs=3,
-        sync_runs=2,
-        sync_enterprises=60,
+        analyst=False,
+        sync_runs=0,
+        sqlserve=False,
+        housekeeping=False,
         plot=False,
     )
     (size,) = result["sizes"]
@@ -41,12 +41,37 @@ def test_tiny_bench_engines_agree_and_results_written(tmp_path):
     saved = json.loads(json_path.read_text())
     assert saved["sizes"][0]["engines"]["ours"]["n_runs"] == 1
     assert saved["machine"]["cpu_count"] and saved["machine"]["versions"]["polars"]
+    assert "ours / best bare" in md.read_text()
+
+
+@pytest.mark.soak
+def test_tiny_bench_every_phase_runs_and_is_reported(tmp_path):
+    out_dir, md = tmp_path / "results", tmp_path / "BENCHMARKS.md"
+    run_bench(
+        [20_000],
+        runs=1,
+        out_dir=out_dir,
+        markdown=md,
+        work_dir=tmp_path / "work",
+        gate=False,
+        analyst=True,
+        analyst_days=7,
+        analyst_runs=3,
+        sync_runs=2,
+        sync_enterprises=60,
+        plot=False,
+    )
+    (json_path,) = out_dir.glob("*.json")
+    saved = json.loads(json_path.read_text())
     assert saved["analyst"]["queries"]["top10_cities_range"]["delta_view"]["p95_ms"] > 0
     sync = saved["national_sync"]
     assert sync["status"] == "ok" and sync["rows"] > 0 and sync["bytes"] > 0
     assert sync["round_trip_ms"]["p50_ms"] > 0 and sync["current_version"] == sync["versions_at_node"] == 3
     assert "National sync round-trip" in md.read_text() and "Not measured" not in md.read_text()
-    assert "ours / best bare" in md.read_text()
+    hk = saved["housekeeping"]
+    assert hk["status"] == "ok" and hk["usage"]["before"]["live_files"] == 4 * 7
+    assert hk["usage"]["after"]["live_files"] == hk["usage"]["after"]["disk_files"] == 7
+    assert "Housekeeping: analyst queries before and after compaction" in md.read_text()
 
 
 def test_compare_outputs_flags_a_difference(tmp_path):

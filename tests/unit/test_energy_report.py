@@ -227,4 +227,7 @@ def test_simulator_files_one_report_per_month_from_the_first_simulated_day(tmp_p
     )
     assert (build.clean["energy_tce"] - tce).abs().max() < 0.002
     misreported_months = {f"{u} {mo}" for u in er["misreported"] for mo in ("2026-10", "2026-11")}
-    assert set(er["disagreeing"]) == misreported_months
+    # beside the misreporters, a feed that stopped on the last day (simulator/feeds.py) falls short of the
+    # month-to-date report of an enterprise that reports honestly
+    stopped = {f"{u} 2026-11" for u in (*m["feeds"]["outages"]["silent"], *m["feeds"]["outages"]["late"])}
+    assert misreported_months <= set(er["disagreeing"]) <= misreported_months | stopped

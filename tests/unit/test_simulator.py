@@ -344,3 +344,14 @@ def test_register_codes_are_valid_except_the_injected_code_defects(province: tup
     assert later_district > 0
     for reason in CODE_DEFECTS.values():
         assert m["registry"]["quarantined"][reason] == 2
+
+
+def test_feed_outages_are_declared_in_the_manifest(province: tuple[Path, dict]) -> None:
+    feeds = province[1]["feeds"]
+    assert feeds["outages"]["silent"] and feeds["outages"]["late"]
+    assert set(feeds["outages"]["silent"]) <= set(feeds["silent"])
+    assert set(feeds["outages"]["late"]) <= set(feeds["late"])
+    assert (
+        feeds["on_time"] + len(feeds["silent"]) + len(feeds["late"]) == province[1]["master"]["enterprises"]
+    )
+    assert feeds["at"].endswith("T23:50:00+08:00") and feeds["at"].startswith("2026-11-04")

@@ -1,0 +1,244 @@
+"""Analyst queries over a Delta view before and after housekeeping, against one compacted file.
+
+    python -m bench.housekeeping [--days 365] [--commits-per-day 4] [--runs 30] [--work DIR]
+
+The year of bench.analyst (16 cities x 24 industries x `days` local days, shaped like theme.energy_daily
+rolled up) is written as a Delta table partitioned by day the way a year of builds and late data leaves
+it: `commits_per_day` appends per day, so every day partition holds that many small files and the log that
+many commits per day. The analyst queries of bench.analyst are timed through a DuckDB view over
+`delta_scan` (the serving layer's way) before and after the housekeeping steps (warehouse.storage.Lake:
+compact with Z-order by city and industry, VACUUM with retention 0, checkpoint), and over the same rows as
+one compacted file (one unpartitioned Delta commit). Files and bytes on disk before and after are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+SINGLE = "delta_single_file"
+SOURCES = ("delta_before", "delta_checkpoint_only", "delta_after", SINGLE)
+
+
+def _spec():
+    import polars as pl
+
+    from warehouse.registry import Column, TableSpec
+
+    return TableSpec(
+        name="theme.bench_energy_rollup",
+        columns=(
+            Column("day", pl.Date, "Local day"),
+            Column("city_code", pl.String, "Prefecture"),
+            Column("industry_code", pl.String, "Division"),
+            Column("equipment", pl.Int64, "Equipment reporting"),
+            Column("electricity_kwh", pl.Float64, "kWh"),
+            Column("natural_gas_m3", pl.Float64, "m3"),
+            Column("coal_t", pl.Float64, "t"),
+            Column("energy_tce", pl.Float64, "tce"),
+            Column("peak_load_kw", pl.Float64, "kW"),
+        ),
+        description="bench: the analyst roll-up year",
+        domain="production",
+        grade=1,
+        owner="bench",
+        partition_by="day",
+        key=("day", "city_code", "industry_code"),
+        cluster_by=("city_code", "industry_code"),
+    )
+
+
+def build(root: Path, days: int, commits_per_day: int) -> dict:
+    """The year as many small commits per day (a copy is housekept, this one stays as it is); cached."""
+    import polars as pl
+    from deltalake import write_deltalake
+
+    from bench.analyst import build as analyst_build
+    from warehouse.storage import Lake
+
+    ready = root / "READY.json"
+    if ready.exists():
+        info = json.loads(ready.read_text())
+        if info.get("days") == days and info.get("commits_per_day") == commits_per_day:
+            return info
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    data = analyst_build(root.parent / "analyst", days)
+    frame = pl.read_parquet(root.parent / "analyst" / "energy_rollup.parquet")
+    spec, lake = _spec(), Lake(root / "lake")
+    t0 = time.perf_counter()
+    for k in range(commits_per_day):  # each pass adds one small file to every day partition
+        part = frame.filter(pl.int_range(pl.len()) % commits_per_day == k)
+        for _, day_rows in part.group_by("day", maintain_order=True):
+            lake.append(spec, day_rows, run_id=f"bench-{k}")
+    write_deltalake(str(root / SINGLE), frame.to_arrow(), mode="overwrite")
+    info = {
+        "rows": frame.height,
+        "days": days,
+        "commits_per_day": commits_per_day,
+        "cities": data["cities"],
+        "industries": data["industries"],
+        "write_seconds": time.perf_counter() - t0,
+    }
+    ready.write_text(json.dumps(info, indent=1))
+    return info
+
+
+def _usage(lake, spec) -> dict:
+    live = lake.live_files(spec)
+    files, size = lake.disk_usage(spec)
+    log = lake.path(spec) / "_delta_log"
+    return {
+        "live_files": live.height,
+        "live_bytes": int(live["size_bytes"].sum() or 0),
+        "disk_files": files,
+        "disk_bytes": size,
+        "log_files": sum(1 for _ in log.iterdir()),
+        "version": lake.version(spec),
+    }
+
+
+def _time_queries(table: Path, runs: int) -> tuple[dict, dict]:
+    import duckdb
+
+    from bench.analyst import QUERIES, _quantile
+    from warehouse.serving import DELTA_EXTENSION
+
+    con = duckdb.connect()
+    con.execute(f"LOAD '{DELTA_EXTENSION}'")
+    con.execute(f"CREATE VIEW v AS SELECT * FROM delta_scan('{table}')")
+    timings, answers = {}, {}
+    for name, sql in QUERIES.items():
+        q = sql.format(src="v")
+        answers[name] = con.execute(q).fetchall()
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            con.execute(q).fetchall()
+            times.append(time.perf_counter() - t0)
+        timings[name] = {
+            "runs": runs,
+            "p50_ms": 1000 * statistics.median(times),
+            "p95_ms": 1000 * _quantile(times, 0.95),
+        }
+    con.close()
+    return timings, answers
+
+
+def housekeeping_task(spec: dict, steps) -> dict:
+    from bench.analyst import _same
+    from warehouse.storage import Lake
+
+    root, runs = Path(spec["root"]), int(spec.get("runs", 30))
+    days, per_day = int(spec.get("days", 365)), int(spec.get("commits_per_day", 4))
+    with steps.step("build"):
+        info = build(root, days, per_day)
+    work = root / "work"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(root / "lake", work)  # housekept; the cached table stays as built
+    table, lake = _spec(), Lake(work)
+    path = lake.path(table)
+    usage = {"before": _usage(lake, table)}
+    queries: dict[str, dict] = {}
+    with steps.step("queries.before"):
+        queries["delta_before"], ref = _time_queries(path, runs)
+    seconds = {}
+    t0 = time.perf_counter()
+    lake.checkpoint(table)
+    seconds["checkpoint_only"] = time.perf_counter() - t0
+    with steps.step("queries.checkpoint_only"):
+        queries["delta_checkpoint_only"], ans = _time_queries(path, runs)
+    t0 = time.perf_counter()
+    metrics = lake.compact(
+        table, lake.small_file_partitions(table), run_id="bench", cluster_by=table.cluster_by
+    )
+    seconds["compact"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    vacuumed = lake.vacuum(table, retention_hours=0, run_id="bench")
+    seconds["vacuum"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    lake.checkpoint(table)
+    seconds["checkpoint"] = time.perf_counter() - t0
+    usage["after"] = _usage(lake, table)
+    with steps.step("queries.after"):
+        queries["delta_after"], after = _time_queries(path, runs)
+    with steps.step("queries.single"):
+        queries[SINGLE], single = _time_queries(root / SINGLE, runs)
+    for name in ref:
+        for other in (ans, after, single):
+            if not _same(ref[name], other[name]):
+                raise AssertionError(f"housekeeping bench: {name} answers differ after housekeeping")
+    by_query = {q: {src: queries[src][q] for src in SOURCES} for q in ref}
+    return {
+        "data": info,
+        "usage": usage,
+        "housekeeping_seconds": seconds,
+        "files_compacted": int(metrics.get("numFilesRemoved", 0)),
+        "files_vacuumed": len(vacuumed),
+        "queries": by_query,
+        "ratio_after_to_single_p95": {
+            q: v["delta_after"]["p95_ms"] / v[SINGLE]["p95_ms"] for q, v in by_query.items()
+        },
+    }
+
+
+def summary_lines(r: dict) -> list[str]:
+    b, a = r["usage"]["before"], r["usage"]["after"]
+    mib = 1 << 20
+    lines = [
+        f"housekeeping: {r['data']['days']} day partitions x {r['data']['commits_per_day']} commits: live files "
+        f"{b['live_files']} -> {a['live_files']}, on disk {b['disk_files']} files / {b['disk_bytes'] / mib:.2f} MiB "
+        f"-> {a['disk_files']} / {a['disk_bytes'] / mib:.2f} MiB, log files {b['log_files']} -> {a['log_files']}; "
+        + ", ".join(f"{k} {v:.1f}s" for k, v in r["housekeeping_seconds"].items())
+    ]
+    for q, by_src in r["queries"].items():
+        lines.append(
+            f"  {q}: "
+            + ", ".join(f"{s} p50 {v['p50_ms']:.0f} / p95 {v['p95_ms']:.0f} ms" for s, v in by_src.items())
+            + f" (after / single p95 {r['ratio_after_to_single_p95'][q]:.1f}x)"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bench.child import Steps
+
+    p = argparse.ArgumentParser(prog="python -m bench.housekeeping", description=__doc__.split("\n")[0])
+    p.add_argument("--days", type=int, default=365)
+    p.add_argument("--commits-per-day", type=int, default=4)
+    p.add_argument("--runs", type=int, default=30)
+    p.add_argument(
+        "--work",
+        type=Path,
+        default=Path(os.environ.get("LAKEHOUSE_BENCH_HOME", "bench/work")) / "housekeeping",
+    )
+    p.add_argument("--json", type=Path, default=None, help="also write the result here")
+    a = p.parse_args(argv)
+    steps = Steps()
+    try:
+        r = housekeeping_task(
+            {
+                "root": str(a.work.resolve()),
+                "days": a.days,
+                "commits_per_day": a.commits_per_day,
+                "runs": a.runs,
+            },
+            steps,
+        )
+    finally:
+        steps.close()
+    for line in summary_lines(r):
+        print(line)
+    if a.json:
+        a.json.write_text(json.dumps(r, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
