@@ -46,7 +46,7 @@ lint: setup
 ui: setup
 	$(BIN)/lakehouse ui
 
-# The server profile's processes (webserver, daemon, object store) on loopback; PIDs in $LAKEHOUSE_HOME/run
+# The server profile's processes (object store, LAKEHOUSE_WORKERS Celery workers, webserver, daemon) on loopback; PIDs in $LAKEHOUSE_HOME/run
 server-up: setup
 	LAKEHOUSE_PROFILE=server $(BIN)/lakehouse server up
 

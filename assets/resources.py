@@ -26,7 +26,7 @@ class LakeResource(ConfigurableResource):
 
     @property
     def lake(self) -> Lake:
-        return Lake(self.settings.lake)
+        return self.settings.open_lake()
 
 
 class WarehouseResource(ConfigurableResource):
@@ -44,7 +44,7 @@ class WarehouseResource(ConfigurableResource):
         if not read_only:
             raise ValueError("role databases are only ever opened read-only")
         home = Path(self.database).parent
-        lake = Lake(load_settings(dict(os.environ) | {"LAKEHOUSE_HOME": str(home)}).lake)
+        lake = load_settings(dict(os.environ) | {"LAKEHOUSE_HOME": str(home)}).open_lake()
         return open_role(Path(self.database), ROLES[role], lake=lake)
 
 

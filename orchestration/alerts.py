@@ -22,7 +22,6 @@ from dagster import (
 from assets.alerts.incidents import TABLE_KINDS, failed_run, failed_runs, lake_incidents
 from assets.alerts.notify import run_alerts
 from warehouse.settings import load_alert_settings, settings
-from warehouse.storage import Lake
 
 _STATUS = DefaultSensorStatus.RUNNING if load_alert_settings().channels else DefaultSensorStatus.STOPPED
 _FINISHED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE]
@@ -45,7 +44,7 @@ def alert_sensor(context: SensorEvaluationContext):
             "no alert channel configured (LAKEHOUSE_ALERT_WEBHOOK_URL / LAKEHOUSE_ALERT_SMTP_*)"
         )
     now = dt.datetime.now(dt.UTC)
-    lake = Lake(settings().lake)
+    lake = settings().open_lake()
     active = [
         *lake_incidents(lake, now=now, sync_overdue=alerts.sync_overdue),
         *failed_runs(latest_runs(context.instance)),
@@ -70,4 +69,4 @@ def run_failure_alert(context: RunFailureSensorContext):
     run = context.dagster_run
     error = context.failure_event.message if context.failure_event else None
     incident = failed_run(run.job_name, run.run_id, error)
-    run_alerts(Lake(settings().lake), alerts, [incident], scope=(), run_id=run.run_id)
+    run_alerts(settings().open_lake(), alerts, [incident], scope=(), run_id=run.run_id)

@@ -478,9 +478,8 @@ def _directory():
     import polars as pl
 
     from warehouse.registry import CATALOG_COLUMN, CATALOG_DATASET
-    from warehouse.storage import Lake
 
-    lake = Lake(settings().lake)
+    lake = settings().open_lake()
     if not lake.exists(CATALOG_DATASET):
         console.print("[red]no resource directory yet: run `lakehouse materialize`[/red]")
         raise typer.Exit(2)
@@ -544,10 +543,9 @@ def catalog_export(
     from warehouse.catalog import export_dcat, export_html, registered_products
     from warehouse.domain import PROVINCE_CODE
     from warehouse.registry import DATA_PRODUCT, IDENTIFIER, PLAN_PROGRESS
-    from warehouse.storage import Lake
 
     datasets, columns, _ = _directory()
-    lake = Lake(settings().lake)
+    lake = settings().open_lake()
     products = (
         registered_products(lake.read(DATA_PRODUCT), lake.read(IDENTIFIER))
         if lake.exists(DATA_PRODUCT) and lake.exists(IDENTIFIER)

@@ -29,7 +29,6 @@ def feeds(
 ) -> None:
     """List the enterprises whose telemetry feed is late (past the cadence) or silent."""
     from assets.catalog.feeds import lake_feed_status, late_feeds
-    from warehouse.storage import Lake
 
     try:
         now = dt.datetime.fromisoformat(at) if at else dt.datetime.now(dt.UTC)
@@ -39,7 +38,7 @@ def feeds(
     now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
     s = settings()
     try:
-        status = lake_feed_status(Lake(s.lake), s, now=now)
+        status = lake_feed_status(s.open_lake(), s, now=now)
     except Exception as exc:  # one line, never a traceback
         console.print(f"feeds: cannot read the lake under {s.lake}: {type(exc).__name__}: {exc}")
         raise typer.Exit(1) from None
@@ -80,12 +79,11 @@ def housekeep() -> None:
 
     from orchestration.runs import RunDriver
     from warehouse.registry import HOUSEKEEPING
-    from warehouse.storage import Lake
 
     s = settings()
     s.prepare()
     outcome = RunDriver().run("housekeeping_job")
-    rows = Lake(s.lake).read(HOUSEKEEPING, where=pl.col("run_id") == outcome.run_id)
+    rows = s.open_lake().read(HOUSEKEEPING, where=pl.col("run_id") == outcome.run_id)
     if not outcome.success or rows.is_empty():
         console.print(f"housekeeping_job run {outcome.run_id} failed (see the Dagster UI)")
         raise typer.Exit(1)

@@ -1,7 +1,8 @@
 """`lakehouse server up|down`: the server profile's processes on loopback, started and stopped by PID.
 
-`up` starts the Dagster webserver, the Dagster daemon (it dequeues runs under the queue's limits and runs
-schedules and sensors) and the object store, each in its own session, logging to $LAKEHOUSE_HOME/run/
+`up` starts the object store, LAKEHOUSE_WORKERS Celery workers (the day build's shards), the Dagster
+webserver and the Dagster daemon (it dequeues runs under the queue's limits and runs schedules and
+sensors), each in its own session, logging to $LAKEHOUSE_HOME/run/
 <name>.log with its PID in <name>.pid. `down` stops exactly the processes named by those PID files (a PID
 whose command line is no longer ours is left alone: the number may have been reused).
 """
@@ -26,30 +27,66 @@ BIN = Path(sys.executable).parent
 
 def _commands(webserver_port: int, objectstore_port: int) -> dict[str, tuple[list[str], str]]:
     code = ["-m", "orchestration.definitions"]
-    return {
+    s = settings()
+    workers = {
+        # solo pool: the worker is one process (its PID is the one we stop) holding one shard at a time
+        f"worker-{i}": (
+            [
+                str(BIN / "celery"),
+                "-A",
+                "assets.telemetry.workers",
+                "worker",
+                "--pool=solo",
+                "-Q",
+                s.shard_queue,
+                "-n",
+                f"worker-{i}-{s.shard_queue}@%h",
+                "--loglevel=INFO",
+            ],
+            f"queue {s.shard_queue}",
+        )
+        for i in range(1, s.workers + 1)
+    }
+    objectstore = {
         "objectstore": (
             [str(BIN / "lakehouse"), "objectstore", "serve", "--port", str(objectstore_port)],
             f"http://127.0.0.1:{objectstore_port}",
-        ),
-        "webserver": (
-            [str(BIN / "dagster-webserver"), *code, "-h", "127.0.0.1", "-p", str(webserver_port)],
-            f"http://127.0.0.1:{webserver_port}",
-        ),
-        "daemon": ([str(BIN / "dagster-daemon"), "run", *code], "-"),
+        )
     }
+    return (
+        objectstore
+        | workers
+        | {
+            "webserver": (
+                [str(BIN / "dagster-webserver"), *code, "-h", "127.0.0.1", "-p", str(webserver_port)],
+                f"http://127.0.0.1:{webserver_port}",
+            ),
+            "daemon": ([str(BIN / "dagster-daemon"), "run", *code], "-"),
+        }
+    )
 
 
 @server_app.command("up")
 def up(
     webserver_port: Annotated[int, typer.Option()] = 3000,
     objectstore_port: Annotated[int, typer.Option()] = 9000,
+    only: Annotated[
+        str, typer.Option(help="comma-separated subset: objectstore,webserver,daemon,workers")
+    ] = "",
 ) -> None:
-    """Start the webserver, daemon and object store on 127.0.0.1; print where each listens and logs."""
+    """Start the webserver, daemon, LAKEHOUSE_WORKERS Celery workers and the object store on 127.0.0.1;
+    print where each listens and logs."""
     s = settings()
     s.prepare()
     run = s.home / "run"
     run.mkdir(parents=True, exist_ok=True)
+    wanted = {w.strip() for w in only.split(",") if w.strip()}
+    unknown = wanted - {"objectstore", "webserver", "daemon", "workers"}
+    if unknown:
+        raise typer.BadParameter(f"--only: unknown {', '.join(sorted(unknown))}")
     for name, (cmd, where) in _commands(webserver_port, objectstore_port).items():
+        if wanted and (name.split("-")[0] + ("s" if name.startswith("worker") else "")) not in wanted:
+            continue
         pid_file = run / f"{name}.pid"
         if pid_file.exists() and _ours(int(pid_file.read_text()), cmd[0]):
             typer.echo(f"{name}: already running (pid {pid_file.read_text().strip()})")

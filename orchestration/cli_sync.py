@@ -89,10 +89,9 @@ def sync(
     from assets.sync.sync import SyncOutcome, days_between, refresh_after_sync, sync_day
     from assets.sync.transport import NodeConfig
     from warehouse.serving import open_role, refresh_role_views
-    from warehouse.storage import Lake
 
     s = settings()
-    lake = Lake(s.lake)
+    lake = s.open_lake()
     if not s.warehouse_db.exists():
         console.print(f"[red]no warehouse at {s.warehouse_db}: run `lakehouse materialize` first[/red]")
         raise typer.Exit(2)

@@ -31,7 +31,6 @@ from assets.telemetry.landing import list_landing_files
 from warehouse.domain import TIMEZONE
 from warehouse.registry import INDUSTRY_LIBRARY_TABLES, QUALITY_RESULTS, RECONCILIATION, TABLES, TableSpec
 from warehouse.settings import settings
-from warehouse.storage import Lake
 
 INGEST_KEYS: tuple[str, ...] = (
     "bronze/telemetry_raw",
@@ -134,11 +133,11 @@ def last_day() -> dt.date:
 
 def dirty_days() -> list[dt.date]:
     """Days to (re)build: not completely built, or with records landed after their last complete build."""
-    return pending_days(Lake(settings().lake), last_day=last_day())
+    return pending_days(settings().open_lake(), last_day=last_day())
 
 
 def catalog_pending() -> bool:
-    return catalog_stale(Lake(settings().lake), CATALOG_INPUTS)
+    return catalog_stale(settings().open_lake(), CATALOG_INPUTS)
 
 
 def landing_fingerprint() -> str | None:
@@ -195,7 +194,7 @@ def catalog_sensor(context: SensorEvaluationContext):
     """
     if dirty_days() or not catalog_pending():
         return SkipReason("no day left to build, or catalog up to date")
-    versions = json.dumps(input_versions(Lake(settings().lake), CATALOG_INPUTS), sort_keys=True)
+    versions = json.dumps(input_versions(settings().open_lake(), CATALOG_INPUTS), sort_keys=True)
     fingerprint = hashlib.sha256(versions.encode()).hexdigest()[:16]
     if fingerprint == context.cursor:
         return SkipReason("catalog run already requested for these input versions")

@@ -171,13 +171,13 @@ def app_from_env() -> AnonymousFastPath:
 
     s = load_settings()
     peers = KeyRing(parse_keys(os.environ.get(PEERS_ENV, ""), variable=PEERS_ENV))
-    return create_app(Path(s.lake), node=s.identifier_node, peers=peers, flush_s=s.resolver_flush_s)
+    return create_app(s.open_lake(), node=s.identifier_node, peers=peers, flush_s=s.resolver_flush_s)
 
 
 def create_app(
-    lake_root: Path, *, node: str, peers: KeyRing, flush_s: float = 5.0, reload_s: float = 2.0
+    lake: Lake | Path, *, node: str, peers: KeyRing, flush_s: float = 5.0, reload_s: float = 2.0
 ) -> AnonymousFastPath:
-    state = Resolver(Lake(lake_root), node, peers)
+    state = Resolver(lake if isinstance(lake, Lake) else Lake(lake), node, peers)
     state.reload()
 
     async def housekeeping() -> None:

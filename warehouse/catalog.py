@@ -40,7 +40,7 @@ def access_counts(lake: Lake, now: dt.datetime, days: int = 30) -> dict[str, int
     if not lake.exists(QUERY_AUDIT):
         return {}
     since = (now - dt.timedelta(days=days)).date()
-    audit = pl.read_delta(str(lake.path(QUERY_AUDIT)), columns=["day", "tables"])
+    audit = lake.read(QUERY_AUDIT, columns=["day", "tables"])
     counts = (
         audit.filter(pl.col("day") >= since)
         .select(pl.col("tables").str.json_decode(pl.List(pl.String)).alias("table_name"))

@@ -272,7 +272,7 @@ class SqlServer:
         if settings.sql_tls_cert and settings.sql_tls_key:
             tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             tls.load_cert_chain(settings.sql_tls_cert, settings.sql_tls_key)
-        self.state = ServerState(settings, Audit(Lake(settings.lake), settings.sql_audit_flush_s), tls)
+        self.state = ServerState(settings, Audit(settings.open_lake(), settings.sql_audit_flush_s), tls)
         self.server = _TCPServer((host, port), _Handler, bind_and_activate=True)
         self.server.state = self.state
         self.address = self.server.server_address

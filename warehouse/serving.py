@@ -79,6 +79,16 @@ def duckdb_s3_secret(storage_options: dict[str, str]) -> str:
     return f"CREATE OR REPLACE SECRET lake_s3 ({body})"
 
 
+def load_lake_extensions(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
+    """Let a platform session read the lake's Delta tables: the delta extension, and for a lake on object
+    storage httpfs and an S3 secret (both extensions from PyPI wheels: nothing downloaded at run time)."""
+    if lake.remote:
+        con.execute(f"LOAD '{HTTPFS_EXTENSION}'")
+    con.execute(f"LOAD '{DELTA_EXTENSION}'")
+    if lake.remote:
+        con.execute(duckdb_s3_secret(lake.storage_options))
+
+
 def connect(
     db_path: Path, *, read_only: bool = True, threads: int | None = None, memory_limit: str | None = None
 ) -> duckdb.DuckDBPyConnection:
@@ -156,7 +166,7 @@ def view_sql(spec: TableSpec, lake: Lake, role: Role = ANALYST) -> str | None:
         return None
     comment = spec.description.replace("'", "''")
     return (
-        f"CREATE OR REPLACE VIEW {spec.name} AS SELECT {select} FROM delta_scan({_quote(str(lake.path(spec)))});\n"
+        f"CREATE OR REPLACE VIEW {spec.name} AS SELECT {select} FROM delta_scan({_quote(lake.table_uri(spec))});\n"
         f"COMMENT ON VIEW {spec.name} IS '{comment}';"
     )
 
@@ -234,7 +244,7 @@ def _refresh(
     dbs: dict[Role, Path], lake: Lake, tables: dict[str, TableSpec], marts: tuple[Mart, ...], *, lock: Path
 ) -> dict[Role, list[str]]:
     with _writer_lock(lock):
-        versions = {name: delta_version(lake.path(spec)) for name, spec in tables.items()}
+        versions = {name: delta_version(lake, spec) for name, spec in tables.items()}
         plans = [_plan(role, db, lake, tables, marts, versions) for role, db in dbs.items()]
         todo = [p for p in plans if not p.empty()]
         if todo:
@@ -254,29 +264,24 @@ def _writer_lock(db: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def delta_version(table: Path) -> int | None:
+def delta_version(lake: Lake, spec: TableSpec) -> int | None:
     """The latest committed version of a Delta table, from its log's file names (no log parsed)."""
-    try:
-        names = os.listdir(table / "_delta_log")
-    except FileNotFoundError:
-        return None
-    versions = [int(n[:20]) for n in names if n.endswith(".json") and len(n) == 25 and n[:20].isdigit()]
-    return max(versions) if versions else None
+    return lake.log_version(spec)
 
 
-def changed_partitions(table: Path, partition_by: str | None, since: int, until: int) -> set | None:
+def changed_partitions(lake: Lake, spec: TableSpec, since: int, until: int) -> set | None:
     """Partition values touched by commits since+1..until (Delta log add/remove actions); None when the
     change cannot be confined to partitions (unpartitioned table, schema or protocol change, log gone).
     Actions with dataChange false (housekeeping's compaction rewrites files, not rows) touch nothing."""
+    partition_by = spec.partition_by
     if not partition_by:
         return None
     touched: set = set()
     for version in range(since + 1, until + 1):
-        try:
-            lines = (table / "_delta_log" / f"{version:020d}.json").read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
+        text = lake.log_commit(spec, version)
+        if text is None:
             return None
-        for line in filter(str.strip, lines):
+        for line in filter(str.strip, text.splitlines()):
             action = json.loads(line)
             if "metaData" in action or "protocol" in action:
                 return None
@@ -310,7 +315,7 @@ def _read_state(db: Path, lake: Lake) -> tuple[dict[str, tuple[str, int]], dict[
         if not {"lakehouse_serving", "lakehouse_tables", "lakehouse_marts"} <= have:
             return None
         meta = dict(con.execute("SELECT key, value FROM live.main.lakehouse_serving").fetchall())
-        if meta.get("format") != FORMAT or meta.get("lake_root") != str(lake.root.resolve()):
+        if meta.get("format") != FORMAT or meta.get("lake_root") != lake.identity:
             return None
         tables = {
             n: (fp, v) for n, fp, v in con.execute("SELECT * FROM live.main.lakehouse_tables").fetchall()
@@ -347,7 +352,7 @@ def _plan(
         if have is None or have[0] != fp:
             plan.full.append((spec, select, fp, version))
         elif have[1] != version:
-            parts = changed_partitions(lake.path(spec), spec.partition_by, have[1], version)
+            parts = changed_partitions(lake, spec, have[1], version)
             visible = {c.name for c in visible_columns(spec, role)}
             if parts is None or have[1] > version or spec.partition_by not in visible:
                 plan.full.append((spec, select, fp, version))
@@ -369,7 +374,7 @@ def _build(plans: list[_Plan], lake: Lake) -> None:
     """Build each role's new file beside the live one, then rename it over the live one."""
     con = duckdb.connect(":memory:")
     try:
-        con.execute(f"LOAD '{DELTA_EXTENSION}'")
+        load_lake_extensions(con, lake)
         for i, plan in enumerate(plans):
             for stale in plan.db.parent.glob(f"{plan.db.name}.*.building*"):
                 stale.unlink(missing_ok=True)  # a crashed refresh's leftovers (we hold the writer lock)
@@ -400,7 +405,7 @@ def _apply(con: duckdb.DuckDBPyConnection, plan: _Plan, lake: Lake) -> None:
         "(table_name VARCHAR PRIMARY KEY, fingerprint VARCHAR, version BIGINT);"
         "CREATE TABLE IF NOT EXISTS main.lakehouse_marts (mart_name VARCHAR PRIMARY KEY, source_version BIGINT)"
     )
-    for key, value in (("format", FORMAT), ("lake_root", str(lake.root.resolve())), ("role", plan.role.name)):
+    for key, value in (("format", FORMAT), ("lake_root", lake.identity), ("role", plan.role.name)):
         con.execute("INSERT OR REPLACE INTO main.lakehouse_serving VALUES (?, ?)", [key, value])
     for name in plan.drop + plan.drop_marts:
         con.execute(f"DROP TABLE IF EXISTS {name}")
@@ -439,7 +444,7 @@ def _apply(con: duckdb.DuckDBPyConnection, plan: _Plan, lake: Lake) -> None:
 def _delta_source(lake: Lake, spec: TableSpec, version: int) -> str:
     """The table exactly at the version recorded for the copy (a commit landing meanwhile is picked up
     by the next refresh, never half-counted)."""
-    return f"delta_scan({_quote(str(lake.path(spec)))}, version = {int(version)})"
+    return f"delta_scan({_quote(lake.table_uri(spec))}, version = {int(version)})"
 
 
 def _publish(tmp: Path, live: Path) -> None:

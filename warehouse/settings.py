@@ -7,13 +7,17 @@ import datetime as dt
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 from warehouse.domain import KGCE_PER_UNIT
 from warehouse.identifiers import DEFAULT_NODE
+
+if TYPE_CHECKING:
+    from warehouse.storage import Lake
 
 # Defaults of the landing settings (also the defaults of the plain functions that take them).
 LATE_WATERMARK_DAYS = (
@@ -93,6 +97,14 @@ class Settings:
         DEFAULT_NODE  # the province's secondary identifier node: handles 88.<node>.<uscc>/...
     )
     resolver_flush_s: float = 5.0  # `lakehouse resolver serve`: resolution counts committed this often
+    workers: int = 2  # server profile: Celery workers `lakehouse server up` starts (shards run on them)
+    # server profile: the shards' task broker (may hold a password: never printed)
+    celery_broker: str = field(default="amqp://guest@127.0.0.1:5672//", repr=False)
+    celery_queue: str = ""  # server profile: the shard queue (default: one per home)
+    shard_timeout_s: float = 3600.0  # server profile: a shard not back from a worker by then fails the run
+    lake_uri: str = ""  # the lake on object storage (s3://bucket/prefix); empty: the folder home/lake
+    # delta-rs storage_options of a remote lake (endpoint, keys): never printed, never in as_env()
+    lake_options: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     # Housekeeping (nightly housekeeping_job): VACUUM keeps every file a version of the last this-many
     # hours needs (time travel within it; longer than any query or build runs). Delta's default: 7 days.
     vacuum_retention_hours: float = 168.0
@@ -104,8 +116,19 @@ class Settings:
         return self.home / "landing"
 
     @property
-    def lake(self) -> Path:
-        return self.home / "lake"
+    def lake(self) -> Path | str:
+        """The lake's root: LAKEHOUSE_LAKE_URI (an object store URI) or the folder home/lake."""
+        return self.lake_uri or self.home / "lake"
+
+    @property
+    def lake_remote(self) -> bool:
+        return bool(self.lake_uri)
+
+    def open_lake(self) -> Lake:
+        """The lake every reader and writer of this home uses (the one place a Lake is made from settings)."""
+        from warehouse.storage import Lake
+
+        return Lake(self.lake, dict(self.lake_options) or None)
 
     @property
     def warehouse_db(self) -> Path:
@@ -147,6 +170,18 @@ class Settings:
         digest = hashlib.sha256(str(self.home).encode()).hexdigest()[:12]
         return f"postgresql://postgres@127.0.0.1:5432/lakehouse_{digest}"
 
+    @property
+    def shard_executor(self) -> str:
+        """Where the day build's shards run: Celery workers (server profile) or this host ("local")."""
+        return "celery" if self.server else "local"
+
+    @property
+    def shard_queue(self) -> str:
+        """The Celery queue of this home's shards (homes sharing a broker never take each other's)."""
+        if self.celery_queue:
+            return self.celery_queue
+        return "lakehouse_shards_" + hashlib.sha256(str(self.home).encode()).hexdigest()[:12]
+
     def dagster_yaml(self) -> str:
         """The Dagster instance configuration of this profile (the one place the profile is read)."""
         if self.server:
@@ -159,7 +194,8 @@ class Settings:
         The profile's dagster.yaml replaces one the lakehouse wrote (a switched profile takes effect); a
         dagster.yaml written by hand is left alone. The server profile creates its database if absent.
         """
-        for d in (self.landing / "telemetry", self.lake, self.dagster_home):
+        local = () if self.lake_remote else (self.home / "lake",)
+        for d in (self.landing / "telemetry", *local, self.dagster_home):
             d.mkdir(parents=True, exist_ok=True)
         yaml = self.dagster_home / "dagster.yaml"
         text = self.dagster_yaml()
@@ -174,37 +210,44 @@ class Settings:
 
     def as_env(self) -> dict[str, str]:
         """The resolved settings as environment variables, for Dagster resources (EnvVar) and children."""
-        return {
-            "LAKEHOUSE_HOME": str(self.home),
-            "LAKEHOUSE_WAREHOUSE_DB": str(self.warehouse_db),
-            "LAKEHOUSE_LATE_WATERMARK_DAYS": str(self.late_watermark_days),
-            "LAKEHOUSE_PARTITIONS_START": self.partitions_start.isoformat(),
-            "LAKEHOUSE_NATURAL_GAS_KGCE_PER_M3": repr(self.natural_gas_kgce_per_m3),
-            "LAKEHOUSE_FUTURE_TOLERANCE_MINUTES": repr(self.future_tolerance.total_seconds() / 60),
-            "LAKEHOUSE_IN_PROGRESS_MAX_AGE_HOURS": repr(self.in_progress_max_age.total_seconds() / 3600),
-            "LAKEHOUSE_SHARD_ROWS": str(self.shard_rows),
-            "LAKEHOUSE_SHARDS": str(self.shards),
-            "LAKEHOUSE_SHARD_WORKERS": str(self.shard_workers),
-            "LAKEHOUSE_FEED_CADENCE_MINUTES": repr(self.feed_cadence.total_seconds() / 60),
-            "LAKEHOUSE_FEED_SILENT_HOURS": repr(self.feed_silent_after.total_seconds() / 3600),
-            "LAKEHOUSE_PROFILE": self.profile,
-            "LAKEHOUSE_MAX_RUNS": str(self.max_runs),
-            "LAKEHOUSE_MAX_DAILY_RUNS": str(self.max_daily_runs),
-            "LAKEHOUSE_IDENTIFIER_NODE": self.identifier_node,
-            "LAKEHOUSE_VACUUM_RETENTION_HOURS": repr(self.vacuum_retention_hours),
-            "LAKEHOUSE_RUN_RETENTION_DAYS": repr(self.run_retention_days),
-            "LAKEHOUSE_GX_RESULTS_RETENTION_DAYS": repr(self.gx_results_retention_days),
-            "DAGSTER_HOME": str(self.dagster_home),
-        } | (
+        return (
             {
-                "LAKEHOUSE_PG_URL": self.pg_database_url,
-                # SQLAlchemy's default PostgreSQL driver is psycopg 3; dagster-postgres ships psycopg2
-                "LAKEHOUSE_DAGSTER_PG_URL": re.sub(
-                    r"^postgres(ql)?://", "postgresql+psycopg2://", self.pg_database_url
-                ),
+                "LAKEHOUSE_HOME": str(self.home),
+                "LAKEHOUSE_WAREHOUSE_DB": str(self.warehouse_db),
+                "LAKEHOUSE_LATE_WATERMARK_DAYS": str(self.late_watermark_days),
+                "LAKEHOUSE_PARTITIONS_START": self.partitions_start.isoformat(),
+                "LAKEHOUSE_NATURAL_GAS_KGCE_PER_M3": repr(self.natural_gas_kgce_per_m3),
+                "LAKEHOUSE_FUTURE_TOLERANCE_MINUTES": repr(self.future_tolerance.total_seconds() / 60),
+                "LAKEHOUSE_IN_PROGRESS_MAX_AGE_HOURS": repr(self.in_progress_max_age.total_seconds() / 3600),
+                "LAKEHOUSE_SHARD_ROWS": str(self.shard_rows),
+                "LAKEHOUSE_SHARDS": str(self.shards),
+                "LAKEHOUSE_SHARD_WORKERS": str(self.shard_workers),
+                "LAKEHOUSE_FEED_CADENCE_MINUTES": repr(self.feed_cadence.total_seconds() / 60),
+                "LAKEHOUSE_FEED_SILENT_HOURS": repr(self.feed_silent_after.total_seconds() / 3600),
+                "LAKEHOUSE_PROFILE": self.profile,
+                "LAKEHOUSE_MAX_RUNS": str(self.max_runs),
+                "LAKEHOUSE_MAX_DAILY_RUNS": str(self.max_daily_runs),
+                "LAKEHOUSE_IDENTIFIER_NODE": self.identifier_node,
+                "LAKEHOUSE_WORKERS": str(self.workers),
+                "LAKEHOUSE_CELERY_QUEUE": self.shard_queue,
+                "LAKEHOUSE_SHARD_TIMEOUT_S": repr(self.shard_timeout_s),
+                "LAKEHOUSE_VACUUM_RETENTION_HOURS": repr(self.vacuum_retention_hours),
+                "LAKEHOUSE_RUN_RETENTION_DAYS": repr(self.run_retention_days),
+                "LAKEHOUSE_GX_RESULTS_RETENTION_DAYS": repr(self.gx_results_retention_days),
+                "DAGSTER_HOME": str(self.dagster_home),
             }
-            if self.server
-            else {}
+            | ({"LAKEHOUSE_LAKE_URI": self.lake_uri} if self.lake_uri else {})
+            | (
+                {
+                    "LAKEHOUSE_PG_URL": self.pg_database_url,
+                    # SQLAlchemy's default PostgreSQL driver is psycopg 3; dagster-postgres ships psycopg2
+                    "LAKEHOUSE_DAGSTER_PG_URL": re.sub(
+                        r"^postgres(ql)?://", "postgresql+psycopg2://", self.pg_database_url
+                    ),
+                }
+                if self.server
+                else {}
+            )
         )
 
 
@@ -294,6 +337,14 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         max_daily_runs=int(env.get("LAKEHOUSE_MAX_DAILY_RUNS", "4")),
         identifier_node=_identifier_node(env.get("LAKEHOUSE_IDENTIFIER_NODE", DEFAULT_NODE)),
         resolver_flush_s=float(env.get("LAKEHOUSE_RESOLVER_FLUSH_S", "5")),
+        workers=int(env.get("LAKEHOUSE_WORKERS", "2")),
+        celery_broker=env.get("LAKEHOUSE_CELERY_BROKER", "amqp://guest@127.0.0.1:5672//"),
+        celery_queue=env.get("LAKEHOUSE_CELERY_QUEUE", ""),
+        shard_timeout_s=float(env.get("LAKEHOUSE_SHARD_TIMEOUT_S", "3600")),
+        lake_uri=_lake_uri(env.get("LAKEHOUSE_LAKE_URI", "")),
+        lake_options=tuple(sorted(object_store_options(env).items()))
+        if env.get("LAKEHOUSE_LAKE_URI")
+        else (),
         vacuum_retention_hours=_at_least_zero(env, "LAKEHOUSE_VACUUM_RETENTION_HOURS", "168"),
         run_retention_days=_at_least_zero(env, "LAKEHOUSE_RUN_RETENTION_DAYS", "90"),
         gx_results_retention_days=_at_least_zero(env, "LAKEHOUSE_GX_RESULTS_RETENTION_DAYS", "30"),
@@ -306,6 +357,24 @@ def _identifier_node(value: str) -> str:
             f"LAKEHOUSE_IDENTIFIER_NODE must be 1-8 digits (the secondary node code), not {value!r}"
         )
     return value
+
+
+def _lake_uri(value: str) -> str:
+    value = value.strip().rstrip("/")
+    if value and not value.startswith("s3://"):
+        raise SettingsError(f"LAKEHOUSE_LAKE_URI={value!r}: expected s3://bucket/prefix (or unset)")
+    return value
+
+
+def lake_at(root: str) -> Lake:
+    """The lake at `root` as a shard task names it (in any process): remote roots take this process's
+    object-store settings (from its environment, never from the task)."""
+    from warehouse.storage import Lake
+
+    s = settings()
+    remote = "://" in root and not root.startswith("file://")
+    options = (dict(s.lake_options) or object_store_options()) if remote else None
+    return Lake(root, options)
 
 
 def _at_least_zero(env: dict[str, str], name: str, default: str) -> float:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import os
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -147,6 +148,11 @@ class Lake:
         if self.remote:
             return f"{self.root}/{spec.layer}/{spec.short_name}"
         return str(self.path(spec))
+
+    @property
+    def identity(self) -> str:
+        """What names this lake wherever it is read from (a resolved folder, or the URI)."""
+        return self.uri if self.remote else str(self.root.resolve())
 
     def _options(self) -> dict[str, str] | None:
         return self.storage_options or None
@@ -391,6 +397,44 @@ class Lake:
                 fs.delete_file(info.path)
                 removed += 1
         return removed
+
+    def log_version(self, spec: TableSpec) -> int | None:
+        """The latest committed version, from the log's file names only (no log parsed; cheap)."""
+        if self.remote:
+            from pyarrow.fs import FileSelector
+
+            infos = self._fs().get_file_info(
+                FileSelector(self._remote_key(spec, "_delta_log"), allow_not_found=True)
+            )
+            names = [i.base_name for i in infos]
+        else:
+            try:
+                names = os.listdir(self.path(spec) / "_delta_log")
+            except FileNotFoundError:
+                return None
+        versions = [int(n[:20]) for n in names if n.endswith(".json") and len(n) == 25 and n[:20].isdigit()]
+        return max(versions) if versions else None
+
+    def log_commit(self, spec: TableSpec, version: int) -> str | None:
+        """The JSON text of one commit of the table's log; None when it is gone (log cleanup)."""
+        name = f"_delta_log/{version:020d}.json"
+        if not self.remote:
+            try:
+                return (self.path(spec) / name).read_text(encoding="utf-8")
+            except FileNotFoundError:
+                return None
+        fs = self._fs()
+        try:
+            with fs.open_input_stream(self._remote_key(spec, name)) as f:
+                return f.read().decode("utf-8")
+        except FileNotFoundError:
+            return None
+
+    def read_staged(self, spec: TableSpec, f: StagedFile) -> pl.DataFrame:
+        """One staged (possibly uncommitted) file's rows, partition column not included."""
+        if self.remote:
+            return pl.from_arrow(pq.read_table(self._remote_key(spec, f.path), filesystem=self._fs()))
+        return pl.read_parquet(self.path(spec) / f.path)
 
     def _log_texts(self, spec: TableSpec) -> Iterator[str]:
         """The JSON commit files of the table's log (those not yet removed by log cleanup)."""

@@ -133,7 +133,13 @@ def build_telemetry_day(context: AssetExecutionContext, lake: LakeResource, ware
         watermark_days=settings.late_watermark_days,
         future_tolerance=settings.future_tolerance,
         kgce=settings.kgce,
+        executor=settings.shard_executor,
     )
+    for r in build.shards:
+        if r.redelivered:  # visible in the run's log: a worker died holding this shard
+            context.log.warning(
+                f"{day}: shard {r.shard} was redelivered to {r.worker} after a worker was lost"
+            )
     versions = commit_day(store, build, (SILVER_TELEMETRY, QUARANTINE_TELEMETRY), run_id=run_id)
     silver_gate = gate_silver_day(store, settings, build, run_id=run_id)
     selected = context.selected_asset_keys  # a subset still builds the whole day; reports what was asked
@@ -160,6 +166,8 @@ def shard_metadata(build: DayBuild) -> dict:
         "rows_per_shard": MetadataValue.json(build.rows_per_shard),
         "seconds_per_phase": MetadataValue.json({k: round(v, 3) for k, v in build.seconds.items()}),
         "peak_rss_mib": round(build.peak_rss_bytes / (1 << 20)),
+        "workers": MetadataValue.json(sorted({s.worker for s in build.shards if s.worker})),
+        "redelivered_shards": MetadataValue.json([s.shard for s in build.shards if s.redelivered]),
     }
 
 

@@ -40,7 +40,7 @@ from warehouse.registry import (
     SILVER_TELEMETRY,
     TableSpec,
 )
-from warehouse.settings import LATE_WATERMARK_DAYS
+from warehouse.settings import LATE_WATERMARK_DAYS, lake_at
 from warehouse.storage import Lake, StagedFile
 
 DAY_TABLES: tuple[TableSpec, ...] = (SILVER_TELEMETRY, QUARANTINE_TELEMETRY, ENERGY_DAILY, EQUIPMENT_DAILY)
@@ -67,7 +67,7 @@ def shard_count(day_rows: int, shard_rows: int, fixed: int | None = None) -> int
 class ShardTask:
     """Everything one shard needs, as plain values (picklable, small)."""
 
-    lake: str  # the lake's root (a path today; a URI with storage options once the lake is on S3)
+    lake: str  # the lake's root: a folder or an s3:// URI (keys come from the worker's environment)
     day: dt.date
     shard: int
     shards: int
@@ -98,6 +98,12 @@ class ShardResult:
     seconds: dict[str, float]
     peak_rss_bytes: int
     pid: int
+    worker: str = ""  # the Celery worker that built it (server profile); empty when built on this host
+    redelivered: bool = False  # the broker gave it to this worker again after another one died with it
+
+    def __repr__(self) -> str:  # one short line (worker logs), not the frames
+        files = sum(len(v) for v in self.staged.values())
+        return f"ShardResult(shard={self.shard}, landed={self.landed}, clean={self.clean}, files={files})"
 
 
 def read_shard_bronze(lake: Lake, day: dt.date, shard: int, shards: int) -> pl.DataFrame:
@@ -115,7 +121,7 @@ def read_shard_bronze(lake: Lake, day: dt.date, shard: int, shards: int) -> pl.D
 def build_shard(task: ShardTask) -> ShardResult:
     """Bronze slice + previous-day tail + master data -> staged silver, quarantine, energy, equipment files."""
     seconds: dict[str, float] = {}
-    lake = Lake(task.lake)
+    lake = lake_at(task.lake)
 
     def phase(name: str, t0: float) -> float:
         now = time.perf_counter()
@@ -283,11 +289,13 @@ def build_day(
     future_tolerance: dt.timedelta | None = None,
     kgce: dict[str, float] | None = None,
     on_shard: Callable[[ShardResult], None] | None = None,
+    executor: str = "local",
 ) -> DayBuild:
     """Every shard of the day built and staged (nothing committed yet).
 
     Files of an earlier build of this day that died before its commit are removed first. With
-    `workers` > 1 the shards run in a pool of fresh processes (spawned: no forked polars threads).
+    `workers` > 1 the shards run in a pool of fresh processes (spawned: no forked polars threads); with
+    `executor="celery"` they run as tasks on the Celery workers (`assets.telemetry.workers`).
     """
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -311,7 +319,11 @@ def build_day(
     ]
     results: list[ShardResult] = []
     t1 = time.perf_counter()
-    if workers > 1 and shards > 1:
+    if executor == "celery":
+        from assets.telemetry.workers import run_on_workers
+
+        results = run_on_workers(tasks, on_shard=on_shard)
+    elif workers > 1 and shards > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -351,4 +363,4 @@ def commit_day(
 
 def read_staged(lake: Lake, spec: TableSpec, f: StagedFile) -> pl.DataFrame:
     """One staged file's rows (one shard's part of the day): what the gate validates shard by shard."""
-    return pl.read_parquet(lake.path(spec) / f.path)
+    return lake.read_staged(spec, f)

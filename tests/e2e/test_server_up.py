@@ -49,7 +49,7 @@ def test_server_up_serves_on_loopback_and_down_stops_exactly_its_processes(tmp_p
         ).stdout
         assert f"http://127.0.0.1:{web}" in out and f"http://127.0.0.1:{s3_port}" in out
         pids = {p.stem: int(p.read_text()) for p in (home / "run").glob("*.pid")}
-        assert set(pids) == {"webserver", "daemon", "objectstore"}
+        assert set(pids) == {"webserver", "daemon", "objectstore", "worker-1", "worker-2"}
         deadline = time.monotonic() + 600
         while True:
             try:

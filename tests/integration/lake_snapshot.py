@@ -36,6 +36,8 @@ RUN_COLUMNS = frozenset(
 TABLE_COLUMNS = {
     "catalog.dataset": frozenset({"latest_version", "freshness_hours", "size_bytes"}),
     "catalog.catalog_build": frozenset({"delta_version"}),
+    # measured against the clock when the catalog ran ("so far today", minutes since the last reading)
+    "catalog.feed_status": frozenset({"lateness_minutes", "readings_expected", "completeness_pct"}),
 }
 FLOAT_DECIMALS = 6
 UNPARTITIONED = "-"
@@ -59,9 +61,10 @@ def _checksum(df: pl.DataFrame) -> int:
     return sum(hashes.to_list()) % (1 << 64)
 
 
-def snapshot(lake_root: Path, tables: dict[str, TableSpec] = TABLES) -> Snapshot:
-    """(table, partition) -> (rows, checksum) for every table that exists under `lake_root`."""
-    lake = Lake(lake_root)
+def snapshot(lake_root: Path | Lake, tables: dict[str, TableSpec] = TABLES) -> Snapshot:
+    """(table, partition) -> (rows, checksum) for every table that exists under `lake_root` (a folder,
+    or a Lake, e.g. one on object storage)."""
+    lake = lake_root if isinstance(lake_root, Lake) else Lake(lake_root)
     out: Snapshot = {}
     for name, spec in tables.items():
         if not lake.exists(spec):

@@ -87,7 +87,7 @@ def test_compaction_leaves_few_files_per_partition_and_time_travel_still_reads(t
     assert ordered(pl.read_delta(uri, version=version)).equals(current)
     assert fresh_orphan.exists()  # younger than the retention: maybe a running build's
     # the role files' refresh has no row to copy again: the compaction changed files, not rows
-    assert changed_partitions(lake.path(READINGS), "day", version, lake.version(READINGS)) == set()
+    assert changed_partitions(lake, READINGS, version, lake.version(READINGS)) == set()
     assert report.checkpoint_version == lake.version(READINGS)
     assert (tmp_path / "theme" / "test_readings" / "_delta_log" / "_last_checkpoint").exists()
 

@@ -1,5 +1,6 @@
 """Role files: native copies and marts rebuilt when their source Delta table changes, replaced atomically."""
 
+import dataclasses
 import datetime as dt
 import shutil
 import subprocess
@@ -112,12 +113,13 @@ def test_only_the_changed_partitions_are_copied_and_the_copy_equals_the_lake(tmp
     for i, day in enumerate(days):
         lake.replace_partition(ENERGY_DAILY, day, energy_rows(ENTS, day=day, seed=i), run_id=f"t{i}")
     refresh_role_views(db, lake)
-    before = delta_version(lake.path(ENERGY_DAILY))
+    before = delta_version(lake, ENERGY_DAILY)
     lake.replace_partition(ENERGY_DAILY, days[1], energy_rows(ENTS[:5], day=days[1], seed=9), run_id="t9")
-    assert changed_partitions(
-        lake.path(ENERGY_DAILY), "day", before, delta_version(lake.path(ENERGY_DAILY))
-    ) == {days[1].isoformat()}
-    assert changed_partitions(lake.path(ENERGY_DAILY), None, before, before + 1) is None
+    assert changed_partitions(lake, ENERGY_DAILY, before, delta_version(lake, ENERGY_DAILY)) == {
+        days[1].isoformat()
+    }
+    unpartitioned = dataclasses.replace(ENERGY_DAILY, partition_by=None)
+    assert changed_partitions(lake, unpartitioned, before, before + 1) is None
     refresh_role_views(db, lake)
     con = connect(db)
     try:

@@ -61,3 +61,42 @@ def test_object_store_options_use_conditional_writes_and_allow_http_only_for_an_
     assert local["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9000" and local["AWS_ACCESS_KEY_ID"] == "k"
     aws = object_store_options({})
     assert "AWS_ALLOW_HTTP" not in aws and "AWS_ENDPOINT_URL" not in aws
+
+
+def test_lake_uri_points_every_reader_at_the_object_store_and_keys_are_never_printed(tmp_path):
+    s = _settings(
+        tmp_path,
+        LAKEHOUSE_LAKE_URI="s3://lake/province/",
+        LAKEHOUSE_S3_ENDPOINT="http://127.0.0.1:9000",
+        AWS_ACCESS_KEY_ID="key-id",
+        AWS_SECRET_ACCESS_KEY="very-secret",
+    )
+    lake = s.open_lake()
+    assert lake.remote and lake.uri == "s3://lake/province"
+    assert lake.storage_options["AWS_SECRET_ACCESS_KEY"] == "very-secret"
+    assert lake.storage_options["conditional_put"] == "etag"
+    assert "very-secret" not in repr(s) and "very-secret" not in str(s.as_env())
+    assert s.as_env()["LAKEHOUSE_LAKE_URI"] == "s3://lake/province"
+    s.prepare()
+    assert not (s.home / "lake").exists()  # nothing of a remote lake goes to the home's folder
+
+
+def test_without_lake_uri_the_lake_is_the_homes_folder(tmp_path):
+    s = _settings(tmp_path)
+    lake = s.open_lake()
+    assert not lake.remote and lake.root == s.home / "lake" and lake.storage_options == {}
+
+
+def test_lake_uri_must_be_s3(tmp_path):
+    with pytest.raises(SettingsError, match="LAKEHOUSE_LAKE_URI='/data/lake'"):
+        _settings(tmp_path, LAKEHOUSE_LAKE_URI="/data/lake")
+
+
+def test_shards_run_on_celery_only_in_the_server_profile_on_a_queue_per_home(tmp_path):
+    assert _settings(tmp_path).shard_executor == "local"
+    server = _settings(tmp_path, LAKEHOUSE_PROFILE="server")
+    other = load_settings({"LAKEHOUSE_HOME": str(tmp_path / "other"), "LAKEHOUSE_PROFILE": "server"})
+    assert server.shard_executor == "celery" and server.workers == 2
+    assert server.shard_queue.startswith("lakehouse_shards_") and server.shard_queue != other.shard_queue
+    secret = _settings(tmp_path, LAKEHOUSE_CELERY_BROKER="amqp://u:hush@mq:5672//")
+    assert "hush" not in repr(secret)
