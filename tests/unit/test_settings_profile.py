@@ -11,6 +11,14 @@ def _settings(tmp_path: Path, **env: str):
     return load_settings({"LAKEHOUSE_HOME": str(tmp_path / "home")} | env)
 
 
+def _prepare(s, monkeypatch) -> None:
+    """s.prepare() exports the settings into os.environ: undone after the test, so no later test in this
+    process runs against this test's (deleted) home or object store."""
+    for name, value in s.as_env().items():
+        monkeypatch.setenv(name, value)
+    s.prepare()
+
+
 def test_default_profile_is_embedded_with_sqlite_instance(tmp_path):
     s = _settings(tmp_path)
     assert s.profile == "embedded"
@@ -45,13 +53,13 @@ def test_each_home_gets_its_own_default_database(tmp_path):
     assert a.pg_database_url.startswith("postgresql://postgres@127.0.0.1:5432/lakehouse_")
 
 
-def test_prepare_writes_the_profile_yaml_but_keeps_a_hand_written_one(tmp_path):
+def test_prepare_writes_the_profile_yaml_but_keeps_a_hand_written_one(tmp_path, monkeypatch):
     s = _settings(tmp_path)
-    s.prepare()
+    _prepare(s, monkeypatch)
     yaml = s.dagster_home / "dagster.yaml"
     assert yaml.read_text() == DAGSTER_YAML
     yaml.write_text("# mine\ntelemetry:\n  enabled: false\n")
-    s.prepare()
+    _prepare(s, monkeypatch)
     assert yaml.read_text().startswith("# mine")
 
 
@@ -63,7 +71,7 @@ def test_object_store_options_use_conditional_writes_and_allow_http_only_for_an_
     assert "AWS_ALLOW_HTTP" not in aws and "AWS_ENDPOINT_URL" not in aws
 
 
-def test_lake_uri_points_every_reader_at_the_object_store_and_keys_are_never_printed(tmp_path):
+def test_lake_uri_points_every_reader_at_the_object_store_and_keys_are_never_printed(tmp_path, monkeypatch):
     s = _settings(
         tmp_path,
         LAKEHOUSE_LAKE_URI="s3://lake/province/",
@@ -77,7 +85,7 @@ def test_lake_uri_points_every_reader_at_the_object_store_and_keys_are_never_pri
     assert lake.storage_options["conditional_put"] == "etag"
     assert "very-secret" not in repr(s) and "very-secret" not in str(s.as_env())
     assert s.as_env()["LAKEHOUSE_LAKE_URI"] == "s3://lake/province"
-    s.prepare()
+    _prepare(s, monkeypatch)
     assert not (s.home / "lake").exists()  # nothing of a remote lake goes to the home's folder
 
 
