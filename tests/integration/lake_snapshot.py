@@ -30,6 +30,8 @@ RUN_COLUMNS = frozenset(
         "updated_at",
         "sent_at",
         "acknowledged_at",
+        "issued_at",  # silver.identifier: when a handle was first issued, by the clock of the run that did
+        "revoked_at",
     }
 )
 # Per table: what describes the storage or the clock rather than the content.
