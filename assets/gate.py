@@ -12,9 +12,11 @@ from assets.telemetry.shards import DayBuild, read_staged
 from quality.checks import Evaluation, Reconciliation, evaluate
 from warehouse.domain import TIMEZONE
 from warehouse.registry import (
+    BRONZE_TELEMETRY,
     ENERGY_DAILY,
     ENTERPRISE,
     EQUIPMENT_DAILY,
+    LANDING_FILES,
     QUALITY_RESULTS,
     RECONCILIATION,
     SILVER_TELEMETRY,
@@ -22,6 +24,23 @@ from warehouse.registry import (
 )
 from warehouse.settings import Settings
 from warehouse.storage import Lake
+
+
+def gate_ingest_day(store: Lake, settings: Settings, *, files_seen: int, run_id: str) -> Evaluation:
+    """Bronze's checks over the file ledger, under today's partition. Recorded only when this run saw a
+    file: a run that saw none must not overwrite today's record of the files an earlier run did see."""
+    today = dt.datetime.now(ZoneInfo(TIMEZONE)).date()
+    evaluation = evaluate(
+        BRONZE_TELEMETRY,
+        store.read(LANDING_FILES),
+        partition=today.isoformat(),
+        run_id=run_id,
+        gx_home=settings.gx_home,
+        context={"run_id": run_id, "today": today},
+    )
+    if files_seen:
+        store.upsert(QUALITY_RESULTS, evaluation.results, run_id=run_id)
+    return evaluation
 
 
 def gate_partition(

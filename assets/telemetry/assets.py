@@ -1,19 +1,18 @@
 """Telemetry assets: landing -> bronze (ingest); per local day, in shards: silver, quarantine, energy, equipment."""
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import polars as pl
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, multi_asset
 
-from assets.gate import gate_silver_day, gate_themes_day
+from assets.gate import gate_ingest_day, gate_silver_day, gate_themes_day
 from assets.metadata import asset_spec, counts_table, preview, quarantine_metadata
 from assets.partitions import daily_local
 from assets.resources import LakeResource, WarehouseResource
 from assets.telemetry.ingest import ingest_landing
 from assets.telemetry.shards import DayBuild, build_day, commit_day, day_bronze_rows, shard_count
-from quality.checks import Evaluation, checks_for, evaluate
-from warehouse.domain import COMPLETE_DAY_SHARE, TIMEZONE
+from quality.checks import Evaluation, checks_for
+from warehouse.domain import COMPLETE_DAY_SHARE
 from warehouse.registry import (
     BRONZE_TELEMETRY,
     ENERGY_DAILY,
@@ -21,7 +20,6 @@ from warehouse.registry import (
     EQUIPMENT,
     EQUIPMENT_DAILY,
     LANDING_FILES,
-    QUALITY_RESULTS,
     QUARANTINE_TELEMETRY,
     SILVER_TELEMETRY,
 )
@@ -49,19 +47,7 @@ def ingest_telemetry(context: AssetExecutionContext, lake: LakeResource, warehou
         in_progress_max_age=settings.in_progress_max_age,
         progress=progress,
     )
-    ledger = lake.lake.read(LANDING_FILES)
-    today = dt.datetime.now(ZoneInfo(TIMEZONE)).date()
-    evaluation = evaluate(
-        BRONZE_TELEMETRY,
-        ledger,
-        partition=today.isoformat(),
-        run_id=context.run_id,
-        gx_home=settings.gx_home,
-        context={"run_id": context.run_id, "today": today},
-    )
-    # a run that saw no file must not overwrite today's record of the files it did see
-    if result.files.height:
-        lake.lake.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
+    evaluation = gate_ingest_day(lake.lake, settings, files_seen=result.files.height, run_id=context.run_id)
     warehouse.refresh(lake.lake)
     days = [d.isoformat() for d in result.days_touched]
     yield MaterializeResult(
