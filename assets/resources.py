@@ -18,11 +18,11 @@ from warehouse.storage import Lake
 class LakeResource(ConfigurableResource):
     """Where the lakehouse lives (LAKEHOUSE_HOME); the tunables come from the same settings loader."""
 
-    home: str
+    home: str = ""  # empty: LAKEHOUSE_HOME as the run finds it
 
     @property
     def settings(self) -> Settings:
-        return load_settings(dict(os.environ) | {"LAKEHOUSE_HOME": self.home})
+        return load_settings(dict(os.environ) | ({"LAKEHOUSE_HOME": self.home} if self.home else {}))
 
     @property
     def lake(self) -> Lake:
@@ -32,20 +32,24 @@ class LakeResource(ConfigurableResource):
 class WarehouseResource(ConfigurableResource):
     """The roles' DuckDB files (warehouse.duckdb and its siblings, see warehouse.serving)."""
 
-    database: str
+    database: str = ""  # empty: the warehouse of LAKEHOUSE_HOME as the run finds it
+
+    @property
+    def path(self) -> Path:
+        return Path(self.database) if self.database else load_settings().warehouse_db
 
     def refresh(self, lake: Lake) -> list[str]:
         """Every role's file brought up to date with the lake (tables copied, marts rebuilt as needed)."""
-        return refresh_role_views(Path(self.database), lake)
+        return refresh_role_views(self.path, lake)
 
     def connect(self, read_only: bool = True, role: str = "analyst") -> duckdb.DuckDBPyConnection:
         """A sealed read-only session on the role's file, refreshed first from this home's lake (the one
         beside the database), so what a reader reports matches what it read."""
         if not read_only:
             raise ValueError("role databases are only ever opened read-only")
-        home = Path(self.database).parent
+        home = self.path.parent
         lake = load_settings(dict(os.environ) | {"LAKEHOUSE_HOME": str(home)}).open_lake()
-        return open_role(Path(self.database), ROLES[role], lake=lake)
+        return open_role(self.path, ROLES[role], lake=lake)
 
 
 class LineageResource(ConfigurableResource):

@@ -107,13 +107,13 @@ def sync_task(spec: dict, steps) -> dict:
     import duckdb
     import httpx
 
-    from assets.sync.keys import demo_key
     from assets.sync.signing import sign_request
     from assets.sync.sync import sync_day
     from assets.sync.transport import NodeConfig
     from national_node.loopback import running_node
     from warehouse.registry import ENERGY_DAILY, EQUIPMENT_DAILY
     from warehouse.serving import DELTA_EXTENSION, view_sql
+    from warehouse.settings import demo_key
     from warehouse.storage import Lake
 
     root = Path(spec["root"])

@@ -324,13 +324,12 @@ def demo_sync(until: dt.date) -> None:
     """Start a reference national node on loopback, sync the demo period to it, print what it holds."""
     import httpx
 
-    from assets.sync.keys import sync_key
     from assets.sync.signing import sign_request
     from national_node.loopback import running_node
     from warehouse.domain import PROVINCE_CODE
 
     s = settings()
-    key = sync_key(s.home)
+    key = s.sync_key()
     with running_node(s.home / "national_node", key.node_keys()) as url:
         sync_cmd(until=until.isoformat(), node=url, since=DEMO_START, timeout=10.0, attempts=6)
         headers = sign_request(  # reads need a key too: the province reads what it sent

@@ -39,12 +39,11 @@ def serve(
     ] = None,
 ) -> None:
     """Run the node. Without NATIONAL_NODE_KEYS it accepts this home's sync key (the demo key if none is set)."""
-    from assets.sync.keys import sync_key
 
     s = settings()
     env = dict(os.environ)
     if not env.get("NATIONAL_NODE_KEYS"):
-        key = sync_key(s.home)
+        key = s.sync_key()
         env["NATIONAL_NODE_KEYS"] = key.node_keys()  # through the environment: never argv, never printed
         console.print(f"node accepts province key id {key.key_id!r} ({key.source})")
     node_home = (home or s.home / NODE_HOME_DIR).resolve()
@@ -85,7 +84,6 @@ def sync(
     import httpx
 
     from assets.sync import ledger
-    from assets.sync.keys import DEFAULT_NODE_URL, NODE_URL_ENV, sync_key
     from assets.sync.sync import SyncOutcome, days_between, refresh_after_sync, sync_day
     from assets.sync.transport import NodeConfig
     from warehouse.serving import open_role, refresh_role_views
@@ -95,9 +93,9 @@ def sync(
     if not s.warehouse_db.exists():
         console.print(f"[red]no warehouse at {s.warehouse_db}: run `lakehouse materialize` first[/red]")
         raise typer.Exit(2)
-    key = sync_key(s.home)
+    key = s.sync_key()
     config = NodeConfig(
-        url=node or os.environ.get(NODE_URL_ENV, DEFAULT_NODE_URL),
+        url=node or s.sync_node_url,
         key_id=key.key_id,
         secret=key.secret,
         timeout_s=timeout,

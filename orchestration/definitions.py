@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from dagster import Definitions, EnvVar, load_assets_from_modules
+from dagster import Definitions, load_assets_from_modules
 
 import assets.catalog.assets as catalog_assets
 import assets.energy_report.assets as energy_report_assets
@@ -21,7 +21,6 @@ import assets.theme.profile_assets as profile_assets
 import assets.trading.assets as trading_assets
 from assets.resources import LakeResource, LineageResource, WarehouseResource, lineage_from_assets
 from assets.sync.assets import NationalNodeResource
-from assets.sync.keys import KEY_ENV, KEY_ID_ENV, NODE_URL_ENV, export_sync_env
 from orchestration.alerts import alert_sensor, run_failure_alert
 from orchestration.freshness import feeds_on_time
 from orchestration.jobs import (
@@ -39,7 +38,6 @@ from orchestration.jobs import (
     sync_job,
     sync_schedule,
 )
-from warehouse.settings import settings
 
 ALL_ASSETS = [
     *load_assets_from_modules(
@@ -64,20 +62,14 @@ ALL_ASSETS = [
 
 
 def resources() -> dict:
-    """The embedded default: a local Delta lake and DuckDB file under LAKEHOUSE_HOME.
-
-    Values resolve from the environment when a run starts (settings().prepare() exports them), so one
-    code location serves whichever home the process points at.
-    """
-    settings().prepare()
-    export_sync_env(settings().home)  # LAKEHOUSE_SYNC_KEY(_ID), or the home's generated demo key; node URL
+    """Resources with nothing bound: each resolves the settings (home, warehouse, node, key) when a run
+    uses it, so one code location serves whichever home the process points at, and importing it changes
+    no environment variable."""
     return {
-        "lake": LakeResource(home=EnvVar("LAKEHOUSE_HOME")),
-        "warehouse": WarehouseResource(database=EnvVar("LAKEHOUSE_WAREHOUSE_DB")),
+        "lake": LakeResource(),
+        "warehouse": WarehouseResource(),
         "lineage": LineageResource(edges_json=json.dumps(lineage_from_assets(ALL_ASSETS))),
-        "national_node": NationalNodeResource(
-            url=EnvVar(NODE_URL_ENV), key_id=EnvVar(KEY_ID_ENV), secret=EnvVar(KEY_ENV)
-        ),
+        "national_node": NationalNodeResource(),
     }
 
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import json
 import os
 import re
+import secrets
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
-from warehouse.domain import KGCE_PER_UNIT
+from warehouse.domain import KGCE_PER_UNIT, PROVINCE_CODE
 from warehouse.identifiers import DEFAULT_NODE
 
 if TYPE_CHECKING:
@@ -110,6 +112,11 @@ class Settings:
     vacuum_retention_hours: float = 168.0
     run_retention_days: float = 90.0  # Dagster runs (and their event logs) older than this are deleted
     gx_results_retention_days: float = 30.0  # GX validation results and their Data Docs pages, likewise
+    # National sync: the node's URL and this province's signing key (LAKEHOUSE_SYNC_KEY, from the secret
+    # store; empty: the home's demo key). The secret is never printed and never in as_env().
+    sync_node_url: str = "http://127.0.0.1:8737"
+    sync_key_id: str = "default"
+    sync_secret: str = field(default="", repr=False)
 
     @property
     def landing(self) -> Path:
@@ -187,6 +194,12 @@ class Settings:
         if self.server:
             return DAGSTER_YAML_SERVER.format(max_runs=self.max_runs, max_daily_runs=self.max_daily_runs)
         return DAGSTER_YAML
+
+    def sync_key(self) -> SyncKey:
+        """The province's signing key: LAKEHOUSE_SYNC_KEY if set, else this home's demo key."""
+        if self.sync_secret:
+            return SyncKey(self.sync_key_id, self.sync_secret)
+        return demo_key(self.home)
 
     def prepare(self) -> None:
         """Create the home layout and point Dagster at its instance inside it (telemetry off).
@@ -298,6 +311,54 @@ def ensure_pg_database(url: str) -> None:
         con.close()
 
 
+# The province's signing key. Production sets LAKEHOUSE_SYNC_KEY (and LAKEHOUSE_SYNC_KEY_ID) from its
+# secret store. The demo has none: a random key is generated once per home into
+# `secrets/national_sync.key` (directory 0700, file 0600, a `.gitignore` of `*` beside it), and the demo node
+# gets the same key through its environment. A key is never printed, logged, put on a command line or
+# written inside the repository.
+KEY_ENV, KEY_ID_ENV, NODE_URL_ENV = "LAKEHOUSE_SYNC_KEY", "LAKEHOUSE_SYNC_KEY_ID", "LAKEHOUSE_SYNC_NODE_URL"
+DEFAULT_KEY_ID, DEMO_KEY_ID = "default", "demo"
+DEFAULT_NODE_URL = "http://127.0.0.1:8737"
+SECRETS_DIR, KEY_FILE = "secrets", "national_sync.key"
+
+
+@dataclass(frozen=True)
+class SyncKey:
+    key_id: str
+    secret: str = field(repr=False)
+    source: str = "environment"
+
+    def node_keys(self, province: str = PROVINCE_CODE) -> str:
+        """The node's NATIONAL_NODE_KEYS entry for this key (to pass through an environment, never argv)."""
+        return f"{province}:{self.key_id}={self.secret}"
+
+
+def demo_key(home: Path) -> SyncKey:
+    """The demo key of a LAKEHOUSE_HOME, created on first use (0600 inside a 0700 directory)."""
+    folder = Path(home) / SECRETS_DIR
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n", encoding="utf-8")
+    path = folder / KEY_FILE
+    if not path.exists():
+        data = json.dumps({"key_id": DEMO_KEY_ID, "secret": secrets.token_urlsafe(32)})
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(data)
+    os.chmod(path, 0o600)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return SyncKey(data["key_id"], data["secret"], source=f"demo key in {path}")
+
+
+def sync_key(home: Path, env: dict[str, str] | None = None) -> SyncKey:
+    """LAKEHOUSE_SYNC_KEY of `env` (default: the process's) if set, else the home's demo key."""
+    return load_settings(
+        (dict(os.environ) if env is None else env) | {"LAKEHOUSE_HOME": str(home)}
+    ).sync_key()
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ) if env is None else env
     return Settings(
@@ -348,6 +409,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         vacuum_retention_hours=_at_least_zero(env, "LAKEHOUSE_VACUUM_RETENTION_HOURS", "168"),
         run_retention_days=_at_least_zero(env, "LAKEHOUSE_RUN_RETENTION_DAYS", "90"),
         gx_results_retention_days=_at_least_zero(env, "LAKEHOUSE_GX_RESULTS_RETENTION_DAYS", "30"),
+        sync_node_url=env.get(NODE_URL_ENV) or DEFAULT_NODE_URL,
+        sync_key_id=env.get(KEY_ID_ENV) or DEFAULT_KEY_ID,
+        sync_secret=env.get(KEY_ENV, ""),
     )
 
 

@@ -22,23 +22,27 @@ from assets.sync.sync import refresh_after_sync, sync_day
 from assets.sync.transport import NodeConfig
 from warehouse.domain import GRADES, PROVINCE_CODE
 from warehouse.registry import ENERGY_DAILY, EQUIPMENT_DAILY, SYNC_LEDGER, TABLES, THEME_ENTERPRISE, TRADE
+from warehouse.settings import SyncKey, load_settings
 
 
 class NationalNodeResource(ConfigurableResource):
-    """The national node's URL and this province's signing key; bind url/key_id/secret to EnvVars."""
+    """The national node's URL and this province's signing key; empty fields come from the settings
+    (LAKEHOUSE_SYNC_NODE_URL, LAKEHOUSE_SYNC_KEY or the home's demo key) when a run uses them."""
 
-    url: str
-    key_id: str
-    secret: str
+    url: str = ""
+    key_id: str = ""
+    secret: str = ""
     province: str = PROVINCE_CODE
     timeout_s: float = 10.0
     max_attempts: int = 6
 
     def config(self) -> NodeConfig:
+        s = load_settings()
+        key = SyncKey(self.key_id, self.secret) if self.secret else s.sync_key()
         return NodeConfig(
-            url=self.url,
-            key_id=self.key_id,
-            secret=self.secret,
+            url=self.url or s.sync_node_url,
+            key_id=key.key_id,
+            secret=key.secret,
             province=self.province,
             timeout_s=self.timeout_s,
             max_attempts=self.max_attempts,

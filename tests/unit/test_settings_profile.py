@@ -108,3 +108,32 @@ def test_shards_run_on_celery_only_in_the_server_profile_on_a_queue_per_home(tmp
     assert server.shard_queue.startswith("lakehouse_shards_") and server.shard_queue != other.shard_queue
     secret = _settings(tmp_path, LAKEHOUSE_CELERY_BROKER="amqp://u:hush@mq:5672//")
     assert "hush" not in repr(secret)
+
+
+def test_sync_key_is_read_here_and_never_printed_or_exported(tmp_path):
+    s = _settings(tmp_path, LAKEHOUSE_SYNC_KEY="s3cret-from-store", LAKEHOUSE_SYNC_KEY_ID="k7")
+    assert (s.sync_key().key_id, s.sync_key().secret) == ("k7", "s3cret-from-store")
+    assert "s3cret-from-store" not in repr(s) and "s3cret-from-store" not in repr(s.sync_key())
+    assert "s3cret-from-store" not in " ".join(s.as_env().values())
+    demo = _settings(tmp_path)  # no key in the environment: the home's demo key, stable
+    assert demo.sync_key().source.startswith("demo key in") and demo.sync_key() == demo.sync_key()
+    assert _settings(tmp_path, LAKEHOUSE_SYNC_NODE_URL="http://node:9").sync_node_url == "http://node:9"
+
+
+def test_importing_the_code_location_changes_no_environment_variable(tmp_path):
+    """Importing it used to export the home's settings and its sync key into os.environ, which leaked a
+    key into later tests of the same process (stop 11's CI failure)."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import json, os; before = dict(os.environ); import orchestration.definitions as d; "
+        "d.defs.get_job_def('daily_job'); after = dict(os.environ); "
+        "print(json.dumps(sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k) "
+        "and k.startswith(('LAKEHOUSE_', 'DAGSTER_', 'NATIONAL_')))))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEHOUSE_", "DAGSTER_HOME"))}
+    env["LAKEHOUSE_HOME"] = str(tmp_path / "home")
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"  # (polars sets its allocator's variable: not ours)

@@ -8,13 +8,13 @@ import polars as pl
 import pytest
 
 from assets.sync import ledger
-from assets.sync.keys import demo_key, sync_key
 from assets.sync.signing import H_BODY, H_IDEMPOTENCY, H_KEY, H_NODE, H_NONCE, H_SIG, H_TS, sign_request
 from national_node.auth import UNAUTHENTICATED, authenticate
 from national_node.errors import Rejected
 from national_node.keys import KeyRing, parse_keys
 from national_node.wire import canonical, signature
 from warehouse.registry import SYNC_LEDGER
+from warehouse.settings import demo_key, sync_key
 
 NOW = 1_790_000_000
 SECRET = "s3cret-for-tests"
