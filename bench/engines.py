@@ -19,6 +19,8 @@ import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from warehouse.contracts import TELEMETRY_FIELDS as FIELDS
+
 COMPARE_COLUMNS = (
     "equipment_id",
     "electricity_kwh",
@@ -28,7 +30,6 @@ COMPARE_COLUMNS = (
     "peak_load_kw",
     "mean_load_kw",
 )
-FIELDS = ("uscc", "equipment_id", "metric", "ts", "value", "unit")
 RUN_ID = "bench"
 
 

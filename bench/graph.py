@@ -25,10 +25,11 @@ import numpy as np
 import polars as pl
 
 from assets.graph.build import build_graph
-from assets.industry.supply_chain import SUPPLIER_LINKS, read_supplier_links
+from assets.industry.supply_chain import read_supplier_links
 from simulator.province import build_province
 from simulator.supply import write_supplier_links
 from warehouse import graph
+from warehouse.contracts import SUPPLIER_LINKS_FILE
 from warehouse.registry import DATA_PRODUCT, ENTERPRISE, IDENTIFIER, SILVER_PRODUCTION, TRADE
 from warehouse.serving import connect
 
@@ -50,7 +51,7 @@ def build(work: Path, enterprises: int, seed: int = 42) -> tuple[Path, pl.DataFr
         start=START,
         rng=np.random.default_rng([seed, 1949]),
     )
-    links = read_supplier_links(work / "landing" / "supply" / SUPPLIER_LINKS, prov.enterprises["uscc"])
+    links = read_supplier_links(work / "landing" / "supply" / SUPPLIER_LINKS_FILE, prov.enterprises["uscc"])
     ent = prov.enterprises.with_columns(
         pl.lit("active").alias("status"),
         pl.lit(dt.date(2026, 1, 1)).alias("valid_from"),

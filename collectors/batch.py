@@ -22,8 +22,9 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from warehouse.contracts import TELEMETRY_FIELDS as LANDING_FIELDS
+from warehouse.contracts import TELEMETRY_QUALITY_FIELD as QUALITY_FIELD
 from warehouse.domain import TIMEZONE
-from warehouse.uns import LANDING_FIELDS, QUALITY_FIELD
 
 _TZ = ZoneInfo(TIMEZONE)
 COLUMNS = (*LANDING_FIELDS, QUALITY_FIELD)

@@ -13,9 +13,10 @@ from collections.abc import Iterable
 
 import polars as pl
 
+from warehouse.domain import REPORT_AGREEMENT_TOLERANCE
 from warehouse.registry import ENERGY_REPORT_AGREEMENT
 
-TOLERANCE = 0.05
+TOLERANCE = REPORT_AGREEMENT_TOLERANCE
 AGREES, DISAGREES, NOT_EVALUATED = "agrees", "disagrees", "not_evaluated"
 _PRECISION = 6  # deviations are judged to 1 ppm, so float noise cannot tip an exact 5% over the limit
 

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from assets.industry.supply_chain import SUPPLIER_LINKS
 from simulator.defects import KINDS, QUARANTINE_REASON, REASONS, STUCK_FLAGGED, plan_defects
 from simulator.energy_reports import write_energy_reports
 from simulator.feeds import feed_truth, plan_outages
@@ -28,6 +27,7 @@ from simulator.registries import write_registries
 from simulator.supply import supply_graph_truth, write_supplier_links
 from simulator.telemetry import simulate
 from simulator.trading import write_trading
+from warehouse.contracts import SUPPLIER_LINKS_FILE
 
 __all__ = ["generate"]
 
@@ -132,7 +132,7 @@ def generate(
         c["uscc"]: c["to"] for c in registry["golden"]["changes"] if c["field"] == "industry_code"
     }
     manifest["graph"] = supply_graph_truth(
-        home_landing / "supply" / SUPPLIER_LINKS,
+        home_landing / "supply" / SUPPLIER_LINKS_FILE,
         city_of=dict(prov.enterprises.select("uscc", "city_code").iter_rows()),
         industry_of=industry_of,
         golden=registry["golden_usccs"],

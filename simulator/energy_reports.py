@@ -27,13 +27,12 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from assets.energy_report.reports import FIELDS  # the landing contract the pipeline reads
-from quality.agreement import TOLERANCE
 from simulator.defects import QUARANTINE_KINDS, DefectPlan
 from simulator.province import Province
 from simulator.telemetry import METRIC_NAMES, SLOTS, CleanGrid
 from warehouse.codes import USCC_CHARSET
-from warehouse.domain import KGCE_PER_UNIT, METRICS, TIMEZONE
+from warehouse.contracts import ENERGY_REPORT_FIELDS as FIELDS
+from warehouse.domain import KGCE_PER_UNIT, METRICS, REPORT_AGREEMENT_TOLERANCE, TIMEZONE
 
 FOLDER = "energy_reports"
 CARRIERS = ("electricity", "natural_gas", "coal")
@@ -165,7 +164,7 @@ def write_energy_reports(
                         "uscc": usccs[e],
                         "month": month,
                         "misreported": e in misreporters,
-                        "disagrees": bool(round(deviation, 6) > TOLERANCE),
+                        "disagrees": bool(round(deviation, 6) > REPORT_AGREEMENT_TOLERANCE),
                     }
                 )
             rows.append(row)

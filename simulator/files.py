@@ -33,9 +33,9 @@ from simulator.defects import (
 )
 from simulator.province import Province
 from simulator.telemetry import METRIC_NAMES, SLOTS, CleanGrid
+from warehouse.contracts import TELEMETRY_FIELDS as FIELDS
 from warehouse.domain import METRICS, SAMPLING_INTERVAL_MINUTES, TIMEZONE
 
-FIELDS = ("uscc", "equipment_id", "metric", "ts", "value", "unit")
 FORMATS: tuple[str, ...] = ("csv", "jsonl", "parquet")
 FORMAT_SHARE = (0.5, 0.3, 0.2)
 TS_STYLES: tuple[str, ...] = ("utc_z", "utc_offset", "local_offset", "local_naive")

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from assets.production.records import FIELDS  # the landing contract the pipeline reads
 from simulator.files import drop_time
 from simulator.province import Province, industry_library
+from warehouse.contracts import PRODUCTION_FIELDS as FIELDS
 
 # Defect kind -> quarantine reason (quality.rules.PRODUCTION_ROW_RULES); "duplicate" is dropped, not quarantined.
 PRODUCTION_DEFECTS: dict[str, str | None] = {

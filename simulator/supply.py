@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from assets.industry.supply_chain import SUPPLIER_LINKS
 from warehouse.codes import make_uscc
+from warehouse.contracts import SUPPLIER_LINKS_FILE
 from warehouse.domain import INDUSTRIES, INDUSTRY_CHAIN
 
 HEADER = ("buyer_uscc", "supplier_uscc", "material", "annual_value_10k_cny", "declared_on")
@@ -61,7 +61,7 @@ def write_supplier_links(
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(HEADER)
     writer.writerows(rows)
-    path = folder / SUPPLIER_LINKS
+    path = folder / SUPPLIER_LINKS_FILE
     path.write_text(buf.getvalue(), encoding="utf-8")
     stamp = int(dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC).timestamp() * 1e9) - 86_400 * 10**9
     os.utime(path, ns=(stamp, stamp))

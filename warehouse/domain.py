@@ -107,6 +107,8 @@ CARRIER_UNIT: dict[str, str] = {"electricity": "kWh", "natural_gas": "m³", "coa
 SAMPLING_INTERVAL_MINUTES = 15  # national energy-monitoring real-time indicator interval
 READINGS_PER_DAY = 24 * 60 // SAMPLING_INTERVAL_MINUTES
 COMPLETE_DAY_SHARE = 0.90  # a day is complete when >= 90% of expected readings arrived
+# An enterprise's reported monthly energy agrees with its monitored daily sums within this share.
+REPORT_AGREEMENT_TOLERANCE = 0.05
 
 MetricKind = Literal["instant", "cumulative", "state"]
 

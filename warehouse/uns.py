@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-LANDING_FIELDS = ("uscc", "equipment_id", "metric", "ts", "value", "unit")
-QUALITY_FIELD = "quality"  # optional landing column written by collectors: good | uncertain | bad
+from warehouse.contracts import TELEMETRY_QUALITY_FIELD as QUALITY_FIELD
+
 QUALITIES = ("good", "uncertain", "bad")
 
 DEAD_LETTER_REASONS = {

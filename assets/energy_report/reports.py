@@ -22,19 +22,9 @@ from assets.trading.circulation import parse_ts
 from quality.checks import Reconciliation
 from quality.rules import ENERGY_REPORT_FILE_RULE, ENERGY_REPORT_ROW_RULES, first_failed_rule
 from warehouse.codes import uscc_problem
+from warehouse.contracts import ENERGY_REPORT_FIELDS as FIELDS
 from warehouse.registry import ENERGY_REPORT, QUARANTINE_ENERGY_REPORT
 
-FIELDS = (
-    "uscc",
-    "month",
-    "from_day",
-    "through_day",
-    "electricity_kwh",
-    "natural_gas_m3",
-    "coal_t",
-    "energy_tce",
-    "reported_at",
-)
 FIGURES = ("electricity_kwh", "natural_gas_m3", "coal_t", "energy_tce")
 _KEY = ["uscc", "month", "through_day"]
 

@@ -18,7 +18,6 @@ from warehouse.domain import INDUSTRY_CHAIN, INDUSTRY_LIBRARIES
 from warehouse.registry import SUPPLIER_LINK, SUPPLY_CHAIN_EDGES, SUPPLY_CHAIN_NODES
 
 UNKNOWN = "unknown"
-SUPPLIER_LINKS = "supplier_links.csv"  # under landing/supply: the landing contract the simulator writes to
 _LIBRARY_OF = {d: lib for lib, divisions in INDUSTRY_LIBRARIES.items() for d in divisions}
 _CHAIN = pl.DataFrame(
     [(up, down) for down, ups in INDUSTRY_CHAIN.items() for up in ups],

@@ -15,22 +15,12 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from quality.checks import Reconciliation
 from quality.rules import PRODUCTION_ROW_RULES, first_failed_rule
+from warehouse.contracts import PRODUCTION_FIELDS as FIELDS
 from warehouse.domain import TIMEZONE
 from warehouse.registry import QUARANTINE_PRODUCTION, SILVER_PRODUCTION
 
-FIELDS = (
-    "line_id",
-    "uscc",
-    "day",
-    "planned_minutes",
-    "run_minutes",
-    "ideal_cycle_s",
-    "total_units",
-    "good_units",
-    "product",
-    "unit",
-)
 FIGURES = ("planned_minutes", "run_minutes", "ideal_cycle_s", "total_units", "good_units")
 
 
@@ -70,6 +60,10 @@ class ProductionResult:
     reasons: dict[str, int]
     landed: int
     duplicates: int
+
+    @property
+    def reconciliation(self) -> Reconciliation:
+        return Reconciliation(self.landed, self.clean.height, self.quarantined.height, self.duplicates)
 
 
 def prepare_production(raw: pl.DataFrame, equipment: pl.DataFrame) -> pl.DataFrame:

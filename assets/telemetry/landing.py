@@ -26,13 +26,12 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from warehouse.contracts import IN_PROGRESS_SUFFIXES
+from warehouse.contracts import TELEMETRY_FIELDS as FIELDS
+from warehouse.contracts import TELEMETRY_OPTIONAL_FIELDS as OPTIONAL_FIELDS
+from warehouse.contracts import TELEMETRY_SUFFIXES as SUFFIXES
 from warehouse.domain import TIMEZONE
 
-FIELDS = ("uscc", "equipment_id", "metric", "ts", "value", "unit")
-OPTIONAL_FIELDS = ("quality",)  # source quality good/uncertain/bad (collectors: OPC UA status), else null
-SUFFIXES = (".csv", ".jsonl", ".parquet")
-# Names a gateway writes while a file is still being written; never ingested (see README, landing contract).
-IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial", ".inprogress", ".crdownload", "~")
 # Python's csv default: a quoted CSV field longer than this rejects the file as `field_too_large`.
 MAX_FIELD_CHARS = 131_072
 _TZ = ZoneInfo(TIMEZONE)
