@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -43,24 +44,66 @@ def gate_ingest_day(store: Lake, settings: Settings, *, files_seen: int, run_id:
     return evaluation
 
 
+@dataclass
+class Gated:
+    """One table's built partition to close: its frame, its reconciliation (the partition's, or one per
+    landing file in `sources` for a table without partitions) and the extra inputs of its checks."""
+
+    spec: TableSpec
+    df: pl.DataFrame
+    partition: str = "current"
+    recon: Reconciliation | None = None
+    sources: dict[str, Reconciliation] | None = None
+    checks: dict = field(default_factory=dict)  # evaluate()'s row_rule_counts, evaluated, context, gx_frames
+
+    @property
+    def reconciliation(self) -> Reconciliation | None:
+        return Reconciliation.total(self.sources.values()) if self.sources is not None else self.recon
+
+    def recon_rows(self, run_id: str) -> list[pl.DataFrame]:
+        if self.sources is not None:
+            return [r.row(self.spec, source, run_id) for source, r in self.sources.items()]
+        return [self.recon.row(self.spec, self.partition, run_id)] if self.recon is not None else []
+
+
+def gate_partitions(store: Lake, settings: Settings, items: list[Gated], *, run_id: str) -> list[Evaluation]:
+    """Every gated asset closes here: run each table's checks, then keep the reconciliation rows and the
+    outcomes in the catalog, one commit per catalog table for the batch (a Delta MERGE costs more than a
+    small table's build). Rows that differ only in who-and-when columns commit nothing (Lake.upsert)."""
+    evaluations = [
+        evaluate(
+            g.spec,
+            g.df,
+            partition=g.partition,
+            run_id=run_id,
+            gx_home=settings.gx_home,
+            reconciliation=g.reconciliation,
+            **g.checks,
+        )
+        for g in items
+    ]
+    recon_rows = [row for g in items for row in g.recon_rows(run_id)]
+    if recon_rows:
+        store.upsert(RECONCILIATION, pl.concat(recon_rows), run_id=run_id)
+    store.upsert(QUALITY_RESULTS, pl.concat([e.results for e in evaluations]), run_id=run_id)
+    return evaluations
+
+
 def gate_partition(
     store: Lake,
     settings: Settings,
     spec: TableSpec,
     df: pl.DataFrame,
     *,
-    partition: str,
     run_id: str,
-    recon: Reconciliation,
-    **kwargs,
+    partition: str = "current",
+    recon: Reconciliation | None = None,
+    sources: dict[str, Reconciliation] | None = None,
+    **checks,
 ) -> Evaluation:
-    """Run the table's checks on one built partition; keep the reconciliation and outcomes in the catalog."""
-    evaluation = evaluate(
-        spec, df, partition=partition, run_id=run_id, gx_home=settings.gx_home, reconciliation=recon, **kwargs
-    )
-    store.upsert(RECONCILIATION, recon.row(spec, partition, run_id), run_id=run_id)
-    store.upsert(QUALITY_RESULTS, evaluation.results, run_id=run_id)
-    return evaluation
+    """gate_partitions for one table."""
+    gated = Gated(spec, df, partition, recon, sources, checks)
+    return gate_partitions(store, settings, [gated], run_id=run_id)[0]
 
 
 def gate_silver_day(store: Lake, settings: Settings, build: DayBuild, *, run_id: str) -> Evaluation:
@@ -77,7 +120,6 @@ def gate_silver_day(store: Lake, settings: Settings, build: DayBuild, *, run_id:
         run_id=run_id,
         recon=Reconciliation(build.landed, build.clean, build.quarantined, build.duplicates),
         row_rule_counts=build.reasons,
-        evaluated=build.landed,
         gx_frames=(read_staged(store, SILVER_TELEMETRY, f) for f in build.staged(SILVER_TELEMETRY)),
         context={
             "rows": build.clean,

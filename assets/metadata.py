@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
-from dagster import AssetSpec, FreshnessPolicy, MetadataValue, TableColumn, TableSchema
+from dagster import AssetSpec, FreshnessPolicy, MaterializeResult, MetadataValue, TableColumn, TableSchema
 
 from warehouse.domain import DATA_DOMAINS, GRADE_TIERS, GRADES
 from warehouse.registry import TableSpec
+
+if TYPE_CHECKING:
+    from quality.checks import Evaluation
 
 
 def column_schema(spec: TableSpec) -> TableSchema:
@@ -82,3 +87,12 @@ def quarantine_metadata(quarantined: pl.DataFrame, reasons: dict[str, int], vers
         "delta_version": version,
         "preview": preview(quarantined),
     }
+
+
+def materialized(spec: TableSpec, metadata: dict, evaluation: Evaluation | None = None) -> MaterializeResult:
+    """One output of a (multi-)asset: its metadata and, when it was gated, its check results."""
+    return MaterializeResult(
+        asset_key=spec.asset_key,
+        metadata=metadata,
+        check_results=evaluation.check_results if evaluation is not None else None,
+    )

@@ -78,6 +78,14 @@ class Reconciliation:
     def holds(self) -> bool:
         return self.landed == self.clean + self.quarantined + self.duplicates
 
+    @classmethod
+    def total(cls, parts: Iterable[Reconciliation]) -> Reconciliation:
+        """The sum of per-file reconciliations (a table without partitions, one row per landing file)."""
+        parts = list(parts)
+        return cls(
+            *(sum(getattr(r, c) for r in parts) for c in ("landed", "clean", "quarantined", "duplicates"))
+        )
+
     def row(self, spec: TableSpec, partition: str, run_id: str) -> pl.DataFrame:
         """The partition's row for catalog.reconciliation."""
         return pl.DataFrame(
@@ -242,7 +250,8 @@ def evaluate(
             )
         )
     for rule_id, failed in (row_rule_counts or {}).items():
-        n = evaluated if evaluated is not None else df.height
+        # row rules judge every landed row (default), not only the clean ones in df
+        n = evaluated if evaluated is not None else reconciliation.landed if reconciliation else df.height
         rows.append((rule_id, "row", "quarantine", n, failed, True))
     results = pl.DataFrame(
         [

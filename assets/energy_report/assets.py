@@ -7,19 +7,18 @@ report covers, and reports whose days are not built yet are recorded as not eval
 import datetime as dt
 
 import polars as pl
-from dagster import AssetExecutionContext, MaterializeResult, multi_asset
+from dagster import AssetExecutionContext, multi_asset
 
-from assets.energy_report.reports import load_reports
-from assets.metadata import asset_spec, preview, quarantine_metadata
-from assets.reconcile import record, total
+from assets.energy_report.reports import ReportBuild, load_reports
+from assets.gate import gate_partition
+from assets.metadata import asset_spec, materialized, preview, quarantine_metadata
 from assets.resources import LakeResource
 from quality.agreement import AGREES, DISAGREES, NOT_EVALUATED, report_agreement
-from quality.checks import checks_for, evaluate
+from quality.checks import Reconciliation, checks_for
 from warehouse.registry import (
     ENERGY_DAILY,
     ENERGY_REPORT,
     ENERGY_REPORT_AGREEMENT,
-    QUALITY_RESULTS,
     QUARANTINE_ENERGY_REPORT,
 )
 from warehouse.storage import Lake
@@ -57,50 +56,42 @@ def energy_report(context: AssetExecutionContext, lake: LakeResource):
             (ENERGY_REPORT_AGREEMENT, agreement),
         )
     ]
-    record(store, ENERGY_REPORT, build.parts, context.run_id)
-    recon = total(build.parts)
-    evaluation = evaluate(
+    evaluation = gate_partition(
+        store,
+        lake.settings,
         ENERGY_REPORT,
         build.clean,
-        partition="current",
         run_id=context.run_id,
-        gx_home=lake.settings.gx_home,
-        reconciliation=recon,
+        sources=build.parts,
         row_rule_counts=build.reasons,
-        evaluated=recon.landed,
         context={"agreement": agreement},
     )
-    store.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
+    yield materialized(ENERGY_REPORT, _reports_metadata(build, versions[0]), evaluation)
+    yield materialized(
+        QUARANTINE_ENERGY_REPORT, quarantine_metadata(build.quarantined, build.reasons, versions[1])
+    )
+    yield materialized(ENERGY_REPORT_AGREEMENT, _agreement_metadata(agreement, versions[2]))
+
+
+def _reports_metadata(build: ReportBuild, version: int) -> dict:
+    return {
+        "dagster/row_count": build.clean.height,
+        "landed": Reconciliation.total(build.parts.values()).landed,
+        "files": len(build.parts),
+        "flash_reports": int((build.clean["report_kind"] == "flash").sum()),
+        "energy_tce_reported": float(build.clean["energy_tce"].sum() or 0.0),
+        "delta_version": version,
+        "preview": preview(build.clean),
+    }
+
+
+def _agreement_metadata(agreement: pl.DataFrame, version: int) -> dict:
     status = dict(agreement.group_by("status").len().iter_rows())
-    deviation = agreement["deviation"].abs()
-    yield MaterializeResult(
-        asset_key=ENERGY_REPORT.asset_key,
-        metadata={
-            "dagster/row_count": build.clean.height,
-            "landed": recon.landed,
-            "files": len(build.parts),
-            "flash_reports": int((build.clean["report_kind"] == "flash").sum()),
-            "energy_tce_reported": float(build.clean["energy_tce"].sum() or 0.0),
-            "delta_version": versions[0],
-            "preview": preview(build.clean),
-        },
-        check_results=evaluation.check_results,
-    )
-    yield MaterializeResult(
-        asset_key=QUARANTINE_ENERGY_REPORT.asset_key,
-        metadata=quarantine_metadata(build.quarantined, build.reasons, versions[1]),
-    )
-    yield MaterializeResult(
-        asset_key=ENERGY_REPORT_AGREEMENT.asset_key,
-        metadata={
-            "dagster/row_count": agreement.height,
-            **{f"reports/{s}": status.get(s, 0) for s in (AGREES, DISAGREES, NOT_EVALUATED)},
-            "max_abs_deviation": float(deviation.max() or 0.0),
-            "delta_version": versions[2],
-            "disagreeing": preview(
-                agreement.filter(pl.col("status") == DISAGREES).sort(
-                    pl.col("deviation").abs(), descending=True
-                )
-            ),
-        },
-    )
+    disagreeing = agreement.filter(pl.col("status") == DISAGREES)
+    return {
+        "dagster/row_count": agreement.height,
+        **{f"reports/{s}": status.get(s, 0) for s in (AGREES, DISAGREES, NOT_EVALUATED)},
+        "max_abs_deviation": float(agreement["deviation"].abs().max() or 0.0),
+        "delta_version": version,
+        "disagreeing": preview(disagreeing.sort(pl.col("deviation").abs(), descending=True)),
+    }

@@ -40,9 +40,11 @@ from assets.enterprise.sources import (
     registry_files,
     validate_register,
 )
+from quality.checks import Reconciliation
 from quality.rules import ROSTER_ROW_RULES, first_failed_rule
 from warehouse.codes import city_of_division, uscc_problem
 from warehouse.registry import DCMM_ASSESSMENT, ENTERPRISE, QUARANTINE_ENTERPRISE
+from warehouse.storage import Lake
 
 TRACKED = (
     "name",
@@ -246,3 +248,37 @@ def current(enterprises: pl.DataFrame) -> pl.DataFrame:
     return (
         enterprises.filter(pl.col("valid_to").is_null()) if "valid_to" in enterprises.columns else enterprises
     )
+
+
+def apply_snapshots(store: Lake, build: RegistryBuild, run_id: str) -> tuple[list[dict], list[str]]:
+    """Merge each register snapshot in date order (SCD2); one older than the latest applied version is
+    ignored and reported, so re-running the same files changes nothing. Returns (applied, stale)."""
+    applied, stale = [], []
+    for as_of, state in build.snapshots:
+        latest = (
+            store.read(ENTERPRISE, columns=["valid_from"])["valid_from"].max()
+            if store.exists(ENTERPRISE)
+            else None
+        )
+        if latest is not None and as_of < latest:
+            stale.append(as_of.isoformat())
+            continue
+        applied.append(
+            {"as_of": as_of.isoformat(), **store.scd2_merge(ENTERPRISE, state, as_of=as_of, run_id=run_id)}
+        )
+    return applied, stale
+
+
+def reconciliation_parts(build: RegistryBuild) -> dict[str, Reconciliation]:
+    """landed = clean + quarantined + duplicates per source file: each register export, and the roster."""
+    parts = {
+        v.source_file: Reconciliation(v.landed, v.clean.height, v.quarantined.height, v.duplicates)
+        for v in build.files
+    }
+    if build.roster is not None:
+        r = build.roster
+        src = r.quarantined["source_file"][0] if r.quarantined.height else "registry/roster"
+        parts[src] = Reconciliation(
+            r.landed, r.landed - r.quarantined.height - r.duplicates, r.quarantined.height, r.duplicates
+        )
+    return parts

@@ -3,10 +3,11 @@
 import polars as pl
 from dagster import AssetExecutionContext, MaterializeResult, multi_asset
 
+from assets.gate import Gated, gate_partitions
 from assets.graph.build import build_graph
 from assets.metadata import asset_spec, preview
 from assets.resources import LakeResource
-from quality.checks import checks_for, evaluate
+from quality.checks import checks_for
 from warehouse.registry import (
     DATA_PRODUCT,
     ENTERPRISE,
@@ -14,7 +15,6 @@ from warehouse.registry import (
     GRAPH_EDGE,
     GRAPH_NODE,
     IDENTIFIER,
-    QUALITY_RESULTS,
     SILVER_PRODUCTION,
     SUPPLIER_LINK,
     TRADE,
@@ -45,25 +45,17 @@ def knowledge_graph(context: AssetExecutionContext, lake: LakeResource):
         links=read[SUPPLIER_LINK.name],
         identifiers=read[IDENTIFIER.name],
     )
-    gx = lake.settings.gx_home
-    ev_nodes = evaluate(GRAPH_NODE, nodes, partition="current", run_id=context.run_id, gx_home=gx)
-    ev_edges = evaluate(
-        GRAPH_EDGE, edges, partition="current", run_id=context.run_id, gx_home=gx, context={"nodes": nodes}
-    )
-    store.upsert(QUALITY_RESULTS, pl.concat([ev_nodes.results, ev_edges.results]), run_id=context.run_id)
-    versions = [store.overwrite(GRAPH_NODE, nodes, run_id=context.run_id)]
-    versions.append(store.overwrite(GRAPH_EDGE, edges, run_id=context.run_id))
-    for spec, df, version, ev, by in (
-        (GRAPH_NODE, nodes, versions[0], ev_nodes, "node_type"),
-        (GRAPH_EDGE, edges, versions[1], ev_edges, "edge_type"),
-    ):
+    gated = [Gated(GRAPH_NODE, nodes), Gated(GRAPH_EDGE, edges, checks={"context": {"nodes": nodes}})]
+    evaluations = gate_partitions(store, lake.settings, gated, run_id=context.run_id)
+    for g, evaluation, by in zip(gated, evaluations, ("node_type", "edge_type"), strict=True):
+        version = store.overwrite(g.spec, g.df, run_id=context.run_id)
         yield MaterializeResult(
-            asset_key=spec.asset_key,
+            asset_key=g.spec.asset_key,
             metadata={
-                "dagster/row_count": df.height,
-                **{f"{by}/{k}": n for k, n in df.group_by(by).len().iter_rows()},
+                "dagster/row_count": g.df.height,
+                **{f"{by}/{k}": n for k, n in g.df.group_by(by).len().iter_rows()},
                 "delta_version": version,
-                "preview": preview(df),
+                "preview": preview(g.df),
             },
-            check_results=ev.check_results,
+            check_results=evaluation.check_results,
         )

@@ -5,11 +5,12 @@ import datetime as dt
 import polars as pl
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
+from assets.gate import gate_partition
 from assets.identifier.issue import changes, identified_objects, issue_identifiers
 from assets.metadata import preview, spec_kwargs
 from assets.resources import LakeResource
-from quality.checks import checks_for, evaluate
-from warehouse.registry import DATA_PRODUCT, ENTERPRISE, EQUIPMENT, IDENTIFIER, QUALITY_RESULTS
+from quality.checks import checks_for
+from warehouse.registry import DATA_PRODUCT, ENTERPRISE, EQUIPMENT, IDENTIFIER
 
 
 @asset(
@@ -24,15 +25,9 @@ def identifier(context: AssetExecutionContext, lake: LakeResource) -> Materializ
     golden = store.read(ENTERPRISE).filter(pl.col("valid_to").is_null())
     objects = identified_objects(golden, store.read(EQUIPMENT), store.read(DATA_PRODUCT), now=now)
     df = issue_identifiers(previous, objects, node=lake.settings.identifier_node, now=now)
-    evaluation = evaluate(
-        IDENTIFIER,
-        df,
-        partition="current",
-        run_id=context.run_id,
-        gx_home=lake.settings.gx_home,
-        context={"previous": previous},
+    evaluation = gate_partition(
+        store, lake.settings, IDENTIFIER, df, run_id=context.run_id, context={"previous": previous}
     )
-    store.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
     version = store.overwrite(IDENTIFIER, df, run_id=context.run_id) if evaluation.passed_blocking else None
     by_type = df.group_by("object_type").len()
     return MaterializeResult(

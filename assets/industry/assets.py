@@ -5,9 +5,15 @@ import datetime as dt
 import polars as pl
 from dagster import AssetExecutionContext, MaterializeResult, asset, multi_asset
 
-from assets.industry.libraries import enterprise_day, library_daily, library_monthly, state_hours
+from assets.gate import Gated, gate_partition, gate_partitions
+from assets.industry.libraries import (
+    library_daily,
+    library_monthly,
+    library_reconciliation,
+    read_day,
+    read_enterprise_days,
+)
 from assets.industry.supply_chain import (
-    SUPPLIER_LINKS,
     read_supplier_links,
     supply_chain,
     value_between_industries,
@@ -15,8 +21,8 @@ from assets.industry.supply_chain import (
 from assets.metadata import asset_spec, preview, spec_kwargs
 from assets.partitions import daily_local
 from assets.resources import LakeResource
-from quality.checks import Reconciliation, checks_for, evaluate
-from warehouse.domain import INDUSTRY_LIBRARIES
+from quality.checks import checks_for
+from warehouse.contracts import SUPPLIER_LINKS_FILE
 from warehouse.registry import (
     ENERGY_DAILY,
     ENTERPRISE,
@@ -24,9 +30,6 @@ from warehouse.registry import (
     INDUSTRY_LIBRARY_TABLES,
     INDUSTRY_MONTHLY,
     PRODUCTION_ENTERPRISE_DAILY,
-    QUALITY_RESULTS,
-    RECONCILIATION,
-    SILVER_TELEMETRY,
     SUPPLIER_LINK,
     SUPPLY_CHAIN_EDGES,
     SUPPLY_CHAIN_NODES,
@@ -46,51 +49,36 @@ _UPSTREAM = [ENERGY_DAILY.asset_key, EQUIPMENT_DAILY.asset_key, PRODUCTION_ENTER
 )
 def industry_libraries(context: AssetExecutionContext, lake: LakeResource):
     """Each topic library per division x city x local day, from the day's energy, equipment and production."""
-    day = dt.date.fromisoformat(context.partition_key)
-    store = lake.lake
-    energy = store.read(ENERGY_DAILY, partition=day)
-    # Equipment availability is time-weighted: hours come from the running-state readings (15 min each),
-    # which theme.equipment_daily only keeps as a per-equipment ratio.
-    states = store.read(
-        SILVER_TELEMETRY,
-        partition=day,
-        where=pl.col("metric") == "running_state",
-        columns=["uscc", "value"],
-    )
-    base = enterprise_day(energy, state_hours(states), store.read(PRODUCTION_ENTERPRISE_DAILY, partition=day))
-    recon_rows, results, outputs = [], [], []
-    for library, spec in INDUSTRY_LIBRARY_TABLES.items():
-        df = library_daily(base, library, day=day)
-        version = store.replace_partition(spec, day, df, run_id=context.run_id)
-        # Every equipment-day of the library's divisions in theme.energy_daily is counted in one cell.
-        landed = energy.filter(pl.col("industry_code").is_in(INDUSTRY_LIBRARIES[library])).height
-        recon = Reconciliation(landed, int(df["equipment_reporting"].sum() or 0), 0, 0)
-        evaluation = evaluate(
-            spec,
-            df,
-            partition=context.partition_key,
-            run_id=context.run_id,
-            gx_home=lake.settings.gx_home,
-            reconciliation=recon,
+    day, store = dt.date.fromisoformat(context.partition_key), lake.lake
+    energy, base = read_day(store, day)
+    built = {lib: library_daily(base, lib, day=day) for lib in INDUSTRY_LIBRARY_TABLES}
+    versions = {
+        lib: store.replace_partition(INDUSTRY_LIBRARY_TABLES[lib], day, df, run_id=context.run_id)
+        for lib, df in built.items()
+    }
+    gated = [
+        Gated(
+            INDUSTRY_LIBRARY_TABLES[lib], df, context.partition_key, library_reconciliation(energy, lib, df)
         )
-        recon_rows.append(recon.row(spec, context.partition_key, context.run_id))
-        results.append(evaluation.results)
-        outputs.append((spec, df, version, evaluation))
-    # One commit per log for the five libraries: each Delta MERGE costs more than the library build.
-    store.upsert(RECONCILIATION, pl.concat(recon_rows), run_id=context.run_id)
-    store.upsert(QUALITY_RESULTS, pl.concat(results), run_id=context.run_id)
-    for spec, df, version, evaluation in outputs:
+        for lib, df in built.items()
+    ]
+    evaluations = gate_partitions(store, lake.settings, gated, run_id=context.run_id)
+    for lib, g, evaluation in zip(built, gated, evaluations, strict=True):
         yield MaterializeResult(
-            asset_key=spec.asset_key,
-            metadata={
-                "dagster/row_count": df.height,
-                "energy_tce": float(df["energy_tce"].sum() or 0.0),
-                "enterprises_reporting": int(df["enterprises_reporting"].sum() or 0),
-                "delta_version": version,
-                "preview": preview(df),
-            },
+            asset_key=g.spec.asset_key,
+            metadata=_library_metadata(g.df, versions[lib]),
             check_results=evaluation.check_results,
         )
+
+
+def _library_metadata(df: pl.DataFrame, version: int) -> dict:
+    return {
+        "dagster/row_count": df.height,
+        "energy_tce": float(df["energy_tce"].sum() or 0.0),
+        "enterprises_reporting": int(df["enterprises_reporting"].sum() or 0),
+        "delta_version": version,
+        "preview": preview(df),
+    }
 
 
 @asset(
@@ -102,22 +90,9 @@ def industry_library_monthly(context: AssetExecutionContext, lake: LakeResource)
     """Every library per month x division x city, ratios from summed components, with MoM and YoY change."""
     store = lake.lake
     daily = {lib: store.read(spec) for lib, spec in INDUSTRY_LIBRARY_TABLES.items()}
-    cols = ["day", "uscc", "industry_code", "city_code"]
-    # Enterprises reporting energy or production; tce only from energy, so nothing is counted twice.
-    energy = pl.concat(
-        [
-            store.read(ENERGY_DAILY, columns=[*cols, "energy_tce"]),
-            store.read(PRODUCTION_ENTERPRISE_DAILY, columns=cols).with_columns(
-                energy_tce=pl.lit(None, pl.Float64)
-            ),
-        ]
-    )
-    df = library_monthly(daily, energy)
+    df = library_monthly(daily, read_enterprise_days(store))
     version = store.overwrite(INDUSTRY_MONTHLY, df, run_id=context.run_id)
-    evaluation = evaluate(
-        INDUSTRY_MONTHLY, df, partition="current", run_id=context.run_id, gx_home=lake.settings.gx_home
-    )
-    store.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
+    evaluation = gate_partition(store, lake.settings, INDUSTRY_MONTHLY, df, run_id=context.run_id)
     by_library = df.group_by("library").agg(pl.col("energy_tce").sum())
     return MaterializeResult(
         metadata={
@@ -143,7 +118,7 @@ def supply_chain_assets(context: AssetExecutionContext, lake: LakeResource):
     """Declared supplier links and the industry-chain graph (edges and nodes) over them and the trades."""
     store = lake.lake
     golden = store.read(ENTERPRISE).filter(pl.col("valid_to").is_null())
-    links = read_supplier_links(lake.settings.landing / "supply" / SUPPLIER_LINKS, golden["uscc"])
+    links = read_supplier_links(lake.settings.landing / "supply" / SUPPLIER_LINKS_FILE, golden["uscc"])
     edges, nodes = supply_chain(links, store.read(TRADE), golden)
     versions = [
         store.overwrite(spec, df, run_id=context.run_id)

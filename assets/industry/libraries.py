@@ -14,8 +14,16 @@ import datetime as dt
 import polars as pl
 
 from assets.production.oee import COMPONENTS, MIXED, unit_of, with_oee
+from quality.checks import Reconciliation
 from warehouse.domain import INDUSTRY_LIBRARIES, SAMPLING_INTERVAL_MINUTES, STATE_FAULT
-from warehouse.registry import INDUSTRY_LIBRARY_TABLES, INDUSTRY_MONTHLY
+from warehouse.registry import (
+    ENERGY_DAILY,
+    INDUSTRY_LIBRARY_TABLES,
+    INDUSTRY_MONTHLY,
+    PRODUCTION_ENTERPRISE_DAILY,
+    SILVER_TELEMETRY,
+)
+from warehouse.storage import Lake
 
 TOP_CONSUMERS = 3
 _CELL = ("industry_code", "city_code")
@@ -176,4 +184,34 @@ def library_monthly(daily: dict[str, pl.DataFrame], enterprise_days: pl.DataFram
         .select(list(INDUSTRY_MONTHLY.schema))
         .cast(dict(INDUSTRY_MONTHLY.schema))  # type: ignore[arg-type]
         .sort(keys)
+    )
+
+
+def read_day(store: Lake, day: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(theme.energy_daily, enterprise_day) of one local day. Equipment availability is time-weighted:
+    hours come from the running-state readings, which theme.equipment_daily only keeps as a ratio."""
+    energy = store.read(ENERGY_DAILY, partition=day)
+    states = store.read(
+        SILVER_TELEMETRY, partition=day, where=pl.col("metric") == "running_state", columns=["uscc", "value"]
+    )
+    production = store.read(PRODUCTION_ENTERPRISE_DAILY, partition=day)
+    return energy, enterprise_day(energy, state_hours(states), production)
+
+
+def library_reconciliation(energy: pl.DataFrame, library: str, cells: pl.DataFrame) -> Reconciliation:
+    """Every equipment-day of the library's divisions in theme.energy_daily is counted in one cell."""
+    landed = energy.filter(pl.col("industry_code").is_in(INDUSTRY_LIBRARIES[library])).height
+    return Reconciliation(landed, int(cells["equipment_reporting"].sum() or 0), 0, 0)
+
+
+def read_enterprise_days(store: Lake) -> pl.DataFrame:
+    """Enterprise-days reporting energy or production (tce only from energy: nothing counted twice)."""
+    cols = ["day", "uscc", "industry_code", "city_code"]
+    return pl.concat(
+        [
+            store.read(ENERGY_DAILY, columns=[*cols, "energy_tce"]),
+            store.read(PRODUCTION_ENTERPRISE_DAILY, columns=cols).with_columns(
+                energy_tce=pl.lit(None, pl.Float64)
+            ),
+        ]
     )

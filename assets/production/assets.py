@@ -8,7 +8,7 @@ from assets.gate import gate_partition
 from assets.metadata import asset_spec, preview, quarantine_metadata, spec_kwargs
 from assets.partitions import daily_local
 from assets.production.oee import enterprise_daily, partition_oee, production_daily
-from assets.production.records import clean_production, read_production
+from assets.production.records import ProductionResult, clean_production, read_production
 from assets.resources import LakeResource
 from quality.checks import Reconciliation, checks_for
 from warehouse.registry import (
@@ -39,7 +39,6 @@ def build_silver_production(context: AssetExecutionContext, lake: LakeResource):
     )
     version = store.replace_partition(SILVER_PRODUCTION, day, result.clean, run_id=context.run_id)
     q_version = store.replace_partition(QUARANTINE_PRODUCTION, day, result.quarantined, run_id=context.run_id)
-    recon = Reconciliation(result.landed, result.clean.height, result.quarantined.height, result.duplicates)
     evaluation = gate_partition(
         store,
         settings,
@@ -47,27 +46,31 @@ def build_silver_production(context: AssetExecutionContext, lake: LakeResource):
         result.clean,
         partition=context.partition_key,
         run_id=context.run_id,
-        recon=recon,
+        recon=result.reconciliation,
         row_rule_counts=result.reasons,
-        evaluated=result.landed - result.duplicates,
+        evaluated=result.landed - result.duplicates,  # duplicates are not judged by the row rules
     )
     yield MaterializeResult(
         asset_key=SILVER_PRODUCTION.asset_key,
-        metadata={
-            "dagster/row_count": result.clean.height,
-            "landed": result.landed,
-            "quarantined": result.quarantined.height,
-            "duplicates": result.duplicates,
-            "lines_reporting": result.clean["line_id"].n_unique(),
-            "delta_version": version,
-            "preview": preview(result.clean),
-        },
+        metadata=_silver_metadata(result, version),
         check_results=evaluation.check_results,
     )
     yield MaterializeResult(
         asset_key=QUARANTINE_PRODUCTION.asset_key,
         metadata=quarantine_metadata(result.quarantined, result.reasons, q_version),
     )
+
+
+def _silver_metadata(result: ProductionResult, version: int) -> dict:
+    return {
+        "dagster/row_count": result.clean.height,
+        "landed": result.landed,
+        "quarantined": result.quarantined.height,
+        "duplicates": result.duplicates,
+        "lines_reporting": result.clean["line_id"].n_unique(),
+        "delta_version": version,
+        "preview": preview(result.clean),
+    }
 
 
 @asset(

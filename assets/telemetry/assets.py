@@ -9,8 +9,8 @@ from assets.gate import gate_ingest_day, gate_silver_day, gate_themes_day
 from assets.metadata import asset_spec, counts_table, preview, quarantine_metadata
 from assets.partitions import daily_local
 from assets.resources import LakeResource, WarehouseResource
-from assets.telemetry.ingest import ingest_landing
-from assets.telemetry.shards import DayBuild, build_day, commit_day, day_bronze_rows, shard_count
+from assets.telemetry.ingest import IngestResult, ingest_home
+from assets.telemetry.shards import DayBuild, build_home_day, commit_day
 from quality.checks import Evaluation, checks_for
 from warehouse.domain import COMPLETE_DAY_SHARE
 from warehouse.registry import (
@@ -37,41 +37,38 @@ def ingest_telemetry(context: AssetExecutionContext, lake: LakeResource, warehou
         if done == total or done % 200 == 0:
             context.log.info(f"landing files: {done}/{total}")
 
-    settings = lake.settings
-    result = ingest_landing(
-        settings.landing,
-        lake.lake,
-        run_id=context.run_id,
-        watermark_days=settings.late_watermark_days,
-        future_tolerance=settings.future_tolerance,
-        in_progress_max_age=settings.in_progress_max_age,
-        progress=progress,
+    result = ingest_home(lake.settings, lake.lake, run_id=context.run_id, progress=progress)
+    evaluation = gate_ingest_day(
+        lake.lake, lake.settings, files_seen=result.files.height, run_id=context.run_id
     )
-    evaluation = gate_ingest_day(lake.lake, settings, files_seen=result.files.height, run_id=context.run_id)
     warehouse.refresh(lake.lake)
-    days = [d.isoformat() for d in result.days_touched]
     yield MaterializeResult(
         asset_key=BRONZE_TELEMETRY.asset_key,
-        metadata={
-            "dagster/row_count": result.records,
-            "records_ingested": result.records,
-            "files_ingested": result.count("ingested"),
-            "delta_version": result.bronze_version if result.bronze_version is not None else -1,
-            "reading_days_touched": MetadataValue.json(days),
-        },
+        metadata=_bronze_metadata(result),
         check_results=evaluation.check_results,
     )
-    yield MaterializeResult(
-        asset_key=LANDING_FILES.asset_key,
-        metadata={
-            "files_seen": result.files.height,
-            "files_ingested": result.count("ingested"),
-            "files_duplicate": result.count("duplicate_file"),
-            "files_rejected": result.count("rejected"),
-            "rejected_by_reason": counts_table(result.rejected_by_reason),
-            "preview": preview(result.files.drop("reading_days")),
-        },
-    )
+    yield MaterializeResult(asset_key=LANDING_FILES.asset_key, metadata=_landing_metadata(result))
+
+
+def _bronze_metadata(result: IngestResult) -> dict:
+    return {
+        "dagster/row_count": result.records,
+        "records_ingested": result.records,
+        "files_ingested": result.count("ingested"),
+        "delta_version": result.bronze_version if result.bronze_version is not None else -1,
+        "reading_days_touched": MetadataValue.json([d.isoformat() for d in result.days_touched]),
+    }
+
+
+def _landing_metadata(result: IngestResult) -> dict:
+    return {
+        "files_seen": result.files.height,
+        "files_ingested": result.count("ingested"),
+        "files_duplicate": result.count("duplicate_file"),
+        "files_rejected": result.count("rejected"),
+        "rejected_by_reason": counts_table(result.rejected_by_reason),
+        "preview": preview(result.files.drop("reading_days")),
+    }
 
 
 @multi_asset(
@@ -109,18 +106,7 @@ def build_telemetry_day(context: AssetExecutionContext, lake: LakeResource, ware
     quarantine, and the energy and equipment themes; one Delta commit per table for the whole day."""
     store, settings, run_id = lake.lake, lake.settings, context.run_id
     day = dt.date.fromisoformat(context.partition_key)
-    k = shard_count(day_bronze_rows(store, day), settings.shard_rows, settings.shards)
-    build = build_day(
-        store,
-        day,
-        run_id=run_id,
-        shards=k,
-        workers=settings.shard_workers,
-        watermark_days=settings.late_watermark_days,
-        future_tolerance=settings.future_tolerance,
-        kgce=settings.kgce,
-        executor=settings.shard_executor,
-    )
+    build = build_home_day(settings, store, day, run_id=run_id)
     for r in build.shards:
         if r.redelivered:  # visible in the run's log: a worker died holding this shard
             context.log.warning(

@@ -39,7 +39,7 @@ from assets.telemetry.landing import (
 )
 from assets.telemetry.transform import route_reading_days
 from warehouse.registry import BRONZE_TELEMETRY, DAY_BUILD, LANDING_FILES
-from warehouse.settings import FUTURE_TOLERANCE, IN_PROGRESS_MAX_AGE, LATE_WATERMARK_DAYS
+from warehouse.settings import FUTURE_TOLERANCE, IN_PROGRESS_MAX_AGE, LATE_WATERMARK_DAYS, Settings
 from warehouse.storage import Lake
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -384,4 +384,17 @@ def trailing_clean_counts(reconciliation: pl.DataFrame, table: str, day: dt.date
         .filter((pl.col("d") >= start) & (pl.col("d") < day))
         .sort("d")["clean"]
         .to_list()
+    )
+
+
+def ingest_home(settings: Settings, lake: Lake, *, run_id: str, progress=None) -> IngestResult:
+    """ingest_landing over the home's landing folder, with its settings' watermark and tolerances."""
+    return ingest_landing(
+        settings.landing,
+        lake,
+        run_id=run_id,
+        watermark_days=settings.late_watermark_days,
+        future_tolerance=settings.future_tolerance,
+        in_progress_max_age=settings.in_progress_max_age,
+        progress=progress,
     )

@@ -40,7 +40,7 @@ from warehouse.registry import (
     SILVER_TELEMETRY,
     TableSpec,
 )
-from warehouse.settings import LATE_WATERMARK_DAYS, lake_at
+from warehouse.settings import LATE_WATERMARK_DAYS, Settings, lake_at
 from warehouse.storage import Lake, StagedFile
 
 DAY_TABLES: tuple[TableSpec, ...] = (SILVER_TELEMETRY, QUARANTINE_TELEMETRY, ENERGY_DAILY, EQUIPMENT_DAILY)
@@ -364,3 +364,19 @@ def commit_day(
 def read_staged(lake: Lake, spec: TableSpec, f: StagedFile) -> pl.DataFrame:
     """One staged file's rows (one shard's part of the day): what the gate validates shard by shard."""
     return lake.read_staged(spec, f)
+
+
+def build_home_day(settings: Settings, lake: Lake, day: dt.date, *, run_id: str) -> DayBuild:
+    """build_day with the home's settings: K shards from the day's bronze rows and the shard size (or a
+    fixed count), on local processes or the server profile's Celery workers."""
+    return build_day(
+        lake,
+        day,
+        run_id=run_id,
+        shards=shard_count(day_bronze_rows(lake, day), settings.shard_rows, settings.shards),
+        workers=settings.shard_workers,
+        watermark_days=settings.late_watermark_days,
+        future_tolerance=settings.future_tolerance,
+        kgce=settings.kgce,
+        executor=settings.shard_executor,
+    )

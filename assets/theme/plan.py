@@ -12,7 +12,18 @@ from dataclasses import dataclass
 import polars as pl
 
 from warehouse.domain import INDUSTRY_LIBRARIES
-from warehouse.registry import PLAN_PROGRESS
+from warehouse.registry import (
+    DATA_PRODUCT,
+    ENERGY_DAILY,
+    INDUSTRY_LIBRARY_TABLES,
+    PLAN_PROGRESS,
+    QUARANTINE_TRADE,
+    SYNC_LEDGER,
+    THEME_DCMM,
+    THEME_TRADING_DAILY,
+    TRADE,
+)
+from warehouse.storage import Lake
 
 ACTIVE_DAYS = 30  # telemetry or trades within the last 30 local days count as active
 TRADING_PILOTS = (
@@ -161,3 +172,26 @@ def plan_progress(
         for k in KPIS
     ]
     return pl.DataFrame(rows, schema=PLAN_PROGRESS.schema)
+
+
+def plan_progress_of_lake(store: Lake) -> pl.DataFrame | None:
+    """The KPI rows as of the latest day with energy built (None before any day is built): the plan is
+    reported for the newest complete picture, not the wall clock's day."""
+    energy = store.read(ENERGY_DAILY, columns=["day", "uscc", "equipment_id"])
+    if energy.is_empty():
+        return None
+    ledger = store.read(SYNC_LEDGER, columns=["period", "status"])
+    return plan_progress(
+        energy["day"].max(),
+        energy=energy,
+        dcmm=store.read(THEME_DCMM, columns=["uscc", "assessed_on", "level"]),
+        trading=store.read(THEME_TRADING_DAILY, columns=["day", "industry_code", "trades"]),
+        products=store.read(DATA_PRODUCT),
+        trades=store.read(TRADE, columns=["day"]),
+        trades_quarantined=store.read(QUARANTINE_TRADE, columns=["day"]),
+        industry_days={
+            lib: [dt.date.fromisoformat(p) for p in store.partitions(spec)]
+            for lib, spec in INDUSTRY_LIBRARY_TABLES.items()
+        },
+        synced_periods=ledger.filter(pl.col("status") == "acknowledged")["period"].to_list(),
+    )

@@ -1,14 +1,12 @@
 """Enterprise, trading and DCMM theme assets, and the report of enterprises missing from the golden record."""
 
-import datetime as dt
-
 import polars as pl
 from dagster import AssetExecutionContext, MaterializeResult, asset, multi_asset
 
 from assets.metadata import asset_spec, preview, spec_kwargs
 from assets.resources import LakeResource, WarehouseResource
-from assets.theme.plan import plan_progress
-from assets.theme.profiles import dcmm_theme, enterprise_gaps, enterprise_profile, trading_daily
+from assets.theme.plan import plan_progress_of_lake
+from assets.theme.profiles import dcmm_theme, profiles_of_lake, trading_daily
 from warehouse.registry import (
     DATA_PRODUCT,
     DCMM_ASSESSMENT,
@@ -87,16 +85,9 @@ def theme_dcmm_assessment(
 )
 def enterprise_profiles(context: AssetExecutionContext, lake: LakeResource):
     """One profile per enterprise; telemetry and trade parties not in the golden record reported, not dropped."""
-    store = lake.lake
-    enterprises, trades = store.read(ENTERPRISE), store.read(TRADE)
-    energy = store.read(ENERGY_DAILY, columns=["day", "uscc", "energy_tce"])
-    df = enterprise_profile(enterprises, store.read(EQUIPMENT), energy, trades, store.read(DCMM_ASSESSMENT))
-    telemetry = (
-        store.read(SILVER_TELEMETRY, columns=["uscc", "day"]).group_by("uscc", "day").agg(records=pl.len())
-    )
-    gaps = enterprise_gaps(telemetry, trades, enterprises)
-    v1 = store.overwrite(THEME_ENTERPRISE, df, run_id=context.run_id)
-    v2 = store.overwrite(ENTERPRISE_GAPS, gaps, run_id=context.run_id)
+    df, gaps = profiles_of_lake(lake.lake)
+    v1 = lake.lake.overwrite(THEME_ENTERPRISE, df, run_id=context.run_id)
+    v2 = lake.lake.overwrite(ENTERPRISE_GAPS, gaps, run_id=context.run_id)
     if gaps.height:
         context.log.warning(
             f"{gaps.height} enterprises seen in telemetry/trading are not in the golden record"
@@ -110,16 +101,17 @@ def enterprise_profiles(context: AssetExecutionContext, lake: LakeResource):
             "preview": preview(df.drop("legal_representative_masked", "phone_masked")),
         },
     )
-    yield MaterializeResult(
-        asset_key=ENTERPRISE_GAPS.asset_key,
-        metadata={
-            "dagster/row_count": gaps.height,
-            "delta_version": v2,
-            "telemetry_enterprises_unknown": int((gaps["source"] == "telemetry").sum()),
-            "trading_parties_unknown": int((gaps["source"] == "trading").sum()),
-            "preview": preview(gaps),
-        },
-    )
+    yield MaterializeResult(asset_key=ENTERPRISE_GAPS.asset_key, metadata=_gaps_metadata(gaps, v2))
+
+
+def _gaps_metadata(gaps: pl.DataFrame, version: int) -> dict:
+    return {
+        "dagster/row_count": gaps.height,
+        "delta_version": version,
+        "telemetry_enterprises_unknown": int((gaps["source"] == "telemetry").sum()),
+        "trading_parties_unknown": int((gaps["source"] == "trading").sum()),
+        "preview": preview(gaps),
+    }
 
 
 @asset(
@@ -140,39 +132,25 @@ def enterprise_profiles(context: AssetExecutionContext, lake: LakeResource):
 )
 def theme_plan_progress(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     """The plan's KPIs as of the latest built day; each KPI is numeric metadata, so the UI plots it over time."""
-    store = lake.lake
-    energy = store.read(ENERGY_DAILY, columns=["day", "uscc", "equipment_id"])
-    if energy.is_empty():
+    df = plan_progress_of_lake(lake.lake)
+    if df is None:
         context.log.info("no energy day built yet: no plan figures")
         return MaterializeResult(metadata={"dagster/row_count": 0})
-    as_of = energy["day"].max()
-    ledger = store.read(SYNC_LEDGER, columns=["period", "status"])
-    df = plan_progress(
-        as_of,
-        energy=energy,
-        dcmm=store.read(THEME_DCMM, columns=["uscc", "assessed_on", "level"]),
-        trading=store.read(THEME_TRADING_DAILY, columns=["day", "industry_code", "trades"]),
-        products=store.read(DATA_PRODUCT),
-        trades=store.read(TRADE, columns=["day"]),
-        trades_quarantined=store.read(QUARANTINE_TRADE, columns=["day"]),
-        industry_days={
-            lib: [dt.date.fromisoformat(p) for p in store.partitions(spec)]
-            for lib, spec in INDUSTRY_LIBRARY_TABLES.items()
+    version = lake.lake.upsert(PLAN_PROGRESS, df, run_id=context.run_id)
+    return MaterializeResult(metadata=_plan_metadata(df, version))
+
+
+def _plan_metadata(df: pl.DataFrame, version: int) -> dict:
+    """Each KPI as numeric metadata, so the UI plots it over time."""
+    return {
+        "dagster/row_count": df.height,
+        "delta_version": version,
+        "as_of_day": df["as_of_day"].max().isoformat(),
+        **{f"kpi/{k}": float(v) for k, v in df.select("kpi", "value").iter_rows() if v is not None},
+        **{
+            f"progress_pct/{k}": float(v)
+            for k, v in df.select("kpi", "progress_pct").iter_rows()
+            if v is not None
         },
-        synced_periods=ledger.filter(pl.col("status") == "acknowledged")["period"].to_list(),
-    )
-    version = store.upsert(PLAN_PROGRESS, df, run_id=context.run_id)
-    return MaterializeResult(
-        metadata={
-            "dagster/row_count": df.height,
-            "delta_version": version,
-            "as_of_day": as_of.isoformat(),
-            **{f"kpi/{k}": float(v) for k, v in df.select("kpi", "value").iter_rows() if v is not None},
-            **{
-                f"progress_pct/{k}": float(v)
-                for k, v in df.select("kpi", "progress_pct").iter_rows()
-                if v is not None
-            },
-            "kpis": preview(df.select("kpi", "value", "target", "unit", "progress_pct"), rows=20),
-        }
-    )
+        "kpis": preview(df.select("kpi", "value", "target", "unit", "progress_pct"), rows=20),
+    }

@@ -12,7 +12,19 @@ import polars as pl
 
 from assets.enterprise.golden import current
 from warehouse.privacy import mask_name, mask_phone
-from warehouse.registry import ENTERPRISE_GAPS, THEME_DCMM, THEME_ENTERPRISE, THEME_TRADING_DAILY
+from warehouse.registry import (
+    DCMM_ASSESSMENT,
+    ENERGY_DAILY,
+    ENTERPRISE,
+    ENTERPRISE_GAPS,
+    EQUIPMENT,
+    SILVER_TELEMETRY,
+    THEME_DCMM,
+    THEME_ENTERPRISE,
+    THEME_TRADING_DAILY,
+    TRADE,
+)
+from warehouse.storage import Lake
 
 ENERGY_WINDOW_DAYS = 30
 UNKNOWN = "unknown"
@@ -145,3 +157,17 @@ def enterprise_gaps(
         ]
     )
     return out.sort("source", "uscc")
+
+
+def profiles_of_lake(store: Lake) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(theme.enterprise_profile, theme.enterprise_gaps) from the lake's golden record, equipment, energy,
+    trades, DCMM assessments and the enterprise-days seen in telemetry."""
+    enterprises, trades = store.read(ENTERPRISE), store.read(TRADE)
+    energy = store.read(ENERGY_DAILY, columns=["day", "uscc", "energy_tce"])
+    profiles = enterprise_profile(
+        enterprises, store.read(EQUIPMENT), energy, trades, store.read(DCMM_ASSESSMENT)
+    )
+    telemetry = (
+        store.read(SILVER_TELEMETRY, columns=["uscc", "day"]).group_by("uscc", "day").agg(records=pl.len())
+    )
+    return profiles, enterprise_gaps(telemetry, trades, enterprises)

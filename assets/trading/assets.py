@@ -1,14 +1,15 @@
 """Trading assets: platform exports -> products, trades (register before circulate), quarantine."""
 
-from dagster import AssetExecutionContext, MaterializeResult, multi_asset
+import polars as pl
+from dagster import AssetExecutionContext, multi_asset
 
 from assets.enterprise.golden import current
-from assets.metadata import asset_spec, counts_table, preview
-from assets.reconcile import record
+from assets.gate import gate_partition
+from assets.metadata import asset_spec, counts_table, materialized, preview
 from assets.resources import LakeResource, WarehouseResource
-from assets.trading.circulation import circulate, read_products, read_trades
-from quality.checks import Reconciliation, checks_for, evaluate
-from warehouse.registry import DATA_PRODUCT, ENTERPRISE, IDENTIFIER, QUALITY_RESULTS, QUARANTINE_TRADE, TRADE
+from assets.trading.circulation import Circulation, circulate, read_products, read_trades
+from quality.checks import checks_for
+from warehouse.registry import DATA_PRODUCT, ENTERPRISE, IDENTIFIER, QUARANTINE_TRADE, TRADE
 
 
 @multi_asset(
@@ -39,47 +40,45 @@ def trading(context: AssetExecutionContext, lake: LakeResource, warehouse: Wareh
             (QUARANTINE_TRADE, result.quarantined),
         )
     ]
-    recon = Reconciliation(trades.height, result.clean.height, result.quarantined.height, 0)
-    record(store, TRADE, {"trading/trades.csv": recon}, context.run_id)
-    evaluation = evaluate(
+    evaluation = gate_partition(
+        store,
+        lake.settings,
         TRADE,
         result.clean,
-        partition="current",
         run_id=context.run_id,
-        gx_home=lake.settings.gx_home,
-        reconciliation=recon,
+        sources={"trading/trades.csv": result.reconciliation(trades.height)},
         row_rule_counts=result.reasons,
-        evaluated=trades.height,
     )
-    store.upsert(QUALITY_RESULTS, evaluation.results, run_id=context.run_id)
     warehouse.refresh(store)
-    yield MaterializeResult(
-        asset_key=DATA_PRODUCT.asset_key,
-        metadata={
-            "dagster/row_count": products.height,
-            "registered": int(products["registration_no"].is_not_null().sum()),
-            "grade_3": int((products["grade"] == 3).sum()),
-            "delta_version": versions[0],
-            "preview": preview(products),
-        },
-    )
-    yield MaterializeResult(
-        asset_key=TRADE.asset_key,
-        metadata={
-            "dagster/row_count": result.clean.height,
-            "landed": trades.height,
-            "counterparty_unknown": result.flagged,
-            "value_cny": float(result.clean["amount_cny"].sum() or 0.0),
-            "delta_version": versions[1],
-        },
-        check_results=evaluation.check_results,
-    )
-    yield MaterializeResult(
-        asset_key=QUARANTINE_TRADE.asset_key,
-        metadata={
-            "dagster/row_count": result.quarantined.height,
-            "by_reason": counts_table(result.reasons),
-            **{f"reason/{k}": v for k, v in result.reasons.items()},
-            "delta_version": versions[2],
-        },
-    )
+    yield materialized(DATA_PRODUCT, _products_metadata(products, versions[0]))
+    yield materialized(TRADE, _trades_metadata(result, trades.height, versions[1]), evaluation)
+    yield materialized(QUARANTINE_TRADE, _quarantine_metadata(result, versions[2]))
+
+
+def _products_metadata(products: pl.DataFrame, version: int) -> dict:
+    return {
+        "dagster/row_count": products.height,
+        "registered": int(products["registration_no"].is_not_null().sum()),
+        "grade_3": int((products["grade"] == 3).sum()),
+        "delta_version": version,
+        "preview": preview(products),
+    }
+
+
+def _trades_metadata(result: Circulation, landed: int, version: int) -> dict:
+    return {
+        "dagster/row_count": result.clean.height,
+        "landed": landed,
+        "counterparty_unknown": result.flagged,
+        "value_cny": float(result.clean["amount_cny"].sum() or 0.0),
+        "delta_version": version,
+    }
+
+
+def _quarantine_metadata(result: Circulation, version: int) -> dict:
+    return {
+        "dagster/row_count": result.quarantined.height,
+        "by_reason": counts_table(result.reasons),
+        **{f"reason/{k}": v for k, v in result.reasons.items()},
+        "delta_version": version,
+    }

@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from assets.identifier.issue import product_handles
+from quality.checks import Reconciliation
 from quality.rules import TRADE_ROW_RULES, first_failed_rule
 from warehouse.domain import TIMEZONE
 from warehouse.identifiers import DEFAULT_NODE
@@ -94,6 +95,10 @@ class Circulation:
     quarantined: pl.DataFrame
     reasons: dict[str, int]
     flagged: int
+
+    def reconciliation(self, landed: int) -> Reconciliation:
+        """Every landed trade is clean or quarantined (the platform's export has no duplicates)."""
+        return Reconciliation(landed, self.clean.height, self.quarantined.height, 0)
 
 
 def register_before_circulate(
