@@ -57,9 +57,9 @@ def _run(fn):
 
 
 def _print(df, title: str, fmt: str) -> None:
-    from orchestration.cli import _print_frame
+    from orchestration.cli_output import print_frame
 
-    _print_frame(df, title=title, fmt=fmt)
+    print_frame(df, title=title, fmt=fmt)
 
 
 @graph_app.command("neighbors")

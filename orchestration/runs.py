@@ -18,20 +18,26 @@ that asset's materialization event, i.e. after its Delta commits and before the 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from dagster import DagsterInstance, DagsterRunStatus
 
+from warehouse.settings import settings
+
 DEFS_MODULE = "orchestration.definitions"
 LOCATION_NAME = "lakehouse"
 REPOSITORY_NAME = "__repository__"
 CRASH_AFTER_ENV = "LAKEHOUSE_CRASH_AFTER"
 # Runs are logged in full to the Dagster instance (see the UI); the terminal gets warnings only.
+OnDay = Callable[[int, int, dt.date, bool], None]  # (i, of n, day, succeeded): progress of a day build
 QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -186,3 +192,50 @@ def set_sensor_cursor(instance: DagsterInstance, sensor_name: str, cursor: str) 
         instance.update_instigator_state(state.with_data(data._replace(cursor=cursor)))
     else:
         instance.update_instigator_state(state.with_data(SensorInstigatorData(cursor=cursor)))
+
+
+def record_outcome(summary: dict, outcome) -> None:
+    summary["runs"].append((outcome.job, outcome.partition, outcome.run_id, outcome.success))
+    if not outcome.success:
+        summary["failed"].append((outcome.job, outcome.partition, outcome.run_id))
+
+
+def build_days(days: list[dt.date], summary: dict, on_day: OnDay | None = None, driver=None) -> None:
+    """One daily_job run per local day, then catalog_job if its inputs moved on: runs of the code location."""
+    from orchestration.jobs import catalog_pending
+
+    driver = driver or RunDriver()
+    for i, day in enumerate(days, start=1):
+        outcome = driver.run("daily_job", partition=day.isoformat())
+        record_outcome(summary, outcome)
+        if on_day is not None:
+            on_day(i, len(days), day, outcome.success)
+    if catalog_pending():
+        record_outcome(summary, driver.run("catalog_job"))
+
+
+def run_pending(on_day: OnDay | None = None) -> dict:
+    """Ingest new landing files, build every day not completely built, refresh a stale catalog.
+
+    Every run is a run of the `lakehouse` code location in the home's instance (orchestration/runs.py);
+    afterwards the landing sensor's cursor is set, so the daemon does not redo the ingest.
+    """
+    from orchestration.jobs import dirty_days, landing_fingerprint, landing_sensor
+
+    s = settings()
+    s.prepare()
+    driver = RunDriver()
+    summary: dict = {"runs": [], "failed": []}
+    t0 = time.perf_counter()
+    ingest = driver.run("ingest_job")
+    record_outcome(summary, ingest)
+    fingerprint = landing_fingerprint()
+    if ingest.success and fingerprint is not None:
+        set_sensor_cursor(driver.instance, landing_sensor.name, fingerprint)
+    summary["ingest_seconds"] = time.perf_counter() - t0
+    days = dirty_days()
+    t1 = time.perf_counter()
+    build_days(days, summary, on_day, driver)
+    summary["days"] = [d.isoformat() for d in days]
+    summary["daily_seconds"] = time.perf_counter() - t1
+    return summary

@@ -41,11 +41,11 @@ def make_province(
 @pytest.fixture(scope="session")
 def province(tmp_path_factory):
     """Generated and materialized once for the read-only integration tests."""
-    from orchestration.cli import run_pending
+    from orchestration.runs import run_pending
 
     home = tmp_path_factory.mktemp("lakehouse")
     manifest = make_province(home)
-    summary = run_pending(progress=False)
+    summary = run_pending()
     return {"home": home, "manifest": manifest, "summary": summary}
 
 

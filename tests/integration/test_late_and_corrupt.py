@@ -40,10 +40,10 @@ def _readings(eq: dict, day: dt.date, metric: str, values: list, unit: str, minu
 
 
 def test_late_file_marks_its_day_dirty_and_the_rebuild_includes_it(tmp_path):
-    from orchestration.cli import run_pending
+    from orchestration.runs import run_pending
 
     make_province(tmp_path, enterprises=8, days=3, defect_rate=0.0)
-    first = run_pending(progress=False)
+    first = run_pending()
     assert first["failed"] == []
     before = sql(f"select count(*) as n from silver.telemetry where day = DATE '{DAY2}'")["n"].item()
     eq = _equipment_with("temperature")
@@ -57,7 +57,7 @@ def test_late_file_marks_its_day_dirty_and_the_rebuild_includes_it(tmp_path):
     _write_csv(
         landing / "ancient.csv", _readings(eq, old, "temperature", ["70.0"], "℃"), dt.datetime.now(dt.UTC)
     )
-    second = run_pending(progress=False)
+    second = run_pending()
     assert second["failed"] == []
     assert DAY2.isoformat() in second["days"] and (DAY2 + dt.timedelta(days=1)).isoformat() in second["days"]
     after = sql(f"select count(*) as n from silver.telemetry where day = DATE '{DAY2}'")["n"].item()
@@ -69,7 +69,7 @@ def test_late_file_marks_its_day_dirty_and_the_rebuild_includes_it(tmp_path):
 
 
 def test_corrupted_day_is_blocked_then_a_corrected_redelivery_passes(tmp_path):
-    from orchestration.cli import run_pending
+    from orchestration.runs import run_pending
 
     make_province(tmp_path, enterprises=8, days=3, defect_rate=0.0)
     landing = settings().landing
@@ -92,7 +92,7 @@ def test_corrupted_day_is_blocked_then_a_corrected_redelivery_passes(tmp_path):
     ]
     mtime = dt.datetime.combine(DAY2 + dt.timedelta(days=1), dt.time(1), dt.UTC)
     _write_csv(bad_path, rows, mtime)
-    summary = run_pending(progress=False)
+    summary = run_pending()
     failed_days = [d for _, d, _ in summary["failed"]]
     assert failed_days == [DAY2.isoformat()]
     checks = sql(
@@ -108,7 +108,7 @@ def test_corrupted_day_is_blocked_then_a_corrected_redelivery_passes(tmp_path):
         r["value"] = "1.5"
     _write_csv(bad_path, rows, mtime + dt.timedelta(hours=2))
     time.sleep(0.01)
-    fixed = run_pending(progress=False)
+    fixed = run_pending()
     assert fixed["failed"] == []
     assert DAY2 in set(sql("select distinct day from theme.energy_daily")["day"].to_list())
     status = dict(

@@ -133,14 +133,14 @@ def test_registry_quarantine_matches_ground_truth_per_reason(home):
 
 
 def test_rerun_with_nothing_new_changes_nothing(home):
-    from orchestration.cli import run_pending
+    from orchestration.runs import run_pending
     from warehouse.registry import TABLES
     from warehouse.settings import settings
     from warehouse.storage import Lake
 
     lake = Lake(settings().lake)
     before = {name: lake.version(spec) for name, spec in TABLES.items()}
-    summary = run_pending(progress=False)
+    summary = run_pending()
     assert summary["days"] == [] and summary["failed"] == []
     after = {name: lake.version(TABLES[name]) for name in before}
     assert before == after
