@@ -9,9 +9,10 @@ ground truth (expected quarantine counts per reason, SCD2 changes, DCMM levels) 
   spaces in names, pre-2019 Laiwu region codes 3712xx (valid, map to 3701), duplicate rows,
   deregistered enterprises, mixed date formats (2020/1/5, 2020-01-05, 20200105), a few rows with a
   region outside Shandong, an unknown industry or an impossible date, and one row per code-standard
-  defect of `CODE_DEFECTS` (USCC authority, institution type, division; resident-ID region, birth date,
-  check character); legal representatives' resident IDs are valid GB 11643 numbers whose district may
-  postdate the birth year (IDs carry the code current when issued);
+  defect of `CODE_DEFECTS` (USCC authority, institution type, division; resident-ID format, region,
+  birth date before 1900, impossible or in the future, check character); legal representatives'
+  resident IDs are valid GB 11643 numbers whose district may postdate the birth year (IDs carry the
+  code current when issued);
 * `landing/registry/key_enterprises.xlsx`: the industry department's roster of key enterprises
   with DCMM assessments (GB/T 36073), USCC sometimes missing or an old 15-digit registration number,
   assessment dates partly Excel serials, and fields that disagree with the register.
@@ -84,9 +85,18 @@ CODE_DEFECTS: dict[str, str] = {
     "uscc_authority": "uscc_authority",  # registration authority G (not in GB 32100)
     "uscc_institution_type": "uscc_institution_type",  # authority 9 (market regulation) with type 5
     "uscc_division": "uscc_division",  # positions 3-8 not a GB/T 2260 division
+    "id_format": "id_format",  # a letter among the resident ID's three sequence digits
     "id_region": "id_region",  # resident ID with a division that never existed
     "id_birth_date": "id_birth_date",  # born 1899-12-31, before 1900
+    "id_birth_impossible": "id_birth_date",  # born 1978-13-45: no such date
+    "id_birth_future": "id_birth_date",  # born 2099-12-31: after today
     "id_check_char": "id_check_char",  # last character changed
+}
+# The birth date each birth-date defect carries (the region, sequence and check character stay right).
+_BAD_BIRTH_DATES = {
+    "id_birth_date": "18991231",
+    "id_birth_impossible": "19781345",
+    "id_birth_future": "20991231",
 }
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"
@@ -251,14 +261,16 @@ def _code_defect(kind: str, n: int, tag: str) -> dict:
         uscc = uscc[:2] + "379999" + uscc[8:17]
     elif kind == "id_region":
         rid = "379999" + rid[6:17]
-    elif kind == "id_birth_date":
-        rid = rid[:6] + "18991231" + rid[14:17]
+    elif kind in _BAD_BIRTH_DATES:
+        rid = rid[:6] + _BAD_BIRTH_DATES[kind] + rid[14:17]
     if kind.startswith("uscc_"):
         uscc += uscc_check_char(uscc)
-    elif kind != "id_check_char":
-        rid += id_check_char(rid)
-    else:
+    elif kind == "id_format":
+        rid = rid[:16] + "A" + rid[17]
+    elif kind == "id_check_char":
         rid = rid[:17] + "10X98765432"[("10X98765432".index(rid[17]) + 5) % 11]
+    else:
+        rid += id_check_char(rid)
     return row | {"uscc": uscc, "legal_representative_id": rid, "name": f"山东问题数据{kind}{n}有限公司"}
 
 

@@ -1,4 +1,4 @@
-"""Code standards, one standard example per rule, and the comparison with python-stdnum on 20,000 generated
+"""Code standards, one standard example per rule, and the comparison with python-stdnum on 10,000 generated
 codes of each kind (a peer, not an oracle: see warehouse/codes.py for where the standards ask more)."""
 
 from __future__ import annotations

@@ -140,6 +140,15 @@ def test_a_malformed_manifest_is_a_422_naming_the_field(client, change, field):
     refused(post(client, b, body=body), 422, "invalid_batch", field)
 
 
+def test_empty_disclosure_groups_with_nothing_released_are_a_422_not_a_500(client):
+    """On 6e237dd `disclosure_groups: []` with no measures reached the row checks, which looked up the
+    energy flag every row must carry: KeyError, 500. A payload of the four dimensions alone is consistent
+    with such a manifest, so only the manifest's own bounds refuse it."""
+    dims = released().select("day", "level", "city_code", "industry_code")
+    b = raw(dims, disclosure_groups=[], measures=[], cells_suppressed=0)
+    refused(post(client, b), 422, "invalid_batch", r"manifest\.(measures|disclosure_groups)")
+
+
 def test_enterprise_counts_sent_as_text_are_a_422_naming_the_row(client):
     frame = released().with_columns(pl.col("enterprises").cast(pl.String))
     refused(post(client, raw(frame)), 422, "invalid_batch", r"payload\.\d+\.enterprises")
@@ -256,6 +265,22 @@ def test_a_body_over_the_cap_is_refused_413_by_its_length_and_while_streaming(cl
             yield b"y" * 1024
 
     refused(client.post("/v1/batches", content=chunks()), 413, "body_too_large")
+
+
+def test_the_body_cap_is_a_setting_of_the_node(tmp_path, monkeypatch):
+    monkeypatch.setenv("NATIONAL_NODE_HOME", str(tmp_path / "n"))
+    monkeypatch.setenv("NATIONAL_NODE_KEYS", f"37={SECRET}")
+    monkeypatch.delenv("NATIONAL_NODE_FAULTS", raising=False)
+    monkeypatch.delenv("NATIONAL_NODE_MAX_BODY_BYTES", raising=False)
+    assert load_node_settings().max_body_bytes == 8 * 1024 * 1024
+    monkeypatch.setenv("NATIONAL_NODE_MAX_BODY_BYTES", "4096")
+    with TestClient(app_from_env(), raise_server_exceptions=False) as c:
+        refused(c.post("/v1/batches", content=b"x" * 4097), 413, "body_too_large")
+        refused(c.post("/v1/batches", content=b"{}"), 400, "missing_header")  # under the cap: read
+    for unusable in ("lots", "100"):
+        monkeypatch.setenv("NATIONAL_NODE_MAX_BODY_BYTES", unusable)
+        with pytest.raises(ValueError, match="NATIONAL_NODE_MAX_BODY_BYTES"):
+            load_node_settings()
 
 
 def test_batch_checks_run_off_the_event_loop(client, monkeypatch):
