@@ -178,7 +178,7 @@ def test_enterprise_register_reconciles_file_by_file_with_ground_truth(home):
 def test_demo_summary_reconciles_on_a_real_build(home):
     """The check `lakehouse demo` ends with (reconciliation of every table, quarantine by reason against the
     ground truth for telemetry, register, trades and reports, the golden record's size) passes."""
-    from orchestration.cli import demo_summary
+    from orchestration.cli_demo import demo_summary
 
     ok, problems = demo_summary()
     assert ok and problems == [], problems
