@@ -39,7 +39,7 @@ def spec_kwargs(spec: TableSpec) -> dict:
         **freshness,
         "key": spec.asset_key,
         "description": spec.description,
-        "group_name": spec.layer,
+        "group_name": spec.asset_group,
         "owners": [f"team:{spec.owner}"],
         "kinds": {"delta", "polars"},
         "tags": {"domain": spec.domain, "grade": str(spec.grade), **spec.tags},

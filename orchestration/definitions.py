@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import warnings
 
-from dagster import Definitions, load_assets_from_modules
+from dagster import BetaWarning, Definitions, load_assets_from_modules, with_source_code_references
 
 import assets.catalog.assets as catalog_assets
 import assets.energy_report.assets as energy_report_assets
@@ -39,26 +40,30 @@ from orchestration.jobs import (
     sync_schedule,
 )
 
-ALL_ASSETS = [
-    *load_assets_from_modules(
+with warnings.catch_warnings():  # code references are beta in Dagster 1.13: said once here, not per asset
+    warnings.simplefilter("ignore", BetaWarning)
+    ALL_ASSETS = with_source_code_references(
         [
-            catalog_assets,
-            enterprise_assets,
-            telemetry_assets,
-            theme_assets,
-            energy_report_assets,
-            trading_assets,
-            profile_assets,
-            sync_assets,
-            production_assets,
-            industry_assets,
-            identifier_assets,
-            graph_assets,
-            housekeeping_assets,
+            *load_assets_from_modules(
+                [
+                    catalog_assets,
+                    enterprise_assets,
+                    telemetry_assets,
+                    theme_assets,
+                    energy_report_assets,
+                    trading_assets,
+                    profile_assets,
+                    sync_assets,
+                    production_assets,
+                    industry_assets,
+                    identifier_assets,
+                    graph_assets,
+                    housekeeping_assets,
+                ]
+            ),
+            *BUILD_RECORD_ASSETS,
         ]
-    ),
-    *BUILD_RECORD_ASSETS,
-]
+    )  # each asset links to its source file and line in the UI
 
 
 def resources() -> dict:

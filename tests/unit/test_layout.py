@@ -46,3 +46,37 @@ def test_asset_bodies_stay_thin():
     assert len(bodies) > 20  # the walk found the assets
     fat = {name: n for name, n in bodies.items() if n > MAX_ASSET_BODY_LINES}
     assert not fat, fat
+
+
+# The lineage view lays groups out in this order; an asset may only read from its own group or an earlier one.
+GROUP_ORDER = (
+    "bronze",
+    "silver",
+    "quarantine",
+    "theme",
+    "energy_reports",
+    "industry",
+    "graph",
+    "sync",
+    "plan",
+    "catalog",
+)
+
+
+def test_asset_groups_follow_the_datas_direction_and_link_to_their_source():
+    from orchestration.definitions import ALL_ASSETS
+
+    group = {k: a.group_names_by_key[k] for a in ALL_ASSETS for k in a.keys}
+    assert set(group.values()) <= set(GROUP_ORDER), set(group.values()) - set(GROUP_ORDER)
+    backward = [
+        f"{key.to_user_string()} ({group[key]}) reads {dep.to_user_string()} ({group[dep]})"
+        for a in ALL_ASSETS
+        for key in a.keys
+        for dep in a.asset_deps.get(key, ())
+        if dep in group and GROUP_ORDER.index(group[dep]) > GROUP_ORDER.index(group[key])
+    ]
+    assert not backward, backward
+    unlinked = [
+        k for a in ALL_ASSETS for k in a.keys if "dagster/code_references" not in a.specs_by_key[k].metadata
+    ]
+    assert not unlinked, unlinked

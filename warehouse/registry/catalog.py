@@ -12,6 +12,7 @@ PLAN_PROGRESS = TableSpec(
     domain="management",
     grade=1,
     owner="planning-office",
+    group="plan",  # reads the industry libraries and the sync ledger, so after them
     key=("as_of_day", "kpi"),
     columns=cols(
         ("as_of_day", pl.Date, "Latest local day of built energy data the figures cover"),

@@ -46,6 +46,13 @@ class TableSpec:
     # How often the table is expected to change: the Dagster UI flags it stale (freshness policy) when
     # its last materialization is older. None: no expectation (built on demand).
     fresh_within: dt.timedelta | None = None
+    # The Dagster asset group when it is not the layer: groups follow the data's direction in the
+    # lineage view, so a table built from a later layer's output gets a group of its own.
+    group: str | None = None
+
+    @property
+    def asset_group(self) -> str:
+        return self.group or self.layer
 
     @property
     def layer(self) -> str:

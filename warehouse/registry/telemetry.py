@@ -208,6 +208,7 @@ ENERGY_REPORT = TableSpec(
     domain="management",
     grade=2,
     owner="energy-theme",
+    group="energy_reports",  # compared with theme.energy_daily, so after the themes
     key=("uscc", "month", "through_day"),
     columns=cols(
         ("uscc", pl.String, "Reporting enterprise (GB 32100)"),
@@ -229,6 +230,7 @@ QUARANTINE_ENERGY_REPORT = TableSpec(
     domain="management",
     grade=2,
     owner="energy-theme",
+    group="energy_reports",  # compared with theme.energy_daily, so after the themes
     key=("source_file", "line_no"),
     columns=cols(
         ("source_file", pl.String, "Landing file, relative to landing/"),
@@ -249,6 +251,7 @@ ENERGY_REPORT_AGREEMENT = TableSpec(
     domain="management",
     grade=2,
     owner="data-quality",
+    group="energy_reports",  # compared with theme.energy_daily, so after the themes
     key=("uscc", "month", "through_day"),
     columns=cols(
         ("uscc", pl.String, "Enterprise"),
