@@ -318,6 +318,10 @@ def sync_day(
         note = "re-sent: an earlier send was not acknowledged"
     elif plan.restatement:
         note = "restatement: the figures changed since the last acknowledged version"
+    if n := built.release.restatement:  # said where the user and the catalog look: CLI, ledger message
+        note = "; ".join(
+            filter(None, [note, f"{n} entries withheld so no withheld change follows from the versions held"])
+        )
     outcome = _send(
         lake,
         client,
