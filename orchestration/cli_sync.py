@@ -143,7 +143,7 @@ def sync(
             f"[{colors[o.status]}]{o.status}[/]",
             str(o.version or ""),
             str(o.rows),
-            str(o.cells_suppressed),
+            f"{o.cells_suppressed}" + (f" ({o.cells_restated} restatement)" if o.cells_restated else ""),
             str(o.attempts),
             f"{o.latency_ms:.0f}" if o.sent else "",
             o.receipt_id if o.sent else (o.message or ""),

@@ -15,7 +15,15 @@ import polars as pl
 from warehouse.registry import FEED_STATUS, LANDING_FILES, QUALITY_RESULTS, SYNC_LEDGER
 from warehouse.storage import Lake
 
-KINDS = ("check_failed", "run_failed", "feed_stale", "files_rejected", "sync_failed", "sync_overdue")
+KINDS = (
+    "check_failed",
+    "run_failed",
+    "feed_stale",
+    "files_rejected",
+    "sync_failed",
+    "sync_overdue",
+    "sync_held",
+)
 
 
 @dataclass(frozen=True)
@@ -84,24 +92,36 @@ def rejected_files(files: pl.DataFrame) -> list[Incident]:
 
 
 def sync_problems(ledger: pl.DataFrame, *, now: dt.datetime, overdue_after: dt.timedelta) -> list[Incident]:
-    """Per node, channel and period, the latest batch: failed, or sent/pending without acknowledgement too long."""
+    """Per node, channel and period, the latest batch: failed, sent/pending without acknowledgement too
+    long, or a restatement held (the node keeps figures the province no longer has). The key names the
+    node and channel: the same day failing at two nodes is two incidents, each resolved by its own node."""
     if ledger.is_empty():
         return []
     target = [c for c in ("node", "channel") if c in ledger.columns]
     latest = ledger.sort("version").group_by([*target, "period"], maintain_order=True).last().sort("period")
     out = []
     for r in latest.iter_rows(named=True):
+        where = f"{r.get('channel') or 'national'}@{r.get('node') or '-'}"
+        node = f"node: {r.get('node') or '-'} (channel {r.get('channel') or 'national'})"
+        batch = f"batch: {r['batch_id']} (version {r['version']}, {r['attempts']} attempts)"
         if r["status"] == "failed":
             out.append(
                 Incident(
-                    key=f"sync_failed:{r['period']}",
+                    key=f"sync_failed:{r['period']}:{where}",
                     kind="sync_failed",
                     severity="error",
                     title=f"Sync of {r['period']} to the national center failed",
-                    lines=(
-                        f"batch: {r['batch_id']} (version {r['version']}, {r['attempts']} attempts)",
-                        f"last error: {r['message'] or '-'}",
-                    ),
+                    lines=(node, batch, f"last error: {r['message'] or '-'}"),
+                )
+            )
+        elif r["status"] == "held":
+            out.append(
+                Incident(
+                    key=f"sync_held:{r['period']}:{where}",
+                    kind="sync_held",
+                    severity="warn",
+                    title=f"Restatement of {r['period']} held: the node keeps version {r['version'] - 1}",
+                    lines=(node, f"reason: {r['message'] or '-'}"),
                 )
             )
         elif r["status"] in ("pending", "sent"):
@@ -109,12 +129,13 @@ def sync_problems(ledger: pl.DataFrame, *, now: dt.datetime, overdue_after: dt.t
             if since is None or now - since > overdue_after:
                 out.append(
                     Incident(
-                        key=f"sync_overdue:{r['period']}",
+                        key=f"sync_overdue:{r['period']}:{where}",
                         kind="sync_overdue",
                         severity="warn",
                         title=f"Sync of {r['period']} overdue: {r['status']}, not acknowledged",
                         lines=(
-                            f"batch: {r['batch_id']} (version {r['version']}, {r['attempts']} attempts)",
+                            node,
+                            batch,
                             f"last send: {since.isoformat() if since else 'never'}; overdue after {overdue_after}",
                         ),
                     )
@@ -162,7 +183,7 @@ def failed_run(job: str, run_id: str, error: str | None = None) -> Incident:
 
 
 # Kinds detected from tables: their open incidents resolve when a table scan no longer finds them.
-TABLE_KINDS = ("check_failed", "files_rejected", "sync_failed", "sync_overdue", "feed_stale")
+TABLE_KINDS = ("check_failed", "files_rejected", "sync_failed", "sync_overdue", "sync_held", "feed_stale")
 
 
 def lake_incidents(lake: Lake, *, now: dt.datetime, sync_overdue: dt.timedelta) -> list[Incident]:

@@ -34,6 +34,11 @@ subtracts one version from another. For each version the node holds, and for eve
    `restatement`), then steps 1-2 run again. The changed entries themselves are bridgeless, so this
    ends; if a withheld entry of an earlier version is missing now, the restatement is held (ReleaseHeld).
 
+On the wire a reason is one the center's contract knows (primary, dominance, secondary): an entry
+withheld across versions protects another entry's change, a complementary suppression, and goes out as
+`secondary`. The province keeps the finer reason (`Release.restated`, counted in the ledger's message and
+the sync's `cells_withheld_for_restatement`).
+
 Optional differential-privacy noise is not applied: OpenDP is not installed here.
 """
 
@@ -147,6 +152,10 @@ def complementary(cells: Mapping[Cell, tuple], primary: set[Cell]) -> set[Cell]:
         suppressed.update(extra)
 
 
+# The reasons the center's contract knows (national_node/contract.py REASONS); the rest map onto them.
+WIRE_REASON = {"restatement": "secondary"}
+
+
 class ReleaseHeld(Exception):
     """The new figures cannot be released without exposing an entry of a version the node holds."""
 
@@ -219,6 +228,7 @@ class Release:
     secondary: int  # entries withheld so that the others cannot be derived from the totals
     restatement: int = 0  # entries withheld because of what the node holds from earlier versions
     held: Held = field(default_factory=lambda: Held(0, {}, {}))  # this release, as a later one checks it
+    restated: dict[str, set[Cell]] = field(default_factory=dict)  # per group: withheld for `restatement`
 
     @property
     def cells_suppressed(self) -> int:
@@ -266,6 +276,7 @@ def release(
     counts = {"primary": 0, "dominance": 0, "secondary": 0, "restatement": 0}
     kept_hidden: dict[str, set[Cell]] = {}
     kept_values: dict[str, dict[Cell, float | None]] = {}
+    restated: dict[str, set[Cell]] = {}
     for group in groups(measures):
         respondents = aggregates[group.respondents].to_list()
         shares = (
@@ -308,9 +319,11 @@ def release(
             counts[w] += 1
         kept_hidden[group.name] = set(why)
         kept_values |= values
+        restated[group.name] = {c for c, w in why.items() if w == "restatement"}
+        wire = {c: WIRE_REASON.get(w, w) for c, w in why.items()}
         frame = frame.with_columns(
             pl.Series(group.flag, [k in why for k in keys], dtype=pl.Boolean),
-            pl.Series(group.reason, [why.get(k) for k in keys], dtype=pl.String),
+            pl.Series(group.reason, [wire.get(k) for k in keys], dtype=pl.String),
         ).with_columns([pl.when(pl.col(group.flag)).then(None).otherwise(pl.col(n)).alias(n) for n in grade2])
     flags = [c for g in groups(measures) for c in (g.flag, g.reason)]
     frame = frame.select("day", "level", "city_code", "industry_code", *flags, *[m.name for m in sendable])
@@ -321,4 +334,5 @@ def release(
         counts["secondary"],
         counts["restatement"],
         Held(version, kept_hidden, kept_values),
+        restated,
     )

@@ -69,6 +69,15 @@ def gate(lake: Lake, day: dt.date, *, today: dt.date | None = None) -> str | Non
     return None
 
 
+def copied_versions(con: duckdb.DuckDBPyConnection) -> dict[str, int] | None:
+    """The Delta version of each table a role file holds (warehouse.serving records them); None for a
+    session reading the lake itself (views over delta_scan: tests, tools)."""
+    try:
+        return dict(con.execute("SELECT table_name, version FROM lakehouse_tables").fetchall())
+    except duckdb.Error:
+        return None
+
+
 @dataclass(frozen=True)
 class Built:
     """A day's released figures, ready to become a batch of any version."""
@@ -88,11 +97,16 @@ def build(
 ) -> Built:
     """Aggregate through DuckDB and apply the release policy against the versions the node holds (`held`),
     noting the Delta versions read. Raises ReleaseHeld when the restatement cannot be released."""
-    for _ in range(3):  # a theme rebuilt while reading: read again so the versions name what was read
-        before = {s.name: lake.version(s) for s in READ}
+    copied = copied_versions(con)
+    if copied is not None:  # a role file is a snapshot: its record names what was read, whatever the lake did
         aggregates = aggregate_day(con, day, measures=measures)
-        if before == {s.name: lake.version(s) for s in READ}:
-            break
+        before = {s.name: copied.get(s.name) for s in READ}
+    else:
+        for _ in range(3):  # views over the lake, a theme rebuilt while reading: read again, so the
+            before = {s.name: lake.version(s) for s in READ}  # versions name what was read
+            aggregates = aggregate_day(con, day, measures=measures)
+            if before == {s.name: lake.version(s) for s in READ}:
+                break
     released = release(aggregates, measures=measures, held=held)
     payload = payload_bytes(released.frame, measures)
     return Built(released, payload, sha256(payload), before)
@@ -318,6 +332,10 @@ def sync_day(
         note = "re-sent: an earlier send was not acknowledged"
     elif plan.restatement:
         note = "restatement: the figures changed since the last acknowledged version"
+    if n := built.release.restatement:  # said where the user and the catalog look: CLI, ledger message
+        note = "; ".join(
+            filter(None, [note, f"{n} entries withheld so no withheld change follows from the versions held"])
+        )
     outcome = _send(
         lake,
         client,

@@ -19,7 +19,6 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception_type,
-    stop_after_attempt,
     wait_exponential_jitter,
 )
 
@@ -143,8 +142,17 @@ def deliver(
             raise _ServerError(response)
         return response
 
+    def out_of_attempts(state: RetryCallState) -> bool:
+        """The attempts are spent, except that a replay on the last one earns one more: an earlier copy
+        arrived, and the re-signed request only fetches its receipt (a replay never ends a send failed)."""
+        if state.attempt_number < node.max_attempts:
+            return False
+        exc = state.outcome.exception() if state.outcome else None
+        replay = isinstance(exc, _ServerError) and _replayed(exc.response)
+        return not (replay and state.attempt_number == node.max_attempts)
+
     retrying = Retrying(
-        stop=stop_after_attempt(node.max_attempts),
+        stop=out_of_attempts,
         wait=wait_exponential_jitter(
             initial=node.backoff_initial_s, max=node.backoff_max_s, jitter=node.backoff_initial_s
         ),

@@ -109,10 +109,12 @@ def test_analyst_sessions_held_open_on_every_role_file_never_fail_a_materialize(
 
 
 def test_a_moved_home_reads_its_own_tables_through_sql_the_marts_and_the_sync(home, tmp_path):
-
     query = "select round(sum(energy_tce), 6) as tce, count(*) as n from theme.energy_daily"
     mart_query = "select round(sum(energy_tce), 6) as tce from mart.energy_city_industry_day"
+    steward = ("--role", "steward")  # every role's file, not only the analysts'
     before, mart_before = sql_json(home, query), sql_json(home, mart_query)
+    steward_before = sql_json(home, query, *steward), sql_json(home, mart_query, *steward)
+    assert steward_before == (before, mart_before)
     cells_before = sync_cells(home)
     moved = tmp_path / "moved"
     shutil.move(home, moved)
@@ -120,9 +122,11 @@ def test_a_moved_home_reads_its_own_tables_through_sql_the_marts_and_the_sync(ho
     shutil.copytree(moved / "lake", home / "lake")
     shutil.rmtree(home / "lake" / "theme" / "energy_daily")
     assert sql_json(moved, query) == before and sql_json(moved, mart_query) == mart_before
+    assert (sql_json(moved, query, *steward), sql_json(moved, mart_query, *steward)) == steward_before
     assert sync_cells(moved).equals(cells_before)
     run(moved, "materialize")
     assert sql_json(moved, query) == before and sql_json(moved, mart_query) == mart_before
+    assert (sql_json(moved, query, *steward), sql_json(moved, mart_query, *steward)) == steward_before
 
 
 def sync_cells(home: Path):

@@ -149,6 +149,16 @@ def test_a_replayed_nonce_is_re_signed_and_acknowledged_in_the_same_run(faulty, 
     assert [v["version"] for v in faulty.period(DAYS[0])["versions"]] == [1]
 
 
+def test_a_replay_on_the_last_attempt_is_still_confirmed_in_the_same_run(faulty, province):
+    before = faulty.batches()
+    faulty.inject("dup")
+    [outcome] = province.sync([DAYS[3]], config(faulty, max_attempts=1))
+    assert outcome.status == "acknowledged" and outcome.duplicate and outcome.attempts == 2, outcome
+    assert faulty.batches() == before + 1
+    row = province.ledger().filter(pl.col("period") == DAYS[3].isoformat()).row(0, named=True)
+    assert row["status"] == "acknowledged" and row["attempts"] == 2
+
+
 def test_a_batch_stored_after_the_client_timed_out_is_acknowledged_next_run_without_a_duplicate(
     faulty, province
 ):

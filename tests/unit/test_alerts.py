@@ -17,7 +17,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from assets.alerts.incidents import TABLE_KINDS, failed_runs, lake_incidents
+from assets.alerts.incidents import TABLE_KINDS, failed_runs, lake_incidents, sync_problems
 from assets.alerts.notify import run_alerts
 from warehouse.registry import (
     ALERT,
@@ -494,3 +494,40 @@ def test_a_failed_dagster_run_alerts_through_the_sensors_and_resolves_after_a_su
     ]
     assert all(SECRET not in raw.decode() for _, raw in robot.received)
     assert Lake(tmp_path / "lake").read(ALERT).sort("created_at")["event"].to_list() == ["raised", "resolved"]
+
+
+def test_sync_incidents_are_per_node_and_a_held_restatement_is_one_with_its_reason():
+    """Two nodes failing the same day are two incidents; a node that acknowledges resolves only its own;
+    a restatement held (the node keeps figures the province no longer has) is raised with the reason."""
+    a, b = "http://node-a:1", "http://node-b:1"
+    rows = [
+        {"node": a, "period": "2026-11-05", "batch_id": "37-2026-11-05-v1", "status": "failed"},
+        {"node": b, "period": "2026-11-05", "batch_id": "37-2026-11-05-v1", "status": "failed"},
+        {"node": a, "period": "2026-11-06", "batch_id": "37-2026-11-06-v1", "status": "acknowledged"},
+        {
+            "node": a,
+            "period": "2026-11-06",
+            "batch_id": "37-2026-11-06-v2",
+            "version": 2,
+            "status": "held",
+            "message": "restatement held: energy: entries withheld in an earlier version are gone now",
+        },
+    ]
+    ledger = _frame(SYNC_LEDGER, [{"version": 1, "attempts": 1, "channel": "national"} | r for r in rows])
+    found = sync_problems(ledger, now=NOW, overdue_after=dt.timedelta(hours=6))
+    keys = sorted(i.key for i in found)
+    assert keys == [
+        f"sync_failed:2026-11-05:national@{a}",
+        f"sync_failed:2026-11-05:national@{b}",
+        f"sync_held:2026-11-06:national@{a}",
+    ]
+    held = next(i for i in found if i.kind == "sync_held")
+    assert held.title == "Restatement of 2026-11-06 held: the node keeps version 1"
+    assert any("entries withheld in an earlier version are gone" in line for line in held.lines)
+    acked = ledger.with_columns(
+        status=pl.when(pl.col("node") == b).then(pl.lit("acknowledged")).otherwise(pl.col("status"))
+    )
+    assert f"sync_failed:2026-11-05:national@{b}" not in {
+        i.key for i in sync_problems(acked, now=NOW, overdue_after=dt.timedelta(hours=6))
+    }
+    assert "sync_held" in TABLE_KINDS

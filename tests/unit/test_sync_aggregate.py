@@ -269,3 +269,30 @@ def test_manifest_names_period_version_schema_rows_hash_and_source_versions():
     assert m["payload_sha256"] == sha256(payload) and m["rows"] == 7 and m["schema_version"] == "2"
     assert m["source_versions"] == {"theme.energy_daily": 12, "theme.equipment_daily": 9}
     assert {x["name"] for x in m["measures"]} >= {"energy_tce", "enterprises", "availability_pct"}
+
+
+def test_a_batch_built_from_a_role_file_names_the_versions_the_file_holds_not_the_lakes(tmp_path):
+    """The sync reads a snapshot (the role file, refreshed when it opened): a theme rebuilt meanwhile must
+    not be named in the manifest as if its new rows had been read."""
+    from assets.sync.sync import build
+    from warehouse.serving import connect, refresh_role_views
+    from warehouse.storage import Lake
+
+    lake, db = Lake(tmp_path / "lake"), tmp_path / "warehouse.duckdb"
+    ents = [(f"91370000000000{i:04d}", "3701", "26") for i in range(5)]
+    e = energy_rows(ents, day=DAY, seed=1)
+    lake.replace_partition(ENERGY_DAILY, DAY, e, run_id="t1")
+    lake.replace_partition(EQUIPMENT_DAILY, DAY, equipment_rows(e, seed=1), run_id="t1")
+    refresh_role_views(db, lake)
+    held = lake.version(ENERGY_DAILY)
+    con = connect(db)
+    try:
+        first = build(con, lake, DAY)
+        rebuilt = e.with_columns(pl.col("electricity_kwh") + 1.0)
+        lake.replace_partition(ENERGY_DAILY, DAY, rebuilt, run_id="t2")  # after the file was opened
+        assert lake.version(ENERGY_DAILY) > held
+        again = build(con, lake, DAY)
+    finally:
+        con.close()
+    assert first.source_versions[ENERGY_DAILY.name] == again.source_versions[ENERGY_DAILY.name] == held
+    assert again.payload_sha256 == first.payload_sha256  # what it names is what it read

@@ -11,8 +11,9 @@ import pytest
 
 from assets.sync.aggregate import ALL, aggregate_day
 from assets.sync.batch import payload_bytes
-from assets.sync.measures import ENERGY, MEASURES
+from assets.sync.measures import ENERGY, MEASURES, groups
 from assets.sync.release import Held, Release, lines, release
+from national_node.contract import REASONS
 from tests.unit.test_sync_release import (
     DAY,
     assert_releasable,
@@ -186,9 +187,15 @@ def test_a_late_reading_in_a_city_withheld_in_both_versions_does_not_show_throug
     # Released against the version the node holds, the restatement of the totals that would show it is held.
     v2 = release(agg2, held=[v1.held], version=2)
     assert_releasable(agg2, decoded(v2.frame))
-    assert v2.restatement > 0
-    restated = v2.frame.filter(pl.col("suppression") == "restatement")
+    assert v2.restatement == len(v2.restated["energy"]) > 0
+    keys = pl.struct("city_code", "industry_code")
+    restated = v2.frame.filter(
+        keys.is_in([{"city_code": c, "industry_code": i} for c, i in v2.restated["energy"]])
+    )
     assert restated.height == v2.restatement and restated["electricity_kwh"].null_count() == restated.height
+    # on the wire they are complementary suppressions: a reason the center's contract knows
+    assert restated["suppressed"].all() and set(restated["suppression"]) == {"secondary"}
+    assert ("ALL", "ALL") in v2.restated["energy"]  # the province total's restatement is what is withheld
     for measure in ADDITIVE:
         assert not derivable_across_versions(versions_of([agg1, agg2], [v1, v2], measure)), measure
     assert lone_cell in set(zip(v2.frame["city_code"], v2.frame["industry_code"], strict=True))
@@ -203,7 +210,7 @@ def test_an_entry_withheld_in_an_earlier_version_stays_withheld():
     row = v2.frame.filter((pl.col("city_code") == "3702") & (pl.col("industry_code") == "26")).row(
         0, named=True
     )
-    assert row["suppressed"] and row["suppression"] == "restatement"
+    assert row["suppressed"] and row["suppression"] == "secondary" and ("3702", "26") in v2.restated["energy"]
     assert not release(aggregate(grown)).frame.filter(
         (pl.col("city_code") == "3702") & (pl.col("industry_code") == "26")
     )["suppressed"][0]  # on its own it would have been released
@@ -240,6 +247,8 @@ def test_random_restatements_keep_every_promise_over_all_versions_the_node_holds
         agg = aggregate(energy, seed=seed)
         rel = release(agg, held=[r.held for r in releases], version=version)
         assert_releasable(agg, decoded(rel.frame))
+        for group in groups(MEASURES):  # the node refuses any reason its contract does not know
+            assert set(rel.frame[group.reason].drop_nulls()) <= set(REASONS), group.name
         aggregates.append(agg)
         releases.append(rel)
     for measure in ADDITIVE:

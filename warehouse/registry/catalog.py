@@ -150,7 +150,7 @@ ALERT = TableSpec(
         (
             "kind",
             pl.String,
-            "check_failed | run_failed | feed_stale | files_rejected | sync_failed | sync_overdue",
+            "check_failed | run_failed | feed_stale | files_rejected | sync_failed | sync_overdue | sync_held",
         ),
         ("event", pl.String, "raised | resolved"),
         ("severity", pl.String, "error | warn"),

@@ -21,11 +21,15 @@ SYNC_LEDGER = TableSpec(
         ),
         ("period", pl.String, "Local day (YYYY-MM-DD) the batch reports"),
         ("version", pl.Int64, "1 for the first send of a period; +1 per restatement"),
-        ("status", pl.String, "pending | sent | acknowledged | failed | skipped"),
+        ("status", pl.String, "pending | sent | acknowledged | failed | skipped | held (restatement held)"),
         ("attempts", pl.Int64, "HTTP attempts so far"),
         ("payload_sha256", pl.String, "SHA-256 of the payload bytes"),
         ("rows", pl.Int64, "Rows in the payload"),
-        ("cells_suppressed", pl.Int64, "Cells suppressed by the release policy (primary + complementary)"),
+        (
+            "cells_suppressed",
+            pl.Int64,
+            "Entries withheld by the release policy (primary, dominance, complementary, against earlier versions)",
+        ),
         ("node", pl.String, "URL of the node the batch went to: each node's batches are its own"),
         ("node_id", pl.String, "The node's id from its receipt ('national' when the receipt names none)"),
         (
