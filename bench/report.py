@@ -47,7 +47,7 @@ def _met(m: bool | None) -> str:
 
 
 def write_markdown(result: dict, path: Path) -> None:
-    from bench.run import _ours_peak
+    from bench.goals import ours_peak
 
     m = result["machine"]
     v = m["versions"]
@@ -107,7 +107,7 @@ def write_markdown(result: dict, path: Path) -> None:
             lines.append(
                 f"| {size['rows']:,} | {ENGINE_NAMES[e]} | {_s(r['median_seconds'])} | "
                 f"({_s(r['min_seconds'])}–{_s(r['max_seconds'])}) | {r['rows_per_second']:,.0f} | "
-                f"{(_ours_peak(size) if e == 'ours' else r['peak_rss_mib']):,.0f} | {ratio} |"
+                f"{(ours_peak(size) if e == 'ours' else r['peak_rss_mib']):,.0f} | {ratio} |"
             )
     for sk in result.get("skipped_sizes", []):
         lines += ["", f"Size {sk['rows_requested']:,} skipped: {sk['reason']}."]

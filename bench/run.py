@@ -16,406 +16,46 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
-import statistics
-import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 from rich.console import Console
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_ROWS: tuple[int, ...] = (1_000_000, 10_000_000)
-LARGE_ROWS = 50_000_000
-ENGINES = ("ours", "polars", "duckdb")
-BARE = ("polars", "duckdb")
-GIB = 1 << 30
-MIB = 1 << 20
-
-# Goals from the issue.
-GOAL_RATIO = 1.3  # ours within 1.3x of the faster bare engine
-GOAL_RSS_ROWS, GOAL_RSS_BYTES = 50_000_000, 4 * GIB  # 50M rows at <= 4 GiB peak RSS
-GOAL_FLATNESS = 1.3  # peak RSS at 50M <= 1.3x the peak at 10M
-GOAL_GATE_SHARE = 0.20  # gate <= 20% of the silver transform
-GOAL_ANALYST_P95_MS = 50.0
-
-
-class BenchMismatch(AssertionError):
-    """The engines disagree on the per-equipment output: no time is reported."""
-
-
-class ChildFailed(RuntimeError):
-    pass
-
-
-def _work_dir(work_dir: Path | None) -> Path:
-    if work_dir is not None:
-        return Path(work_dir).resolve()
-    env = os.environ.get("LAKEHOUSE_BENCH_HOME")
-    return Path(env).resolve() if env else REPO / "bench" / "work"
-
-
-def _resolve(path: Path) -> Path:
-    path = Path(path)
-    return path if path.is_absolute() else REPO / path
-
-
-def _fmt_rows(n: int) -> str:
-    if n >= 1_000_000 and n % 1_000_000 == 0:
-        return f"{n // 1_000_000}M"
-    if n >= 1_000 and n % 1_000 == 0:
-        return f"{n // 1_000}k"
-    return f"{n:,}"
-
-
-def _git() -> dict:
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(
-                ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=30, check=True
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    return {
-        "commit": git("rev-parse", "--short", "HEAD") or "nogit",
-        "dirty": bool(git("status", "--porcelain")),
-    }
-
-
-CODE_UNDER_TEST = (
-    "assets/telemetry/landing.py",
-    "assets/telemetry/ingest.py",
-    "assets/telemetry/transform.py",
-    "assets/theme/energy.py",
-    "assets/enterprise/master.py",
-    "warehouse/storage.py",
-    "warehouse/registry.py",
-    "quality/rules.py",
-    "quality/checks.py",
-    "quality/gx.py",
+from bench.goals import (
+    ENGINES,
+    LARGE_ROWS,
+    evaluate_goals,
+    findings,
+    memory_flatness,
+    ratio_to_best_bare,
+    summarize_engine,
+)
+from bench.machine import (
+    GIB,
+    Bench,
+    BenchMismatch,
+    code_fingerprint,
+    fmt_rows,
+    git_info,
+    machine_info,
+    resolve,
+    rmtree,
+    work_dir_of,
+)
+from bench.phases import (
+    analyst_phase,
+    compare_phase,
+    gate_phase,
+    generate_phase,
+    housekeeping_phase,
+    profile_phase,
+    sqlserve_phase,
+    sync_phase,
 )
 
-
-def code_fingerprint() -> dict[str, str]:
-    """SHA-256 (12 hex) of each project file the benchmark exercises: the worktree may differ from HEAD."""
-    import hashlib
-
-    out = {}
-    for rel in CODE_UNDER_TEST:
-        path = REPO / rel
-        out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path.exists() else "missing"
-    return out
-
-
-def machine_info() -> dict:
-    import deltalake
-    import duckdb
-    import polars
-    import pyarrow
-
-    vm = psutil.virtual_memory()
-    try:  # the distribution's version, without paying the ~10 s import
-        from importlib.metadata import version
-
-        gx_version = version("great_expectations")
-    except Exception:
-        gx_version = None
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu_count_physical": psutil.cpu_count(logical=False),
-        "cpu_model": _cpu_model(),
-        "ram_gib": round(vm.total / GIB, 1),
-        "ram_available_gib_at_start": round(vm.available / GIB, 1),
-        "loadavg_start": list(os.getloadavg()),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "versions": {
-            "polars": polars.__version__,
-            "duckdb": duckdb.__version__,
-            "deltalake": deltalake.__version__,
-            "pyarrow": pyarrow.__version__,
-            "great_expectations": gx_version,
-        },
-    }
-
-
-def _cpu_model() -> str | None:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
-
-
-# --- child processes ------------------------------------------------------------------------------
-
-
-def run_child(spec: dict, spec_dir: Path, *, timeout: float, rss_limit: int) -> dict:
-    """Run one task in a fresh `python -m bench.child` process; poll its RSS; return its result JSON."""
-    spec_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{spec['task']}-{int(time.time() * 1000)}"
-    spec = {**spec, "result_path": str(spec_dir / f"{stem}.result.json")}
-    spec_path = spec_dir / f"{stem}.spec.json"
-    spec_path.write_text(json.dumps(spec, indent=1, default=str))
-    load_before = os.getloadavg()[0]
-    Path(spec["result_path"]).unlink(missing_ok=True)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-    }
-    env.setdefault("GX_ANALYTICS_ENABLED", "false")
-    env.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
-    log = spec_dir / f"{stem}.log"
-    t0 = time.perf_counter()
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.child", str(spec_path)],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        ps = psutil.Process(proc.pid)
-        polled, killed = 0, None
-        while proc.poll() is None:
-            try:
-                rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
-                polled = max(polled, rss)
-            except psutil.Error:
-                pass
-            if polled > rss_limit:
-                killed = f"peak RSS passed the limit of {rss_limit / GIB:.1f} GiB"
-            elif time.perf_counter() - t0 > timeout:
-                killed = f"timeout after {timeout:.0f} s"
-            if killed:
-                proc.kill()  # our own child, by pid
-                proc.wait()
-                break
-            time.sleep(0.05)
-    wall = time.perf_counter() - t0
-    if killed:
-        return {
-            "task": spec["task"],
-            "status": "killed",
-            "error": killed,
-            "wall": wall,
-            "polled_peak_rss": polled,
-            "peak_rss": polled,
-            "seconds": {},
-        }
-    result_path = Path(spec["result_path"])
-    if not result_path.exists():
-        tail = log.read_text(errors="replace")[-3000:]
-        raise ChildFailed(f"child {spec['task']} exited {proc.returncode} without a result:\n{tail}")
-    result = json.loads(result_path.read_text())
-    result["polled_peak_rss"] = polled
-    result["process_wall"] = wall
-    result["loadavg1_before"] = load_before
-    if result["status"] != "ok":
-        raise ChildFailed(f"child {spec['task']} failed:\n{result.get('error')}")
-    return result
-
-
-# --- summaries ------------------------------------------------------------------------------------
-
-
-def _stats(xs: list[float]) -> dict:
-    return {"min": min(xs), "median": statistics.median(xs), "max": max(xs), "n": len(xs)}
-
-
-def summarize_engine(runs: list[dict], rows: int) -> dict:
-    ok = [r for r in runs if r["status"] == "ok"]
-    out: dict = {
-        "runs": runs,
-        "status": "ok" if len(ok) == len(runs) and ok else ("killed" if runs else "skipped"),
-    }
-    if not ok:
-        out["error"] = runs[-1].get("error") if runs else None
-        out["peak_rss_mib"] = max((r.get("peak_rss", 0) for r in runs), default=0) / MIB
-        return out
-    totals = [r["seconds"]["total"] for r in ok]
-    s = _stats(totals)
-    out.update({f"{k}_seconds": v for k, v in s.items() if k != "n"})
-    out["n_runs"] = s["n"]
-    out["rows_per_second"] = rows / s["median"]
-    out["peak_rss_mib"] = max(r["peak_rss"] for r in runs) / MIB
-    out["peak_rss_mib_median"] = statistics.median(r["peak_rss"] for r in ok) / MIB
-    names = sorted({k for r in ok for k in r["seconds"]})
-    out["steps_median_seconds"] = {
-        k: statistics.median(r["seconds"].get(k, 0.0) for r in ok) for k in names if k != "import"
-    }
-    out["steps_peak_rss_mib"] = {
-        k: max(r.get("rss_peak_step", {}).get(k, 0) for r in ok) / MIB for k in names if k != "import"
-    }
-    out["import_seconds_median"] = statistics.median(r["seconds"].get("import", 0.0) for r in ok)
-    if len(ok) < len(runs):
-        out["status"] = "partial"
-        out["error"] = next(r.get("error") for r in runs if r["status"] != "ok")
-    return out
-
-
-def _ratio(size: dict) -> tuple[float | None, str | None]:
-    eng = size["engines"]
-    if eng.get("ours", {}).get("status") != "ok":
-        return None, None
-    bare = {e: eng[e]["median_seconds"] for e in BARE if eng.get(e, {}).get("status") in ("ok", "partial")}
-    if not bare:
-        return None, None
-    best = min(bare, key=bare.__getitem__)
-    return eng["ours"]["median_seconds"] / bare[best], best
-
-
-def evaluate_goals(result: dict) -> list[dict]:
-    goals = []
-    for size in result["sizes"]:
-        ratio, best = size.get("ratio_ours_vs_best_bare"), size.get("best_bare")
-        goals.append(
-            {
-                "goal": f"ours within {GOAL_RATIO}x of the faster bare engine ({_fmt_rows(size['rows_requested'])} rows)",
-                "value": None if ratio is None else f"{ratio:.2f}x of {best}",
-                "met": None if ratio is None else ratio <= GOAL_RATIO,
-            }
-        )
-    big = [s for s in result["sizes"] if s["rows_requested"] >= GOAL_RSS_ROWS]
-    skipped = [s for s in result.get("skipped_sizes", []) if s["rows_requested"] >= GOAL_RSS_ROWS]
-    if skipped and not big:
-        goals.append(
-            {
-                "goal": f"{_fmt_rows(GOAL_RSS_ROWS)} rows at peak RSS <= {GOAL_RSS_BYTES // GIB} GiB (ours)",
-                "value": f"not measured: {skipped[0]['reason']}",
-                "met": None,
-            }
-        )
-    elif big:
-        ours = big[0]["engines"].get("ours", {})
-        peak = _ours_peak(big[0]) if ours.get("status") == "ok" else ours.get("peak_rss_mib")
-        killed = ours.get("status") == "killed"
-        goals.append(
-            {
-                "goal": f"{_fmt_rows(GOAL_RSS_ROWS)} rows at peak RSS <= {GOAL_RSS_BYTES // GIB} GiB (ours)",
-                "value": (f"killed: {ours.get('error')}" if killed else f"{peak / 1024:.1f} GiB")
-                if peak
-                else None,
-                "met": False if killed else (None if peak is None else peak * MIB <= GOAL_RSS_BYTES),
-            }
-        )
-    else:
-        # Not measured at 50M: say what the largest measured size needs, linearly extrapolated.
-        measured = sorted(
-            (s for s in result["sizes"] if s["engines"].get("ours", {}).get("status") == "ok"),
-            key=lambda x: x["rows"],
-        )
-        if measured:
-            s = measured[-1]
-            rss = s["engines"]["ours"]["peak_rss_mib"] * MIB
-            if len(measured) >= 2:  # line through the two largest sizes
-                p = measured[-2]
-                slope = (rss - p["engines"]["ours"]["peak_rss_mib"] * MIB) / max(1, s["rows"] - p["rows"])
-            else:
-                slope = rss / s["rows"]
-            projected = rss + slope * (GOAL_RSS_ROWS - s["rows"])
-            goals.append(
-                {
-                    "goal": f"{_fmt_rows(GOAL_RSS_ROWS)} rows at peak RSS <= {GOAL_RSS_BYTES // GIB} GiB (ours)",
-                    "value": f"not run (--large); {rss / GIB:.1f} GiB at {_fmt_rows(s['rows_requested'])} rows, "
-                    f"~{projected / GIB:.0f} GiB projected at {_fmt_rows(GOAL_RSS_ROWS)}",
-                    "met": False if projected > GOAL_RSS_BYTES and s["rows"] >= 1_000_000 else None,
-                }
-            )
-    flat = result.get("memory_flatness")
-    if flat:
-        goals.append(
-            {
-                "goal": f"peak RSS at {_fmt_rows(flat['rows'])} <= {GOAL_FLATNESS}x the peak at 10M (ours)",
-                "value": f"{flat['ratio']:.2f}x",
-                "met": flat["ratio"] <= GOAL_FLATNESS,
-            }
-        )
-    for size in result["sizes"]:
-        gate = size.get("gate") or {}
-        share = gate.get("share_of_silver_warm")
-        if share is not None:
-            goals.append(
-                {
-                    "goal": f"quality gate <= {GOAL_GATE_SHARE:.0%} of the silver transform ({_fmt_rows(size['rows_requested'])} rows)",
-                    "value": f"{share:.0%} warm, {gate['share_of_silver_cold']:.0%} cold (first call in a process)",
-                    "met": share <= GOAL_GATE_SHARE,
-                }
-            )
-    analyst = result.get("analyst") or {}
-    if analyst.get("queries"):
-        worst = max(q["serving_mart"]["p95_ms"] for q in analyst["queries"].values())
-        raw = max(q["delta_view"]["p95_ms"] for q in analyst["queries"].values())
-        bare = max(q["parquet_single_file"]["p95_ms"] for q in analyst["queries"].values())
-        goals.append(
-            {
-                "goal": f"analyst query p95 <= {GOAL_ANALYST_P95_MS:.0f} ms (serving mart in DuckDB)",
-                "value": f"worst p95 {worst:.0f} ms (bare DuckDB over one Parquet file {bare:.0f} ms; "
-                f"view over delta_scan of the day partitions {raw:.0f} ms)",
-                "met": worst <= GOAL_ANALYST_P95_MS,
-            }
-        )
-    sql = result.get("sqlserve") or {}
-    if sql.get("status") == "ok":
-        worst = max(q["p95_ratio_vs_in_process_concurrent"] for q in sql["queries"].values())
-        goals.append(
-            {
-                "goal": f"SQL endpoint p95 <= 2x in process ({sql['clients']} concurrent analysts, loopback)",
-                "value": f"worst query p95 x{worst:.2f}; {sql['throughput_qps']:.0f} queries/s; "
-                f"overhead p50 {sql['overhead_ms_p50']:.1f} ms/query",
-                "met": worst <= 2.0,
-            }
-        )
-    hk = result.get("housekeeping") or {}
-    if hk.get("status") == "ok":
-        worst = max(hk["ratio_after_to_single_p95"].values())
-        goals.append(
-            {
-                "goal": "Delta-view analyst p95 after housekeeping <= 1.5x one compacted file (issue 17)",
-                "value": f"worst x{worst:.1f} over {hk['data']['days']} day partitions "
-                f"({hk['usage']['after']['live_files']} files after compaction, "
-                f"{hk['usage']['before']['live_files']} before)",
-                "met": worst <= 1.5,
-            }
-        )
-    sync = result.get("national_sync") or {}
-    if sync.get("status") == "ok":
-        rt = sync["round_trip_ms"]
-        goals.append(
-            {
-                "goal": "national sync round-trip of one day (reported, no goal set)",
-                "value": f"p50 {rt['p50_ms']:.0f} ms for {sync['enterprises']:,} enterprises",
-                "met": None,
-            }
-        )
-    return goals
-
-
-# --- the benchmark --------------------------------------------------------------------------------
-
-
-@dataclass
-class Bench:
-    """What every phase of a benchmark run shares: where it works and how it runs children."""
-
-    console: Console
-    work: Path
-    specs: Path
-    timeout: float
-    rss_limit: int
-    shard_workers: int = 1
-    shard_rows: int | None = None
-    skipped: str = ""  # why the last size was skipped
-
-    def child(self, spec: dict, what: str) -> dict:
-        with self.console.status(what):
-            return run_child(spec, self.specs, timeout=self.timeout, rss_limit=self.rss_limit)
+DEFAULT_ROWS: tuple[int, ...] = (1_000_000, 10_000_000)
 
 
 def run_bench(
@@ -457,8 +97,8 @@ def run_bench(
     rows = [int(r) for r in rows]
     if runs < 1:
         raise ValueError("runs must be >= 1")
-    work = _work_dir(work_dir)
-    out_dir, markdown = _resolve(out_dir), _resolve(markdown)
+    work = work_dir_of(work_dir)
+    out_dir, markdown = resolve(out_dir), resolve(markdown)
     total_ram = psutil.virtual_memory().total
     rss_limit = int((rss_limit_gib * GIB) if rss_limit_gib else 0.8 * total_ram)
     bench = Bench(console, work, work / "specs", timeout, rss_limit, shard_workers, shard_rows)
@@ -470,12 +110,12 @@ def run_bench(
         if size is None:
             result["skipped_sizes"].append({"rows_requested": n_rows, "reason": bench.skipped})
             continue
-        lake = work / "runs" / _fmt_rows(n_rows) / "lake"
+        lake = work / "runs" / fmt_rows(n_rows) / "lake"
         if gate and not large:
             size["gate"] = gate_phase(bench, size, lake)
         if profile:
             size["profile"] = profile_phase(bench, size, lake)
-        _rmtree(lake)
+        rmtree(lake)
         result["sizes"].append(size)
     memory_flatness(result, console)
     if analyst:
@@ -493,7 +133,7 @@ def start_result(bench: Bench, rows: list[int], runs: int) -> dict:
     from bench.data import DEFECT_RATE, SEED, START
 
     machine = machine_info()
-    git = _git()
+    git = git_info()
     result: dict = {
         "benchmark": "lakehouse: ours vs bare polars vs bare DuckDB",
         "date": dt.date.today().isoformat(),
@@ -518,30 +158,11 @@ def start_result(bench: Bench, rows: list[int], runs: int) -> dict:
         "skipped_sizes": [],
     }
     bench.console.print(
-        f"[bold]lakehouse bench[/bold] sizes {', '.join(_fmt_rows(r) for r in rows)} x {runs} runs · "
+        f"[bold]lakehouse bench[/bold] sizes {', '.join(fmt_rows(r) for r in rows)} x {runs} runs · "
         f"{machine['cpu_count']} CPUs, {machine['ram_gib']} GiB · polars {machine['versions']['polars']}, "
         f"duckdb {machine['versions']['duckdb']}, deltalake {machine['versions']['deltalake']} · work {bench.work}"
     )
     return result
-
-
-def generate_phase(bench: Bench, n_rows: int) -> dict | None:
-    """The size's landing day (cached; streamed to files above STREAM_BASE_ROWS)."""
-    label = _fmt_rows(n_rows)
-    data = bench.child(
-        {"task": "generate", "work": str(bench.work), "rows": n_rows}, f"{label}: generating data"
-    )
-    if data["status"] != "ok":
-        bench.skipped = f"data generation killed: {data['error']}"
-        bench.console.print(f"[cyan]{label:>4}[/cyan] [red]skipped: {bench.skipped}[/red]")
-        return None
-    gen_s = data.get("seconds", {}).get("generate")
-    bench.console.print(
-        f"[cyan]{label:>4}[/cyan] data: {data['rows']:,} readings, {data['enterprises']:,} enterprises, "
-        f"{data['equipment']:,} equipment, {data['files']:,} files, {data['bytes'] / MIB:,.0f} MiB"
-        + (f" (generated in {gen_s:.1f} s)" if gen_s else " (cached)")
-    )
-    return data
 
 
 def bench_size(bench: Bench, n_rows: int, runs: int, engines: tuple[str, ...]) -> dict | None:
@@ -551,7 +172,7 @@ def bench_size(bench: Bench, n_rows: int, runs: int, engines: tuple[str, ...]) -
     data = generate_phase(bench, n_rows)
     if data is None:
         return None
-    label = _fmt_rows(n_rows)
+    label = fmt_rows(n_rows)
     landing = dataset_dir(bench.work, n_rows) / "landing"
     size: dict = {
         "rows_requested": n_rows,
@@ -615,172 +236,11 @@ def bench_size(bench: Bench, n_rows: int, runs: int, engines: tuple[str, ...]) -
         size["ours_last"] = {
             k: last.get(k) for k in ("landed", "quarantined", "duplicates", "quarantine_reasons")
         }
-    ratio, best = _ratio(size)
+    ratio, best = ratio_to_best_bare(size)
     size["ratio_ours_vs_best_bare"], size["best_bare"] = ratio, best
     if ratio is not None:
         bench.console.print(f"[cyan]{label:>4}[/cyan] [bold]ours / {best} = {ratio:.2f}x[/bold] (medians)")
     return size
-
-
-def compare_phase(run_dir: Path, reference: Path, done: dict[str, dict], i: int, label: str) -> None:
-    """The engines must agree before any time is reported."""
-    ref = reference if reference.exists() else None
-    if ref is None and done:
-        ref = run_dir / f"{next(iter(done))}-{i}.parquet"
-    if ref is None:
-        return
-    from bench.engines import compare_outputs
-
-    problems = []
-    for engine in done:
-        out = run_dir / f"{engine}-{i}.parquet"
-        if out != ref:
-            problems += compare_outputs(ref, out, label=f"{label} {engine} run {i} vs {ref.stem}")
-    if problems:
-        raise BenchMismatch("engines disagree:\n" + "\n".join(problems))
-
-
-def gate_phase(bench: Bench, size: dict, lake: Path) -> dict | None:
-    """The quality gate alone on the silver partition the last `ours` run committed."""
-    from bench.data import START
-
-    last = size.get("ours_last")
-    if not last:
-        return None
-    label = _fmt_rows(size["rows_requested"])
-    gspec = {
-        "task": "gate",
-        "lake": str(lake),
-        "day": START.isoformat(),
-        "gx_home": str(lake.parent / "gx"),
-        "master": str(Path(size["landing"]) / "master"),
-        "calls": 3,
-        "landed": last["landed"],
-        "quarantined": last["quarantined"],
-        "duplicates": last["duplicates"],
-        "quarantine_reasons": last.get("quarantine_reasons") or {},
-    }
-    g = bench.child(gspec, f"{label}: quality gate")
-    if g["status"] == "ok":
-        silver = size["engines"]["ours"]["steps_median_seconds"]["day"]
-        g["silver_seconds_median"] = silver
-        g["share_of_silver_warm"] = (g["warm_seconds"] or g["cold_seconds"]) / silver
-        g["share_of_silver_cold"] = g["cold_seconds"] / silver
-        g["peak_rss_mib"] = g["peak_rss"] / MIB
-        bench.console.print(
-            f"[cyan]{label:>4}[/cyan] gate ({g['api']}): cold {g['cold_seconds']:.1f} s, warm "
-            f"{g['warm_seconds']:.1f} s = {g['share_of_silver_warm']:.0%} of the day build ({silver:.1f} s); "
-            f"failed checks: {g['failed_checks'] or 'none'}"
-        )
-    return g
-
-
-def profile_phase(bench: Bench, size: dict, lake: Path) -> dict:
-    from bench.data import START
-
-    run_dir = lake.parent
-    prof = run_dir / "ours.prof"
-    spec = {
-        "task": "ours",
-        "landing": size["landing"],
-        "day": START.isoformat(),
-        "lake": str(lake),
-        "output": str(run_dir / "ours-profile.parquet"),
-        "profile": str(prof),
-        "shard_workers": bench.shard_workers,
-        "shard_rows": bench.shard_rows,
-    }
-    bench.child(spec, f"{_fmt_rows(size['rows_requested'])}: ours under cProfile")
-    bench.console.print(f"[cyan]{_fmt_rows(size['rows_requested']):>4}[/cyan] cProfile of ours -> {prof}")
-    return {"path": str(prof), "top": _profile_top(prof)}
-
-
-def memory_flatness(result: dict, console: Console) -> None:
-    """Peak RSS of ours at the largest size over the peak at 10M (the goal: at most GOAL_FLATNESS)."""
-    peaks = {
-        s["rows_requested"]: _ours_peak(s)
-        for s in result["sizes"]
-        if s["engines"].get("ours", {}).get("status") == "ok"
-    }
-    base = peaks.get(10_000_000)
-    big = max((r for r in peaks if r > 10_000_000), default=None)
-    if base and big:
-        ratio = peaks[big] / base
-        result["memory_flatness"] = {"rows": big, "base_rows": 10_000_000, "ratio": ratio}
-        console.print(
-            f"[bold]memory flatness: ours peak RSS at {_fmt_rows(big)} / at 10M = {ratio:.2f}[/bold]"
-        )
-
-
-def _ours_peak(size: dict) -> float:
-    """Peak RSS of any process of ours (the run's own process or a shard worker), MiB."""
-    ours = size["engines"]["ours"]
-    workers = max((r.get("shard_peak_rss") or 0 for r in ours.get("runs", [])), default=0) / MIB
-    return max(ours.get("peak_rss_mib") or 0.0, workers)
-
-
-def analyst_phase(bench: Bench, days: int, runs: int) -> dict:
-    a = bench.child(
-        {"task": "analyst", "root": str(bench.work / "analyst"), "days": days, "runs": runs},
-        "analyst queries",
-    )
-    for q, by_src in a["queries"].items():
-        bench.console.print(
-            f"analyst {q}: "
-            + ", ".join(f"{s} p50 {v['p50_ms']:.0f} / p95 {v['p95_ms']:.0f} ms" for s, v in by_src.items())
-        )
-    return a
-
-
-def housekeeping_phase(bench: Bench, days: int, runs: int, commits_per_day: int = 4) -> dict:
-    """Analyst p95 over the Delta view of `days` day partitions before and after housekeeping, against one
-    compacted file (`python -m bench.housekeeping` runs this part alone)."""
-    from bench.housekeeping import summary_lines
-
-    h = bench.child(
-        {
-            "task": "housekeeping",
-            "root": str(bench.work / "housekeeping"),
-            "days": days,
-            "runs": runs,
-            "commits_per_day": commits_per_day,
-        },
-        "housekeeping: analyst queries before and after compaction",
-    )
-    for line in summary_lines(h):
-        bench.console.print(line)
-    return h
-
-
-def sync_phase(bench: Bench, runs: int, enterprises: int) -> dict:
-    sync = bench.child(
-        {"task": "sync", "root": str(bench.work / "sync"), "runs": runs, "enterprises": enterprises},
-        "national sync round-trip on loopback",
-    )
-    if sync.get("status") == "ok":
-        rt = sync["round_trip_ms"]
-        bench.console.print(
-            f"national sync: {sync['enterprises']:,} enterprises, {sync['rows']} rows, {sync['bytes']:,} bytes: "
-            f"round-trip p50 {rt['p50_ms']:.0f} ms (min {rt['min_ms']:.0f}, max {rt['max_ms']:.0f})"
-        )
-    return sync
-
-
-def sqlserve_phase(bench: Bench) -> dict:
-    """20 concurrent analysts through `lakehouse serve-sql` on loopback; reported, never fatal."""
-    from bench.sqlserve import sqlserve_bench, summary_lines
-
-    with bench.console.status("SQL endpoint: 20 concurrent analysts on loopback"):
-        try:
-            out = sqlserve_bench(bench.work / "sqlserve")
-        except Exception as exc:  # the other parts stand on their own
-            out = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-    if out["status"] == "ok":
-        for line in summary_lines(out):
-            bench.console.print(line)
-    else:
-        bench.console.print(f"[red]SQL endpoint bench failed: {out['error']}[/red]")
-    return out
 
 
 def finish(result: dict, out_dir: Path, markdown: Path, plot: bool, console: Console, t_wall: float) -> dict:
@@ -813,62 +273,6 @@ def finish(result: dict, out_dir: Path, markdown: Path, plot: bool, console: Con
     return result
 
 
-LEAVES = {
-    "ingest": (),
-    "day": ("day.plan", "day.prepare", "day.shards", "day.commit"),
-}
-SHARD_PHASES = ("day.shards.read", "day.shards.clean", "day.shards.themes", "day.shards.stage")
-LEAF_LABELS = {
-    "ingest": "landing -> bronze (ingest_landing: parse, route, streamed bronze commit, ledger)",
-    "day.plan": "shard count from the day's bronze rows",
-    "day.prepare": "orphan cleanup + previous day's meter tail",
-    "day.shards": "shards (read bronze slice, clean, themes, stage files)",
-    "day.commit": "one Delta commit per table",
-    "day.shards.read": "shards: read bronze slice + master",
-    "day.shards.clean": "shards: clean_telemetry",
-    "day.shards.themes": "shards: energy_daily + equipment_daily",
-    "day.shards.stage": "shards: write Parquet files",
-}
-
-
-def findings(result: dict) -> list[str]:
-    """Where ours spends its time at the largest measured size, largest leaf steps first."""
-    sizes = [s for s in result["sizes"] if s["engines"].get("ours", {}).get("steps_median_seconds")]
-    if not sizes:
-        return []
-    s = max(sizes, key=lambda x: x["rows"])
-    o = s["engines"]["ours"]
-    med = o["steps_median_seconds"]
-    total = med.get("total") or o["median_seconds"]
-    leaves = {"ingest": med.get("ingest", 0.0), "day.plan": med.get("day.plan", 0.0)}
-    leaves |= {k: med[k] for k in (*SHARD_PHASES, "day.prepare", "day.commit") if k in med}
-    top = sorted(leaves.items(), key=lambda kv: kv[1], reverse=True)
-    out = [
-        f"At {_fmt_rows(s['rows_requested'])} rows ours takes {o['median_seconds']:.1f} s; the largest steps: "
-        + "; ".join(f"{LEAF_LABELS.get(k, k)} {v:.1f} s ({v / total:.0%})" for k, v in top[:6])
-        + "."
-    ]
-    best = s.get("best_bare")
-    if best:
-        out.append(
-            f"The fastest bare engine ({ENGINE_LABEL.get(best, best)}) does the whole job in "
-            f"{s['engines'][best]['median_seconds']:.1f} s at {s['engines'][best]['peak_rss_mib']:,.0f} MiB; ours peaks at "
-            f"{o['peak_rss_mib']:,.0f} MiB (largest step peak: "
-            + max(((k, v) for k, v in o["steps_peak_rss_mib"].items()), key=lambda kv: kv[1])[0]
-            + ")."
-        )
-    return out
-
-
-ENGINE_LABEL = {"polars": "bare polars", "duckdb": "bare DuckDB", "ours": "ours"}
-
-
-def _rmtree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def _run_line(engine: str, i: int, runs: int, r: dict, rows: int) -> str:
     s = r["seconds"]
     total = s["total"]
@@ -883,27 +287,6 @@ def _run_line(engine: str, i: int, runs: int, r: dict, rows: int) -> str:
         f"{engine:<6} run {i}/{runs}: {total:6.1f} s ({parts}) · {rows / total / 1e6:.2f}M rows/s · "
         f"peak RSS {r['peak_rss'] / GIB:.2f} GiB"
     )
-
-
-def _profile_top(path: Path, n: int = 25) -> list[dict]:
-    """The project's and libraries' heaviest calls by cumulative time (for 'where the time goes')."""
-    import pstats
-
-    stats = pstats.Stats(str(path))
-    rows = []
-    for (file, line, fn), (_cc, nc, tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
-        rows.append(
-            {
-                "function": f"{Path(file).name}:{line}({fn})",
-                "file": file,
-                "calls": nc,
-                "tottime": tt,
-                "cumtime": ct,
-            }
-        )
-    rows.sort(key=lambda r: r["cumtime"], reverse=True)
-    keep = [r for r in rows if "/work/main/" in r["file"] or "site-packages" in r["file"] or r["file"] == "~"]
-    return keep[:n]
 
 
 def main(argv: list[str] | None = None) -> int:
