@@ -19,8 +19,6 @@ import json
 import os
 import random
 import shutil
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,6 +26,7 @@ from pathlib import Path
 import polars as pl
 
 from assets.identifier.issue import identified_objects, issue_identifiers
+from national_node.loopback import free_port, running_service
 from warehouse.codes import make_uscc
 from warehouse.registry import DATA_PRODUCT, ENTERPRISE, EQUIPMENT, IDENTIFIER
 from warehouse.storage import Lake
@@ -113,53 +112,14 @@ def write_identifier_lake(lake_root: Path, enterprises: int, *, node: str = "137
     return ids
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def running_resolver(home: Path, *, env: dict | None = None, workers: int = 1, timeout_s: float = 90.0):
     """`python -m resolver serve` on a free loopback port; yields its URL; SIGTERM (flushes counts) after."""
-    import httpx
-
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "resolver",
-            "serve",
-            "--home",
-            str(home),
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        env=dict(os.environ) | {"LAKEHOUSE_HOME": str(home)} | (env or {}),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the resolver did not start: {proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.2)
+    args = ["-m", "resolver", "serve", "--home", str(home), "--port", str(port), "--workers", str(workers)]
+    child_env = dict(os.environ) | {"LAKEHOUSE_HOME": str(home)} | (env or {})
+    with running_service(args, name="resolver", port=port, env=child_env, start_timeout_s=timeout_s) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _quantile(xs: list[float], q: float) -> float:

@@ -21,32 +21,48 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
+def running_service(
+    args: list[str], *, name: str, port: int, env: dict[str, str], start_timeout_s: float = 90.0
+) -> Iterator[str]:
+    """Start `python <args>` listening on loopback `port`; yield its URL once /health answers 200;
+    SIGTERM it after (it flushes what it holds), SIGKILL if it does not stop within 20 s.
+
+    Shared by the demo's national node, the benches and the resolver: one way to run a service child."""
+    proc = subprocess.Popen(
+        [sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + start_timeout_s
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                tail = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""
+                raise RuntimeError(f"the {name} did not start on {url}: {tail}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
 def running_node(home: Path, node_keys: str, *, start_timeout_s: float = 90.0) -> Iterator[str]:
     """Start `python -m national_node serve` on a free loopback port; yield its URL; stop it after.
 
     The keys travel in the child's environment (NATIONAL_NODE_KEYS), never on its command line.
     """
     port = free_port()
+    args = ["-m", "national_node", "serve", "--port", str(port), "--home", str(home)]
     env = dict(os.environ) | {"NATIONAL_NODE_KEYS": node_keys}
-    node = subprocess.Popen(
-        [sys.executable, "-m", "national_node", "serve", "--port", str(port), "--home", str(home)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + start_timeout_s
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if node.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the national node did not start on {url}")
-            time.sleep(0.25)
+    with running_service(
+        args, name="national node", port=port, env=env, start_timeout_s=start_timeout_s
+    ) as url:
         yield url
-    finally:
-        node.terminate()
-        node.wait(timeout=10)
