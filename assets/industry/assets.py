@@ -18,7 +18,7 @@ from assets.industry.supply_chain import (
     supply_chain,
     value_between_industries,
 )
-from assets.metadata import asset_spec, preview, spec_kwargs
+from assets.metadata import asset_spec, materialized, preview, spec_kwargs
 from assets.partitions import daily_local
 from assets.resources import LakeResource
 from quality.checks import checks_for
@@ -124,24 +124,23 @@ def supply_chain_assets(context: AssetExecutionContext, lake: LakeResource):
         store.overwrite(spec, df, run_id=context.run_id)
         for spec, df in ((SUPPLIER_LINK, links), (SUPPLY_CHAIN_EDGES, edges), (SUPPLY_CHAIN_NODES, nodes))
     ]
-    yield MaterializeResult(
-        asset_key=SUPPLIER_LINK.asset_key,
-        metadata={
-            "dagster/row_count": links.height,
-            "delta_version": versions[0],
-            "supplier_unknown": int(links["supplier_unknown"].sum() or 0),
-        },
-    )
-    yield MaterializeResult(
-        asset_key=SUPPLY_CHAIN_EDGES.asset_key,
-        metadata={
-            "dagster/row_count": edges.height,
-            "delta_version": versions[1],
-            "on_chain_share": float(edges["on_chain"].mean() or 0.0) if edges.height else 0.0,
-            "value_between_industries": preview(value_between_industries(edges), rows=15),
-        },
-    )
-    yield MaterializeResult(
-        asset_key=SUPPLY_CHAIN_NODES.asset_key,
-        metadata={"dagster/row_count": nodes.height, "delta_version": versions[2]},
-    )
+    yield materialized(SUPPLIER_LINK, _links_metadata(links, versions[0]))
+    yield materialized(SUPPLY_CHAIN_EDGES, _edges_metadata(edges, versions[1]))
+    yield materialized(SUPPLY_CHAIN_NODES, {"dagster/row_count": nodes.height, "delta_version": versions[2]})
+
+
+def _links_metadata(links: pl.DataFrame, version: int) -> dict:
+    return {
+        "dagster/row_count": links.height,
+        "delta_version": version,
+        "supplier_unknown": int(links["supplier_unknown"].sum() or 0),
+    }
+
+
+def _edges_metadata(edges: pl.DataFrame, version: int) -> dict:
+    return {
+        "dagster/row_count": edges.height,
+        "delta_version": version,
+        "on_chain_share": float(edges["on_chain"].mean() or 0.0) if edges.height else 0.0,
+        "value_between_industries": preview(value_between_industries(edges), rows=15),
+    }

@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import polars as pl
 from dagster import AssetExecutionContext, MaterializeResult, asset, multi_asset
 
 from assets.gate import gate_partition
@@ -122,8 +123,6 @@ def theme_production_enterprise_daily(
     energy = store.read(ENERGY_DAILY, partition=day, columns=["uscc", "energy_tce"])
     df = enterprise_daily(lines, energy, day=day)
     version = store.replace_partition(PRODUCTION_ENTERPRISE_DAILY, day, df, run_id=context.run_id)
-    # Every line-day is counted in exactly one enterprise row.
-    recon = Reconciliation(lines.height, int(df["lines"].sum() or 0), 0, 0)
     evaluation = gate_partition(
         store,
         lake.settings,
@@ -131,16 +130,19 @@ def theme_production_enterprise_daily(
         df,
         partition=context.partition_key,
         run_id=context.run_id,
-        recon=recon,
+        recon=Reconciliation(lines.height, int(df["lines"].sum() or 0), 0, 0),  # each line-day in one row
     )
     return MaterializeResult(
-        metadata={
-            "dagster/row_count": df.height,
-            **partition_oee(df),
-            "energy_tce": float(df["energy_tce"].sum() or 0.0),
-            "enterprises_with_intensity": int(df["energy_intensity"].is_not_null().sum()),
-            "delta_version": version,
-            "preview": preview(df),
-        },
-        check_results=evaluation.check_results,
+        metadata=_enterprise_oee_metadata(df, version), check_results=evaluation.check_results
     )
+
+
+def _enterprise_oee_metadata(df: pl.DataFrame, version: int) -> dict:
+    return {
+        "dagster/row_count": df.height,
+        **partition_oee(df),
+        "energy_tce": float(df["energy_tce"].sum() or 0.0),
+        "enterprises_with_intensity": int(df["energy_intensity"].is_not_null().sum()),
+        "delta_version": version,
+        "preview": preview(df),
+    }
