@@ -42,6 +42,9 @@ def env_for(home: Path) -> dict[str, str]:
     }
     for key in ("LAKEHOUSE_WAREHOUSE_DB", "DAGSTER_HOME", "LAKEHOUSE_SQL_PASSWORD"):
         env.pop(key, None)
+    cert, key = home / "secrets" / "tls.crt", home / "secrets" / "tls.key"
+    if cert.exists():  # the module's server offers TLS (clients' default sslmode=prefer takes it)
+        env |= {"LAKEHOUSE_SQL_TLS_CERT": str(cert), "LAKEHOUSE_SQL_TLS_KEY": str(key)}
     return env
 
 
@@ -68,6 +71,12 @@ def server(province_copy):
     run(home, "users", "add", "ana", "--password-stdin", stdin=PASSWORDS["ana"] + "\n")
     run(home, "users", "add", "ana2", "--password-stdin", stdin=PASSWORDS["ana2"] + "\n")
     run(home, "users", "add", "stew", "--role", "steward", "--password-stdin", stdin=PASSWORDS["stew"] + "\n")
+    subprocess.run(  # a self-signed certificate (Debian's openssl), as a province would put its own
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"]
+        + ["-keyout", str(home / "secrets" / "tls.key"), "-out", str(home / "secrets" / "tls.crt")],
+        check=True,
+        capture_output=True,
+    )
     port = free_port()
     proc = subprocess.Popen(
         [LAKEHOUSE, "serve-sql", "--port", str(port)],
@@ -92,9 +101,15 @@ def dsn(port: int, user: str, password: str | None = None) -> str:
     return f"host=127.0.0.1 port={port} dbname=lakehouse user={user} password={password or PASSWORDS[user]}"
 
 
-def psql(port: int, user: str, *commands: str, password: str | None = None) -> subprocess.CompletedProcess:
+def psql(
+    port: int, user: str, *commands: str, password: str | None = None, sslmode: str = "prefer"
+) -> subprocess.CompletedProcess:
     assert PSQL, "psql missing: `make psql` installs Debian's postgresql-client (make test does)"
-    env = os.environ | {"PGPASSWORD": password or PASSWORDS[user], "PGCONNECT_TIMEOUT": "20"}
+    env = os.environ | {
+        "PGPASSWORD": password or PASSWORDS[user],
+        "PGCONNECT_TIMEOUT": "20",
+        "PGSSLMODE": sslmode,
+    }
     args = [PSQL, "-h", "127.0.0.1", "-p", str(port), "-U", user, "-X", "-v", "ON_ERROR_STOP=1", "lakehouse"]
     for c in commands:
         args += ["-c", c]
@@ -136,6 +151,33 @@ def test_login_with_the_right_password_and_refused_with_a_wrong_one(server):
         assert con.execute("select %s::int + 1", [41]).fetchone() == (42,)
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
         psycopg.connect(dsn(port, "ana", "wrong-password"))
+
+
+def test_tls_is_offered_and_plain_connections_still_work(server):
+    _, port, _ = server
+    with psycopg.connect(dsn(port, "ana") + " sslmode=require") as con:
+        assert con.pgconn.ssl_in_use
+        assert con.execute("select 3").fetchone() == (3,)
+    with psycopg.connect(dsn(port, "ana") + " sslmode=disable") as con:
+        assert not con.pgconn.ssl_in_use and con.execute("select 4").fetchone() == (4,)
+    out = psql(port, "ana", r"\conninfo", "select 5 as five", sslmode="require")
+    assert out.returncode == 0 and "SSL connection (protocol: TLSv1." in out.stdout, out.stderr
+
+
+def test_users_passwd_and_remove_take_effect_at_the_next_login(server):
+    home, port, _ = server
+    run(home, "users", "add", "temp", "--password-stdin", stdin="first-password\n")
+    with psycopg.connect(dsn(port, "temp", "first-password")) as con:
+        assert con.execute("select 1").fetchone() == (1,)
+    run(home, "users", "passwd", "temp", "--password-stdin", stdin="second-password\n")
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(dsn(port, "temp", "first-password"))
+    out = psql(port, "temp", "select 1", password="second-password")
+    assert out.returncode == 0, out.stderr
+    run(home, "users", "remove", "temp")
+    assert "temp" not in run(home, "users", "list").stdout
+    with pytest.raises(psycopg.OperationalError, match='password authentication failed for user "temp"'):
+        psycopg.connect(dsn(port, "temp", "second-password"))
 
 
 def test_analyst_sees_no_grade_3_column_no_clear_personal_data_and_no_file(server):
@@ -324,6 +366,28 @@ def test_a_refresh_during_a_query_neither_breaks_it_nor_mixes_versions(server):
         assert result["rows"] == (before * n, days)  # the whole old snapshot, nothing of the new one
         assert days > 1 and 0 < result["after"] < before  # the next statement sees the new file
         assert con.execute(count).fetchone()[0] == result["after"]
+
+
+def test_a_transaction_keeps_one_snapshot_across_a_refresh(server):
+    from warehouse.serving import _publish
+
+    home, port, _ = server
+    live = home / "warehouse.duckdb"
+    count = "select count(*) from theme.energy_daily"
+    with psycopg.connect(dsn(port, "ana")) as con:  # psycopg opens a transaction (BEGIN) on first use
+        before = con.execute(count).fetchone()[0]
+        assert before >= 2
+        tmp = live.with_name(live.name + ".test.building")
+        shutil.copyfile(live, tmp)
+        with duckdb.connect(str(tmp)) as build:
+            build.execute("DELETE FROM theme.energy_daily WHERE rowid % 2 = 0")
+            build.execute("CHECKPOINT")
+            after = build.execute(count).fetchone()[0]
+        assert 0 < after < before
+        _publish(tmp, live)
+        assert con.execute(count).fetchone()[0] == before  # same transaction: the file it began on
+        con.commit()
+        assert con.execute(count).fetchone()[0] == after  # next transaction: the refreshed file
 
 
 def test_every_query_lands_in_the_audit_without_values(server):
