@@ -193,6 +193,7 @@ def test_analyst_sees_no_grade_3_column_no_clear_personal_data_and_no_file(serve
         lake_file = next((home / "lake" / "silver" / "enterprise").rglob("*.parquet"))
         for query in (
             "select * from read_csv('/etc/passwd')",
+            "select * from read_csv('/etc/passwd') -- as if a pg_catalog.pg_class probe",
             f"select * from read_parquet('{lake_file}')",
             "select * from read_text('/etc/hostname')",
             "select * from glob('/etc/*')",
@@ -412,6 +413,8 @@ def test_every_query_lands_in_the_audit_without_values(server):
     assert {"ana", "ana2", "stew"} <= set(a["user_name"])
     err = a.filter(pl.col("user_name") == "ana2", pl.col("status") == "error").row(0, named=True)
     assert err["sqlstate"] == "42703"
+    refused = a.filter(pl.col("user_name") == "ana", pl.col("sqlstate") == "42501")
+    assert refused.height >= 9 and set(refused["status"]) == {"error"}  # the analyst's file reads
     from warehouse.registry import QUERY_AUDIT
 
     assert a.columns == [c.name for c in QUERY_AUDIT.columns]  # who, what, how long: never values
