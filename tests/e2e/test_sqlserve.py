@@ -77,10 +77,19 @@ def server(province_copy):
         check=True,
         capture_output=True,
     )
+    port, proc = start_server(home)
+    yield home, port, proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def start_server(home: Path, **env: str) -> tuple[int, subprocess.Popen]:
+    """`lakehouse serve-sql` as its own process on a free port, once it accepts connections."""
     port = free_port()
     proc = subprocess.Popen(
         [LAKEHOUSE, "serve-sql", "--port", str(port)],
-        env=env_for(home),
+        env=env_for(home) | env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -91,10 +100,7 @@ def server(province_copy):
             break
         assert proc.poll() is None, proc.stdout.read()
         time.sleep(0.3)
-    yield home, port, proc
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+    return port, proc
 
 
 def dsn(port: int, user: str, password: str | None = None) -> str:
@@ -311,6 +317,20 @@ def test_row_cap_and_connection_caps(server):
     finally:
         for c in held:
             c.close()
+
+
+def test_total_connection_cap_holds_across_users(server):
+    home, _, _ = server
+    port, proc = start_server(home, LAKEHOUSE_SQL_MAX_CONNECTIONS="2")
+    try:
+        full = pytest.raises(psycopg.OperationalError, match=r"too many connections \(server limit 2\)")
+        with psycopg.connect(dsn(port, "ana")), psycopg.connect(dsn(port, "ana2")), full:
+            psycopg.connect(dsn(port, "stew"))
+        with psycopg.connect(dsn(port, "stew")) as con:  # a slot freed is a slot taken
+            assert con.execute("select 1").fetchone() == (1,)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
 
 
 def _changed_copy(db: Path, keep_days: int) -> Path:
