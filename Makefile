@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export UV_LINK_MODE := copy
 
-.PHONY: setup demo test soak ui lint bench clean chromium serve-sql server-up server-down
+.PHONY: setup demo test soak ui lint bench clean chromium psql serve-sql server-up server-down
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -28,12 +28,16 @@ demo: setup
 # Two pytest workers (pytest-xdist), one test file per worker at a time: much of the suite waits on
 # servers and child processes, so two workers finish well before one on a 2-core machine.
 TEST_WORKERS ?= 2
-test: setup
+test: setup psql
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Long randomized runs: >= 20 kill -9 trials that must converge (tests marked `soak`).
 soak: setup chromium
 	$(BIN)/pytest -m soak -s -p no:cacheprovider
+
+# The SQL endpoint's end-to-end tests drive Debian's psql (postgresql-client) as analysts would.
+psql:
+	@command -v psql >/dev/null || (apt-get update && apt-get install -y postgresql-client)
 
 # The browser test drives Debian's Chromium (never a downloaded browser).
 chromium:
@@ -46,7 +50,7 @@ lint: setup
 ui: setup
 	$(BIN)/lakehouse ui
 
-# The server profile's processes (object store, LAKEHOUSE_WORKERS Celery workers, webserver, daemon) on loopback; PIDs in $LAKEHOUSE_HOME/run
+# The server profile's processes (object store, LAKEHOUSE_WORKERS Celery workers, webserver, daemon, SQL endpoint on 5433) on loopback; PIDs in $LAKEHOUSE_HOME/run
 server-up: setup
 	LAKEHOUSE_PROFILE=server $(BIN)/lakehouse server up
 

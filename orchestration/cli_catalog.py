@@ -100,6 +100,7 @@ catalog_app = typer.Typer(
 def _directory():
     import polars as pl
 
+    from warehouse.catalog import with_access_counts
     from warehouse.registry import CATALOG_COLUMN, CATALOG_DATASET
 
     lake = settings().open_lake()
@@ -107,7 +108,7 @@ def _directory():
         console.print("[red]no resource directory yet: run `lakehouse materialize`[/red]")
         raise typer.Exit(2)
     return (
-        lake.read(CATALOG_DATASET).sort("table_name"),
+        with_access_counts(lake.read(CATALOG_DATASET), lake, dt.datetime.now(dt.UTC)).sort("table_name"),
         lake.read(CATALOG_COLUMN).sort("table_name", "position"),
         pl,
     )
@@ -127,6 +128,7 @@ def catalog_list(format: Annotated[str, typer.Option("--format", "-f")] = "table
             "size_bytes",
             "freshness_hours",
             "pass_rate",
+            "queries_30d",
         ),
         title="resource directory",
         fmt=format,

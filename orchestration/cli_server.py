@@ -1,8 +1,9 @@
 """`lakehouse server up|down`: the server profile's processes on loopback, started and stopped by PID.
 
 `up` starts the object store, LAKEHOUSE_WORKERS Celery workers (the day build's shards), the Dagster
-webserver and the Dagster daemon (it dequeues runs under the queue's limits and runs schedules and
-sensors), each in its own session, logging to $LAKEHOUSE_HOME/run/
+webserver, the Dagster daemon (it dequeues runs under the queue's limits and runs schedules and
+sensors) and the SQL endpoint (`lakehouse serve-sql`, once the role databases exist), each in its own
+session, logging to $LAKEHOUSE_HOME/run/
 <name>.log with its PID in <name>.pid. `down` stops exactly the processes named by those PID files (a PID
 whose command line is no longer ours is left alone: the number may have been reused).
 """
@@ -25,7 +26,9 @@ server_app = typer.Typer(help="Start and stop the server profile's processes.", 
 BIN = Path(sys.executable).parent
 
 
-def _commands(webserver_port: int, objectstore_port: int) -> dict[str, tuple[list[str], str]]:
+def _commands(
+    webserver_port: int, objectstore_port: int, sql_port: int = 5433
+) -> dict[str, tuple[list[str], str]]:
     code = ["-m", "orchestration.definitions"]
     s = settings()
     workers = {
@@ -62,30 +65,47 @@ def _commands(webserver_port: int, objectstore_port: int) -> dict[str, tuple[lis
                 f"http://127.0.0.1:{webserver_port}",
             ),
             "daemon": ([str(BIN / "dagster-daemon"), "run", *code], "-"),
+            "sql": (
+                [str(BIN / "lakehouse"), "serve-sql", "--port", str(sql_port)],
+                f"postgresql://127.0.0.1:{sql_port}/lakehouse",
+            ),
         }
     )
+
+
+def _sql_ready() -> str | None:
+    """Why the SQL endpoint cannot start yet (it serves the role databases `lakehouse materialize` builds)."""
+    from warehouse.access import ROLES, role_database
+
+    s = settings()
+    missing = [r.name for r in ROLES.values() if not role_database(s.warehouse_db, r).is_file()]
+    return f"no role database for {', '.join(missing)} yet: run `lakehouse materialize`" if missing else None
 
 
 @server_app.command("up")
 def up(
     webserver_port: Annotated[int, typer.Option()] = 3000,
     objectstore_port: Annotated[int, typer.Option()] = 9000,
+    sql_port: Annotated[int, typer.Option(help="the SQL endpoint's port (lakehouse serve-sql)")] = 5433,
     only: Annotated[
-        str, typer.Option(help="comma-separated subset: objectstore,webserver,daemon,workers")
+        str, typer.Option(help="comma-separated subset: objectstore,webserver,daemon,workers,sql")
     ] = "",
 ) -> None:
-    """Start the webserver, daemon, LAKEHOUSE_WORKERS Celery workers and the object store on 127.0.0.1;
-    print where each listens and logs."""
+    """Start the webserver, daemon, LAKEHOUSE_WORKERS Celery workers, the object store and the SQL endpoint
+    on 127.0.0.1; print where each listens and logs."""
     s = settings()
     s.prepare()
     run = s.home / "run"
     run.mkdir(parents=True, exist_ok=True)
     wanted = {w.strip() for w in only.split(",") if w.strip()}
-    unknown = wanted - {"objectstore", "webserver", "daemon", "workers"}
+    unknown = wanted - {"objectstore", "webserver", "daemon", "workers", "sql"}
     if unknown:
         raise typer.BadParameter(f"--only: unknown {', '.join(sorted(unknown))}")
-    for name, (cmd, where) in _commands(webserver_port, objectstore_port).items():
+    for name, (cmd, where) in _commands(webserver_port, objectstore_port, sql_port).items():
         if wanted and (name.split("-")[0] + ("s" if name.startswith("worker") else "")) not in wanted:
+            continue
+        if name == "sql" and (why := _sql_ready()):
+            typer.echo(f"sql: not started ({why})")
             continue
         pid_file = run / f"{name}.pid"
         if pid_file.exists() and _ours(int(pid_file.read_text()), cmd[0]):

@@ -52,6 +52,18 @@ def access_counts(lake: Lake, now: dt.datetime, days: int = 30) -> dict[str, int
     return dict(counts.iter_rows())
 
 
+def with_access_counts(datasets: pl.DataFrame, lake: Lake, now: dt.datetime) -> pl.DataFrame:
+    """The directory's `queries_30d` as of now.
+
+    catalog_job builds the directory when the data moves, not when analysts query (an audit commit every
+    few seconds would keep it rebuilding), so readers of the directory recount from catalog.query_audit.
+    """
+    counts = access_counts(lake, now)
+    return datasets.with_columns(
+        pl.col("table_name").replace_strict(counts, default=0, return_dtype=pl.Int64).alias("queries_30d")
+    )
+
+
 def build_directory(
     lake: Lake,
     lineage: dict[str, tuple[list[str], list[str]]],

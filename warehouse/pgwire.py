@@ -707,10 +707,13 @@ class Portal:
                     self._execute(cfg.sql_statement_timeout_s, cfg.sql_max_rows)
                 except PgError as exc:
                     # A client's catalog probe for something DuckDB lacks (statistics, publications, ...):
-                    # an empty answer, as PostgreSQL gives for a table that has none of it.
-                    if "pg_catalog." not in self.sql or exc.status != "error":
+                    # an empty answer, as PostgreSQL gives for a table that has none of it. Never for a
+                    # refusal (a file read that mentions pg_catalog is still refused and audited as such);
+                    # the audit keeps the swallowed error's SQLSTATE.
+                    if "pg_catalog." not in self.sql or exc.status != "error" or exc.sqlstate == "42501":
                         raise
                     self.columns, self.rows = [("none", "VARCHAR")], []
+                    sqlstate = exc.sqlstate
             nrows = len(self.rows)
         except PgError as exc:
             self.error, status, sqlstate = exc, exc.status, exc.sqlstate
