@@ -33,7 +33,7 @@ from national_node.errors import Rejected
 from national_node.faults import FAULTS_ENV, FaultInjection, parse_faults
 from national_node.keys import KeyRing
 from national_node.models import Day, Manifest
-from national_node.payload import check_batch, parse_envelope, summary
+from national_node.payload import check_batch, declared_groups, noisy_entries, parse_envelope, summary
 from national_node.settings import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_NODE_ID,
@@ -239,7 +239,7 @@ def create_app(
         if caller.reader:
             raise Rejected(403, "forbidden", "readers cannot send batches")
         manifest, sent, payload = parse_envelope(body)
-        check_batch(manifest, payload, node=caller.node, idempotency_key=caller.idempotency_key)
+        rows = check_batch(manifest, payload, node=caller.node, idempotency_key=caller.idempotency_key)
         now = dt.datetime.fromtimestamp(clock(), dt.UTC)
         receipt = store.store(
             Batch(
@@ -255,6 +255,7 @@ def create_app(
                 key_id=caller.key_id,
                 manifest=json.dumps(sent, sort_keys=True),
                 payload=payload,
+                cells_noisy=noisy_entries(rows, declared_groups(manifest)),
             ),
             now,
         )

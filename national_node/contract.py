@@ -17,6 +17,9 @@ DOMINANCE_N, DOMINANCE_K = 2, 0.85
 DIMENSIONS = ("day", "level", "city_code", "industry_code")
 LEVELS = ("cell", "city_total", "industry_total", "province_total")
 REASONS = ("primary", "dominance", "secondary")  # why a group's entry is withheld
+# Differential privacy: the mark a withheld entry carries when its noisy measures hold a noisy estimate
+# (the exact values are still withheld: flag and reason stay). Closed set; null = no noise.
+NOISE = ("laplace",)
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Group:
     flag: str
     reason: str
     count: str
+    noise: str  # the mark column, present when the batch declares it (differential privacy on)
 
 
 @dataclass(frozen=True)
@@ -40,20 +44,21 @@ class Measure:
     grade: int  # 1 may leave as detail, 2 only above the threshold and not withheld, 3 never leaves
     group: str
     integer: bool = False
+    noisy: bool = False  # a sum that a withheld entry may carry as a marked noisy estimate
 
 
-ENERGY = Group("energy", "suppressed", "suppression", "enterprises")
-TRADING = Group("trading", "trading_suppressed", "trading_suppression", "trades")
+ENERGY = Group("energy", "suppressed", "suppression", "enterprises", "noise")
+TRADING = Group("trading", "trading_suppressed", "trading_suppression", "trades", "trading_noise")
 GROUPS: dict[str, Group] = {g.name: g for g in (ENERGY, TRADING)}
 
 MEASURES: dict[str, Measure] = {
     m.name: m
     for m in (
         Measure("enterprises", 2, "energy", integer=True),
-        Measure("electricity_kwh", 2, "energy"),
-        Measure("natural_gas_m3", 2, "energy"),
-        Measure("coal_t", 2, "energy"),
-        Measure("energy_tce", 2, "energy"),
+        Measure("electricity_kwh", 2, "energy", noisy=True),
+        Measure("natural_gas_m3", 2, "energy", noisy=True),
+        Measure("coal_t", 2, "energy", noisy=True),
+        Measure("energy_tce", 2, "energy", noisy=True),
         Measure("completeness_pct", 2, "energy"),
         Measure("availability_pct", 1, "energy"),
         Measure("trades", 2, "trading", integer=True),

@@ -24,7 +24,7 @@ from pydantic import (
     create_model,
 )
 
-from national_node.contract import LEVELS, MEASURES, REASONS
+from national_node.contract import LEVELS, MEASURES, NOISE, REASONS
 
 MAX_VERSION = 2**31 - 1
 MAX_ROWS = 200_000
@@ -65,6 +65,14 @@ class GroupDecl(_Strict):
     name: Name
     flag: Name
     reason: Name
+    noise: Name | None = None  # the group's noise-mark column, declared when the batch carries it
+
+
+class PrivacyDecl(_Strict):
+    """Differential privacy of the batch's marked entries: the loss per enterprise of a noisy entry."""
+
+    mechanism: Literal[NOISE]  # type: ignore[valid-type]
+    epsilon: Annotated[float, Field(gt=0, le=100)]
 
 
 class DominanceRule(_Strict):
@@ -89,6 +97,7 @@ class Manifest(_Strict):
     disclosure_groups: Annotated[list[GroupDecl], Field(min_length=1, max_length=8)] | None = None
     disclosure_threshold: Annotated[StrictInt, Field(ge=1, le=1_000_000)] | None = None
     dominance_rule: DominanceRule | None = None
+    differential_privacy: PrivacyDecl | None = None
     created_at: Annotated[str, StringConstraints(max_length=64)] | None = None
 
 
@@ -99,17 +108,20 @@ def _finite(value: float | None) -> float | None:
 
 
 @cache
-def row_model(flags: tuple[tuple[str, str], ...], measures: tuple[str, ...]) -> type[BaseModel]:
-    """A released row of a batch declaring these (flag, reason) columns and measures (the center's types)."""
+def row_model(flags: tuple[tuple[str, ...], ...], measures: tuple[str, ...]) -> type[BaseModel]:
+    """A released row of a batch declaring these (flag, reason[, noise]) columns and measures (the center's
+    types)."""
     fields: dict = {
         "day": (Day, ...),
         "level": (Literal[LEVELS], ...),  # type: ignore[valid-type]
         "city_code": (Code, ...),
         "industry_code": (Code, ...),
     }
-    for flag, reason in flags:
+    for flag, reason, *noise in flags:
         fields[flag] = (StrictBool, ...)
         fields[reason] = (Literal[REASONS] | None, ...)  # type: ignore[valid-type]
+        for mark in noise:
+            fields[mark] = (Literal[NOISE] | None, ...)  # type: ignore[valid-type]
     for name in measures:
         kind = Count if MEASURES[name].integer else Annotated[float, AfterValidator(_finite)]
         fields[name] = (kind | None, ...)

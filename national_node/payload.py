@@ -6,7 +6,9 @@ by the strict models of `models.py`, measure grades and groups come from the cen
 released grade-2 entry needs its group's count (enterprises, trades) to be 0 or at least
 DISCLOSURE_THRESHOLD; a withheld entry carries no grade-2 value; the declared threshold and dominance
 rule are at least the center's; and no row or column of the table holds exactly one withheld entry
-(it could be derived from the margin).
+(it could be derived from the margin). Differential privacy: a group may declare its noise-mark column
+(`noise`, values from the closed set contract.NOISE); a withheld entry so marked may carry its group's
+noisy sums (contract.Measure.noisy), never a count or a ratio, and an entry released exact carries no mark.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import binascii
 import hashlib
 import json
 from collections import defaultdict
+from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
@@ -97,11 +100,14 @@ def parse_envelope(body: bytes) -> tuple[Manifest, dict, bytes]:
     return model, manifest, payload
 
 
-def _groups(manifest: Manifest) -> list[Group]:
-    """The disclosure groups the batch declares, as the center defines them (flags, counts)."""
+def declared_groups(manifest: Manifest) -> list[Group]:
+    """The disclosure groups the batch declares, as the center defines them (flags, counts); a group's
+    `noise` is its mark column when the batch declares one, else empty."""
     allowed = SCHEMA_GROUPS[manifest.schema_version]
     if manifest.disclosure_groups is None:
-        return [GROUPS["energy"]]
+        if manifest.differential_privacy is not None:
+            raise _invalid("manifest.differential_privacy without a group's noise column", "manifest")
+        return [replace(GROUPS["energy"], noise="")]
     out = []
     for i, g in enumerate(manifest.disclosure_groups):
         field = f"manifest.disclosure_groups.{i}"
@@ -110,7 +116,14 @@ def _groups(manifest: Manifest) -> list[Group]:
             raise _invalid(f"{field}: group {g.name!r} is unknown or repeated (expected {allowed})", field)
         if (g.flag, g.reason) != (known.flag, known.reason):
             raise _invalid(f"{field}: group {g.name} is flagged by {known.flag}/{known.reason}", field)
-        out.append(known)
+        if g.noise is not None and g.noise != known.noise:
+            raise _invalid(f"{field}.noise: group {g.name} marks noise in {known.noise!r}", f"{field}.noise")
+        out.append(replace(known, noise=g.noise or ""))
+    if any(g.noise for g in out) != (manifest.differential_privacy is not None):
+        raise _invalid(
+            "a noise column needs manifest.differential_privacy (mechanism, epsilon), and that needs one",
+            "manifest.differential_privacy",
+        )
     return out
 
 
@@ -131,7 +144,7 @@ def _check_manifest(manifest: Manifest, *, node: str, idempotency_key: str) -> l
         )
     if manifest.payload_format != PAYLOAD_FORMAT:
         raise _invalid(f"manifest.payload_format: expected {PAYLOAD_FORMAT!r}", "manifest.payload_format")
-    groups = _groups(manifest)
+    groups = declared_groups(manifest)
     names = {g.name for g in groups}
     seen: set[str] = set()
     for i, m in enumerate(manifest.measures):
@@ -188,7 +201,7 @@ def check_batch(manifest: Manifest, payload: bytes, *, node: str, idempotency_ke
             f"payload has {table.num_rows} rows, manifest.rows says {manifest.rows}", "manifest.rows"
         )
     measures = tuple(m.name for m in manifest.measures)
-    flags = tuple((g.flag, g.reason) for g in groups)
+    flags = tuple((g.flag, g.reason, g.noise) if g.noise else (g.flag, g.reason) for g in groups)
     expected = [*DIMENSIONS, *(c for f in flags for c in f), *measures]
     if table.column_names != expected:
         raise _invalid(
@@ -246,9 +259,14 @@ def _check_entry(r: dict, g: Group, measures: tuple[str, ...], where: str) -> No
     """One row's entry of one disclosure group against the release policy."""
     cell = f"{where} ({r['level']} {r['city_code']}/{r['industry_code']})"
     grade2 = [m for m in measures if MEASURES[m].group == g.name and MEASURES[m].grade == 2]
+    mark = r[g.noise] if g.noise else None
     if r[g.flag]:
-        if carried := [m for m in grade2 if r[m] is not None]:
-            raise _violation(f"{cell}: withheld for {g.name} but carries grade-2 values {carried}", where)
+        noisy = {m for m in grade2 if MEASURES[m].noisy} if mark else set()
+        if carried := [m for m in grade2 if r[m] is not None and m not in noisy]:
+            what = "exact " if mark else ""
+            raise _violation(
+                f"{cell}: withheld for {g.name} but carries {what}grade-2 values {carried}", where
+            )
         if r[g.reason] is None:
             raise _invalid(f"{cell}: withheld for {g.name} without a reason", f"{where}.{g.reason}")
         return
@@ -267,6 +285,8 @@ def _check_entry(r: dict, g: Group, measures: tuple[str, ...], where: str) -> No
             )
     if r[g.reason] is not None:
         raise _invalid(f"{cell}: a {g.name} reason on an entry that is not withheld", f"{where}.{g.reason}")
+    if mark is not None:
+        raise _invalid(f"{cell}: a {g.name} noise mark on an entry released exact", f"{where}.{g.noise}")
 
 
 def _check_lines(rows: list[dict], g: Group) -> None:
@@ -284,6 +304,11 @@ def _check_lines(rows: list[dict], g: Group) -> None:
             )
 
 
+def noisy_entries(rows: list[dict], groups: list[Group]) -> int:
+    """Withheld entries carrying a marked noisy estimate, over all disclosure groups."""
+    return sum(r.get(g.noise) is not None for r in rows for g in groups if g.noise)
+
+
 def suppressed_entries(rows: list[dict], groups: list[Group]) -> int:
     """Withheld entries over all disclosure groups (a row withheld for energy and trading counts twice)."""
     return sum(bool(r.get(g.flag)) for r in rows for g in groups)
@@ -299,6 +324,8 @@ def summary(payload: bytes, *, include_rows: bool) -> dict:
         "suppressed": sum(bool(r.get(flag)) for r in rows for flag in _flags(rows)),
         "province_total": total,
     }
+    if marks := [c for c in (rows[0] if rows else {}) if c.endswith("noise")]:
+        out["noisy"] = sum(r[c] is not None for r in rows for c in marks)
     if include_rows:
         out["data"] = rows
     return out

@@ -45,6 +45,8 @@ CREATE TABLE IF NOT EXISTS nonces (
 );
 CREATE INDEX IF NOT EXISTS nonces_seen ON nonces (seen_at);
 """
+# Columns added after the first release of the schema: (name, declaration), added to an older file on open.
+_ADDED = (("cells_noisy", "INTEGER NOT NULL DEFAULT 0"),)  # withheld entries with a marked noisy estimate
 
 _RECEIPT_COLS = (
     "receipt_id, node, batch_id, period, version, payload_sha256, rows, cells_suppressed, stored_at"
@@ -67,6 +69,7 @@ class Batch:
     key_id: str
     manifest: str
     payload: bytes = field(repr=False)
+    cells_noisy: int = 0
 
 
 class NodeStore:
@@ -82,6 +85,10 @@ class NodeStore:
         self._con.execute("PRAGMA journal_mode=WAL")
         self._con.execute("PRAGMA synchronous=FULL")
         self._con.executescript(_SCHEMA)
+        have = {r["name"] for r in self._con.execute("PRAGMA table_info(batches)")}
+        for name, decl in _ADDED:
+            if name not in have:
+                self._con.execute(f"ALTER TABLE batches ADD COLUMN {name} {decl}")
 
     def close(self) -> None:
         self._con.close()
@@ -146,8 +153,8 @@ class NodeStore:
         receipt_id = f"rcpt-{uuid.uuid4().hex}"
         self._con.execute(
             "INSERT INTO batches (receipt_id, node, idempotency_key, batch_id, period, version, schema_version, "
-            "payload_sha256, rows, cells_suppressed, key_id, manifest, payload, stored_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "payload_sha256, rows, cells_suppressed, key_id, manifest, payload, stored_at, cells_noisy) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 receipt_id,
                 batch.node,
@@ -163,6 +170,7 @@ class NodeStore:
                 batch.manifest,
                 batch.payload,
                 now.isoformat(),
+                batch.cells_noisy,
             ),
         )
         row = self._con.execute(
@@ -183,6 +191,14 @@ class NodeStore:
                 (node, period),
             ).fetchall()
         return [dict(r) for r in rows]
+
+    def cells_noisy(self, receipt_id: str) -> int:
+        """Withheld entries of a stored batch that carry a marked noisy estimate."""
+        with self._lock:
+            row = self._con.execute(
+                "SELECT cells_noisy FROM batches WHERE receipt_id = ?", (receipt_id,)
+            ).fetchone()
+        return int(row[0]) if row else 0
 
     def payload(self, receipt_id: str) -> tuple[bytes, str]:
         with self._lock:

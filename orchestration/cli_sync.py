@@ -121,7 +121,17 @@ def sync(
             task = progress.add_task(f"sync to {config.url}", total=len(days))
             for day in days:
                 progress.update(task, description=f"sync {day}")
-                outcomes.append(sync_day(day, lake=lake, con=con, client=client, node=config, run_id=run_id))
+                outcomes.append(
+                    sync_day(
+                        day,
+                        lake=lake,
+                        con=con,
+                        client=client,
+                        node=config,
+                        run_id=run_id,
+                        privacy=s.sync_privacy(config.channel),
+                    )
+                )
                 progress.advance(task)
     finally:
         con.close()
@@ -143,7 +153,10 @@ def sync(
             f"[{colors[o.status]}]{o.status}[/]",
             str(o.version or ""),
             str(o.rows),
-            f"{o.cells_suppressed}" + (f" ({o.cells_restated} restatement)" if o.cells_restated else ""),
+            f"{o.cells_suppressed}"
+            + (f" ({o.cells_restated} restatement)" if o.cells_restated else "")
+            + (f" ({o.cells_noisy} noisy)" if o.cells_noisy else "")
+            + (f" ({o.cells_budget_refused} over DP budget)" if o.cells_budget_refused else ""),
             str(o.attempts),
             f"{o.latency_ms:.0f}" if o.sent else "",
             o.receipt_id if o.sent else (o.message or ""),

@@ -117,6 +117,17 @@ class Settings:
     sync_node_url: str = "http://127.0.0.1:8737"
     sync_key_id: str = "default"
     sync_secret: str = field(default="", repr=False)
+    # Differential privacy on withheld cells (assets/sync/noise.py), off by default: epsilon per channel
+    # (LAKEHOUSE_SYNC_DP_EPSILON: one value for every channel, or `national=0.5,<channel>=1`), and the
+    # budget each enterprise may spend per period over every channel and version (LAKEHOUSE_SYNC_DP_BUDGET).
+    sync_dp_epsilon: tuple[tuple[str, float], ...] = ()
+    sync_dp_budget: float = 3.0
+
+    def sync_privacy(self, channel: str) -> SyncPrivacy | None:
+        """The channel's differential-privacy setting; None (no noise) unless an epsilon is declared for it."""
+        eps = dict(self.sync_dp_epsilon)
+        epsilon = eps.get(channel, eps.get("*"))
+        return None if epsilon is None else SyncPrivacy(epsilon, self.sync_dp_budget)
 
     @property
     def landing(self) -> Path:
@@ -252,6 +263,16 @@ class Settings:
             | ({"LAKEHOUSE_LAKE_URI": self.lake_uri} if self.lake_uri else {})
             | (
                 {
+                    DP_EPSILON_ENV: ",".join(
+                        f"{c}={e!r}" if c != "*" else repr(e) for c, e in self.sync_dp_epsilon
+                    ),
+                    DP_BUDGET_ENV: repr(self.sync_dp_budget),
+                }
+                if self.sync_dp_epsilon
+                else {}
+            )
+            | (
+                {
                     "LAKEHOUSE_PG_URL": self.pg_database_url,
                     # SQLAlchemy's default PostgreSQL driver is psycopg 3; dagster-postgres ships psycopg2
                     "LAKEHOUSE_DAGSTER_PG_URL": re.sub(
@@ -320,6 +341,16 @@ KEY_ENV, KEY_ID_ENV, NODE_URL_ENV = "LAKEHOUSE_SYNC_KEY", "LAKEHOUSE_SYNC_KEY_ID
 DEFAULT_KEY_ID, DEMO_KEY_ID = "default", "demo"
 DEFAULT_NODE_URL = "http://127.0.0.1:8737"
 SECRETS_DIR, KEY_FILE = "secrets", "national_sync.key"
+DP_EPSILON_ENV, DP_BUDGET_ENV = "LAKEHOUSE_SYNC_DP_EPSILON", "LAKEHOUSE_SYNC_DP_BUDGET"
+
+
+@dataclass(frozen=True)
+class SyncPrivacy:
+    """A channel's differential privacy: `epsilon` spent by each enterprise of a noisy cell per release
+    of a day, and the `budget` an enterprise may spend per period (day) over every channel and version."""
+
+    epsilon: float
+    budget: float
 
 
 @dataclass(frozen=True)
@@ -412,7 +443,33 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         sync_node_url=env.get(NODE_URL_ENV) or DEFAULT_NODE_URL,
         sync_key_id=env.get(KEY_ID_ENV) or DEFAULT_KEY_ID,
         sync_secret=env.get(KEY_ENV, ""),
+        sync_dp_epsilon=_dp_epsilon(env.get(DP_EPSILON_ENV, "")),
+        sync_dp_budget=_positive(env, DP_BUDGET_ENV, "3"),
     )
+
+
+def _dp_epsilon(value: str) -> tuple[tuple[str, float], ...]:
+    """`0.5` (every channel) or `national=0.5,industry=1`; empty: off."""
+    out: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        channel, _, number = part.rpartition("=")
+        try:
+            epsilon = float(number)
+        except ValueError:
+            raise SettingsError(
+                f"{DP_EPSILON_ENV}: {part!r} is not <channel>=<epsilon> or <epsilon>"
+            ) from None
+        if not 0 < epsilon < float("inf"):
+            raise SettingsError(f"{DP_EPSILON_ENV}: epsilon must be a positive number, not {number!r}")
+        out[channel.strip() or "*"] = epsilon
+    return tuple(sorted(out.items()))
+
+
+def _positive(env: dict[str, str], name: str, default: str) -> float:
+    value = _at_least_zero(env, name, default)
+    if not value > 0:
+        raise SettingsError(f"{name}={value!r}: expected a number > 0")
+    return value
 
 
 def _identifier_node(value: str) -> str:

@@ -107,8 +107,15 @@ def national_batch(
     con = warehouse.connect(read_only=True)
     try:
         with httpx.Client() as client:
+            config = national_node.config()
             outcome = sync_day(
-                day, lake=store, con=con, client=client, node=national_node.config(), run_id=context.run_id
+                day,
+                lake=store,
+                con=con,
+                client=client,
+                node=config,
+                run_id=context.run_id,
+                privacy=load_settings().sync_privacy(config.channel),
             )
     finally:
         con.close()

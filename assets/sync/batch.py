@@ -36,23 +36,33 @@ _DIMENSIONS = [
 ]
 
 
-def wire_schema(measures: tuple[Measure, ...] = MEASURES) -> pa.Schema:
+def wire_schema(measures: tuple[Measure, ...] = MEASURES, noise: tuple[str, ...] = ()) -> pa.Schema:
+    """The payload's columns; `noise` names the groups whose noise mark column is sent (DP on)."""
     return pa.schema(
         [
             *_DIMENSIONS,
             *(
                 f
                 for g in groups(measures)
-                for f in (pa.field(g.flag, pa.bool_(), nullable=False), pa.field(g.reason, pa.string()))
+                for f in (
+                    pa.field(g.flag, pa.bool_(), nullable=False),
+                    pa.field(g.reason, pa.string()),
+                    *([pa.field(g.noise, pa.string())] if g.name in noise else []),
+                )
             ),
             *(pa.field(m.name, pa.int64() if m.integer else pa.float64()) for m in released(measures)),
         ]
     )
 
 
+def noise_groups(frame: pl.DataFrame, measures: tuple[Measure, ...] = MEASURES) -> tuple[str, ...]:
+    """The disclosure groups whose noise mark the released frame carries (differential privacy on)."""
+    return tuple(g.name for g in groups(measures) if g.noise and g.noise in frame.columns)
+
+
 def payload_bytes(frame: pl.DataFrame, measures: tuple[Measure, ...] = MEASURES) -> bytes:
     """The released frame as a deterministic Arrow IPC stream."""
-    schema = wire_schema(measures)
+    schema = wire_schema(measures, noise_groups(frame, measures))
     table = frame.select(schema.names).to_arrow().cast(schema)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, schema) as writer:
@@ -102,6 +112,8 @@ def make_batch(
     measures: tuple[Measure, ...] = MEASURES,
     created_at: dt.datetime | None = None,
     channel: str = "national",
+    noise: tuple[str, ...] = (),
+    epsilon: float | None = None,
 ) -> Batch:
     """The batch of one period and version, with its manifest."""
     bid = batch_id(province, period, version, channel)
@@ -117,7 +129,11 @@ def make_batch(
         "cells_suppressed": cells_suppressed,
         "disclosure_threshold": DISCLOSURE_THRESHOLD,
         "dominance_rule": {"n": DOMINANCE_N, "k": DOMINANCE_K},
-        "disclosure_groups": [{"name": g.name, "flag": g.flag, "reason": g.reason} for g in groups(measures)],
+        "disclosure_groups": [
+            {"name": g.name, "flag": g.flag, "reason": g.reason}
+            | ({"noise": g.noise} if g.name in noise else {})
+            for g in groups(measures)
+        ],
         "measures": [
             {"name": m.name, "grade": m.grade, "unit": m.unit, "group": m.group.name}
             for m in released(measures)
@@ -125,4 +141,6 @@ def make_batch(
         "source_versions": source_versions,
         "created_at": (created_at or dt.datetime.now(dt.UTC)).isoformat(),
     }
+    if noise and epsilon is not None:  # per enterprise of a noisy entry, per release of the period
+        manifest["differential_privacy"] = {"mechanism": "laplace", "epsilon": epsilon}
     return Batch(bid, period, version, manifest, payload)

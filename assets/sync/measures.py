@@ -24,6 +24,13 @@ DISCLOSURE_THRESHOLD = 3  # enterprises per released grade-2 cell (statistical a
 # of statistical disclosure control).
 DOMINANCE_N = 2
 DOMINANCE_K = 0.85
+# Per-enterprise, per-day contribution bounds of the sums that may carry differential-privacy noise
+# (Measure.dp_bound). Set at about the 95th percentile of an enterprise's day in the demo province
+# (see README "Differential privacy"): a larger enterprise's figure is clamped, which biases its cell
+# downwards, a larger bound adds proportionally more noise to every noisy cell.
+# Demo week (60 enterprises, 418 enterprise-days): p95 26,095 kWh, 10,970 m³, 247 t, 178 tce; max 35,219 kWh,
+# 19,505 m³, 565 t, 419 tce.
+DP_BOUNDS = {"electricity_kwh": 26_000.0, "natural_gas_m3": 11_000.0, "coal_t": 250.0, "energy_tce": 180.0}
 SCHEMA_VERSION = "2"  # of the released table; bump when a measure is added, removed or redefined
 
 
@@ -37,10 +44,11 @@ class DisclosureGroup:
     respondents: str  # internal column: distinct enterprises behind the row (never leaves)
     top_share: str  # internal column: share of the DOMINANCE_N largest respondents in `magnitude`
     magnitude: str  # the measure whose size orders complementary suppression (smallest first)
+    noise: str = ""  # column on the wire (differential privacy on): "laplace" where the values are noisy
 
 
 ENERGY = DisclosureGroup(
-    "energy", "suppressed", "suppression", "contributors", "energy_top_share", "energy_tce"
+    "energy", "suppressed", "suppression", "contributors", "energy_top_share", "energy_tce", "noise"
 )
 TRADING = DisclosureGroup(
     "trading",
@@ -49,6 +57,7 @@ TRADING = DisclosureGroup(
     "sellers",
     "trading_top_share",
     "trading_value_cny",
+    "trading_noise",
 )
 GROUPS: tuple[DisclosureGroup, ...] = (ENERGY, TRADING)
 
@@ -68,6 +77,11 @@ class Measure:
     integer: bool = False
     group: DisclosureGroup = ENERGY
     additive: bool = True  # entries add up along rows and columns (a sum or a count), so totals bind them
+    # Differential privacy (assets/sync/noise.py): the most one enterprise may add to a cell's sum in a day.
+    # Each enterprise's contribution is clamped to [0, dp_bound] before the sum, so adding or removing one
+    # enterprise moves the sum by at most dp_bound (the sensitivity the noise is calibrated to). None: the
+    # measure never carries noise (counts, ratios, and sums without a declared bound stay withheld).
+    dp_bound: float | None = None
 
 
 def _sum(column: str) -> str:
@@ -90,6 +104,7 @@ MEASURES: tuple[Measure, ...] = (
         source_grade(ENERGY_DAILY, "electricity_kwh"),
         "kWh",
         "Electricity from cumulative meters",
+        dp_bound=DP_BOUNDS["electricity_kwh"],
     ),
     Measure(
         "natural_gas_m3",
@@ -97,9 +112,15 @@ MEASURES: tuple[Measure, ...] = (
         source_grade(ENERGY_DAILY, "natural_gas_m3"),
         "m³",
         "Natural gas from cumulative meters",
+        dp_bound=DP_BOUNDS["natural_gas_m3"],
     ),
     Measure(
-        "coal_t", _sum("coal_t"), source_grade(ENERGY_DAILY, "coal_t"), "t", "Raw coal from cumulative meters"
+        "coal_t",
+        _sum("coal_t"),
+        source_grade(ENERGY_DAILY, "coal_t"),
+        "t",
+        "Raw coal from cumulative meters",
+        dp_bound=DP_BOUNDS["coal_t"],
     ),
     Measure(
         "energy_tce",
@@ -107,6 +128,7 @@ MEASURES: tuple[Measure, ...] = (
         source_grade(ENERGY_DAILY, "energy_tce"),
         "tce",
         "All carriers in tonnes of standard coal equivalent (GB/T 2589)",
+        dp_bound=DP_BOUNDS["energy_tce"],
     ),
     Measure(
         "completeness_pct",
@@ -156,6 +178,11 @@ MEASURES: tuple[Measure, ...] = (
 def released(measures: tuple[Measure, ...] = MEASURES) -> tuple[Measure, ...]:
     """Grade 3 never leaves the province: such a measure is not even computed for the upload."""
     return tuple(m for m in measures if m.grade < 3)
+
+
+def noisy(group: DisclosureGroup, measures: tuple[Measure, ...] = MEASURES) -> tuple[Measure, ...]:
+    """The group's grade-2 sums that may carry differential-privacy noise in a withheld cell."""
+    return tuple(m for m in released(measures) if m.group is group and m.grade == 2 and m.dp_bound)
 
 
 def groups(measures: tuple[Measure, ...] = MEASURES) -> tuple[DisclosureGroup, ...]:

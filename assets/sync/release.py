@@ -39,7 +39,8 @@ withheld across versions protects another entry's change, a complementary suppre
 `secondary`. The province keeps the finer reason (`Release.restated`, counted in the ledger's message and
 the sync's `cells_withheld_for_restatement`).
 
-Optional differential-privacy noise is not applied: OpenDP is not installed here.
+Differential privacy (optional per channel, assets/sync/noise.py) comes after this policy: it changes
+no flag and no reason, it only puts a noisy estimate into entries withheld here.
 """
 
 from __future__ import annotations
@@ -168,16 +169,23 @@ class Held:
     version: int
     hidden: dict[str, set[Cell]]
     values: dict[str, dict[Cell, float | None]]  # measure -> entry -> value
+    # differential privacy: measure -> withheld entry -> (clamped sum the noise was added to, noisy value)
+    noisy: dict[str, dict[Cell, tuple[float, float]]] = field(default_factory=dict)
 
     def record(self) -> dict:
         """JSON-able form."""
-        return {
+        out = {
             "version": self.version,
             "hidden": {g: sorted(map(list, cells)) for g, cells in sorted(self.hidden.items())},
             "values": {
                 m: sorted([*c, v] for c, v in vals.items()) for m, vals in sorted(self.values.items())
             },
         }
+        if self.noisy:
+            out["noisy"] = {
+                m: sorted([*c, *iv] for c, iv in v.items()) for m, v in sorted(self.noisy.items())
+            }
+        return out
 
     @classmethod
     def from_record(cls, record: Mapping) -> Held:
@@ -185,6 +193,7 @@ class Held:
             int(record["version"]),
             {g: {(c, i) for c, i in cells} for g, cells in record["hidden"].items()},
             {m: {(c, i): v for c, i, v in vals} for m, vals in record["values"].items()},
+            {m: {(c, i): (x, y) for c, i, x, y in vals} for m, vals in record.get("noisy", {}).items()},
         )
 
 

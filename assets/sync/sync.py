@@ -15,9 +15,9 @@ import duckdb
 import httpx
 import polars as pl
 
-from assets.sync import ledger
+from assets.sync import ledger, noise
 from assets.sync.aggregate import aggregate_day
-from assets.sync.batch import make_batch, payload_bytes, sha256
+from assets.sync.batch import make_batch, noise_groups, payload_bytes, sha256
 from assets.sync.measures import MEASURES, Measure
 from assets.sync.release import Held, Release, ReleaseHeld, release
 from assets.sync.transport import Delivery, NodeConfig, NodeRejected, NodeUnavailable, deliver
@@ -35,6 +35,7 @@ from warehouse.registry import (
     THEME_ENTERPRISE,
     TRADE,
 )
+from warehouse.settings import SyncPrivacy
 from warehouse.storage import Lake
 
 SOURCES = (ENERGY_DAILY, EQUIPMENT_DAILY)  # partitioned by day: a day is released only once built
@@ -86,6 +87,8 @@ class Built:
     payload: bytes
     payload_sha256: str
     source_versions: dict[str, int | None]
+    noised: noise.Noised | None = None  # differential privacy on: the draws to spend before sending
+    epsilon: float | None = None
 
 
 def build(
@@ -94,22 +97,34 @@ def build(
     day: dt.date,
     measures: tuple[Measure, ...] = MEASURES,
     held: tuple[Held, ...] = (),
+    privacy: SyncPrivacy | None = None,
 ) -> Built:
     """Aggregate through DuckDB and apply the release policy against the versions the node holds (`held`),
-    noting the Delta versions read. Raises ReleaseHeld when the restatement cannot be released."""
+    noting the Delta versions read; with `privacy`, noisy estimates go into withheld cells within each
+    enterprise's budget (assets/sync/noise.py). Raises ReleaseHeld when the restatement cannot be released."""
+
+    def read() -> tuple[pl.DataFrame, pl.DataFrame | None]:
+        aggregates = aggregate_day(con, day, measures=measures)
+        return aggregates, noise.contributions(con, day, measures=measures) if privacy else None
+
     copied = copied_versions(con)
     if copied is not None:  # a role file is a snapshot: its record names what was read, whatever the lake did
-        aggregates = aggregate_day(con, day, measures=measures)
+        aggregates, contrib = read()
         before = {s.name: copied.get(s.name) for s in READ}
     else:
         for _ in range(3):  # views over the lake, a theme rebuilt while reading: read again, so the
             before = {s.name: lake.version(s) for s in READ}  # versions name what was read
-            aggregates = aggregate_day(con, day, measures=measures)
+            aggregates, contrib = read()
             if before == {s.name: lake.version(s) for s in READ}:
                 break
     released = release(aggregates, measures=measures, held=held)
+    noised = None
+    if privacy is not None and contrib is not None:
+        spent = noise.spent(lake, day.isoformat())
+        noised = noise.add_noise(released, contrib, privacy, spent=spent, held=held, measures=measures)
+        released = noised.release
     payload = payload_bytes(released.frame, measures)
-    return Built(released, payload, sha256(payload), before)
+    return Built(released, payload, sha256(payload), before, noised, privacy.epsilon if privacy else None)
 
 
 @dataclass(frozen=True)
@@ -129,6 +144,8 @@ class SyncOutcome:
     message: str | None = None
     node_id: str | None = None  # from the node's receipt
     cells_restated: int = 0  # withheld because of the versions the node holds
+    cells_noisy: int = 0  # withheld entries carrying a differentially private estimate
+    cells_budget_refused: int = 0  # withheld entries left without noise: an enterprise's budget is spent
 
     @property
     def sent(self) -> bool:
@@ -151,6 +168,8 @@ class SyncOutcome:
             "duplicate": self.duplicate,
             "node_id": self.node_id or "",
             "cells_withheld_for_restatement": self.cells_restated,
+            "cells_noisy": self.cells_noisy,
+            "cells_budget_refused": self.cells_budget_refused,
             "message": self.message or "",
         }
 
@@ -181,6 +200,8 @@ def _send(
         cells_suppressed=built.release.cells_suppressed,
         source_versions=built.source_versions,
         channel=node.channel,
+        noise=noise_groups(built.release.frame),
+        epsilon=built.epsilon,
     )
     sending = ledger.Sending(
         batch,
@@ -199,6 +220,8 @@ def _send(
         "cells_suppressed": sending.cells_suppressed,
         "restatement": restatement,
         "cells_restated": built.release.restatement,
+        "cells_noisy": built.noised.noisy_cells if built.noised else 0,
+        "cells_budget_refused": len(built.noised.refused) if built.noised else 0,
     }
 
     def count_attempt(n: int) -> None:  # ahead of the request: a kill -9 mid-attempt never undercounts
@@ -284,17 +307,19 @@ def sync_day(
     run_id: str,
     today: dt.date | None = None,
     measures: tuple[Measure, ...] = MEASURES,
+    privacy: SyncPrivacy | None = None,
 ) -> SyncOutcome:
     """Release one local day to the node if it passed its gates and is not already there as it stands.
 
-    What the ledger knows is per node and channel: a node never sent to starts from version 1."""
+    What the ledger knows is per node and channel: a node never sent to starts from version 1. `privacy`
+    (the channel's, from the settings; None: off) puts noisy estimates into withheld cells."""
     period = day.isoformat()
     ledger.migrate(lake, run_id)
     rows = ledger.period_rows(lake, period, node.url, node.channel)
     reason, status = gate(lake, day, today=today), "skipped"
     if not reason:
         try:
-            built = build(con, lake, day, measures, held=tuple(ledger.held_versions(rows)))
+            built = build(con, lake, day, measures, held=tuple(ledger.held_versions(rows)), privacy=privacy)
         except ReleaseHeld as exc:
             reason, status = f"restatement held: {exc}", "held"
     if reason:
@@ -335,6 +360,17 @@ def sync_day(
     if n := built.release.restatement:  # said where the user and the catalog look: CLI, ledger message
         note = "; ".join(
             filter(None, [note, f"{n} entries withheld so no withheld change follows from the versions held"])
+        )
+    if built.noised is not None and built.noised.draws and privacy is not None:
+        noise.record_draws(  # spent before anything leaves: a crash from here on over-counts, never under
+            lake,
+            built.noised.draws,
+            period=period,
+            channel=node.channel,
+            node=node.url,
+            version=plan.version,
+            budget=privacy.budget,
+            run_id=run_id,
         )
     outcome = _send(
         lake,

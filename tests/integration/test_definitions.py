@@ -17,6 +17,7 @@ RUN_LOGS = {
     "catalog.reconciliation",
     "catalog.quality_results",
     "catalog.sync_ledger",
+    "catalog.privacy_budget",  # written by the sync when differential privacy is on
     "catalog.query_audit",
     "catalog.identifier_resolution",  # written by the resolver (lakehouse resolver serve)
     "catalog.alert",

@@ -70,6 +70,7 @@ from warehouse.registry.spec import (  # noqa: F401
     cols,
 )
 from warehouse.registry.sync import (  # noqa: F401
+    PRIVACY_BUDGET,
     SYNC_LEDGER,
 )
 from warehouse.registry.telemetry import (  # noqa: F401
@@ -119,6 +120,7 @@ TABLES: dict[str, TableSpec] = {
         QUALITY_RESULTS,
         QUALITY_SCORECARD,
         SYNC_LEDGER,
+        PRIVACY_BUDGET,
         QUERY_AUDIT,
         ALERT,
         FEED_STATUS,

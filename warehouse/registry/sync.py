@@ -51,3 +51,31 @@ SYNC_LEDGER = TableSpec(
         ),
     ),
 )
+
+PRIVACY_BUDGET = TableSpec(
+    name="catalog.privacy_budget",
+    description="Differential-privacy budget spent per enterprise and period: one row per enterprise of "
+    "each noisy cell drawn for the national sync, written before the noisy figures leave the province "
+    "(assets/sync/noise.py). A release that would take an enterprise's period total above its budget "
+    "leaves that cell withheld without noise.",
+    domain="external",
+    grade=2,
+    owner="national-sync",
+    key=("draw_id", "uscc"),
+    columns=cols(
+        ("draw_id", pl.String, "One fresh noise draw of one cell (a reused noisy value spends nothing)"),
+        ("uscc", pl.String, "Enterprise contributing to the noisy cell", 2),
+        ("period", pl.String, "Local day (YYYY-MM-DD) the batch reports"),
+        ("channel", pl.String, "Sync channel the noisy figures went to"),
+        ("node", pl.String, "URL of the node the batch went to"),
+        ("version", pl.Int64, "Batch version the draw was made for"),
+        ("city_code", pl.String, "Cell: city"),
+        ("industry_code", pl.String, "Cell: GB/T 4754 division"),
+        ("measures", pl.String, "The noisy measures of the cell, comma-separated"),
+        ("mechanism", pl.String, "laplace"),
+        ("epsilon", pl.Float64, "Privacy loss of the draw for this enterprise (the channel's epsilon)"),
+        ("budget", pl.Float64, "The per-enterprise, per-period budget in force when drawn"),
+        ("run_id", pl.String, "Run that drew the noise"),
+        ("spent_at", UTC_TS, "When the draw was recorded"),
+    ),
+)
