@@ -104,5 +104,16 @@ def test_collector_and_simulator_reach_a_broker_that_requires_tls_and_a_password
     assert landed.height == manifest["published"]["readings"]
     refused = (home / "wrong.log").read_text(errors="replace")
     assert "connect refused" in refused and "connected (session" not in refused, refused
+    # `lakehouse collect status`: the collector's counters and each enterprise's feed freshness
+    shown = subprocess.run(
+        [LAKEHOUSE, "collect", "status"],
+        env=env | {"COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert f"c-{tag}" in shown.stdout and f"{manifest['published']['readings']:,}" in shown.stdout
+    assert all(uscc in shown.stdout for uscc in landed["uscc"].unique()), shown.stdout
     for text in (log, home / "wrong.log", tmp_path / "broker" / "broker.log"):
         assert PASSWORD not in text.read_text(errors="replace")
