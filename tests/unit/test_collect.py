@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -289,3 +290,22 @@ def test_the_landing_sensor_requests_an_ingest_for_each_micro_batch_never_for_a_
             assert isinstance(tick(cursor)[0], dg.RunRequest)
     finally:
         settings.cache_clear()
+
+
+def test_a_batch_is_due_after_m_readings_or_n_seconds_from_settings(tmp_path: Path):
+    env = {"LAKEHOUSE_COLLECT_FLUSH_READINGS": "3", "LAKEHOUSE_COLLECT_FLUSH_SECONDS": "3600"}
+    cfg = replace(load_collector_settings(env), client_id="unit")
+    assert (cfg.flush_readings, cfg.flush_seconds) == (3, 3600.0)
+    collector = MqttCollector(cfg, tmp_path / "landing", tmp_path / "status", log=lambda _: None)
+    assert not collector.due()  # nothing to flush
+    collector.batch = _batch(2)
+    assert not collector.due()
+    collector.batch = _batch(3)
+    assert collector.due()  # M readings
+    timed = MqttCollector(
+        replace(cfg, flush_seconds=0.2), tmp_path / "l2", tmp_path / "s2", log=lambda _: None
+    )
+    timed.batch = _batch(1)
+    assert not timed.due()
+    time.sleep(0.3)
+    assert timed.due()  # N seconds after its first reading
