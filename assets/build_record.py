@@ -8,6 +8,10 @@ row, so the day stays pending and the next run rebuilds all of it.
 `catalog.catalog_build` keeps the Delta version of each input table catalog_job last built from; the
 catalog is stale as soon as any of them moved on. Both records are generic over their job's assets:
 they are given the keys to follow, not the tables' internals.
+
+A day built by a run that started before the local day closed is *provisional* (today's figures so far):
+its row says so, its materializations carry the `lakehouse/provisional` tag, the sync refuses it, and
+once the day has closed it is pending again, so the next run rebuilds it in full (`pending_days`).
 """
 
 import datetime as dt
@@ -19,6 +23,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 from assets.metadata import spec_kwargs
 from assets.partitions import daily_local
 from assets.resources import LakeResource, WarehouseResource
+from warehouse.domain import provisional
 from warehouse.registry import CATALOG_BUILD, DAY_BUILD, TableSpec
 from warehouse.storage import Lake
 
@@ -27,9 +32,24 @@ def day_build_row(
     day: dt.date, run_id: str, run_started_at: dt.datetime, built_at: dt.datetime
 ) -> pl.DataFrame:
     return pl.DataFrame(
-        {"day": [day], "run_id": [run_id], "run_started_at": [run_started_at], "built_at": [built_at]},
+        {
+            "day": [day],
+            "run_id": [run_id],
+            "run_started_at": [run_started_at],
+            "built_at": [built_at],
+            "provisional": [provisional(day, run_started_at)],
+        },
         schema=DAY_BUILD.schema,
     )
+
+
+PROVISIONAL_TAG = "lakehouse/provisional"
+
+
+def provisional_marks(day: dt.date, run_started_at: dt.datetime) -> tuple[dict, dict[str, str]]:
+    """Metadata and tags that show in the UI whether a materialization of `day` holds the figures so far."""
+    flag = provisional(day, run_started_at)
+    return {"provisional": flag}, {PROVISIONAL_TAG: str(flag).lower()}
 
 
 def input_versions(lake: Lake, inputs: Sequence[TableSpec]) -> dict[str, int | None]:
@@ -68,7 +88,7 @@ def catalog_stale(lake: Lake, inputs: Sequence[TableSpec]) -> bool:
     )
 
 
-def _run_started_at(context: AssetExecutionContext) -> dt.datetime:
+def run_started_at(context: AssetExecutionContext) -> dt.datetime:
     """When this run started (its record in the instance); now if the instance does not know."""
     record = context.instance.get_run_record_by_id(context.run_id)
     if record is not None and record.start_time:
@@ -89,10 +109,14 @@ def day_build_asset(after: Sequence[AssetKey]):
         every role's file, and a reader that needs the newest state refreshes on opening anyway.
         """
         day = dt.date.fromisoformat(context.partition_key)
-        row = day_build_row(day, context.run_id, _run_started_at(context), dt.datetime.now(dt.UTC))
+        started = run_started_at(context)
+        row = day_build_row(day, context.run_id, started, dt.datetime.now(dt.UTC))
         version = lake.lake.upsert(DAY_BUILD, row, run_id=context.run_id)
         warehouse.refresh(lake.lake)
-        return MaterializeResult(metadata={"delta_version": version, "tables_after": len(after)})
+        metadata, tags = provisional_marks(day, started)
+        return MaterializeResult(
+            metadata={"delta_version": version, "tables_after": len(after), **metadata}, tags=tags
+        )
 
     return catalog_day_build
 

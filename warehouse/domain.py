@@ -6,8 +6,10 @@ Sources: GB/T 2260 (divisions), GB/T 4754-2017 (industries), GB/T 2589 (standard
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 TIMEZONE = "Asia/Shanghai"
 PROVINCE_CODE = "37"
@@ -109,6 +111,20 @@ READINGS_PER_DAY = 24 * 60 // SAMPLING_INTERVAL_MINUTES
 COMPLETE_DAY_SHARE = 0.90  # a day is complete when >= 90% of expected readings arrived
 # An enterprise's reported monthly energy agrees with its monitored daily sums within this share.
 REPORT_AGREEMENT_TOLERANCE = 0.05
+
+
+def day_closes_at(day: dt.date) -> dt.datetime:
+    """When a local day is over: the local midnight after it (Asia/Shanghai), as an aware datetime."""
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=ZoneInfo(TIMEZONE))
+
+
+def provisional(day: dt.date, build_started_at: dt.datetime) -> bool:
+    """A build of `day` whose run started before the day closed holds the figures so far, not the day's.
+
+    Judged on the run's start, not its end: a run that started at 23:59 read bronze before midnight.
+    """
+    return build_started_at < day_closes_at(day)
+
 
 MetricKind = Literal["instant", "cumulative", "state"]
 

@@ -21,6 +21,7 @@ from assets.sync.batch import make_batch, noise_groups, payload_bytes, sha256
 from assets.sync.measures import MEASURES, Measure
 from assets.sync.release import Held, Release, ReleaseHeld, release
 from assets.sync.transport import Delivery, NodeConfig, NodeRejected, NodeUnavailable, deliver
+from assets.telemetry.ingest import provisional_build
 from assets.theme.plan import DAYS_SYNCED, days_synced
 from warehouse.catalog import refresh_datasets
 from warehouse.domain import TIMEZONE
@@ -54,6 +55,11 @@ def gate(lake: Lake, day: dt.date, *, today: dt.date | None = None) -> str | Non
     """Why the day must not be released now, or None."""
     if day >= (today or local_today()):
         return f"local day {day} is not over yet ({TIMEZONE}); only finished days are released"
+    if (started := provisional_build(lake, day)) is not None:
+        return (
+            f"local day {day} was last built by a run started {started:%Y-%m-%d %H:%M} UTC, before it "
+            "closed (provisional); it is released once rebuilt in full"
+        )
     for spec in SOURCES:
         if day.isoformat() not in lake.partitions(spec):
             return f"{spec.name} has no partition {day}: the theme was not built (or built empty)"

@@ -5,6 +5,7 @@ import datetime as dt
 import polars as pl
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, multi_asset
 
+from assets.build_record import provisional_marks, run_started_at
 from assets.gate import gate_ingest_day, gate_silver_day, gate_themes_day
 from assets.metadata import asset_spec, counts_table, preview, quarantine_metadata
 from assets.partitions import daily_local
@@ -115,9 +116,10 @@ def build_telemetry_day(context: AssetExecutionContext, lake: LakeResource, ware
     versions = commit_day(store, build, (SILVER_TELEMETRY, QUARANTINE_TELEMETRY), run_id=run_id)
     silver_gate = gate_silver_day(store, settings, build, run_id=run_id)
     selected = context.selected_asset_keys  # a subset still builds the whole day; reports what was asked
+    marks = provisional_marks(day, run_started_at(context))  # today's figures so far, in the UI
     yield from (
         r
-        for r in day_results(build, versions, silver_gate)
+        for r in day_results(build, versions, silver_gate, marks)
         if AssetKey.from_coercible(r.asset_key) in selected
     )
     if not silver_gate.passed_blocking:
@@ -127,7 +129,9 @@ def build_telemetry_day(context: AssetExecutionContext, lake: LakeResource, ware
     versions |= commit_day(store, build, (ENERGY_DAILY, EQUIPMENT_DAILY), run_id=run_id)
     energy_gate, equipment_gate = gate_themes_day(store, settings, build, run_id=run_id)
     yield from (
-        r for r in theme_results(build, versions, energy_gate, equipment_gate) if r.asset_key in selected
+        r
+        for r in theme_results(build, versions, energy_gate, equipment_gate, marks)
+        if r.asset_key in selected
     )
 
 
@@ -143,8 +147,12 @@ def shard_metadata(build: DayBuild) -> dict:
     }
 
 
-def day_results(build: DayBuild, versions: dict[str, int], gate: Evaluation):
-    """The MaterializeResults of silver.telemetry and quarantine.telemetry of a sharded day."""
+def day_results(
+    build: DayBuild, versions: dict[str, int], gate: Evaluation, marks: tuple[dict, dict[str, str]]
+):
+    """The MaterializeResults of silver.telemetry and quarantine.telemetry of a sharded day; `marks` are
+    the provisional metadata and tags (assets.build_record.provisional_marks)."""
+    flags, tags = marks
     seconds = sum(build.seconds.values())
     yield MaterializeResult(
         asset_key=SILVER_TELEMETRY.asset_key,
@@ -161,8 +169,10 @@ def day_results(build: DayBuild, versions: dict[str, int], gate: Evaluation):
             **shard_metadata(build),
             "delta_version": versions[SILVER_TELEMETRY.name],
             "preview": preview(build.shards[0].silver_head if build.shards else pl.DataFrame()),
+            **flags,
         },
         check_results=gate.check_results,
+        tags=tags,
     )
     head = pl.concat([s.quarantine_head for s in build.shards]) if build.shards else pl.DataFrame()
     yield MaterializeResult(
@@ -170,14 +180,21 @@ def day_results(build: DayBuild, versions: dict[str, int], gate: Evaluation):
         metadata={
             **quarantine_metadata(head, build.reasons, versions[QUARANTINE_TELEMETRY.name]),
             "dagster/row_count": build.quarantined,
+            **flags,
         },
+        tags=tags,
     )
 
 
 def theme_results(
-    build: DayBuild, versions: dict[str, int], energy_gate: Evaluation, equipment_gate: Evaluation
+    build: DayBuild,
+    versions: dict[str, int],
+    energy_gate: Evaluation,
+    equipment_gate: Evaluation,
+    marks: tuple[dict, dict[str, str]],
 ):
     """The MaterializeResults of theme.energy_daily and theme.equipment_daily of a sharded day."""
+    flags, tags = marks
     df, ops = build.energy, build.equipment
     yield MaterializeResult(
         asset_key=ENERGY_DAILY.asset_key,
@@ -195,8 +212,10 @@ def theme_results(
             **shard_metadata(build),
             "delta_version": versions[ENERGY_DAILY.name],
             "preview": preview(df),
+            **flags,
         },
         check_results=energy_gate.check_results,
+        tags=tags,
     )
     yield MaterializeResult(
         asset_key=EQUIPMENT_DAILY.asset_key,
@@ -208,6 +227,8 @@ def theme_results(
             **shard_metadata(build),
             "delta_version": versions[EQUIPMENT_DAILY.name],
             "preview": preview(ops),
+            **flags,
         },
         check_results=equipment_gate.check_results,
+        tags=tags,
     )

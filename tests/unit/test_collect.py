@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -253,3 +254,58 @@ def test_simulated_stream_ground_truth_adds_up_and_agrees_with_the_contract():
         except DeadLetter as bad:
             dead[bad.reason] += 1
     assert dict(dead) == exp["dead_letter"] and readings == exp["landed"]
+
+
+def test_the_landing_sensor_requests_an_ingest_for_each_micro_batch_never_for_a_temp_file(
+    tmp_path, monkeypatch
+):
+    """Today's figures start here: a durable micro-batch in landing/telemetry/collector is a change the
+    landing sensor acts on; a batch still being written (hidden temp file) is not."""
+    import dagster as dg
+
+    from warehouse.settings import settings
+
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path))
+    settings.cache_clear()
+    try:
+        from orchestration.jobs import landing_sensor
+
+        def tick(cursor: str | None):
+            ctx = dg.build_sensor_context(instance=instance, cursor=cursor)
+            return landing_sensor(ctx), ctx.cursor
+
+        writer = LandingWriter(settings().landing, "mqtt", "c1")
+        with dg.instance_for_test() as instance:
+            result, cursor = tick(None)
+            assert isinstance(result, dg.SkipReason)
+            folder = settings().landing / "telemetry" / "collector" / "mqtt" / "2026-11-01"
+            folder.mkdir(parents=True)
+            (folder / ".c1-20261101T000000-1-1.parquet.tmp").write_bytes(b"half a parquet")
+            assert isinstance(tick(cursor)[0], dg.SkipReason)
+            writer.flush(_batch(3))
+            result, cursor = tick(cursor)
+            assert isinstance(result, dg.RunRequest) and result.job_name in (None, "ingest_job")
+            assert isinstance(tick(cursor)[0], dg.SkipReason)  # nothing new since
+            writer.flush(_batch(2))
+            assert isinstance(tick(cursor)[0], dg.RunRequest)
+    finally:
+        settings.cache_clear()
+
+
+def test_a_batch_is_due_after_m_readings_or_n_seconds_from_settings(tmp_path: Path):
+    env = {"LAKEHOUSE_COLLECT_FLUSH_READINGS": "3", "LAKEHOUSE_COLLECT_FLUSH_SECONDS": "3600"}
+    cfg = replace(load_collector_settings(env), client_id="unit")
+    assert (cfg.flush_readings, cfg.flush_seconds) == (3, 3600.0)
+    collector = MqttCollector(cfg, tmp_path / "landing", tmp_path / "status", log=lambda _: None)
+    assert not collector.due()  # nothing to flush
+    collector.batch = _batch(2)
+    assert not collector.due()
+    collector.batch = _batch(3)
+    assert collector.due()  # M readings
+    timed = MqttCollector(
+        replace(cfg, flush_seconds=0.2), tmp_path / "l2", tmp_path / "s2", log=lambda _: None
+    )
+    timed.batch = _batch(1)
+    assert not timed.due()
+    time.sleep(0.3)
+    assert timed.due()  # N seconds after its first reading

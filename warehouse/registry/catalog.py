@@ -44,6 +44,12 @@ DAY_BUILD = TableSpec(
             "When that run started: records ingested later make the day pending again",
         ),
         ("built_at", UTC_TS, "When the last asset of the day committed"),
+        (
+            "provisional",
+            pl.Boolean,
+            "The run started before the local day closed: the day's figures so far, never synced; the "
+            "first run after local midnight rebuilds the day in full and sets it false",
+        ),
     ),
 )
 

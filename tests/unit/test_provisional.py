@@ -1,0 +1,107 @@
+"""Today's figures: a day built before it closed is provisional, rebuilt once it closed, never synced before."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+from deltalake import write_deltalake
+
+from assets.build_record import PROVISIONAL_TAG, day_build_row, provisional_marks
+from assets.sync.sync import gate
+from assets.telemetry.ingest import migrate_day_build, pending_days, provisional_build
+from warehouse.domain import day_closes_at, provisional
+from warehouse.registry import DAY_BUILD, LANDING_FILES
+from warehouse.serving import refresh_views
+from warehouse.storage import Lake
+
+D1, D2 = dt.date(2026, 11, 1), dt.date(2026, 11, 2)
+CLOSE_D1 = dt.datetime(2026, 11, 1, 16, 0, tzinfo=dt.UTC)  # 2026-11-02 00:00 Asia/Shanghai
+SECOND = dt.timedelta(seconds=1)
+
+
+def landed(lake: Lake, days: list[dt.date], at: dt.datetime) -> None:
+    row = {
+        "source_file": f"f-{at.isoformat()}.csv",
+        "content_hash": at.isoformat(),
+        "size_bytes": 1,
+        "modified_at": at,
+        "landing_date": days[0],
+        "status": "ingested",
+        "reason": None,
+        "records": 1,
+        "reading_days": days,
+        "ingest_run_id": "ingest",
+        "ingested_at": at,
+        "superseded_at": None,
+    }
+    lake.upsert(LANDING_FILES, pl.DataFrame([row], schema=LANDING_FILES.schema), run_id="ingest")
+
+
+def built(lake: Lake, day: dt.date, started: dt.datetime) -> None:
+    lake.upsert(DAY_BUILD, day_build_row(day, f"run-{started}", started, started), run_id="daily")
+
+
+def test_a_local_day_closes_at_midnight_in_shanghai():
+    assert day_closes_at(D1) == CLOSE_D1
+    assert provisional(D1, CLOSE_D1 - SECOND)
+    assert not provisional(D1, CLOSE_D1)
+    assert not provisional(D1, CLOSE_D1 + dt.timedelta(days=3))
+
+
+def test_the_build_record_and_the_ui_marks_say_whether_the_figures_are_so_far():
+    early = day_build_row(D1, "r", CLOSE_D1 - dt.timedelta(hours=2), CLOSE_D1 + dt.timedelta(hours=1))
+    late = day_build_row(D1, "r", CLOSE_D1 + SECOND, CLOSE_D1 + dt.timedelta(hours=1))
+    assert early["provisional"].to_list() == [True] and late["provisional"].to_list() == [False]
+    assert provisional_marks(D1, CLOSE_D1 - SECOND) == ({"provisional": True}, {PROVISIONAL_TAG: "true"})
+    assert provisional_marks(D1, CLOSE_D1) == ({"provisional": False}, {PROVISIONAL_TAG: "false"})
+
+
+def test_a_provisional_day_is_pending_once_it_closed_and_a_rebuild_after_the_close_ends_it(tmp_path):
+    lake = Lake(tmp_path)
+    at = CLOSE_D1 - dt.timedelta(hours=3)
+    landed(lake, [D1], at)
+    built(lake, D1, at + dt.timedelta(minutes=5))  # built "so far" at 21:05 local
+    assert provisional_build(lake, D1) == at + dt.timedelta(minutes=5)
+    assert pending_days(lake, now=CLOSE_D1 - SECOND) == []  # not closed: nothing to do
+    assert pending_days(lake, now=CLOSE_D1) == [D1]  # closed: rebuilt in full
+    built(lake, D1, CLOSE_D1 + dt.timedelta(minutes=1))
+    assert provisional_build(lake, D1) is None
+    assert pending_days(lake, now=CLOSE_D1 + dt.timedelta(minutes=2)) == []
+    assert lake.read(DAY_BUILD)["provisional"].to_list() == [False]
+
+
+def test_the_closed_provisional_day_dirties_the_next_built_day_too(tmp_path):
+    lake = Lake(tmp_path)
+    landed(lake, [D1, D2], CLOSE_D1 - dt.timedelta(hours=1))
+    built(lake, D1, CLOSE_D1 - dt.timedelta(minutes=30))
+    built(lake, D2, CLOSE_D1 - dt.timedelta(minutes=29))  # D2 in the future then: provisional too
+    assert pending_days(lake, now=CLOSE_D1 + SECOND) == [D1, D2]  # D2 because its energy starts from D1
+    assert pending_days(lake, now=CLOSE_D1 + SECOND, last_day=D1) == [D1]
+
+
+def test_the_sync_refuses_a_closed_day_whose_last_build_was_provisional(tmp_path):
+    lake = Lake(tmp_path)
+    today = D2
+    assert "not over yet" in (gate(lake, D2, today=today) or "")
+    built(lake, D1, CLOSE_D1 - dt.timedelta(hours=1))
+    reason = gate(lake, D1, today=today) or ""
+    assert "provisional" in reason and "rebuilt in full" in reason
+    built(lake, D1, CLOSE_D1 + dt.timedelta(hours=1))
+    # past the provisional check: the next gate is the theme partition (none in this lake)
+    assert "has no partition" in (gate(lake, D1, today=today) or "")
+
+
+def test_build_records_from_before_the_flag_are_migrated_once_and_the_role_files_read_them(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    old_schema = {c: t for c, t in DAY_BUILD.schema.items() if c != "provisional"}
+    rows = pl.concat(
+        [
+            day_build_row(D1, "a", CLOSE_D1 - SECOND, CLOSE_D1),
+            day_build_row(D2, "b", day_closes_at(D2), day_closes_at(D2)),
+        ]
+    )
+    write_deltalake(str(lake.path(DAY_BUILD)), rows.select(list(old_schema)).to_arrow())
+    assert migrate_day_build(lake, "t") and not migrate_day_build(lake, "t")
+    assert lake.read(DAY_BUILD).sort("day")["provisional"].to_list() == [True, False]
+    assert refresh_views(tmp_path / "w.duckdb", lake, {DAY_BUILD.name: DAY_BUILD}) == [DAY_BUILD.name]
