@@ -17,7 +17,6 @@ from dagster import (
     ScheduleEvaluationContext,
     SensorEvaluationContext,
     SkipReason,
-    build_schedule_from_partitioned_job,
     define_asset_job,
     in_process_executor,
     schedule,
@@ -156,9 +155,22 @@ ingest_schedule = ScheduleDefinition(
     execution_timezone="Asia/Shanghai",
     default_status=DefaultScheduleStatus.RUNNING,
 )
-daily_schedule = build_schedule_from_partitioned_job(
-    daily_job, hour_of_day=1, minute_of_hour=30, default_status=DefaultScheduleStatus.RUNNING
+
+
+@schedule(
+    job=daily_job,
+    cron_schedule="30 1 * * *",
+    execution_timezone=TIMEZONE,
+    default_status=DefaultScheduleStatus.RUNNING,
 )
+def daily_schedule(context: ScheduleEvaluationContext) -> RunRequest:
+    """01:30 local: the day that closed at midnight, built in full.
+
+    The partitions end at today (so today's figures can be built so far, provisionally), and a schedule
+    built from the partitioned job would pick that last partition: today, not the day that just closed.
+    """
+    closed = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE)).date() - dt.timedelta(days=1)
+    return RunRequest(run_key=f"daily-{closed.isoformat()}", partition_key=closed.isoformat())
 
 
 @sensor(job=ingest_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)

@@ -105,3 +105,17 @@ def test_build_records_from_before_the_flag_are_migrated_once_and_the_role_files
     assert migrate_day_build(lake, "t") and not migrate_day_build(lake, "t")
     assert lake.read(DAY_BUILD).sort("day")["provisional"].to_list() == [True, False]
     assert refresh_views(tmp_path / "w.duckdb", lake, {DAY_BUILD.name: DAY_BUILD}) == [DAY_BUILD.name]
+
+
+def test_the_daily_schedule_builds_the_day_that_just_closed_not_today():
+    """The partitions end at today; a schedule from the partitioned job picked today at 01:30."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from dagster import build_schedule_context
+
+    from orchestration.jobs import daily_schedule
+
+    at = dt.datetime(2026, 11, 30, 1, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    request = daily_schedule(build_schedule_context(scheduled_execution_time=at))
+    assert request.partition_key == "2026-11-29"
