@@ -18,11 +18,12 @@ from assets.metadata import asset_spec
 from assets.partitions import daily_local
 from assets.resources import LakeResource, WarehouseResource
 from assets.sync.measures import DISCLOSURE_THRESHOLD, DOMINANCE_K, DOMINANCE_N, MEASURES
-from assets.sync.sync import refresh_after_sync, sync_day
+from assets.sync.sync import SyncOutcome, refresh_after_sync, sync_day
 from assets.sync.transport import NodeConfig
 from warehouse.domain import GRADES, PROVINCE_CODE
 from warehouse.registry import ENERGY_DAILY, EQUIPMENT_DAILY, SYNC_LEDGER, TABLES, THEME_ENTERPRISE, TRADE
 from warehouse.settings import SyncKey, load_settings
+from warehouse.storage import Lake
 
 
 class NationalNodeResource(ConfigurableResource):
@@ -60,6 +61,22 @@ def _measures_md() -> MetadataValue:
         }[m.grade]
         lines.append(f"| {m.name} | {m.unit} | {m.group.name} | {m.grade} ({GRADES[m.grade]}) | {rule} |")
     return MetadataValue.md("\n".join(lines))
+
+
+def _send_day(
+    day: dt.date, store: Lake, warehouse: WarehouseResource, national_node: NationalNodeResource, run_id: str
+) -> SyncOutcome:
+    """sync_day over the analyst role file (one snapshot of the themes) and one HTTP client."""
+    con = warehouse.connect(read_only=True)
+    try:
+        with httpx.Client() as client:
+            config = national_node.config()
+            privacy = load_settings().sync_privacy(config.channel)
+            return sync_day(
+                day, lake=store, con=con, client=client, node=config, run_id=run_id, privacy=privacy
+            )
+    finally:
+        con.close()
 
 
 @multi_asset(
@@ -104,21 +121,7 @@ def national_batch(
     day = dt.date.fromisoformat(context.partition_key)
     store = lake.lake
     warehouse.refresh(store)  # views first: a moved or restored home reads its own tables from the start
-    con = warehouse.connect(read_only=True)
-    try:
-        with httpx.Client() as client:
-            config = national_node.config()
-            outcome = sync_day(
-                day,
-                lake=store,
-                con=con,
-                client=client,
-                node=config,
-                run_id=context.run_id,
-                privacy=load_settings().sync_privacy(config.channel),
-            )
-    finally:
-        con.close()
+    outcome = _send_day(day, store, warehouse, national_node, context.run_id)
     for table in refresh_after_sync(store, context.run_id):  # the directory shows the sync right away
         context.log_event(
             AssetObservation(asset_key=TABLES[table].asset_key, metadata={"refreshed_by": "sync"})
