@@ -32,6 +32,7 @@ from pathlib import Path
 import duckdb
 import duckdb_extension_delta
 import duckdb_extension_httpfs
+import polars as pl
 
 from warehouse.access import ANALYST, ROLES, Role, role_database, visible_columns
 from warehouse.privacy import mask_sql
@@ -414,7 +415,9 @@ def _apply(con: duckdb.DuckDBPyConnection, plan: _Plan, lake: Lake) -> None:
     for spec, select, fp, version in plan.full:
         source = _delta_source(lake, spec, version)
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {spec.layer}")
-        con.execute(f"CREATE OR REPLACE TABLE {spec.name} AS SELECT {select} FROM {source}")
+        _execute_padded(
+            con, f"CREATE OR REPLACE TABLE {spec.name} AS SELECT {select} FROM {{source}}", lake, spec, source
+        )
         con.execute(f"COMMENT ON TABLE {spec.name} IS {_quote(spec.description)}")
         con.execute("INSERT OR REPLACE INTO main.lakehouse_tables VALUES (?, ?, ?)", [spec.name, fp, version])
     for spec, select, fp, version, parts in plan.partial:
@@ -432,13 +435,54 @@ def _apply(con: duckdb.DuckDBPyConnection, plan: _Plan, lake: Lake) -> None:
         where = " OR ".join(conds) or "false"
         source = _delta_source(lake, spec, version)
         con.execute(f"DELETE FROM {spec.name} WHERE {where}")
-        con.execute(f"INSERT INTO {spec.name} BY NAME SELECT {select} FROM {source} WHERE {where}")
+        _execute_padded(
+            con,
+            f"INSERT INTO {spec.name} BY NAME SELECT {select} FROM {{source}} WHERE {where}",
+            lake,
+            spec,
+            source,
+        )
         con.execute("INSERT OR REPLACE INTO main.lakehouse_tables VALUES (?, ?, ?)", [spec.name, fp, version])
     for mart, version in plan.marts:
         con.execute("CREATE SCHEMA IF NOT EXISTS mart")
         con.execute(f"CREATE OR REPLACE TABLE {mart.name} AS {mart.sql.format(source=mart.source.name)}")
         con.execute(f"COMMENT ON TABLE {mart.name} IS {_quote(mart.description)}")
         con.execute("INSERT OR REPLACE INTO main.lakehouse_marts VALUES (?, ?)", [mart.name, version])
+
+
+_DUCKDB_TYPES = {
+    pl.String: "VARCHAR",
+    pl.Int64: "BIGINT",
+    pl.Int32: "INTEGER",
+    pl.Float64: "DOUBLE",
+    pl.Boolean: "BOOLEAN",
+    pl.Date: "DATE",
+}
+
+
+def _duckdb_type(dtype: pl.DataType) -> str:
+    if isinstance(dtype, pl.Datetime):
+        return "TIMESTAMPTZ" if dtype.time_zone else "TIMESTAMP"
+    if isinstance(dtype, pl.List):
+        return f"{_duckdb_type(dtype.inner)}[]"
+    return _DUCKDB_TYPES.get(dtype.base_type(), "VARCHAR")
+
+
+def _execute_padded(
+    con: duckdb.DuckDBPyConnection, sql: str, lake: Lake, spec: TableSpec, source: str
+) -> None:
+    """Run `sql` over `source`; if the table was written before the registry declared some of its columns
+    (a home upgraded in place), read those as NULL of their declared type instead of failing the refresh.
+    The table itself gets the columns at its next write."""
+    try:
+        con.execute(sql.replace("{source}", source))
+    except duckdb.BinderException:
+        present = {f.name for f in lake.table(spec).schema().fields}
+        missing = [c for c in spec.columns if c.name not in present]
+        if not missing:
+            raise
+        nulls = ", ".join(f"CAST(NULL AS {_duckdb_type(c.dtype)}) AS {c.name}" for c in missing)
+        con.execute(sql.replace("{source}", f"(SELECT *, {nulls} FROM {source})"))
 
 
 def _delta_source(lake: Lake, spec: TableSpec, version: int) -> str:

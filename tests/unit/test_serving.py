@@ -209,3 +209,25 @@ def test_a_moved_home_reads_its_own_tables_from_the_first_query_and_rebuilds_for
     assert "analyst:theme.energy_daily" in rebuilt and "steward:mart.energy_city_industry_day" in rebuilt
     assert mart(moved)["energy_tce"].sum() == pytest.approx(total)
     assert refresh_role_views(moved, Lake(new / "lake")) == []
+
+
+def test_a_table_written_before_a_column_was_declared_still_refreshes_with_it_null(tmp_path):
+    """A home upgraded in place: the registry now declares a column its Delta table does not have yet.
+    The role files read it as NULL of the declared type (it used to fail every refresh) and a later
+    write of the table brings the real values."""
+    from warehouse.registry import Column
+
+    lake = Lake(tmp_path / "lake")
+    rows = energy_rows(ENTS, day=DAY)
+    lake.replace_partition(ENERGY_DAILY, DAY, rows, run_id="old")
+    newer = dataclasses.replace(
+        ENERGY_DAILY, columns=(*ENERGY_DAILY.columns, Column("verified_by", pl.String, "declared later"))
+    )
+    db = tmp_path / "warehouse.duckdb"
+    refresh_role_views(db, lake, tables={newer.name: newer})
+    con = connect(db)
+    got = con.sql(
+        f"SELECT count(*), count(verified_by), typeof(any_value(verified_by)) FROM {newer.name}"
+    ).fetchone()
+    con.close()
+    assert got == (rows.height, 0, "VARCHAR")
