@@ -2,70 +2,47 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
-import json
 import os
 import re
-import secrets
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, urlsplit
 
-from warehouse.domain import KGCE_PER_UNIT, PROVINCE_CODE
+from warehouse.domain import KGCE_PER_UNIT
 from warehouse.identifiers import DEFAULT_NODE
+from warehouse.settings.profile import (
+    DAGSTER_YAML,
+    DAGSTER_YAML_SERVER,
+    FUTURE_TOLERANCE,
+    IN_PROGRESS_MAX_AGE,
+    LATE_WATERMARK_DAYS,
+    _at_least_zero,
+    _dp_epsilon,
+    _identifier_node,
+    _lake_uri,
+    _positive,
+    _profile,
+    ensure_pg_database,
+    object_store_options,
+)
+from warehouse.settings.secrets import (
+    DEFAULT_KEY_ID,
+    DEFAULT_NODE_URL,
+    DP_BUDGET_ENV,
+    DP_EPSILON_ENV,
+    KEY_ENV,
+    KEY_ID_ENV,
+    NODE_URL_ENV,
+    SyncKey,
+    SyncPrivacy,
+    demo_key,
+)
 
 if TYPE_CHECKING:
     from warehouse.storage import Lake
-
-# Defaults of the landing settings (also the defaults of the plain functions that take them).
-LATE_WATERMARK_DAYS = (
-    7  # a reading landing later than this after its day is quarantined as late_beyond_watermark
-)
-FUTURE_TOLERANCE = dt.timedelta(minutes=60)
-IN_PROGRESS_MAX_AGE = dt.timedelta(hours=24)
-
-PROFILES = ("embedded", "server")
-DAGSTER_YAML = """\
-# written by lakehouse (embedded profile): SQLite storage beside this file, runs in process
-telemetry:
-  enabled: false
-"""
-# The server profile: runs, events and schedules in PostgreSQL (the URL is read from the environment when
-# the instance loads, never written here), and a queue that caps concurrent runs per job (run tags set on
-# the jobs in orchestration/jobs.py).
-DAGSTER_YAML_SERVER = """\
-# written by lakehouse (server profile): PostgreSQL storage, queued runs with per-queue limits
-telemetry:
-  enabled: false
-storage:
-  postgres:
-    postgres_url:
-      env: LAKEHOUSE_DAGSTER_PG_URL
-run_coordinator:
-  module: dagster._core.run_coordinator
-  class: QueuedRunCoordinator
-  config:
-    max_concurrent_runs: {max_runs}
-    tag_concurrency_limits:
-      - key: lakehouse/queue
-        value: daily
-        limit: {max_daily_runs}
-      - key: lakehouse/queue
-        value: sync
-        limit: 1
-"""
-
-
-class SettingsError(ValueError):
-    """A setting has a value the lakehouse cannot use."""
-
-
-class ServiceUnavailable(RuntimeError):
-    """A service the settings point at (PostgreSQL) does not answer."""
 
 
 @dataclass(frozen=True)
@@ -285,104 +262,6 @@ class Settings:
         )
 
 
-def object_store_options(env: dict[str, str] | None = None) -> dict[str, str]:
-    """delta-rs/polars `storage_options` for a lake on S3-compatible storage, from the environment only.
-
-    LAKEHOUSE_S3_ENDPOINT (empty: AWS) and the standard AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-    AWS_REGION. Commits use conditional writes (`conditional_put: etag`, PutObject If-None-Match), so
-    concurrent writers to one table are safe without a locking service.
-    """
-    env = dict(os.environ) if env is None else env
-    options = {"AWS_REGION": env.get("AWS_REGION", "us-east-1"), "conditional_put": "etag"}
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        if env.get(key):
-            options[key] = env[key]
-    endpoint = env.get("LAKEHOUSE_S3_ENDPOINT", "")
-    if endpoint:
-        options["AWS_ENDPOINT_URL"] = endpoint
-        if endpoint.startswith("http://"):
-            options["AWS_ALLOW_HTTP"] = "true"
-    return options
-
-
-def ensure_pg_database(url: str) -> None:
-    """Create the URL's database on its server if it does not exist (PostgreSQL has no IF NOT EXISTS)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    import psycopg2
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if not name.replace("_", "").isalnum():
-        raise SettingsError(f"LAKEHOUSE_PG_URL: database name {name!r} must be letters, digits and _")
-    try:
-        con = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")), connect_timeout=10)
-    except psycopg2.OperationalError as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ServiceUnavailable(f"PostgreSQL at {parts.hostname}:{parts.port or 5432}: {reason}") from e
-    try:
-        con.autocommit = True
-        with con.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-            if cur.fetchone() is None:
-                # created meanwhile by another process of the same home: fine
-                with contextlib.suppress(psycopg2.errors.DuplicateDatabase):
-                    cur.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        con.close()
-
-
-# The province's signing key. Production sets LAKEHOUSE_SYNC_KEY (and LAKEHOUSE_SYNC_KEY_ID) from its
-# secret store. The demo has none: a random key is generated once per home into
-# `secrets/national_sync.key` (directory 0700, file 0600, a `.gitignore` of `*` beside it), and the demo node
-# gets the same key through its environment. A key is never printed, logged, put on a command line or
-# written inside the repository.
-KEY_ENV, KEY_ID_ENV, NODE_URL_ENV = "LAKEHOUSE_SYNC_KEY", "LAKEHOUSE_SYNC_KEY_ID", "LAKEHOUSE_SYNC_NODE_URL"
-DEFAULT_KEY_ID, DEMO_KEY_ID = "default", "demo"
-DEFAULT_NODE_URL = "http://127.0.0.1:8737"
-SECRETS_DIR, KEY_FILE = "secrets", "national_sync.key"
-DP_EPSILON_ENV, DP_BUDGET_ENV = "LAKEHOUSE_SYNC_DP_EPSILON", "LAKEHOUSE_SYNC_DP_BUDGET"
-
-
-@dataclass(frozen=True)
-class SyncPrivacy:
-    """A channel's differential privacy: `epsilon` spent by each enterprise of a noisy cell per release
-    of a day, and the `budget` an enterprise may spend per period (day) over every channel and version."""
-
-    epsilon: float
-    budget: float
-
-
-@dataclass(frozen=True)
-class SyncKey:
-    key_id: str
-    secret: str = field(repr=False)
-    source: str = "environment"
-
-    def node_keys(self, province: str = PROVINCE_CODE) -> str:
-        """The node's NATIONAL_NODE_KEYS entry for this key (to pass through an environment, never argv)."""
-        return f"{province}:{self.key_id}={self.secret}"
-
-
-def demo_key(home: Path) -> SyncKey:
-    """The demo key of a LAKEHOUSE_HOME, created on first use (0600 inside a 0700 directory)."""
-    folder = Path(home) / SECRETS_DIR
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(folder, 0o700)
-    ignore = folder / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n", encoding="utf-8")
-    path = folder / KEY_FILE
-    if not path.exists():
-        data = json.dumps({"key_id": DEMO_KEY_ID, "secret": secrets.token_urlsafe(32)})
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(data)
-    os.chmod(path, 0o600)
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return SyncKey(data["key_id"], data["secret"], source=f"demo key in {path}")
-
-
 def sync_key(home: Path, env: dict[str, str] | None = None) -> SyncKey:
     """LAKEHOUSE_SYNC_KEY of `env` (default: the process's) if set, else the home's demo key."""
     return load_settings(
@@ -448,45 +327,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     )
 
 
-def _dp_epsilon(value: str) -> tuple[tuple[str, float], ...]:
-    """`0.5` (every channel) or `national=0.5,industry=1`; empty: off."""
-    out: dict[str, float] = {}
-    for part in filter(None, (p.strip() for p in value.split(","))):
-        channel, _, number = part.rpartition("=")
-        try:
-            epsilon = float(number)
-        except ValueError:
-            raise SettingsError(
-                f"{DP_EPSILON_ENV}: {part!r} is not <channel>=<epsilon> or <epsilon>"
-            ) from None
-        if not 0 < epsilon < float("inf"):
-            raise SettingsError(f"{DP_EPSILON_ENV}: epsilon must be a positive number, not {number!r}")
-        out[channel.strip() or "*"] = epsilon
-    return tuple(sorted(out.items()))
-
-
-def _positive(env: dict[str, str], name: str, default: str) -> float:
-    value = _at_least_zero(env, name, default)
-    if not value > 0:
-        raise SettingsError(f"{name}={value!r}: expected a number > 0")
-    return value
-
-
-def _identifier_node(value: str) -> str:
-    if not re.fullmatch(r"[0-9]{1,8}", value):
-        raise SettingsError(
-            f"LAKEHOUSE_IDENTIFIER_NODE must be 1-8 digits (the secondary node code), not {value!r}"
-        )
-    return value
-
-
-def _lake_uri(value: str) -> str:
-    value = value.strip().rstrip("/")
-    if value and not value.startswith("s3://"):
-        raise SettingsError(f"LAKEHOUSE_LAKE_URI={value!r}: expected s3://bucket/prefix (or unset)")
-    return value
-
-
 def lake_at(root: str) -> Lake:
     """The lake at `root` as a shard task names it (in any process): remote roots take this process's
     object-store settings (from its environment, never from the task)."""
@@ -498,132 +338,7 @@ def lake_at(root: str) -> Lake:
     return Lake(root, options)
 
 
-def _at_least_zero(env: dict[str, str], name: str, default: str) -> float:
-    try:
-        value = float(env.get(name, default))
-    except ValueError:
-        raise SettingsError(f"{name}={env.get(name)!r}: expected a number") from None
-    if not value >= 0:
-        raise SettingsError(f"{name}={value!r}: expected a number >= 0")
-    return value
-
-
-def _profile(value: str) -> str:
-    if value not in PROFILES:
-        raise SettingsError(f"LAKEHOUSE_PROFILE={value!r}: expected one of {', '.join(PROFILES)}")
-    return value
-
-
 @cache
 def settings() -> Settings:
     """The process's settings, read once."""
     return load_settings()
-
-
-@dataclass(frozen=True)
-class CollectorSettings:
-    """Live collection (collectors/): broker, session, micro-batching. Secrets only from the environment."""
-
-    mqtt_host: str
-    mqtt_port: int
-    mqtt_username: str | None
-    mqtt_password: str | None
-    mqtt_tls: bool
-    mqtt_ca_file: str | None
-    mqtt_cert_file: str | None
-    mqtt_key_file: str | None
-    topic_prefix: str
-    client_id: str
-    share_group: str | None
-    session_expiry_s: int
-    receive_maximum: int
-    keepalive_s: int
-    flush_seconds: float
-    flush_readings: int
-    opcua_endpoint: str
-    opcua_sampling_ms: int
-
-    def __repr__(self) -> str:  # never print the password
-        return f"CollectorSettings(mqtt={self.mqtt_host}:{self.mqtt_port}, client_id={self.client_id!r})"
-
-
-def load_collector_settings(env: dict[str, str] | None = None) -> CollectorSettings:
-    env = dict(os.environ) if env is None else env
-    return CollectorSettings(
-        mqtt_host=env.get("LAKEHOUSE_MQTT_HOST", "127.0.0.1"),
-        mqtt_port=int(env.get("LAKEHOUSE_MQTT_PORT", "1883")),
-        mqtt_username=env.get("LAKEHOUSE_MQTT_USERNAME") or None,
-        mqtt_password=env.get("LAKEHOUSE_MQTT_PASSWORD") or None,
-        mqtt_tls=env.get("LAKEHOUSE_MQTT_TLS", "0").lower() in ("1", "true", "yes"),
-        mqtt_ca_file=env.get("LAKEHOUSE_MQTT_CA_FILE") or None,
-        mqtt_cert_file=env.get("LAKEHOUSE_MQTT_CERT_FILE") or None,
-        mqtt_key_file=env.get("LAKEHOUSE_MQTT_KEY_FILE") or None,
-        topic_prefix=env.get("LAKEHOUSE_MQTT_TOPIC_PREFIX", "shandong"),
-        client_id=env.get("LAKEHOUSE_COLLECTOR_ID", "lakehouse-collector-1"),
-        share_group=env.get("LAKEHOUSE_MQTT_SHARE_GROUP", "lakehouse") or None,
-        session_expiry_s=int(env.get("LAKEHOUSE_MQTT_SESSION_EXPIRY_S", str(7 * 24 * 3600))),
-        receive_maximum=int(env.get("LAKEHOUSE_MQTT_RECEIVE_MAXIMUM", "10000")),
-        keepalive_s=int(env.get("LAKEHOUSE_MQTT_KEEPALIVE_S", "60")),
-        flush_seconds=float(env.get("LAKEHOUSE_COLLECT_FLUSH_SECONDS", "1.0")),
-        flush_readings=int(env.get("LAKEHOUSE_COLLECT_FLUSH_READINGS", "20000")),
-        opcua_endpoint=env.get("LAKEHOUSE_OPCUA_ENDPOINT", "opc.tcp://127.0.0.1:4840/lakehouse/"),
-        opcua_sampling_ms=int(env.get("LAKEHOUSE_OPCUA_SAMPLING_MS", "1000")),
-    )
-
-
-@dataclass(frozen=True)
-class AlertSettings:
-    """Alert channels (group-robot webhook, SMTP) and the rate limit. Secrets only from the environment."""
-
-    webhook_url: str | None
-    webhook_secret: str | None
-    smtp_host: str | None
-    smtp_port: int
-    smtp_username: str | None
-    smtp_password: str | None
-    smtp_starttls: bool
-    smtp_from: str
-    smtp_to: tuple[str, ...]
-    rate_limit: int  # messages per channel per window; the rest are summarized
-    rate_window: dt.timedelta
-    sync_overdue: dt.timedelta  # a sync batch pending/sent without acknowledgement for longer is overdue
-    timeout_s: float = 10.0
-
-    @property
-    def channels(self) -> tuple[str, ...]:
-        """Configured channels: "webhook" when a URL is set, "email" when a host and recipients are."""
-        return tuple(
-            name
-            for name, on in (
-                ("webhook", bool(self.webhook_url)),
-                ("email", bool(self.smtp_host and self.smtp_to)),
-            )
-            if on
-        )
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        """Values that must never appear in a log line or an alert body (the robot URL's token too)."""
-        tokens = [v for _, v in parse_qsl(urlsplit(self.webhook_url or "").query)]
-        return tuple(s for s in (self.webhook_secret, self.smtp_password, *tokens) if s)
-
-    def __repr__(self) -> str:  # never print the secret, the password or the webhook's token
-        return f"AlertSettings(channels={self.channels}, rate_limit={self.rate_limit}/{self.rate_window})"
-
-
-def load_alert_settings(env: dict[str, str] | None = None) -> AlertSettings:
-    env = dict(os.environ) if env is None else env
-    return AlertSettings(
-        webhook_url=env.get("LAKEHOUSE_ALERT_WEBHOOK_URL") or None,
-        webhook_secret=env.get("LAKEHOUSE_ALERT_WEBHOOK_SECRET") or None,
-        smtp_host=env.get("LAKEHOUSE_ALERT_SMTP_HOST") or None,
-        smtp_port=int(env.get("LAKEHOUSE_ALERT_SMTP_PORT", "25")),
-        smtp_username=env.get("LAKEHOUSE_ALERT_SMTP_USERNAME") or None,
-        smtp_password=env.get("LAKEHOUSE_ALERT_SMTP_PASSWORD") or None,
-        smtp_starttls=env.get("LAKEHOUSE_ALERT_SMTP_STARTTLS", "0").lower() in ("1", "true", "yes"),
-        smtp_from=env.get("LAKEHOUSE_ALERT_SMTP_FROM", "lakehouse@localhost"),
-        smtp_to=tuple(a.strip() for a in env.get("LAKEHOUSE_ALERT_SMTP_TO", "").split(",") if a.strip()),
-        rate_limit=int(env.get("LAKEHOUSE_ALERT_RATE_LIMIT", "10")),
-        rate_window=dt.timedelta(minutes=float(env.get("LAKEHOUSE_ALERT_RATE_WINDOW_MINUTES", "60"))),
-        sync_overdue=dt.timedelta(hours=float(env.get("LAKEHOUSE_ALERT_SYNC_OVERDUE_HOURS", "6"))),
-    )
