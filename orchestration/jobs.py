@@ -111,7 +111,7 @@ daily_job = define_asset_job(
     selection=AssetSelection.keys(*DAILY_KEYS, "catalog/day_build"),
     partitions_def=daily_local,
     executor_def=in_process_executor,
-    tags={"lakehouse/queue": "daily"},  # the server profile's run queue caps these (warehouse/settings/profile.py)
+    tags={"lakehouse/queue": "daily"},  # capped by the server profile's run queue
     description="One local day: silver readings and production, quarantine, energy, equipment and OEE themes, "
     "industry topic libraries, all gated; catalog/day_build last records the day as built.",
 )
