@@ -78,6 +78,14 @@ class ShardTask:
     tail: pl.DataFrame | None = None  # previous day's last meter readings of this shard's equipment
 
 
+def detached_head(df: pl.DataFrame, n: int = 10) -> pl.DataFrame:
+    """The first rows as a frame of their own. A `head()` is a zero-copy slice that keeps the whole
+    shard's buffers alive: kept for the day's metadata, 25 shards' heads held 25 shards of silver in
+    memory (the 50M day peaked at 7.5 GiB against 2.9 GiB at 10M)."""
+    head = df.head(n)
+    return pl.DataFrame(head.to_dict(as_series=False), schema=head.schema)
+
+
 @dataclass
 class ShardResult:
     """What a shard hands back: its staged files per table, its counts, and small frames."""
@@ -169,8 +177,8 @@ def build_shard(task: ShardTask) -> ShardResult:
         equipment_reporting=result.clean["equipment_id"].n_unique(),
         energy=energy,
         equipment=operations,
-        silver_head=result.clean.head(10),
-        quarantine_head=result.quarantined.head(10),
+        silver_head=detached_head(result.clean),
+        quarantine_head=detached_head(result.quarantined),
         seconds=seconds,
         peak_rss_bytes=peak_rss_bytes(),
         pid=os.getpid(),

@@ -163,3 +163,24 @@ def test_empty_input_reconciles():
     r = clean_telemetry(bronze([]).clear(), equipment(), day=DAY, run_id="r")
     assert r.landed == 0 and r.clean.is_empty() and r.reconciles
     assert not math.isnan(0.0)
+
+
+def test_a_shards_head_holds_only_its_rows_not_the_shards_buffers():
+    """Kept for the day's metadata, a head() slice held every shard's whole silver frame in memory."""
+    import gc
+
+    import psutil
+
+    from assets.telemetry.shards import detached_head
+
+    proc = psutil.Process()
+    before = proc.memory_info().rss
+    heads = []
+    for _ in range(8):
+        frame = pl.DataFrame({"n": range(4_000_000), "s": ["x" * 24] * 4_000_000})  # ~200 MB each
+        heads.append(detached_head(frame))
+        del frame
+        gc.collect()
+    assert all(h.height == 10 for h in heads)
+    # eight frames of ~200 MB kept alive by slices would hold ~1.6 GB more; detached heads a few KB
+    assert proc.memory_info().rss - before < 0.8 * 2**30, (before, proc.memory_info().rss)
