@@ -23,6 +23,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 from assets.metadata import spec_kwargs
 from assets.partitions import daily_local
 from assets.resources import LakeResource, WarehouseResource
+from assets.telemetry.ingest import migrate_day_build
 from warehouse.domain import provisional
 from warehouse.registry import CATALOG_BUILD, DAY_BUILD, TableSpec
 from warehouse.storage import Lake
@@ -111,6 +112,9 @@ def day_build_asset(after: Sequence[AssetKey]):
         day = dt.date.fromisoformat(context.partition_key)
         started = run_started_at(context)
         row = day_build_row(day, context.run_id, started, dt.datetime.now(dt.UTC))
+        migrate_day_build(
+            lake.lake, context.run_id
+        )  # records from before `provisional`: once, by their writer
         version = lake.lake.upsert(DAY_BUILD, row, run_id=context.run_id)
         warehouse.refresh(lake.lake)
         metadata, tags = provisional_marks(day, started)

@@ -9,7 +9,6 @@ from pathlib import Path
 import duckdb
 from dagster import ConfigurableResource
 
-from assets.telemetry.ingest import migrate_day_build
 from warehouse.access import ROLES
 from warehouse.serving import open_role, refresh_role_views
 from warehouse.settings import Settings, load_settings
@@ -41,7 +40,6 @@ class WarehouseResource(ConfigurableResource):
 
     def refresh(self, lake: Lake) -> list[str]:
         """Every role's file brought up to date with the lake (tables copied, marts rebuilt as needed)."""
-        migrate_day_build(lake, "migrate-day-build")  # a home from before `provisional`: once
         return refresh_role_views(self.path, lake)
 
     def connect(self, read_only: bool = True, role: str = "analyst") -> duckdb.DuckDBPyConnection:
