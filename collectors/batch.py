@@ -46,6 +46,12 @@ class Batch:
     def readings(self) -> int:
         return len(self.columns["uscc"])
 
+    def due(self, flush_readings: int, flush_seconds: float) -> bool:
+        """Time to flush: M readings held, or N seconds since the first message of the batch."""
+        if not self.messages:
+            return False
+        return self.readings >= flush_readings or time.monotonic() - (self.first_at or 0) >= flush_seconds
+
     def add(self, records: list[dict], ack: tuple | None = None, sent_at: float | None = None) -> None:
         for c in COLUMNS:
             self.columns[c].extend(r.get(c) for r in records)

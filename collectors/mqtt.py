@@ -132,13 +132,7 @@ class MqttCollector:
         self.client.loop_start()
 
     def due(self) -> bool:
-        b = self.batch
-        if not b.messages:
-            return False
-        return (
-            b.readings >= self.cfg.flush_readings
-            or time.monotonic() - (b.first_at or 0) >= self.cfg.flush_seconds
-        )
+        return self.batch.due(self.cfg.flush_readings, self.cfg.flush_seconds)
 
     def flush(self) -> int:
         """Write the pending batch durably, then acknowledge its messages; returns readings written."""

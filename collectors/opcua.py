@@ -107,13 +107,7 @@ class OpcUaCollector:
         return batch.readings
 
     def due(self) -> bool:
-        b = self.batch
-        if not b.messages:
-            return False
-        return (
-            b.readings >= self.cfg.flush_readings
-            or time.monotonic() - (b.first_at or 0) >= self.cfg.flush_seconds
-        )
+        return self.batch.due(self.cfg.flush_readings, self.cfg.flush_seconds)
 
     async def _session(self, stop: threading.Event, status_every: float) -> None:
         async with Client(self.endpoint, timeout=5) as client:
