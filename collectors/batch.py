@@ -88,7 +88,7 @@ def dead_letter_entry(source: str, topic: str, payload: bytes, reason: str, deta
     }
 
 
-def _durable_write(path: Path, write) -> None:
+def durable_write(path: Path, write) -> None:
     """temp file in the same folder -> fsync -> rename -> fsync folder: all or nothing, and on disk."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -131,13 +131,13 @@ class LandingWriter:
             day, name = self._name(".parquet")
             table = pa.table({c: pa.array(batch.columns[c], pa.string()) for c in COLUMNS}, schema=_SCHEMA)
             path = self.telemetry_dir / day / name
-            _durable_write(path, lambda fh: pq.write_table(table, fh, compression="zstd"))
+            durable_write(path, lambda fh: pq.write_table(table, fh, compression="zstd"))
             written.append(path)
         if batch.dead:
             day, name = self._name(".jsonl")
             text = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in batch.dead)
             path = self.dead_dir / day / name
-            _durable_write(path, lambda fh: fh.write(text.encode("utf-8")))
+            durable_write(path, lambda fh: fh.write(text.encode("utf-8")))
             written.append(path)
         return written
 

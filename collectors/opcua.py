@@ -4,16 +4,26 @@ Address-space convention (what the collector browses, and `lakehouse simulate op
 Objects / <uscc> / <equipment_id> / <metric>, each metric a variable with a `Unit` property. A reading
 takes the variable's *source* timestamp (the device's clock, not the server's) and its StatusCode's
 severity as quality (good / uncertain / bad, warehouse.uns.opcua_quality), landed in the optional
-`quality` column. When the connection drops (server restart, network), the collector reconnects with
-exponential backoff (1 s doubling to 30 s), browses again and re-creates its subscription; what it held
-is flushed first. OPC UA has no acknowledgement to defer, so a reading is at risk only between its
-notification and the next flush (at most LAKEHOUSE_COLLECT_FLUSH_SECONDS).
+`quality` column. When the connection drops (server restart, network), the collector flushes what it
+holds, reconnects with exponential backoff (1 s doubling to LAKEHOUSE_OPCUA_MAX_BACKOFF_S), browses again and re-creates its
+subscription.
+
+Nothing is lost across a reconnect: every flush records, per variable, the newest source timestamp now in
+a durable landing file (the cursor, collectors/cursors/<writer_id>.json, written durably after the data).
+Each session subscribes first, then reads the server's history (HistoryRead, raw) of every variable from
+its cursor on (a variable without one: LAKEHOUSE_OPCUA_BACKFILL_HOURS back) and lands it; notifications
+arriving meanwhile are held and then landed unless the history already gave them (same variable and
+source timestamp). So the values served while the collector was away (and the last ones a stopped server
+never published) land once. A server without history for a variable is logged and counted
+(`history_unavailable`); its gap is then lost as before. A kill -9 between a flush and its cursor write
+re-lands that batch: silver's dedupe on (equipment, metric, ts) drops and counts it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -21,40 +31,60 @@ from pathlib import Path
 
 from asyncua import Client, Node, ua
 
-from collectors.batch import Batch, LandingWriter, Status
+from collectors.batch import Batch, LandingWriter, Status, durable_write
 from collectors.mqtt import status_line
 from warehouse.settings import CollectorSettings
 from warehouse.uns import opcua_quality
 
-MAX_BACKOFF_S = 30.0
+Address = tuple[str, str, str, str | None]  # uscc, equipment_id, metric, unit
 
 
 class _Handler:
-    """asyncua calls this for every data change; it only appends to the pending batch."""
+    """asyncua calls this for every data change; it only hands the value to the collector."""
 
     def __init__(self, collector: OpcUaCollector) -> None:
         self.c = collector
 
     def datachange_notification(self, node: Node, val, data) -> None:
-        where = self.c.addresses.get(node.nodeid)
-        if where is None:
-            return
-        uscc, equipment_id, metric, unit = where
-        dv: ua.DataValue = data.monitored_item.Value
-        ts = dv.SourceTimestamp or dv.ServerTimestamp or dt.datetime.now(dt.UTC)
-        if ts.tzinfo is None:
-            ts = ts.replace(tzinfo=dt.UTC)
-        code = dv.StatusCode.value if dv.StatusCode is not None else 0
-        record = {
-            "uscc": uscc,
-            "equipment_id": equipment_id,
-            "metric": metric,
-            "ts": ts.isoformat(),
-            "value": None if val is None else repr(float(val)) if isinstance(val, int | float) else str(val),
-            "unit": unit,
-            "quality": opcua_quality(code),
-        }
-        self.c.batch.add([record])
+        self.c.receive(node.nodeid, data.monitored_item.Value)
+
+
+def reading(where: Address, dv: ua.DataValue) -> tuple[str, dt.datetime, dict]:
+    """(variable key, source timestamp, landing record) of one value, from a notification or from history."""
+    uscc, equipment_id, metric, unit = where
+    ts = dv.SourceTimestamp or dv.ServerTimestamp or dt.datetime.now(dt.UTC)
+    ts = ts.replace(tzinfo=dt.UTC) if ts.tzinfo is None else ts.astimezone(dt.UTC)
+    code = dv.StatusCode.value if dv.StatusCode is not None else 0
+    val = dv.Value.Value if dv.Value is not None else None
+    record = {
+        "uscc": uscc,
+        "equipment_id": equipment_id,
+        "metric": metric,
+        "ts": ts.isoformat(),
+        "value": None if val is None else repr(float(val)) if isinstance(val, int | float) else str(val),
+        "unit": unit,
+        "quality": opcua_quality(code),
+    }
+    return f"{uscc}/{equipment_id}/{metric}", ts, record
+
+
+class Cursor:
+    """Per variable, the newest source timestamp in a durable landing file; saved durably after each flush."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.at: dict[str, dt.datetime] = {}
+        if path.exists():
+            self.at = {
+                k: dt.datetime.fromisoformat(v) for k, v in json.loads(path.read_text("utf-8")).items()
+            }
+
+    def advance(self, newest: dict[str, dt.datetime]) -> None:
+        for key, ts in newest.items():
+            if key not in self.at or ts > self.at[key]:
+                self.at[key] = ts
+        text = json.dumps({k: v.isoformat() for k, v in sorted(self.at.items())}, indent=0)
+        durable_write(self.path, lambda fh: fh.write(text.encode("utf-8")))
 
 
 class OpcUaCollector:
@@ -76,8 +106,12 @@ class OpcUaCollector:
         self.writer = LandingWriter(landing, self.source, writer_id)
         self.status = Status.resume(status_dir / f"{writer_id}.json")
         self.batch = Batch()
-        self.addresses: dict[ua.NodeId, tuple[str, str, str, str]] = {}
+        self.addresses: dict[ua.NodeId, Address] = {}
         self.connected = False
+        self.cursor = Cursor(status_dir.parent / "cursors" / f"{writer_id}.json")
+        self.newest: dict[str, dt.datetime] = {}  # per variable, in the batch not yet flushed
+        self.floor: dict[str, dt.datetime] = {}  # per variable, this session: older values are landed already
+        self.held: list[tuple[str, dt.datetime, dict]] | None = None  # notifications during the history read
 
     async def browse(self, client: Client) -> list[Node]:
         """Objects / <uscc> / <equipment_id> / <metric> variables and their units."""
@@ -97,14 +131,68 @@ class OpcUaCollector:
                     self.addresses[var.nodeid] = (uscc, equipment_id, metric, unit)
         return [client.get_node(n) for n in self.addresses]
 
+    def receive(self, nodeid: ua.NodeId, dv: ua.DataValue) -> None:
+        where = self.addresses.get(nodeid)
+        if where is None:
+            return
+        key, ts, record = reading(where, dv)
+        if self.held is not None:
+            self.held.append((key, ts, record))
+        elif key not in self.floor or ts > self.floor[key]:
+            self._add(key, ts, record)
+
+    def _add(self, key: str, ts: dt.datetime, record: dict) -> None:
+        self.batch.add([record])
+        if key not in self.newest or ts > self.newest[key]:
+            self.newest[key] = ts
+
     def flush(self) -> int:
         batch, self.batch = self.batch, Batch()
+        newest, self.newest = self.newest, {}
         if not batch.messages:
             return 0
         self.writer.flush(batch)
+        self.cursor.advance(newest)  # only once the readings are durable: the cursor never runs ahead
         self.status.record_flush(batch, time.time())
         self.status.save()
         return batch.readings
+
+    async def backfill(self, nodes: list[Node]) -> int:
+        """Land each variable's history since its cursor; raise the session's floor to what was read."""
+        since_default = dt.datetime.now(dt.UTC) - dt.timedelta(hours=self.cfg.opcua_backfill_hours)
+        self.floor = dict(self.cursor.at)
+        landed = unavailable = 0
+        for node in nodes:
+            where = self.addresses[node.nodeid]
+            key = "/".join(where[:3])
+            since = self.floor.get(key, since_default)
+            try:  # a second early: the server compares times as text; exactness is ours (ts > since)
+                values = await node.read_raw_history(since - dt.timedelta(seconds=1), None)
+            except ua.UaStatusCodeError as exc:
+                unavailable += 1
+                if unavailable == 1:
+                    self.log(f"no history for {key} ({exc}): what it served while we were away is lost")
+                continue
+            for dv in values:
+                key, ts, record = reading(where, dv)
+                if ts > self.floor.get(key, since):
+                    self._add(key, ts, record)
+                    self.floor[key] = ts
+                    landed += 1
+            self.floor.setdefault(key, since)
+            if self.due():
+                self.flush()
+        self.status.totals["history_readings"] += landed
+        self.status.totals["history_unavailable"] += unavailable
+        return landed
+
+    def release_held(self) -> None:
+        """Notifications that came during the history read, less those the history already gave."""
+        held, self.held = self.held or [], None
+        for key, ts, record in held:
+            if key not in self.floor or ts > self.floor[key]:
+                self._add(key, ts, record)
+                self.floor[key] = ts
 
     def due(self) -> bool:
         return self.batch.due(self.cfg.flush_readings, self.cfg.flush_seconds)
@@ -116,14 +204,23 @@ class OpcUaCollector:
                 raise ConnectionError(
                     f"{self.endpoint}: no equipment variables under Objects/<uscc>/<equipment>"
                 )
-            sub = await client.create_subscription(200, _Handler(self))
-            await sub.subscribe_data_change(
-                nodes, queuesize=100, sampling_interval=self.cfg.opcua_sampling_ms
-            )
+            # subscribe first, then read history: every value is in one or the other (or both, landed once)
+            self.held = []
+            try:
+                sub = await client.create_subscription(200, _Handler(self))
+                await sub.subscribe_data_change(
+                    nodes, queuesize=100, sampling_interval=self.cfg.opcua_sampling_ms
+                )
+                from_history = await self.backfill(nodes)
+            finally:
+                self.release_held()
             self.connected = True
             self.status.totals["connects"] += 1
             self.status.extra["variables"] = len(nodes)
-            self.log(f"connected to {self.endpoint}, subscribed to {len(nodes)} variables")
+            self.log(
+                f"connected to {self.endpoint}, subscribed to {len(nodes)} variables, "
+                f"{from_history} readings from history"
+            )
             last_line = time.monotonic()
             while not stop.is_set():
                 await asyncio.sleep(0.1)
@@ -154,7 +251,7 @@ class OpcUaCollector:
             deadline = time.monotonic() + backoff
             while time.monotonic() < deadline and not stop.is_set():
                 await asyncio.sleep(0.1)
-            backoff = min(backoff * 2, MAX_BACKOFF_S)
+            backoff = min(backoff * 2, self.cfg.opcua_max_backoff_s)
         self.flush()
         self.status.save()
         self.log(status_line(self.status.snapshot(), False) + " (stopped)")

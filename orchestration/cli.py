@@ -22,7 +22,6 @@ from orchestration.cli_server import server_app
 from orchestration.cli_sql import register as register_sql
 from orchestration.cli_sync import national_node_app
 from orchestration.cli_sync import sync as sync_cmd
-from orchestration.runs import run_pending
 from warehouse.settings import ServiceUnavailable, SettingsError, settings
 
 app = typer.Typer(
@@ -50,6 +49,8 @@ def _prepare() -> None:
 @app.command()
 def materialize() -> None:
     """Run everything pending (new landing files, dirty days) through the Dagster Definitions."""
+    from orchestration.runs import run_pending  # Dagster on demand: `collect`/`simulate` start without it
+
     summary = run_pending(on_day=print_day)
     console.print(
         f"ingest {summary['ingest_seconds']:.1f}s; built {len(summary['days'])} day(s) in {summary['daily_seconds']:.1f}s"

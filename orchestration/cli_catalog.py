@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from orchestration.cli_output import UsageProblem, console, print_day, print_frame
-from orchestration.runs import build_days
 from warehouse.settings import settings
 
 quarantine_app = typer.Typer(help="Browse and replay quarantined records.", no_args_is_help=True)
@@ -83,6 +82,8 @@ def quarantine_replay(
     days = [r[0] for r in con.sql(f"SELECT DISTINCT day {where} ORDER BY 1").fetchall()]
     con.close()
     summary: dict = {"runs": [], "failed": []}
+    from orchestration.runs import build_days  # Dagster on demand (see cli.py: materialize)
+
     build_days(days, summary, on_day=print_day)
     con = connect(settings().warehouse_db, read_only=True)
     after = con.sql(f"SELECT count(*) {where}").fetchone()[0]

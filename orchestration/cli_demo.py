@@ -11,7 +11,6 @@ import typer
 
 from orchestration.cli_output import console, print_day, print_frame
 from orchestration.cli_sync import sync as sync_cmd
-from orchestration.runs import run_pending
 from warehouse.registry import (
     ENERGY_REPORT_AGREEMENT,
     ENTERPRISE,
@@ -194,6 +193,8 @@ def demo(
     days: Annotated[int, typer.Option()] = DEMO_DAYS,
 ) -> None:
     """Generate the demo province (if not there), materialize everything, print a summary."""
+    from orchestration.runs import run_pending  # Dagster on demand (see cli.py: materialize)
+
     s = settings()
     t0 = time.perf_counter()
     if not s.manifest.exists():

@@ -31,6 +31,8 @@ class CollectorSettings:
     flush_readings: int
     opcua_endpoint: str
     opcua_sampling_ms: int
+    opcua_backfill_hours: float
+    opcua_max_backoff_s: float
 
     def __repr__(self) -> str:  # never print the password
         return f"CollectorSettings(mqtt={self.mqtt_host}:{self.mqtt_port}, client_id={self.client_id!r})"
@@ -57,6 +59,8 @@ def load_collector_settings(env: dict[str, str] | None = None) -> CollectorSetti
         flush_readings=int(env.get("LAKEHOUSE_COLLECT_FLUSH_READINGS", "20000")),
         opcua_endpoint=env.get("LAKEHOUSE_OPCUA_ENDPOINT", "opc.tcp://127.0.0.1:4840/lakehouse/"),
         opcua_sampling_ms=int(env.get("LAKEHOUSE_OPCUA_SAMPLING_MS", "1000")),
+        opcua_backfill_hours=float(env.get("LAKEHOUSE_OPCUA_BACKFILL_HOURS", "24")),
+        opcua_max_backoff_s=float(env.get("LAKEHOUSE_OPCUA_MAX_BACKOFF_S", "30")),
     )
 
 
