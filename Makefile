@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export UV_LINK_MODE := copy
 
-.PHONY: setup demo test soak ui lint bench clean chromium psql serve-sql server-up server-down
+.PHONY: setup demo test soak ui lint bench bench-soak clean chromium psql serve-sql server-up server-down
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -57,9 +57,14 @@ server-up: setup
 server-down: setup
 	LAKEHOUSE_PROFILE=server $(BIN)/lakehouse server down
 
+# Engines, then the collector (throughput, latency, a short RSS soak: COLLECTOR_SOAK_MINUTES).
+COLLECTOR_SOAK_MINUTES ?= 2
 bench: setup
-	$(BIN)/lakehouse bench
-	$(BIN)/python -m bench.collector
+	$(BIN)/lakehouse bench --collector-minutes $(COLLECTOR_SOAK_MINUTES)
+
+# The collector's 10-minute soak alone (RSS flat, sustained throughput): bench/results/collector_soak.{json,md}
+bench-soak: setup
+	$(BIN)/python -m bench.collector --parts soak --soak-minutes 10 --out bench/results/collector_soak.json
 
 
 serve-sql: setup  # PostgreSQL-wire endpoint on 127.0.0.1:5433 (users: lakehouse users add NAME)

@@ -125,12 +125,23 @@ def bench(
     ] = None,
     runs: Annotated[int, typer.Option(help="Runs per engine and size (median reported)")] = 3,
     large: Annotated[bool, typer.Option("--large", help="Add the 50M-reading size")] = False,
+    collector_minutes: Annotated[
+        float,
+        typer.Option(
+            help="Then the collector benchmark with a soak of this many minutes (the issue's is 10; 0 skips it)"
+        ),
+    ] = 2,
 ) -> None:
-    """Ours vs bare polars vs bare DuckDB, with peak memory; writes bench/results and BENCHMARKS.md."""
+    """Ours vs bare polars vs bare DuckDB, with peak memory; writes bench/results and BENCHMARKS.md.
+    Then the MQTT collector's throughput, latency and RSS soak (bench/results/collector.*)."""
     from bench.run import DEFAULT_ROWS, LARGE_ROWS, run_bench
 
     sizes = list(rows or DEFAULT_ROWS) + ([LARGE_ROWS] if large else [])
     run_bench(sizes, runs=runs)
+    if collector_minutes > 0:
+        from bench.collector import main as collector_bench
+
+        collector_bench(["--soak-minutes", str(collector_minutes)])
 
 
 @app.command()

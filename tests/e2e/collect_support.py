@@ -191,6 +191,12 @@ def kill_and_recover(
             cuts += 1
     assert sim.wait(timeout=600) == 0, log.read_text(errors="replace")[-3000:]
     manifest = json.loads((home / "simulator" / "manifest.json").read_text("utf-8"))["mqtt"]
+    # the counters are lifetime totals: the collector started last must be up (and taking its
+    # redeliveries) before "drained" means anything, and before SIGTERM finds its handler installed
+    deadline = time.monotonic() + 120
+    while "connected (session" not in (text := log.read_text(errors="replace"))[text.rfind("collecting ") :]:
+        assert time.monotonic() < deadline and collector.poll() is None, text[-3000:]
+        time.sleep(0.1)
     drained = wait_drained(home, tag, manifest["published"]["messages"])
     assert stop(collector) == 0, log.read_text(errors="replace")[-3000:]
     stop(proxy, signal.SIGKILL)

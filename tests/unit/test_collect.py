@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from dataclasses import replace
@@ -9,10 +10,14 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from asyncua import ua
 
 from assets.telemetry.landing import read_landing_file
+from bench.collector import rss_summary
 from collectors.batch import Batch, LandingWriter, Status, dead_letter_entry
 from collectors.mqtt import MqttCollector, _sent_at, subscription
+from collectors.opcua import Cursor, OpcUaCollector
+from collectors.opcua import reading as opcua_reading
 from warehouse.settings import load_collector_settings
 from warehouse.uns import DeadLetter, decode_payload, opcua_quality, parse_topic, topic_for
 
@@ -309,3 +314,47 @@ def test_a_batch_is_due_after_m_readings_or_n_seconds_from_settings(tmp_path: Pa
     assert not timed.due()
     time.sleep(0.3)
     assert timed.due()  # N seconds after its first reading
+
+
+def _dv(ts: dt.datetime, value: float | None, code: int = 0) -> ua.DataValue:
+    variant = ua.Variant(value, ua.VariantType.Double) if value is not None else ua.Variant()
+    return ua.DataValue(Value=variant, StatusCode=ua.StatusCode(code), SourceTimestamp=ts)
+
+
+def test_opcua_history_and_held_notifications_land_once_and_the_cursor_follows_durable_files(
+    tmp_path: Path,
+):
+    """The reconnect's overlap: notifications held during the history read that history already gave are
+    dropped, newer ones land; the cursor moves only at a flush and survives the process."""
+    status_dir = tmp_path / "collectors" / "status"
+    c = OpcUaCollector(
+        "opc.tcp://x", load_collector_settings({}), tmp_path / "landing", status_dir, writer_id="w"
+    )
+    node = ua.NodeId(1, 2)
+    c.addresses[node] = ("91370102MA3C", "EQ1", "power", "kW")
+    t0 = dt.datetime(2026, 11, 1, 8, tzinfo=dt.UTC)
+    ts = [t0 + dt.timedelta(seconds=i) for i in range(4)]
+    c.held = []
+    c.receive(node, _dv(ts[2], 2.0))  # arrives while history is read, and history has it too
+    c.receive(node, _dv(ts[3], 3.0))  # newer than the history read: only the subscription has it
+    key = "91370102MA3C/EQ1/power"
+    for t, v in zip(ts[:3], (0.0, 1.0, 2.0), strict=True):  # what backfill lands from history
+        c._add(key, t, opcua_reading(c.addresses[node], _dv(t, v))[2])
+        c.floor[key] = t
+    c.release_held()
+    c.receive(node, _dv(ts[1], 1.0))  # an old value again (a late initial notification): not twice
+    assert c.batch.columns["ts"] == [t.isoformat() for t in ts]
+    assert not (status_dir.parent / "cursors" / "w.json").exists()  # nothing durable yet
+    c.flush()
+    landed = pq.read_table(next((tmp_path / "landing").rglob("*.parquet"))).to_pylist()
+    assert [r["value"] for r in landed] == ["0.0", "1.0", "2.0", "3.0"]
+    assert Cursor(status_dir.parent / "cursors" / "w.json").at == {key: ts[3]}
+    c.receive(node, _dv(ts[3] + dt.timedelta(seconds=1), None, ua.StatusCodes.BadSensorFailure))
+    assert c.batch.columns["quality"] == ["bad"] and c.batch.columns["value"] == [None]
+
+
+def test_collector_soak_rss_is_flat_only_without_growth_after_warm_up():
+    warm = [(t, 100.0 + min(t, 60) / 2) for t in range(0, 600, 5)]  # grows in the first minute, then flat
+    assert rss_summary(warm)["flat"] and abs(rss_summary(warm)["slope_mb_per_min"]) < 0.01
+    leak = [(t, 100.0 + t / 60) for t in range(0, 600, 5)]  # 1 MB a minute
+    assert not rss_summary(leak)["flat"] and rss_summary(leak)["slope_mb_per_min"] == pytest.approx(1.0)
