@@ -21,7 +21,7 @@ from assets.sync.batch import make_batch, noise_groups, payload_bytes, sha256
 from assets.sync.measures import MEASURES, Measure
 from assets.sync.release import Held, Release, ReleaseHeld, release
 from assets.sync.transport import Delivery, NodeConfig, NodeRejected, NodeUnavailable, deliver
-from assets.telemetry.ingest import provisional_build
+from assets.telemetry.ingest import provisional_build, recorded_run
 from assets.theme.plan import DAYS_SYNCED, days_synced
 from warehouse.catalog import refresh_datasets
 from warehouse.domain import TIMEZONE
@@ -60,7 +60,18 @@ def gate(lake: Lake, day: dt.date, *, today: dt.date | None = None) -> str | Non
             f"local day {day} was last built by a run started {started:%Y-%m-%d %H:%M} UTC, before it "
             "closed (provisional); it is released once rebuilt in full"
         )
+    # what a run committed is in the Delta log even when it died before its build record (a provisional
+    # run killed at 23:59 leaves today's figures so far and no record that says so): the figures must be
+    # those of the run the record names
+    recorded = recorded_run(lake, day)
     for spec in SOURCES:
+        writer = lake.partition_writer(spec, day)
+        if writer is not None and writer["run_id"] != recorded:
+            return (
+                f"{spec.name} {day} was last written by run {writer['run_id']} at {writer['at']:%Y-%m-%d %H:%M} "
+                "UTC, which did not record the day as built (it failed or was killed before the end); it "
+                "is released once a run finishes building it"
+            )
         if day.isoformat() not in lake.partitions(spec):
             return f"{spec.name} has no partition {day}: the theme was not built (or built empty)"
     results = lake.read(QUALITY_RESULTS, columns=["table_name", "partition", "rule_id", "severity", "passed"])

@@ -375,6 +375,12 @@ def provisional_build(lake: Lake, day: dt.date) -> dt.datetime | None:
     return started if started is not None and provisional(day, started) else None
 
 
+def recorded_run(lake: Lake, day: dt.date) -> str | None:
+    """The run `catalog.day_build` holds as the last to have built `day` completely, or None."""
+    built = lake.read(DAY_BUILD, columns=["day", "run_id", "run_started_at"]).filter(pl.col("day") == day)
+    return built.sort("run_started_at")["run_id"][-1] if built.height else None
+
+
 def pending_days(
     lake: Lake, last_day: dt.date | None = None, now: dt.datetime | None = None
 ) -> list[dt.date]:

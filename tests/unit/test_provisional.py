@@ -8,6 +8,7 @@ import polars as pl
 from deltalake import write_deltalake
 
 from assets.build_record import PROVISIONAL_TAG, day_build_row, provisional_marks
+from assets.sync.sync import SOURCES as SYNC_SOURCES
 from assets.sync.sync import gate
 from assets.telemetry.ingest import migrate_day_build, pending_days, provisional_build
 from warehouse.domain import day_closes_at, provisional
@@ -119,3 +120,31 @@ def test_the_daily_schedule_builds_the_day_that_just_closed_not_today():
     at = dt.datetime(2026, 11, 30, 1, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
     request = daily_schedule(build_schedule_context(scheduled_execution_time=at))
     assert request.partition_key == "2026-11-29"
+
+
+def wrote_themes(lake: Lake, day: dt.date, run_id: str) -> None:
+    """A run's commits of the day's theme partitions (what daily_job commits before its build record)."""
+    for spec in SYNC_SOURCES:
+        row = pl.DataFrame({"day": [day], "equipment_id": ["EQ1"]}, schema_overrides={"day": pl.Date})
+        row = row.select(
+            pl.col(c) if c in row.columns else pl.lit(None, t).alias(c) for c, t in spec.schema.items()
+        )
+        lake.replace_partition(spec, day, row, run_id=run_id)
+
+
+def test_the_sync_refuses_figures_of_a_run_that_died_before_its_build_record(tmp_path):
+    """A provisional run killed after committing the themes but before catalog.day_build: no record says
+    provisional, yet the Delta log names the run that wrote the figures, and no finished build is it."""
+    lake = Lake(tmp_path)
+    today = D2
+    wrote_themes(lake, D1, "run-killed-at-23:59")  # no build record at all
+    reason = gate(lake, D1, today=today) or ""
+    assert "run-killed-at-23:59" in reason and "did not record the day as built" in reason
+    built(lake, D1, CLOSE_D1 + dt.timedelta(hours=1))  # a record of another run does not vouch for them
+    assert "did not record the day as built" in (gate(lake, D1, today=today) or "")
+    started = CLOSE_D1 + dt.timedelta(hours=2)
+    wrote_themes(lake, D1, f"run-{started}")  # the rebuild in full commits, then records the day
+    built(lake, D1, started)
+    assert gate(lake, D1, today=today) is None
+    wrote_themes(lake, D1, "run-restarted-and-killed")  # a later run dies part-way again
+    assert "run-restarted-and-killed" in (gate(lake, D1, today=today) or "")
