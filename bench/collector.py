@@ -171,6 +171,16 @@ def soak(root: Path, port: int, *, seconds: float, rate: float, batch: int) -> d
     }
 
 
+def _every(samples: list[tuple[float, float]], step: float) -> list[float]:
+    """The first sample of each `step` seconds."""
+    out, next_t = [], 0.0
+    for t, r in samples:
+        if t >= next_t:
+            out.append(round(r, 1))
+            next_t = t - t % step + step
+    return out
+
+
 def rss_summary(samples: list[tuple[float, float]], warmup_s: float = 60) -> dict:
     """Peaks of the first and last third, and the least-squares slope after warm-up (MB per minute)."""
     rss = [r for _, r in samples]
@@ -185,6 +195,7 @@ def rss_summary(samples: list[tuple[float, float]], warmup_s: float = 60) -> dic
     slope = sum((t - mean_t) * (r - mean_r) for t, r in steady) / var * 60 if var else 0.0
     first, last = max(rss[:third]), max(rss[-third:])
     return {
+        "series_30s": _every(samples, 30.0),  # to look at, not judged
         "peak": round(max(rss), 1),
         "first_third_peak": round(first, 1),
         "last_third_peak": round(last, 1),
