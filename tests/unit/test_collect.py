@@ -356,5 +356,7 @@ def test_opcua_history_and_held_notifications_land_once_and_the_cursor_follows_d
 def test_collector_soak_rss_is_flat_only_without_growth_after_warm_up():
     warm = [(t, 100.0 + min(t, 60) / 2) for t in range(0, 600, 5)]  # grows in the first minute, then flat
     assert rss_summary(warm)["flat"] and abs(rss_summary(warm)["slope_mb_per_min"]) < 0.01
+    step = [(t, 100.0 + (2 if t > 300 else 0)) for t in range(0, 600, 5)]  # one allocator step of 2 MB
+    assert rss_summary(step)["flat"]
     leak = [(t, 100.0 + t / 60) for t in range(0, 600, 5)]  # 1 MB a minute
     assert not rss_summary(leak)["flat"] and rss_summary(leak)["slope_mb_per_min"] == pytest.approx(1.0)
