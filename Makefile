@@ -16,8 +16,10 @@ $(UV):
 	$(PY) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# Bytecode compiled at install: where PYTHONDONTWRITEBYTECODE is set (this machine), every process
+# otherwise compiles pandas, pyarrow, ... again (lakehouse collect --help: 2.9 s before, 1.2 s after)
 $(BIN)/lakehouse: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --python $(PY)
+	$(UV) sync --frozen --compile-bytecode --python $(PY)
 	@touch $(BIN)/lakehouse
 
 setup: $(BIN)/lakehouse
