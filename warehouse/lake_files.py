@@ -83,11 +83,17 @@ def file_stats(df: pl.DataFrame) -> str:
     """Delta per-file statistics of a frame, so readers skip files by min/max like delta-rs' own writes."""
     mins: dict[str, object] = {}
     maxs: dict[str, object] = {}
-    nulls = {c: int(n) for c, n in zip(df.columns, df.null_count().row(0), strict=True)}
     stat_cols = [c for c, t in df.schema.items() if t.is_numeric() or t.is_temporal() or t == pl.String]
+    # one pass over the frame for every column's null count, min and max
+    row = df.select(
+        pl.all().null_count().name.prefix("n:"),
+        pl.col(stat_cols).min().name.prefix("lo:"),
+        pl.col(stat_cols).max().name.prefix("hi:"),
+    ).row(0, named=True)
+    nulls = {c: int(row[f"n:{c}"]) for c in df.columns}
+    lo = {c: row[f"lo:{c}"] for c in stat_cols}
+    hi = {c: row[f"hi:{c}"] for c in stat_cols}
     if df.height and stat_cols:
-        lo = df.select(pl.col(stat_cols).min()).row(0, named=True)
-        hi = df.select(pl.col(stat_cols).max()).row(0, named=True)
         for c in stat_cols:
             if lo[c] is None:
                 continue
@@ -127,31 +133,114 @@ class LakeFiles:
         if df.is_empty():
             return []
         df = conform(spec, df.with_columns(pl.lit(partition).cast(spec.schema[col]).alias(col))).drop(col)
+        return [self._stage_file(spec, partition, df, run_id=run_id, tag=tag)]
+
+    def _stage_file(
+        self,
+        spec: TableSpec,
+        partition: object,
+        df: pl.DataFrame,
+        *,
+        run_id: str,
+        tag: str,
+        row_group_rows: int = WRITE_BATCH_ROWS,
+    ) -> StagedFile:
+        """One Parquet file of a partition's rows (already conformed, partition column dropped).
+
+        Locally polars writes it (multithreaded, straight from its own buffers: 2-3x faster than the
+        Arrow hand-off to delta-rs' or pyarrow's writer on text columns); remotely pyarrow writes it
+        through the object store's filesystem.
+        """
+        col = spec.partition_by
         value = _partition_text(partition)
         rel = f"{col}={value}/part-{_safe(run_id)}-{_safe(tag)}-{uuid.uuid4().hex[:12]}.parquet"
-        schema = conform(spec, pl.DataFrame(schema=spec.schema)).drop(col).to_arrow().schema
-        options = {"row_group_size": WRITE_BATCH_ROWS, "compression": "snappy", "write_statistics": True}
         if self.remote:
+            schema = conform(spec, pl.DataFrame(schema=spec.schema)).drop(col).to_arrow().schema
             fs, key = self._fs(), self._remote_key(spec, rel)
-            pq.write_table(df.to_arrow().cast(schema), key, filesystem=fs, **options)
+            pq.write_table(
+                df.to_arrow().cast(schema),
+                key,
+                filesystem=fs,
+                row_group_size=row_group_rows,
+                compression="snappy",
+                write_statistics=True,
+            )
             size, mtime_ms = fs.get_file_info(key).size, int(time.time() * 1000)
         else:
             target = self.path(spec) / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(df.to_arrow().cast(schema), target, **options)
+            df.write_parquet(target, compression="snappy", statistics=True, row_group_size=row_group_rows)
             stat = target.stat()
             size, mtime_ms = stat.st_size, int(stat.st_mtime * 1000)
-        return [
-            StagedFile(
-                table=spec.name,
-                path=rel,
-                size=size,
-                partition_values=((col, value),),
-                modification_time=mtime_ms,
-                stats=file_stats(df),
-                rows=df.height,
+        return StagedFile(
+            table=spec.name,
+            path=rel,
+            size=size,
+            partition_values=((col, value),),
+            modification_time=mtime_ms,
+            stats=file_stats(df),
+            rows=df.height,
+        )
+
+    def append_staged(
+        self,
+        spec: TableSpec,
+        frames: Iterable[pl.DataFrame],
+        *,
+        run_id: str,
+        row_group_rows: int = WRITE_BATCH_ROWS,
+    ) -> int | None:
+        """Append a stream of frames in ONE commit: each frame's partitions are written as files as the
+        frame comes (one frame in memory at a time), then one Delta transaction adds them all.
+
+        Nothing is visible if the stream raises: the files written so far are referenced by no commit
+        (housekeeping's VACUUM removes them). No commit if the stream has no rows.
+        """
+        if not spec.partition_by:
+            raise ValueError(f"{spec.name} is not partitioned")
+        col = spec.partition_by
+        staged: list[StagedFile] = []
+        for n, frame in enumerate(frames):
+            if frame.is_empty():
+                continue
+            frame = conform(spec, frame)
+            values = frame[col].unique()
+            parts = (
+                {(values[0],): frame.drop(col)}  # the usual case: a chunk of one partition, not copied
+                if values.len() == 1
+                else frame.partition_by(col, as_dict=True, include_key=False)
             )
-        ]
+            for (value,), part in parts.items():
+                staged.append(
+                    self._stage_file(
+                        spec, value, part, run_id=run_id, tag=f"a{n}", row_group_rows=row_group_rows
+                    )
+                )
+        if not staged:
+            return self.version(spec) if self.exists(spec) else None
+        schema = conform(spec, pl.DataFrame(schema=spec.schema)).to_arrow().schema
+        if not self.exists(spec):
+            DeltaTable.create(
+                self.table_uri(spec),
+                schema,
+                mode="ignore",
+                partition_by=[col],
+                storage_options=self._options(),
+            )
+        self.table(spec).create_write_transaction(
+            [f.add_action() for f in staged],
+            mode="append",
+            schema=schema,
+            partition_by=[col],
+            commit_properties=CommitProperties(
+                custom_metadata={
+                    "run_id": run_id,
+                    "lakehouse.operation": f"append ({len(staged)} files)",
+                    "table": spec.name,
+                }
+            ),
+        )
+        return self.table(spec).version()
 
     def commit_partition(
         self, spec: TableSpec, partition: object, staged: Iterable[StagedFile], *, run_id: str

@@ -277,19 +277,18 @@ def ingest_landing(
     records = 0
 
     def with_lineage(frames: list[pl.DataFrame], files: list[dict]) -> pl.DataFrame:
-        """One chunk: records of whole files plus their lineage columns, joined once per chunk."""
-        chunk = pl.concat(
-            [f.with_columns(_file=pl.lit(i, dtype=pl.UInt32)) for i, f in enumerate(frames)],
-            how="diagonal_relaxed",
-        )
-        meta = pl.DataFrame(files).with_row_index("_file")
-        return (
-            chunk.join(meta, on="_file", how="left")
-            .drop("_file")
-            .with_columns(
-                ingest_run_id=pl.lit(run_id),
-                ingested_at=pl.lit(now, dtype=BRONZE_TELEMETRY.schema["ingested_at"]),
-            )
+        """One chunk: records of whole files plus their lineage columns (one gather per column per chunk)."""
+        chunk = pl.concat(frames, how="diagonal_relaxed")
+        # each file's lineage repeated over its rows: a gather by file index, no join
+        repeats = [
+            pl.repeat(i, f.height, dtype=pl.UInt32, eager=True) for i, f in enumerate(frames) if f.height
+        ]
+        file_of_row = pl.concat(repeats, rechunk=True) if repeats else pl.Series(dtype=pl.UInt32)
+        meta = pl.DataFrame(files)
+        return chunk.with_columns(
+            *[meta[c].gather(file_of_row) for c in meta.columns],
+            ingest_run_id=pl.lit(run_id),
+            ingested_at=pl.lit(now, dtype=BRONZE_TELEMETRY.schema["ingested_at"]),
         )
 
     def bronze_chunks() -> Iterator[pl.DataFrame]:

@@ -52,6 +52,29 @@ def parse_ts_utc(col: str = "ts") -> pl.Expr:
     return pl.when(has_offset).then(with_offset).otherwise(local)
 
 
+_WITH_OFFSET = "%Y-%m-%dT%H:%M:%S%.f%#z"  # chrono's %#z reads Z, +08:00 and +0800 (and +08: see below)
+
+
+def ts_utc_of(ts: pl.Series) -> pl.Series:
+    """`parse_ts_utc` over a column, faster: one strict-shape parse for the common ISO 8601 forms with an
+    offset or Z, and the full normalization only for the rest (local times, spaces, odd forms).
+
+    A fast result is kept only where the text holds no whitespace (chrono skips it anywhere) and ends in
+    Z or in a +hh:mm / +hhmm offset: exactly the texts on which `parse_ts_utc` gives the same instant (it
+    accepts no other form that %#z reads, e.g. +08).
+    """
+    fast = ts.str.to_datetime(_WITH_OFFSET, strict=False, time_unit="us", time_zone="UTC")
+    sign = ("+", "-")
+    shaped = (
+        ts.str.ends_with("Z") | ts.str.slice(-6, 1).is_in(sign) | ts.str.slice(-5, 1).is_in(sign)
+    ) & ~ts.str.contains(r"\s")
+    rest = (fast.is_null() | ~shaped) & ts.is_not_null()
+    if not rest.any():
+        return fast.alias("ts_utc")
+    slow = ts.filter(rest).to_frame("ts").select(parse_ts_utc())["ts"]
+    return fast.scatter(rest.arg_true(), slow).alias("ts_utc")
+
+
 def local_day(expr: pl.Expr) -> pl.Expr:
     return expr.dt.convert_time_zone(TIMEZONE).dt.date()
 
@@ -68,7 +91,7 @@ def route_reading_days(
     landing date. Old days are never reopened by records they will not accept. One vectorized pass
     over any number of files (columns ts, landing_date, source_file). Adds `ts_utc`, the parsed timestamp.
     """
-    frame = frame.with_columns(ts_utc=parse_ts_utc())  # parsed once here, kept in bronze for silver
+    frame = frame.with_columns(ts_utc_of(frame["ts"]))  # parsed once here, kept in bronze for silver
     day = local_day(pl.col("ts_utc"))
     placeable = day.is_not_null() & ((pl.col("landing_date") - day).dt.total_days() <= watermark_days)
     if future_tolerance is not None:

@@ -1,10 +1,11 @@
 import datetime as dt
+import itertools
 import math
 
 import polars as pl
 import pytest
 
-from assets.telemetry.transform import clean_telemetry, parse_ts_utc, route_reading_days
+from assets.telemetry.transform import clean_telemetry, parse_ts_utc, route_reading_days, ts_utc_of
 from tests.unit.helpers import bronze, equipment
 
 DAY = dt.date(2026, 11, 2)
@@ -21,6 +22,37 @@ def clean(rows, **kw):
 def test_timestamps_with_offset_or_local_without_offset_give_the_same_utc_instant(ts):
     got = pl.DataFrame({"ts": [ts]}).select(parse_ts_utc()).item()
     assert got == dt.datetime(2026, 11, 2, 0, 15, tzinfo=dt.UTC)
+
+
+def test_the_fast_column_parse_gives_exactly_the_full_normalization_on_every_form():
+    """ts_utc_of takes a shortcut for offset forms; on hostile and odd texts it must not differ at all."""
+    dates = ["2026-11-02", "1988-07-01", "2026-13-02", "2026-11-2"]
+    seps = ["T", " ", "T ", "t"]
+    times = ["14:15:00", "14:15:00.5", "14:15:00.123456789", "14:15", " 4:15:00"]
+    offsets = [
+        "",
+        "Z",
+        "z",
+        "+08:00",
+        "+0800",
+        "+08",
+        "-05:30",
+        " +08:00",
+        "\t+08:00",
+        "\u3000Z",
+        "+08: 00",
+        "Zx",
+    ]
+    pads = [("", ""), (" ", ""), ("", " "), ("\t", "\n")]
+    texts = [
+        f"{a}{d}{s}{t}{o}{b}" for d, s, t, o, (a, b) in itertools.product(dates, seps, times, offsets, pads)
+    ] + [None, "", "garbage", "Z", "+08:00"]
+    ts = pl.Series("ts", texts, dtype=pl.String)
+    fast = ts_utc_of(ts)
+    full = ts.to_frame().select(parse_ts_utc())["ts"]
+    differ = [(t, a, b) for t, a, b in zip(texts, fast.to_list(), full.to_list(), strict=True) if a != b]
+    assert not differ, differ[:5]
+    assert fast.null_count() < len(texts)  # the grammar does hold parseable forms
 
 
 def reading_day(ts: list, landed_on: dt.date, watermark_days: int, file: str = "f.csv") -> list:
