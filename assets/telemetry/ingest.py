@@ -21,7 +21,9 @@ import datetime as dt
 import hashlib
 import itertools
 import os
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +49,10 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Files are parsed and routed in chunks of about this many records and streamed into one bronze commit,
 # so ingest holds one chunk, not the whole landing, in memory.
 INGEST_CHUNK_ROWS = 1_000_000
+# Files are parsed on this many threads, at most PARSE_AHEAD files ahead of the one being settled (a
+# landing file is ~2,000 records, so the look-ahead holds a few hundred thousand records at most).
+PARSE_THREADS = min(4, os.cpu_count() or 1)
+PARSE_AHEAD = 128
 _UNREAD_REASON = {
     "symlink": "symlink: a symbolic link is not followed; write the file itself into landing/",
     "special": "special_file: not a regular file (fifo, socket or device); not read",
@@ -203,74 +209,101 @@ def ingest_landing(
         ledger.append(ledger_row(entry, digest, "rejected", err.reason))
         to_move.append((entry.rel, err.reason, err.detail))
 
+    def settle(entry: LandingEntry, digest: str, parsed: Future) -> tuple[pl.DataFrame, dict] | None:
+        """The outcome of one file's parse, in listing order: a rejection, or its records and ledger row."""
+        try:
+            landed = parsed.result()
+        except RejectedFile as err:
+            reject(entry, digest, err)
+            return None
+        first_name[digest] = entry.rel
+        notes = landed.notes
+        if entry.rel in current_hash_of:
+            notes = [*notes, f"supersedes version {current_hash_of[entry.rel][:12]}"]
+            superseded.append(entry.rel)
+        row = ledger_row(entry, digest, "ingested", "; ".join(notes) or None)
+        row["records"] = landed.rows.height
+        ledger.append(row)
+        return landed.rows, {
+            "source_file": entry.rel,
+            "content_hash": digest,
+            "landing_date": row["landing_date"],
+        }
+
     def landed_frames() -> Iterator[tuple[pl.DataFrame, dict]]:
-        """Each new file's records with its lineage; the ledger row of every file seen as a side effect."""
-        for n, entry in enumerate(candidates):
-            if progress is not None:
-                progress(n + 1, len(candidates))
-            rel = entry.rel
-            if (rel, entry.size, _modified(entry.mtime_ns)) in known_stats:
-                continue
-            if entry.kind == "in_progress":
-                if now - _modified(entry.mtime_ns) > in_progress_max_age:
-                    reason = f"stale_in_progress: older than {in_progress_max_age}; rename it to be ingested"
-                    ledger.append(ledger_row(entry, _unread_hash(entry), "in_progress", reason))
-                continue
-            if entry.kind in _UNREAD_REASON:
-                code, detail = _UNREAD_REASON[entry.kind].split(": ", 1)
-                reject(entry, _unread_hash(entry), RejectedFile(code, f"{rel}: {detail}"))
-                continue
-            try:
-                data, st = read_regular_file(entry.path)
-            except RejectedFile as err:  # swapped for a link or special file since the listing
-                reject(entry, _unread_hash(entry), err)
-                continue
-            except OSError as exc:
-                if isinstance(exc, FileNotFoundError):
-                    continue  # removed since the listing: nothing to account for
-                reject(entry, _unread_hash(entry), RejectedFile("unreadable", f"{rel}: {exc.strerror}"))
-                continue
-            entry = LandingEntry(entry.path, rel, entry.kind, len(data), st.st_mtime_ns)
-            digest = content_hash(data)
-            known = known_versions.get((rel, digest))
-            if known is not None:
-                if known[0] == "rejected":  # the same rejected bytes dropped again: back to rejected/
-                    to_move.append((rel, known[1], f"{rel}: same content as a version rejected earlier"))
-                continue
-            if digest in in_bronze_only and digest not in ingested_hashes and digest not in first_name:
-                # its records reached bronze in a run that died before its ledger commit: record them now
-                first_name[digest] = rel
-                row = ledger_row(
-                    entry, digest, "ingested", "recovered: records committed by an interrupted run"
-                )
-                row["records"], row["reading_days"] = in_bronze_only[digest]
-                ledger.append(row)
-                continue
-            if digest in ingested_hashes or digest in first_name:
-                reason = f"same content as {first_name.get(digest, 'an ingested file')}"
-                ledger.append(ledger_row(entry, digest, "duplicate_file", reason))
-                continue
-            try:
-                if entry.kind == "unsupported":
-                    raise RejectedFile(
-                        "unsupported_format", f"{rel}: only .csv, .jsonl and .parquet are read"
+        """Each new file's records with its lineage; the ledger row of every file seen as a side effect.
+
+        Files are parsed on PARSE_THREADS threads (polars releases the GIL while it parses), up to
+        PARSE_AHEAD files ahead of the one being settled; outcomes are settled in listing order, so the
+        ledger and the first name of each content are what a one-by-one pass would record.
+        """
+        in_flight: deque[tuple[LandingEntry, str, Future]] = deque()
+        with ThreadPoolExecutor(max_workers=PARSE_THREADS, thread_name_prefix="parse") as pool:
+            for n, entry in enumerate(candidates):
+                if progress is not None:
+                    progress(n + 1, len(candidates))
+                rel = entry.rel
+                if (rel, entry.size, _modified(entry.mtime_ns)) in known_stats:
+                    continue
+                if entry.kind == "in_progress":
+                    if now - _modified(entry.mtime_ns) > in_progress_max_age:
+                        reason = (
+                            f"stale_in_progress: older than {in_progress_max_age}; rename it to be ingested"
+                        )
+                        ledger.append(ledger_row(entry, _unread_hash(entry), "in_progress", reason))
+                    continue
+                if entry.kind in _UNREAD_REASON:
+                    code, detail = _UNREAD_REASON[entry.kind].split(": ", 1)
+                    reject(entry, _unread_hash(entry), RejectedFile(code, f"{rel}: {detail}"))
+                    continue
+                try:
+                    data, st = read_regular_file(entry.path)
+                except RejectedFile as err:  # swapped for a link or special file since the listing
+                    reject(entry, _unread_hash(entry), err)
+                    continue
+                except OSError as exc:
+                    if isinstance(exc, FileNotFoundError):
+                        continue  # removed since the listing: nothing to account for
+                    reject(entry, _unread_hash(entry), RejectedFile("unreadable", f"{rel}: {exc.strerror}"))
+                    continue
+                entry = LandingEntry(entry.path, rel, entry.kind, len(data), st.st_mtime_ns)
+                digest = content_hash(data)
+                known = known_versions.get((rel, digest))
+                if known is not None:
+                    if known[0] == "rejected":  # the same rejected bytes dropped again: back to rejected/
+                        to_move.append((rel, known[1], f"{rel}: same content as a version rejected earlier"))
+                    continue
+                if any(d == digest for _, d, _ in in_flight):  # same bytes being parsed: wait for them
+                    while in_flight:
+                        if (out := settle(*in_flight.popleft())) is not None:
+                            yield out
+                if digest in in_bronze_only and digest not in ingested_hashes and digest not in first_name:
+                    # its records reached bronze in a run that died before its ledger commit: record them now
+                    first_name[digest] = rel
+                    row = ledger_row(
+                        entry, digest, "ingested", "recovered: records committed by an interrupted run"
                     )
-                landed = read_landing_file(entry.path, rel, data)
-            except RejectedFile as err:
-                reject(entry, digest, err)
-                continue
-            first_name[digest] = rel
-            notes = landed.notes
-            if rel in current_hash_of:
-                notes = [*notes, f"supersedes version {current_hash_of[rel][:12]}"]
-                superseded.append(rel)
-            row = ledger_row(entry, digest, "ingested", "; ".join(notes) or None)
-            row["records"] = landed.rows.height
-            ledger.append(row)
-            yield (
-                landed.rows,
-                {"source_file": rel, "content_hash": digest, "landing_date": row["landing_date"]},
-            )
+                    row["records"], row["reading_days"] = in_bronze_only[digest]
+                    ledger.append(row)
+                    continue
+                if digest in ingested_hashes or digest in first_name:
+                    reason = f"same content as {first_name.get(digest, 'an ingested file')}"
+                    ledger.append(ledger_row(entry, digest, "duplicate_file", reason))
+                    continue
+                if entry.kind == "unsupported":
+                    reject(
+                        entry,
+                        digest,
+                        RejectedFile("unsupported_format", f"{rel}: only .csv, .jsonl and .parquet are read"),
+                    )
+                    continue
+                in_flight.append((entry, digest, pool.submit(read_landing_file, entry.path, rel, data)))
+                while in_flight and (len(in_flight) > PARSE_AHEAD or in_flight[0][2].done()):
+                    if (out := settle(*in_flight.popleft())) is not None:
+                        yield out
+            while in_flight:
+                if (out := settle(*in_flight.popleft())) is not None:
+                    yield out
 
     days_of: dict[str, list[dt.date]] = {}
     days_touched: set[dt.date] = set()

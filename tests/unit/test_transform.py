@@ -5,7 +5,14 @@ import math
 import polars as pl
 import pytest
 
-from assets.telemetry.transform import clean_telemetry, parse_ts_utc, route_reading_days, ts_utc_of
+from assets.telemetry.transform import (
+    clean_telemetry,
+    local_day,
+    local_day_of,
+    parse_ts_utc,
+    route_reading_days,
+    ts_utc_of,
+)
 from tests.unit.helpers import bronze, equipment
 
 DAY = dt.date(2026, 11, 2)
@@ -53,6 +60,16 @@ def test_the_fast_column_parse_gives_exactly_the_full_normalization_on_every_for
     differ = [(t, a, b) for t, a, b in zip(texts, fast.to_list(), full.to_list(), strict=True) if a != b]
     assert not differ, differ[:5]
     assert fast.null_count() < len(texts)  # the grammar does hold parseable forms
+
+
+def test_the_fixed_offset_local_day_is_the_zone_database_day_from_1900_to_2100():
+    """local_day_of's shortcut (UTC+8 since 1992) must agree with Asia/Shanghai's rules, DST years included."""
+    instants = pl.datetime_range(
+        dt.datetime(1900, 1, 1, tzinfo=dt.UTC), dt.datetime(2100, 1, 1, tzinfo=dt.UTC), "97m", eager=True
+    )
+    instants = pl.concat([instants, pl.Series([None], dtype=instants.dtype)])
+    exact = instants.to_frame("t").select(local_day(pl.col("t")))["t"]
+    assert local_day_of(instants).equals(exact, check_names=False)
 
 
 def reading_day(ts: list, landed_on: dt.date, watermark_days: int, file: str = "f.csv") -> list:
