@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from quality.rules import TELEMETRY_ROW_RULES, first_failed_rule
+from quality.rules import TELEMETRY_ROW_RULES, first_failed_rule, passes_all
 from warehouse.domain import METRICS, TIMEZONE, UNIT_CONVERSIONS
 from warehouse.registry import QUARANTINE_TELEMETRY, SILVER_TELEMETRY
 from warehouse.settings import FUTURE_TOLERANCE, LATE_WATERMARK_DAYS
@@ -189,15 +189,25 @@ def prepare(
     )
 
 
+SERIES = ["equipment_id", "metric"]  # one time series of readings
+SERIES_KEY = [*SERIES, "ts_utc"]  # one reading; a second record with the same key is a duplicate
+
+
 def flag_quality(readings: pl.DataFrame) -> pl.DataFrame:
     """good / uncertain / bad per reading, looking along each (equipment, metric) series in time.
 
     bad: outside the metric's physical range, or a non-zero instant value stuck for STUCK_RUN readings;
     uncertain: a cumulative meter that went down (reset on replacement, or rollover at register size).
     A source's own verdict (landing column `quality`, e.g. an OPC UA status) counts when nothing else does.
+    The readings must be sorted by SERIES_KEY (one record per key): the previous readings of a series are
+    then the rows just above, so no per-series sort or hash is needed.
     """
-    series = ["equipment_id", "metric"]
-    prev = [pl.col("value").shift(i).over(series, order_by="ts_utc") for i in range(1, STUCK_RUN)]
+    starts = pl.any_horizontal([pl.col(c).ne_missing(pl.col(c).shift(1)) for c in SERIES])
+    series_no = starts.fill_null(True).cum_sum()
+    prev = [
+        pl.when(pl.col("_series") == pl.col("_series").shift(i)).then(pl.col("value").shift(i))
+        for i in range(1, STUCK_RUN)
+    ]
     stuck = (
         (pl.col("metric_kind") == "instant")
         & (pl.col("value") != 0)
@@ -216,13 +226,38 @@ def flag_quality(readings: pl.DataFrame) -> pl.DataFrame:
         .when(source.is_in(["bad", "uncertain"]))
         .then(pl.lit("source_") + source)
     )
-    return readings.with_columns(quality_reason=reason).with_columns(
-        quality_flag=pl.when(pl.col("quality_reason").is_null())
-        .then(pl.lit("good"))
-        .when(pl.col("quality_reason").is_in(["meter_drop", "source_uncertain"]))
-        .then(pl.lit("uncertain"))
-        .otherwise(pl.lit("bad"))
+    return (
+        readings.with_columns(_series=series_no)
+        .with_columns(quality_reason=reason)
+        .drop("_series")
+        .with_columns(
+            quality_flag=pl.when(pl.col("quality_reason").is_null())
+            .then(pl.lit("good"))
+            .when(pl.col("quality_reason").is_in(["meter_drop", "source_uncertain"]))
+            .then(pl.lit("uncertain"))
+            .otherwise(pl.lit("bad"))
+        )
     )
+
+
+def latest_per_key(good: pl.DataFrame) -> pl.DataFrame:
+    """Sorted by SERIES_KEY, one record per key: of records with the same key, the latest landed one
+    (ingested_at, then source_file, then line_no, highest first). Duplicates sit side by side once sorted,
+    and only those few rows are ordered by landing."""
+    rows = good.sort(SERIES_KEY).with_row_index("_row")
+    same_as_prev = pl.all_horizontal(
+        [pl.col(c).eq_missing(pl.col(c).shift(1)) for c in SERIES_KEY]
+    ).fill_null(False)
+    repeated = same_as_prev | same_as_prev.shift(-1).fill_null(False)
+    rows = rows.with_columns(_repeated=repeated)
+    dupes = rows.filter(pl.col("_repeated"))
+    if dupes.is_empty():
+        return rows.drop("_row", "_repeated")
+    winners = dupes.sort(
+        ["ingested_at", "source_file", "line_no"], descending=True, nulls_last=True, maintain_order=True
+    ).unique(subset=SERIES_KEY, keep="first")["_row"]
+    keep = ~pl.col("_repeated") | pl.col("_row").is_in(winners.implode())
+    return rows.filter(keep).drop("_row", "_repeated")
 
 
 def clean_telemetry(
@@ -239,9 +274,9 @@ def clean_telemetry(
     landed = clean + quarantined + duplicates holds by construction and is checked by the caller.
     """
     prepared = prepare(raw, equipment, watermark_days, future_tolerance).with_columns(
-        reason=first_failed_rule(TELEMETRY_ROW_RULES)
+        _passes=passes_all(TELEMETRY_ROW_RULES)
     )
-    bad = prepared.filter(pl.col("reason").is_not_null())
+    bad = prepared.filter(~pl.col("_passes")).with_columns(reason=first_failed_rule(TELEMETRY_ROW_RULES))
     quarantined = bad.select(
         pl.lit(day).alias("day"),
         "reason",
@@ -254,24 +289,23 @@ def clean_telemetry(
         ).alias("payload"),
         pl.lit(run_id).alias("quarantined_run_id"),
     )
-    good = prepared.filter(pl.col("reason").is_null()).with_columns(
-        value=pl.col("value_num") * pl.col("unit_factor") + pl.col("unit_offset"),
-        uscc=pl.col("master_uscc"),
-        unit=pl.col("metric_unit"),
+    # only what silver keeps and the quality flags read goes on to be sorted (a sort moves every column)
+    carried = [c for c in SILVER_TELEMETRY.schema if c not in ("day", "quality_flag", "quality_reason")]
+    flag_inputs = ["ingested_at", "metric_kind", "metric_low", "metric_high"] + (
+        ["quality"] if "quality" in prepared.columns else []
     )
-    # Deduplicate on (equipment, metric, timestamp), keeping the latest landed record. Duplicates are
-    # rare, so only rows whose key repeats are sorted.
-    key = ["equipment_id", "metric", "ts_utc"]
-    repeated = pl.struct(key).is_duplicated()
-    dupes = good.filter(repeated)
-    latest = dupes.sort(["ingested_at", "source_file", "line_no"], descending=True, nulls_last=True).unique(
-        subset=key, keep="first"
+    good = (
+        prepared.filter(pl.col("_passes"))
+        .with_columns(
+            value=pl.col("value_num") * pl.col("unit_factor") + pl.col("unit_offset"),
+            uscc=pl.col("master_uscc"),
+            unit=pl.col("metric_unit"),
+        )
+        .select(*carried, *flag_inputs)
     )
-    deduped = pl.concat([good.filter(~repeated), latest])
+    deduped = latest_per_key(good)  # sorted by (equipment, metric, timestamp), as silver is kept
     flagged = flag_quality(deduped)
-    clean = flagged.select(
-        pl.lit(day).alias("day"), *[c for c in SILVER_TELEMETRY.schema if c != "day"]
-    ).sort(["equipment_id", "metric", "ts_utc"])
+    clean = flagged.select(pl.lit(day).alias("day"), *[c for c in SILVER_TELEMETRY.schema if c != "day"])
     return CleanResult(
         clean=clean.cast(dict(SILVER_TELEMETRY.schema)),  # type: ignore[arg-type]
         quarantined=quarantined.cast(dict(QUARANTINE_TELEMETRY.schema)),  # type: ignore[arg-type]
