@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from assets.telemetry.ingest import trailing_clean_counts
+from assets.telemetry.days import trailing_clean_counts
 from assets.telemetry.shards import DayBuild, read_staged
 from quality.checks import Evaluation, Reconciliation, evaluate
 from warehouse.domain import TIMEZONE

@@ -25,7 +25,7 @@ from dagster import (
 
 from assets.build_record import catalog_build_asset, catalog_stale, day_build_asset, input_versions
 from assets.partitions import daily_local
-from assets.telemetry.ingest import pending_days
+from assets.telemetry.days import pending_days
 from assets.telemetry.landing import list_landing_files
 from warehouse.domain import TIMEZONE
 from warehouse.registry import INDUSTRY_LIBRARY_TABLES, QUALITY_RESULTS, RECONCILIATION, TABLES, TableSpec

@@ -21,7 +21,7 @@ from assets.sync.batch import make_batch, noise_groups, payload_bytes, sha256
 from assets.sync.measures import MEASURES, Measure
 from assets.sync.release import Held, Release, ReleaseHeld, release
 from assets.sync.transport import Delivery, NodeConfig, NodeRejected, NodeUnavailable, deliver
-from assets.telemetry.ingest import provisional_build
+from assets.telemetry.days import provisional_build
 from assets.theme.plan import DAYS_SYNCED, days_synced
 from warehouse.catalog import refresh_datasets
 from warehouse.domain import TIMEZONE

@@ -5,7 +5,7 @@ import datetime as dt
 import polars as pl
 
 from assets.build_record import catalog_build_rows, catalog_stale, day_build_row, input_versions
-from assets.telemetry.ingest import pending_days
+from assets.telemetry.days import pending_days
 from warehouse.registry import CATALOG_BUILD, DAY_BUILD, ENERGY_DAILY, LANDING_FILES, RECONCILIATION
 from warehouse.storage import Lake
 

@@ -9,7 +9,7 @@ from deltalake import write_deltalake
 
 from assets.build_record import PROVISIONAL_TAG, day_build_row, provisional_marks
 from assets.sync.sync import gate
-from assets.telemetry.ingest import migrate_day_build, pending_days, provisional_build
+from assets.telemetry.days import migrate_day_build, pending_days, provisional_build
 from warehouse.domain import day_closes_at, provisional
 from warehouse.registry import DAY_BUILD, LANDING_FILES
 from warehouse.serving import refresh_views
