@@ -70,6 +70,8 @@ def ours(spec: dict, steps) -> dict:
 
     with steps.step("ingest"):  # ingest_telemetry: parse, route, streamed bronze commit, ledger
         result = ingest_landing(landing, lake, run_id=RUN_ID)
+    for name, sec in result.seconds.items():
+        steps.seconds[f"ingest.{name}"] = sec
     rejected = result.count("rejected")
     if rejected:
         raise RuntimeError(f"{rejected} landing files rejected: the cached landing folder was modified")

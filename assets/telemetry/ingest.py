@@ -21,6 +21,7 @@ import datetime as dt
 import hashlib
 import itertools
 import os
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,6 +32,7 @@ import polars as pl
 
 from assets.telemetry.buckets import BRONZE_ROW_GROUP_ROWS, with_shard_layout
 from assets.telemetry.landing import (
+    LandedFile,
     LandingEntry,
     RejectedFile,
     content_hash,
@@ -65,6 +67,9 @@ class IngestResult:
     bronze_version: int | None = None
     days_touched: list[dt.date] = field(default_factory=list)
     moved: int = 0  # rejected files moved to landing/rejected/ (this run's and recovered ones)
+    # wall seconds per phase: files (list, read, hash, wait for parses), parse (summed over the parse
+    # threads, overlapping the rest), lineage, route, layout, write (bronze files + commit), ledger
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def count(self, status: str) -> int:
         return self.files.filter(pl.col("status") == status).height
@@ -208,6 +213,22 @@ def ingest_landing(
         ledger.append(ledger_row(entry, digest, "rejected", err.reason))
         to_move.append((entry.rel, err.reason, err.detail))
 
+    seconds: dict[str, float] = dict.fromkeys(
+        ["files", "parse", "lineage", "route", "layout", "write", "ledger"], 0.0
+    )
+
+    def timed(phase: str, t0: float) -> float:
+        now_t = time.perf_counter()
+        seconds[phase] += now_t - t0
+        return now_t
+
+    def timed_parse(path: Path, rel: str, data: bytes) -> LandedFile:
+        t0 = time.perf_counter()
+        try:
+            return read_landing_file(path, rel, data)
+        finally:
+            timed("parse", t0)  # float += from two threads: a lost update only blurs a timing
+
     def settle(entry: LandingEntry, digest: str, parsed: Future) -> tuple[pl.DataFrame, dict] | None:
         """The outcome of one file's parse, in listing order: a rejection, or its records and ledger row."""
         try:
@@ -296,7 +317,7 @@ def ingest_landing(
                         RejectedFile("unsupported_format", f"{rel}: only .csv, .jsonl and .parquet are read"),
                     )
                     continue
-                in_flight.append((entry, digest, pool.submit(read_landing_file, entry.path, rel, data)))
+                in_flight.append((entry, digest, pool.submit(timed_parse, entry.path, rel, data)))
                 while in_flight and (len(in_flight) > PARSE_AHEAD or in_flight[0][2].done()):
                     if (out := settle(*in_flight.popleft())) is not None:
                         yield out
@@ -329,24 +350,39 @@ def ingest_landing(
         frames: list[pl.DataFrame] = []
         files: list[dict] = []
         size = 0
-        for item in itertools.chain(landed_frames(), [None]):
+        landed = itertools.chain(landed_frames(), [None])
+        while True:
+            t = time.perf_counter()
+            item = next(landed)
+            t = timed("files", t)
             if item is not None:
                 frames.append(item[0])
                 files.append(item[1])
                 size += item[0].height
             if frames and (item is None or size >= INGEST_CHUNK_ROWS):
-                chunk = route_reading_days(with_lineage(frames, files), watermark_days, future_tolerance)
+                chunk = with_lineage(frames, files)
+                t = timed("lineage", t)
+                chunk = route_reading_days(chunk, watermark_days, future_tolerance)
                 frames, files, size = [], [], 0
                 per_file = chunk.group_by("source_file").agg(pl.col("reading_day").unique().sort())
                 days_of.update(per_file.iter_rows())
                 days_touched.update(chunk["reading_day"].unique().to_list())
                 records += chunk.height
-                yield with_shard_layout(chunk).select(list(BRONZE_TELEMETRY.schema))  # layout for shards
+                t = timed("route", t)
+                chunk = with_shard_layout(chunk).select(list(BRONZE_TELEMETRY.schema))  # layout for shards
+                timed("layout", t)
+                yield chunk
+            if item is None:
+                return
 
-    result = IngestResult(files=pl.DataFrame(schema=LANDING_FILES.schema))
+    result = IngestResult(files=pl.DataFrame(schema=LANDING_FILES.schema), seconds=seconds)
+    t = time.perf_counter()
     version = lake.append_stream(
         BRONZE_TELEMETRY, bronze_chunks(), run_id=run_id, row_group_rows=BRONZE_ROW_GROUP_ROWS
     )
+    streamed = time.perf_counter() - t  # the chunks were made inside the append: the rest is writing
+    seconds["write"] = max(0.0, streamed - sum(seconds[p] for p in ("files", "lineage", "route", "layout")))
+    t = time.perf_counter()
     if records:
         result.bronze_version = version
         result.records = records
@@ -364,6 +400,7 @@ def ingest_landing(
     result.files = files
     if files.height:
         lake.upsert(LANDING_FILES, files, run_id=run_id)
+    timed("ledger", t)
     # Only now that every rejection is on the ledger do the files move (see finish_rejections).
     for rel, reason, detail in to_move:
         moved += move_rejected(landing_root, rel, reason, detail)
