@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from simulator.defects import QUARANTINE_KINDS, DefectPlan
+from simulator.defect_kinds import QUARANTINE_KINDS, DefectPlan
 from simulator.province import Province
 from simulator.telemetry import METRIC_NAMES, SLOTS, CleanGrid
 from warehouse.codes import USCC_CHARSET

@@ -19,7 +19,7 @@ from assets.enterprise.sources import (
     validate_register,
 )
 from quality.rules import REGISTER_ROW_RULES, first_failed_rule
-from simulator.registries import CODE_DEFECTS
+from simulator.register import CODE_DEFECTS
 from warehouse.codes import id_check_char, make_uscc, uscc_check_char
 
 VALID = "914403001922038216"
