@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from assets.housekeeping.housekeep import housekeep_table, prune_runs
-from quality.gx import RESULT_ROOTS, prune_results
+from quality.gx_files import RESULT_ROOTS, prune_results
 from warehouse.registry import Column, TableSpec
 from warehouse.serving import changed_partitions
 from warehouse.storage import Lake
