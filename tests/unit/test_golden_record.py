@@ -7,8 +7,8 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from assets.enterprise.golden import build_registry, current
-from warehouse.registry import ENTERPRISE, TABLES
+from assets.enterprise.golden import build_registry, current, gated
+from warehouse.registry import DCMM_ASSESSMENT, ENTERPRISE, TABLES
 from warehouse.storage import Lake
 
 
@@ -116,3 +116,19 @@ def test_personal_columns_are_declared_grade_2_and_never_in_clear_in_themes():
         for c in t.columns:
             if c.pii:
                 assert c.grade >= 2 and t.layer == "silver"
+
+
+def test_the_golden_records_checks_see_current_rows_reconciled_per_source_file(province, tmp_path):
+    root, m = province
+    lake = Lake(tmp_path / "lake")
+    build = build_registry(root / "landing" / "registry")
+    _load(lake, build)
+    history = lake.read(ENTERPRISE)
+    golden, dcmm = gated(history, build)
+    assert (
+        golden.spec == ENTERPRISE and golden.df.height == m["registry"]["golden"]["current"] < history.height
+    )
+    assert set(golden.sources) == {v.source_file for v in build.files} | {"registry/key_enterprises.xlsx"}
+    assert all(r.holds for r in golden.sources.values())
+    assert golden.checks == {"row_rule_counts": build.reasons}
+    assert dcmm.spec == DCMM_ASSESSMENT and dcmm.df.height == m["registry"]["roster"]["assessments"]

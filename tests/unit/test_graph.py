@@ -9,7 +9,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets.graph.build import build_graph
+from assets.graph.build import SOURCES, build_graph, read_sources
 from warehouse import graph
 from warehouse.codes import make_uscc
 from warehouse.registry import (
@@ -23,6 +23,7 @@ from warehouse.registry import (
     SUPPLIER_LINK,
     TRADE,
 )
+from warehouse.storage import Lake
 
 COAL, COKE, CHEM, FIBRE, TEXT = (
     make_uscc(d, f"AA00000{i}") for i, d in enumerate(["370302", "370302", "370502", "370102", "370102"])
@@ -314,3 +315,12 @@ def test_walks_are_exact_and_repeatable_on_a_larger_random_chain():
     for name in names[-30:]:
         got = graph.chain(con, name, hops=3, direction="upstream")
         assert dict(zip(got["node_id"], got["hops"], strict=False)) == bfs(up, name, 3), name
+
+
+def test_a_lake_without_any_source_yet_builds_an_empty_graph(tmp_path):
+    """Each source table never built reads as an empty frame of its schema, so the graph asset can run
+    before trading or the identifiers have."""
+    sources = read_sources(Lake(tmp_path / "lake"))
+    assert {k: df.schema for k, df in sources.items()} == {k: s.schema for k, s in SOURCES.items()}
+    nodes, edges = build_graph(**sources)
+    assert nodes.filter(pl.col("node_type") == "enterprise").is_empty() and edges.is_empty()
