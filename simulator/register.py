@@ -28,21 +28,9 @@ from warehouse.codes import (
     uscc_check_char,
     uscc_problem,
 )
+from warehouse.contracts import REGISTER_COLUMNS
 from warehouse.domain import CITIES, INDUSTRIES
 
-REGISTRY_HEADER = (
-    "统一社会信用代码",
-    "企业名称",
-    "法定代表人",
-    "联系电话",
-    "法定代表人证件号码",
-    "住所",
-    "行政区划代码",
-    "行业代码",
-    "注册资本(万元)",
-    "登记状态",
-    "成立日期",
-)
 STATUS_ACTIVE, STATUS_DEREGISTERED = "存续", "注销"
 # Code-standard defects, one register row each per export: kind -> the quarantine reason it must get.
 CODE_DEFECTS: dict[str, str] = {
@@ -239,7 +227,7 @@ def _code_defect(kind: str, n: int, tag: str) -> dict:
 
 def write_register(path: Path, rows: list[dict], rng: np.random.Generator, bad_date: set[int]) -> dict:
     """Write one export in GB18030; return what a correct reader must find in it."""
-    lines = [",".join(REGISTRY_HEADER)]
+    lines = [",".join(REGISTER_COLUMNS)]
     tally: Counter = Counter()
     for i, r in enumerate(rows):
         name = r["name"]

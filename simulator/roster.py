@@ -18,25 +18,8 @@ import numpy as np
 import openpyxl
 
 from simulator.register import name_variant
+from warehouse.contracts import ROSTER_COLUMNS
 
-ROSTER_HEADER = (
-    "企业名称",
-    "统一社会信用代码",
-    "行政区划代码",
-    "行业代码",
-    "用能等级",
-    "重点用能单位",
-    "评估日期",
-    "数据战略",
-    "数据治理",
-    "数据架构",
-    "数据应用",
-    "数据安全",
-    "数据质量",
-    "数据标准",
-    "数据生存周期",
-    "DCMM等级",
-)
 ROSTER_SHEET = "重点企业名单"
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 
@@ -59,7 +42,7 @@ def write_roster(
     ws.title = ROSTER_SHEET
     ws.append([f"{stamp.year}年山东省重点工业企业名单（工业和信息化厅）"])
     ws.append([])
-    ws.append(list(ROSTER_HEADER))
+    ws.append(list(ROSTER_COLUMNS))
     tally: Counter = Counter()
     latest_levels: dict[str, int] = {}
     assessments = 0
