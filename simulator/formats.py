@@ -1,5 +1,5 @@
 """How a day's records become the bytes of each gateway format: CSV (UTF-8, BOM or GB18030), JSON Lines,
-Parquet, and the files the pipeline must reject whole.
+Parquet, and the files the pipeline must reject whole; and the plain CSV the other landing files use.
 
 Input frames hold one row per record with the gateway `g`, the defect `kind` and `choice`, the contract
 fields as landed text and `num` (the value's text), sorted by gateway.
@@ -7,7 +7,10 @@ fields as landed text and `num` (the value's text), sorted by gateway.
 
 from __future__ import annotations
 
+import csv
 import io
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -18,6 +21,15 @@ from simulator.defect_kinds import K
 from warehouse.contracts import TELEMETRY_FIELDS as FIELDS
 
 REMARKS = ("正常", "正常", "正常", "检修", "待机", "停机检查")
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence]) -> None:
+    """A plain landing CSV (production, energy reports, trading, supplier links): UTF-8, LF, a header row."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    path.write_bytes(buf.getvalue().encode("utf-8"))
 
 
 def csv_bodies(
