@@ -65,3 +65,18 @@ def land(lake: Lake, name: str, days: list[dt.date], at: dt.datetime) -> None:
         "superseded_at": None,
     }
     lake.upsert(LANDING_FILES, pl.DataFrame([row], schema=LANDING_FILES.schema), run_id="ingest")
+
+
+def series(
+    metric: str, values: list, unit: str, start: dt.datetime = dt.datetime(2026, 11, 2, 0, 0)
+) -> list[dict]:
+    """bronze() rows of one metric, one reading every 15 minutes from `start` (local time, +08:00)."""
+    return [
+        {
+            "metric": metric,
+            "unit": unit,
+            "value": str(v),
+            "ts": (start + dt.timedelta(minutes=15 * i)).isoformat() + "+08:00",
+        }
+        for i, v in enumerate(values)
+    ]

@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 
 from assets.telemetry.transform import clean_telemetry, parse_ts_utc, route_reading_days
-from tests.unit.helpers import bronze, equipment
+from tests.unit.helpers import bronze, equipment, series
 
 DAY = dt.date(2026, 11, 2)
 
@@ -130,16 +130,8 @@ def test_duplicates_keep_the_latest_landed_and_are_counted():
     assert r.reconciles and r.landed == 3
 
 
-def _series(metric, values, unit="kW", start=dt.datetime(2026, 11, 2, 0, 0)):
-    return [
-        {
-            "metric": metric,
-            "unit": unit,
-            "value": str(v),
-            "ts": (start + dt.timedelta(minutes=15 * i)).isoformat() + "+08:00",
-        }
-        for i, v in enumerate(values)
-    ]
+def _series(metric, values, unit="kW"):
+    return series(metric, values, unit)
 
 
 def test_out_of_range_is_kept_and_flagged_bad():
