@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from assets.telemetry.days import trailing_clean_counts
-from assets.telemetry.shards import DayBuild, read_staged
 from quality.checks import Evaluation, Reconciliation, evaluate
 from warehouse.domain import TIMEZONE
 from warehouse.registry import (
@@ -25,6 +24,9 @@ from warehouse.registry import (
 )
 from warehouse.settings import Settings
 from warehouse.storage import Lake
+
+if TYPE_CHECKING:  # the telemetry day build reads the golden record, whose closing is declared here
+    from assets.telemetry.shards import DayBuild
 
 
 def gate_ingest_day(store: Lake, settings: Settings, *, files_seen: int, run_id: str) -> Evaluation:
@@ -109,6 +111,9 @@ def gate_partition(
 def gate_silver_day(store: Lake, settings: Settings, build: DayBuild, *, run_id: str) -> Evaluation:
     """silver.telemetry of a sharded day: GX shard by shard (its expectations hold per shard, the reading
     key includes the equipment), partition rules and reconciliation on the exact day totals."""
+    from assets.telemetry.days import trailing_clean_counts
+    from assets.telemetry.shards import read_staged
+
     day = build.day
     partition = day.isoformat()
     return gate_partition(

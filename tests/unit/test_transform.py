@@ -13,7 +13,7 @@ from assets.telemetry.transform import (
     route_reading_days,
     ts_utc_of,
 )
-from tests.unit.helpers import bronze, equipment
+from tests.unit.helpers import bronze, equipment, series
 
 DAY = dt.date(2026, 11, 2)
 
@@ -179,16 +179,8 @@ def test_duplicates_keep_the_latest_landed_and_are_counted():
     assert r.reconciles and r.landed == 3
 
 
-def _series(metric, values, unit="kW", start=dt.datetime(2026, 11, 2, 0, 0)):
-    return [
-        {
-            "metric": metric,
-            "unit": unit,
-            "value": str(v),
-            "ts": (start + dt.timedelta(minutes=15 * i)).isoformat() + "+08:00",
-        }
-        for i, v in enumerate(values)
-    ]
+def _series(metric, values, unit="kW"):
+    return series(metric, values, unit)
 
 
 def test_out_of_range_is_kept_and_flagged_bad():
