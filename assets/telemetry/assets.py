@@ -6,10 +6,10 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, multi_asset
 
 from assets.build_record import provisional_marks, run_started_at
-from assets.gate import gate_ingest_day, gate_silver_day, gate_themes_day
 from assets.metadata import asset_spec, counts_table, preview, quarantine_metadata
 from assets.partitions import daily_local
 from assets.resources import LakeResource, WarehouseResource
+from assets.telemetry.gates import gate_ingest_day, gate_silver_day, gate_themes_day
 from assets.telemetry.ingest import IngestResult, ingest_home
 from assets.telemetry.shards import DayBuild, build_home_day, commit_day
 from quality.checks import Evaluation, checks_for
