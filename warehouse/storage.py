@@ -24,8 +24,6 @@ from deltalake import CommitProperties, DeltaTable, WriterProperties, write_delt
 from deltalake.exceptions import TableNotFoundError
 
 from warehouse.lake_files import (  # noqa: F401
-    COMPACT_TARGET_BYTES,
-    SMALL_FILE_BYTES,
     WRITE_BATCH_ROWS,
     LakeFiles,
     SchemaMismatch,
@@ -36,13 +34,14 @@ from warehouse.lake_files import (  # noqa: F401
     conform,
     file_stats,
 )
+from warehouse.lake_upkeep import COMPACT_TARGET_BYTES, SMALL_FILE_BYTES, LakeUpkeep  # noqa: F401
 from warehouse.registry import TableSpec
 
 # Commits that rewrite or delete files without changing a row (housekeeping's).
 LAYOUT_OPERATIONS = frozenset({"OPTIMIZE", "VACUUM START", "VACUUM END"})
 
 
-class Lake(LakeFiles):
+class Lake(LakeFiles, LakeUpkeep):
     """Delta tables under one root, laid out as <root>/<layer>/<table>.
 
     The root is a local folder, or an object store URI (`s3://bucket/prefix`) with the delta-rs
