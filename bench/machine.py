@@ -69,6 +69,7 @@ def git_info() -> dict:
 
 CODE_UNDER_TEST = (
     "assets/telemetry/landing.py",
+    "assets/telemetry/formats.py",
     "assets/telemetry/ingest.py",
     "assets/telemetry/buckets.py",
     "assets/telemetry/transform.py",
