@@ -37,16 +37,17 @@ from assets.telemetry.landing import (
     RejectedFile,
     content_hash,
     local_date_of,
+    modified_at,
     read_landing_file,
     read_regular_file,
     scan_landing,
 )
+from assets.telemetry.recovery import finish_rejections, move_rejected, unrecorded_bronze
 from assets.telemetry.transform import route_reading_days
 from warehouse.registry import BRONZE_TELEMETRY, LANDING_FILES
 from warehouse.settings import FUTURE_TOLERANCE, IN_PROGRESS_MAX_AGE, LATE_WATERMARK_DAYS, Settings
 from warehouse.storage import Lake
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Files are parsed and routed in chunks of about this many records and streamed into one bronze commit,
 # so ingest holds one chunk, not the whole landing, in memory.
 INGEST_CHUNK_ROWS = 1_000_000
@@ -80,8 +81,15 @@ class IngestResult:
         return dict(rej.group_by("reason").len().sort("reason").iter_rows())
 
 
-def _modified(mtime_ns: int) -> dt.datetime:
-    return _EPOCH + dt.timedelta(microseconds=mtime_ns // 1000)
+@dataclass(frozen=True)
+class Read:
+    """What a worker found in one landing file: its entry (size and mtime as read), the content hash
+    (None if it could not be read), the parse (None if not parsed) or the error."""
+
+    entry: LandingEntry
+    digest: str | None = None
+    landed: LandedFile | None = None
+    error: Exception | None = None
 
 
 def _unread_hash(entry: LandingEntry) -> str:
@@ -91,64 +99,6 @@ def _unread_hash(entry: LandingEntry) -> str:
         with contextlib.suppress(OSError):  # removed or replaced since the listing: keep the stat
             ident = os.readlink(entry.path)
     return hashlib.sha256(f"{entry.kind}\0{ident}".encode()).hexdigest()
-
-
-def move_rejected(landing_root: Path, rel: str, reason: str, detail: str | None = None) -> bool:
-    """Move landing/<rel> to landing/rejected/<rel> with a `.reason` beside it; False if already gone.
-
-    The `.reason` is written first (atomically), the entry itself is renamed (never copied or followed:
-    a symlink moves as a link). Running it twice does no harm; without `detail` (recovery), a `.reason`
-    already written is kept.
-    """
-    source = landing_root / rel
-    if not os.path.lexists(source):
-        return False
-    target = landing_root / "rejected" / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    note = target.with_name(target.name + ".reason")
-    if detail is not None or not note.exists():
-        tmp = note.with_name(note.name + ".tmp")
-        tmp.write_text(f"{reason}\n{detail or 'recorded in catalog.landing_files'}\n", encoding="utf-8")
-        os.replace(tmp, note)
-    os.replace(source, target)
-    return True
-
-
-def finish_rejections(landing_root: Path, ledger: pl.DataFrame) -> int:
-    """Recovery: move files whose `rejected` ledger row is committed but which are still in landing/.
-
-    Matched by path, size and modification time, so a new file dropped under the same name is not moved.
-    """
-    rejected = ledger.filter(pl.col("status") == "rejected")
-    moved = 0
-    for rel, size, modified, reason in rejected.select(
-        "source_file", "size_bytes", "modified_at", "reason"
-    ).iter_rows():
-        path = landing_root / rel
-        try:
-            st = path.lstat()
-        except FileNotFoundError:
-            continue
-        if st.st_size == size and _modified(st.st_mtime_ns) == modified:
-            moved += move_rejected(landing_root, rel, reason)
-    return moved
-
-
-def _unrecorded_bronze(lake: Lake, ledger_runs: set[str]) -> dict[str, tuple[int, list[dt.date]]]:
-    """Recovery: content hash -> (records, reading days) of bronze rows whose ledger commit never happened.
-
-    Only the run-id column of bronze is scanned in full (one value per data file, cheap to read), not
-    every row's content hash: the work does not grow with what bronze already holds correctly.
-    """
-    if not lake.exists(BRONZE_TELEMETRY):
-        return {}
-    orphans = lake.read(
-        BRONZE_TELEMETRY,
-        where=~pl.col("ingest_run_id").is_in(sorted(ledger_runs)),
-        columns=["content_hash", "reading_day"],
-    )
-    per_file = orphans.group_by("content_hash").agg(pl.len(), pl.col("reading_day").unique().sort())
-    return {h: (n, days) for h, n, days in per_file.iter_rows()}
 
 
 def ingest_landing(
@@ -186,7 +136,7 @@ def ingest_landing(
         zip(current["source_file"].to_list(), current["content_hash"].to_list(), strict=True)
     )
     ingested_hashes = set(current["content_hash"].to_list())
-    in_bronze_only = _unrecorded_bronze(lake, set(seen["ingest_run_id"].unique().to_list()))
+    in_bronze_only = unrecorded_bronze(lake, set(seen["ingest_run_id"].unique().to_list()))
     first_name: dict[str, str] = {}
     ledger: list[dict] = []
     to_move: list[tuple[str, str, str]] = []  # (rel, reason, detail), moved after the ledger commit
@@ -198,7 +148,7 @@ def ingest_landing(
             "source_file": entry.rel,
             "content_hash": digest,
             "size_bytes": entry.size,
-            "modified_at": _modified(entry.mtime_ns),
+            "modified_at": modified_at(entry.mtime_ns),
             "landing_date": local_date_of(entry.mtime_ns),
             "status": status,
             "reason": reason,
@@ -222,51 +172,103 @@ def ingest_landing(
         seconds[phase] += now_t - t0
         return now_t
 
-    def timed_parse(path: Path, rel: str, data: bytes) -> LandedFile:
+    # Digests whose fate is known before this run reads anything: their bytes need no parse.
+    known_digests = ingested_hashes | {digest for _, digest in known_versions} | set(in_bronze_only)
+
+    def read_file(entry: LandingEntry) -> Read:
+        """On a worker: the file's bytes, their hash and (unless known already) their parse. Pure: every
+        decision is taken later, in listing order, by `settle`."""
+        try:
+            data, st = read_regular_file(entry.path)
+        except (RejectedFile, OSError) as exc:
+            return Read(entry, error=exc)
+        entry = LandingEntry(entry.path, entry.rel, entry.kind, len(data), st.st_mtime_ns)
+        digest = content_hash(data)
+        if digest in known_digests or entry.kind == "unsupported":
+            return Read(entry, digest)
         t0 = time.perf_counter()
         try:
-            return read_landing_file(path, rel, data)
-        finally:
-            timed("parse", t0)  # float += from two threads: a lost update only blurs a timing
-
-    def settle(entry: LandingEntry, digest: str, parsed: Future) -> tuple[pl.DataFrame, dict] | None:
-        """The outcome of one file's parse, in listing order: a rejection, or its records and ledger row."""
-        try:
-            landed = parsed.result()
+            return Read(entry, digest, read_landing_file(entry.path, entry.rel, data))
         except RejectedFile as err:
-            reject(entry, digest, err)
+            return Read(entry, digest, error=err)
+        finally:
+            timed("parse", t0)  # float += from several threads: a lost update only blurs a timing
+
+    def parsed_again(read: Read) -> Read:
+        """A file whose bytes the workers skipped as known but which must be read after all (its first
+        copy was rejected in this run): parsed here, rarely."""
+        try:
+            return Read(read.entry, read.digest, read_landing_file(read.entry.path, read.entry.rel))
+        except RejectedFile as err:
+            return Read(read.entry, read.digest, error=err)
+
+    def settle(read: Read) -> tuple[pl.DataFrame, dict] | None:
+        """One file's fate, decided in listing order as a one-by-one pass would: recorded as a re-sent
+        copy, a recovered one, a duplicate, a rejection, or ingested (its records and lineage returned)."""
+        entry, digest, rel = read.entry, read.digest, read.entry.rel
+        if digest is None:  # not read: swapped for a link or special file, unreadable, or gone
+            if isinstance(read.error, RejectedFile):
+                reject(entry, _unread_hash(entry), read.error)
+            elif not isinstance(read.error, FileNotFoundError):  # removed since the listing: nothing to do
+                reject(
+                    entry, _unread_hash(entry), RejectedFile("unreadable", f"{rel}: {read.error.strerror}")
+                )
             return None
-        first_name[digest] = entry.rel
+        known = known_versions.get((rel, digest))
+        if known is not None:
+            if known[0] == "rejected":  # the same rejected bytes dropped again: back to rejected/
+                to_move.append((rel, known[1], f"{rel}: same content as a version rejected earlier"))
+            return None
+        if digest in in_bronze_only and digest not in ingested_hashes and digest not in first_name:
+            # its records reached bronze in a run that died before its ledger commit: record them now
+            first_name[digest] = rel
+            row = ledger_row(entry, digest, "ingested", "recovered: records committed by an interrupted run")
+            row["records"], row["reading_days"] = in_bronze_only[digest]
+            ledger.append(row)
+            return None
+        if digest in ingested_hashes or digest in first_name:
+            reason = f"same content as {first_name.get(digest, 'an ingested file')}"
+            ledger.append(ledger_row(entry, digest, "duplicate_file", reason))
+            return None
+        if entry.kind == "unsupported":
+            reject(
+                entry,
+                digest,
+                RejectedFile("unsupported_format", f"{rel}: only .csv, .jsonl and .parquet are read"),
+            )
+            return None
+        if read.landed is None and read.error is None:
+            read = parsed_again(read)
+        if read.error is not None:
+            reject(entry, digest, read.error)
+            return None
+        landed = read.landed
+        first_name[digest] = rel
         notes = landed.notes
-        if entry.rel in current_hash_of:
-            notes = [*notes, f"supersedes version {current_hash_of[entry.rel][:12]}"]
-            superseded.append(entry.rel)
+        if rel in current_hash_of:
+            notes = [*notes, f"supersedes version {current_hash_of[rel][:12]}"]
+            superseded.append(rel)
         row = ledger_row(entry, digest, "ingested", "; ".join(notes) or None)
         row["records"] = landed.rows.height
         ledger.append(row)
-        return landed.rows, {
-            "source_file": entry.rel,
-            "content_hash": digest,
-            "landing_date": row["landing_date"],
-        }
+        return landed.rows, {"source_file": rel, "content_hash": digest, "landing_date": row["landing_date"]}
 
     def landed_frames() -> Iterator[tuple[pl.DataFrame, dict]]:
         """Each new file's records with its lineage; the ledger row of every file seen as a side effect.
 
-        Files are parsed on PARSE_THREADS threads (polars releases the GIL while it parses), up to
-        PARSE_AHEAD files ahead of the one being settled; outcomes are settled in listing order, so the
-        ledger and the first name of each content are what a one-by-one pass would record.
+        Files are read, hashed and parsed on PARSE_THREADS threads (hashlib and polars release the GIL),
+        up to PARSE_AHEAD files ahead of the one being settled; their fates are settled in listing order,
+        so the ledger and the first name of each content are what a one-by-one pass would record.
         """
-        in_flight: deque[tuple[LandingEntry, str, Future]] = deque()
-        with ThreadPoolExecutor(max_workers=PARSE_THREADS, thread_name_prefix="parse") as pool:
+        in_flight: deque[Future] = deque()
+        with ThreadPoolExecutor(max_workers=PARSE_THREADS, thread_name_prefix="ingest") as pool:
             for n, entry in enumerate(candidates):
                 if progress is not None:
                     progress(n + 1, len(candidates))
-                rel = entry.rel
-                if (rel, entry.size, _modified(entry.mtime_ns)) in known_stats:
+                if (entry.rel, entry.size, modified_at(entry.mtime_ns)) in known_stats:
                     continue
                 if entry.kind == "in_progress":
-                    if now - _modified(entry.mtime_ns) > in_progress_max_age:
+                    if now - modified_at(entry.mtime_ns) > in_progress_max_age:
                         reason = (
                             f"stale_in_progress: older than {in_progress_max_age}; rename it to be ingested"
                         )
@@ -274,55 +276,14 @@ def ingest_landing(
                     continue
                 if entry.kind in _UNREAD_REASON:
                     code, detail = _UNREAD_REASON[entry.kind].split(": ", 1)
-                    reject(entry, _unread_hash(entry), RejectedFile(code, f"{rel}: {detail}"))
+                    reject(entry, _unread_hash(entry), RejectedFile(code, f"{entry.rel}: {detail}"))
                     continue
-                try:
-                    data, st = read_regular_file(entry.path)
-                except RejectedFile as err:  # swapped for a link or special file since the listing
-                    reject(entry, _unread_hash(entry), err)
-                    continue
-                except OSError as exc:
-                    if isinstance(exc, FileNotFoundError):
-                        continue  # removed since the listing: nothing to account for
-                    reject(entry, _unread_hash(entry), RejectedFile("unreadable", f"{rel}: {exc.strerror}"))
-                    continue
-                entry = LandingEntry(entry.path, rel, entry.kind, len(data), st.st_mtime_ns)
-                digest = content_hash(data)
-                known = known_versions.get((rel, digest))
-                if known is not None:
-                    if known[0] == "rejected":  # the same rejected bytes dropped again: back to rejected/
-                        to_move.append((rel, known[1], f"{rel}: same content as a version rejected earlier"))
-                    continue
-                if any(d == digest for _, d, _ in in_flight):  # same bytes being parsed: wait for them
-                    while in_flight:
-                        if (out := settle(*in_flight.popleft())) is not None:
-                            yield out
-                if digest in in_bronze_only and digest not in ingested_hashes and digest not in first_name:
-                    # its records reached bronze in a run that died before its ledger commit: record them now
-                    first_name[digest] = rel
-                    row = ledger_row(
-                        entry, digest, "ingested", "recovered: records committed by an interrupted run"
-                    )
-                    row["records"], row["reading_days"] = in_bronze_only[digest]
-                    ledger.append(row)
-                    continue
-                if digest in ingested_hashes or digest in first_name:
-                    reason = f"same content as {first_name.get(digest, 'an ingested file')}"
-                    ledger.append(ledger_row(entry, digest, "duplicate_file", reason))
-                    continue
-                if entry.kind == "unsupported":
-                    reject(
-                        entry,
-                        digest,
-                        RejectedFile("unsupported_format", f"{rel}: only .csv, .jsonl and .parquet are read"),
-                    )
-                    continue
-                in_flight.append((entry, digest, pool.submit(timed_parse, entry.path, rel, data)))
-                while in_flight and (len(in_flight) > PARSE_AHEAD or in_flight[0][2].done()):
-                    if (out := settle(*in_flight.popleft())) is not None:
+                in_flight.append(pool.submit(read_file, entry))
+                while in_flight and (len(in_flight) > PARSE_AHEAD or in_flight[0].done()):
+                    if (out := settle(in_flight.popleft().result())) is not None:
                         yield out
             while in_flight:
-                if (out := settle(*in_flight.popleft())) is not None:
+                if (out := settle(in_flight.popleft().result())) is not None:
                     yield out
 
     days_of: dict[str, list[dt.date]] = {}

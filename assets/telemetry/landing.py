@@ -117,6 +117,14 @@ def landing_date(path: Path) -> dt.date:
     return local_date_of(path.lstat().st_mtime_ns)
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def modified_at(mtime_ns: int) -> dt.datetime:
+    """A file's modification time (ns since the epoch) as a UTC datetime, microsecond exact."""
+    return _EPOCH + dt.timedelta(microseconds=mtime_ns // 1000)
+
+
 def local_date_of(mtime_ns: int) -> dt.date:
     return dt.datetime.fromtimestamp(mtime_ns / 1e9, _TZ).date()
 
