@@ -4,7 +4,8 @@ A day's release is computed once on the whole city x industry table (assets/sync
 channel receives its cut of it: an industry node the rows of its GB/T 4754 divisions (cells and
 per-division totals, never a city or province total, which would cover other industries) and the
 measures its contract names up to its grade. Every channel gets the same suppression pattern, so what any
-nodes put together is a part of the national table, which the policy protects as a whole.
+nodes put together is a part of the national table, which the policy protects as a whole; and a
+restatement is released against the versions every channel's nodes hold (assets/sync/sync.py).
 
 Which nodes a sync reaches: the ones asked for, and every other channel's node that received the day, so
 a restatement reaches every channel that received the day (`targets`).

@@ -231,7 +231,9 @@ def sync_day(
     reason, status = gate(lake, day, today=today), "skipped"
     if not reason:
         try:
-            held = tuple(ledger.held_versions(rows))
+            # what this node holds, and what other channels' nodes hold: nodes may compare their versions
+            elsewhere = ledger.other_channels_rows(lake, period, node.channel)
+            held = (*ledger.held_versions(rows), *ledger.held_versions(elsewhere))
             built = build(con, lake, day, measures, held=held, privacy=privacy, channel=contract)
         except ReleaseHeld as exc:
             reason, status = f"restatement held: {exc}", "held"

@@ -25,8 +25,8 @@ from assets.sync.aggregate import aggregate_day
 from assets.sync.batch import make_batch, payload_bytes
 from assets.sync.channels import channel_measures
 from assets.sync.measures import MEASURES, groups
-from assets.sync.signing import sign_request
 from assets.sync.sync import build
+from assets.sync.transport import NodeConfig, NodeRejected, deliver
 from tests.e2e.test_sync_cli import env_for
 from tests.e2e.test_sync_node import NodeProcess, Province
 from tests.unit.test_sync_release import derivable_by_linear_algebra
@@ -225,18 +225,8 @@ def test_an_industry_node_refuses_rows_and_measures_outside_its_contract(network
             channel="energy",
             measures=measures,
         )
-        body = batch.body()
-        headers = sign_request(
-            method="POST",
-            path="/v1/batches",
-            body=body,
-            node="37",
-            key_id=key.key_id,
-            secret=key.secret,
-            idempotency_key=batch.batch_id,
-        )
-        r = httpx.post(
-            f"{node.url}/v1/batches", content=body, headers=headers | {"Content-Type": "application/json"}
-        )
-        assert r.status_code == 422 and r.json()["error"] == "outside_contract", r.text
-        assert ("not a measure" in r.text) == (version == 8), r.text
+        node_key = NodeConfig(node.url, key.key_id, key.secret, channel="energy", max_attempts=1)
+        with httpx.Client() as client, pytest.raises(NodeRejected) as refused:
+            deliver(client, node_key, batch)
+        assert refused.value.status == 422 and refused.value.code == "outside_contract", refused.value
+        assert ("not a measure" in str(refused.value)) == (version == 8), refused.value
