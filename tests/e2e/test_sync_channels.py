@@ -230,3 +230,49 @@ def test_an_industry_node_refuses_rows_and_measures_outside_its_contract(network
             deliver(client, node_key, batch)
         assert refused.value.status == 422 and refused.value.code == "outside_contract", refused.value
         assert ("not a measure" in str(refused.value)) == (version == 8), refused.value
+
+
+def test_the_dagster_asset_syncs_a_selected_channel_and_the_restatement_reaches_the_others(
+    network, monkeypatch
+):
+    """sync_batches with only the energy batch selected (as its schedule does): the energy node gets the
+    restated day, and so do the national and machinery nodes that received it (observed on their assets)."""
+    from dagster import AssetKey, DagsterInstance, materialize
+
+    from assets.resources import LakeResource, WarehouseResource
+    from assets.sync.assets import NationalNodeResource, batch_key, sync_batches
+
+    home, province, nodes = network["home"], network["province"], network["nodes"]
+    day = WEEK[5]
+    province.build_day(day, revision=2)
+    refresh_views(home / "warehouse.duckdb", province.lake)
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(home))
+    monkeypatch.setenv(channel_env("energy", "NODE_URL"), nodes["energy"].url)
+    for c in SYNC_CHANNELS:
+        monkeypatch.delenv(channel_env(c, "KEY"), raising=False)
+    energy = batch_key(SYNC_CHANNELS["energy"])
+    result = materialize(
+        [sync_batches],
+        selection=[energy, AssetKey(["catalog", "sync_ledger"])],
+        partition_key=day.isoformat(),
+        resources={
+            "lake": LakeResource(home=str(home)),
+            "warehouse": WarehouseResource(database=str(home / "warehouse.duckdb")),
+            "national_node": NationalNodeResource(url="http://127.0.0.1:9"),  # not selected: never called
+        },
+        instance=DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    [meta] = [
+        e.materialization.metadata for e in result.get_asset_materialization_events() if e.asset_key == energy
+    ]
+    assert meta["channel"].value == "energy" and meta["status"].value == "acknowledged"
+    observed = {
+        e.event_specific_data.asset_observation.metadata["channel"].value
+        for e in result.all_events
+        if e.event_type_value == "ASSET_OBSERVATION"
+        and "channel" in e.event_specific_data.asset_observation.metadata
+    }
+    assert observed == {"national", "machinery"}
+    for c in CHANNELS:
+        assert nodes[c].period(day)["current_version"] == 2, c
