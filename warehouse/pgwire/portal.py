@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from warehouse.pgwire.audit import tables_touched
-from warehouse.pgwire.catalog import catalog_shim, pg_syntax
+from warehouse.pgwire.catalog import catalog_shim
 from warehouse.pgwire.wire import PgError, count_params, duck_message, pg_type, sqlstate, text_value
 
 # What drivers and GUI clients (JDBC/DBeaver, Superset) set on connect; DuckDB has no such settings and
@@ -114,7 +114,7 @@ class Portal:
         timer.daemon = True
         timer.start()
         try:
-            cur = s.con.execute(pg_syntax(self.sql), self.params or None)
+            cur = s.con.execute(s.duckdb_sql(self.sql), self.params or None)
             desc = cur.description or []
             self.columns = [(d[0], str(d[1])) for d in desc]
             self.rows = cur.fetchmany(max_rows + 1) if desc else []
@@ -151,7 +151,11 @@ class Portal:
     def describe_statement(self) -> None:
         """Columns of a prepared statement without running it (DuckDB binds the relation only)."""
         try:
-            rel = self.session.con.sql(self.sql) if not count_params(self.sql) else None
+            rel = (
+                self.session.con.sql(self.session.duckdb_sql(self.sql))
+                if not count_params(self.sql)
+                else None
+            )
         except duckdb.Error:
             rel = None
         if rel is None:
