@@ -31,6 +31,10 @@ def test_ordinary_queries_and_string_literals_are_left_alone():
     assert rewrite("select 'pg_catalog.pg_class', \"pg_class\" from t", "ana") is None
     out = rewrite("select 'pg_catalog.pg_class'::text, c.relname from pg_catalog.pg_class c", "ana")
     assert out == f"select 'pg_catalog.pg_class'::text, c.relname from {SCHEMA}.pg_class c"
+    out = rewrite("select pg_class, x from pg_namespace n, (select 1) s, pg_class c where c.oid = 1", "ana")
+    assert out == (
+        f"select pg_class, x from {SCHEMA}.pg_namespace n, (select 1) s, {SCHEMA}.pg_class c where c.oid = 1"
+    )  # a FROM list's names, not a select list's
 
 
 def test_regclass_regproc_and_array_literals_become_duckdb_sql():

@@ -66,140 +66,145 @@ def _array_literal(text: str) -> str | None:
     return "[" + ", ".join("'" + i.replace("'", "''") + "'" for i in items) + "]"
 
 
+_CALLS = {"pg_get_keywords": f"{SCHEMA}.pg_keywords", "version": f"'PostgreSQL {SERVER_VERSION}'"}
+_TEXT_TYPES = ("text", "varchar", "name")
+
+
 def rewrite(sql: str, user: str) -> str | None:
     """The statement over this session's catalog tables, or None when it names no catalog (most queries)."""
     if not _HINT.search(sql):
         return None
     show = _SHOW.match(sql)
-    if show:
+    if show:  # a PostgreSQL setting; anything else is DuckDB's own SHOW (SHOW TABLES, ...)
         value = {k.lower(): v for k, v in SETTINGS.items()}.get(show.group(1).lower())
-        return (
-            None if value is None else f"SELECT {quote(value)} AS {show.group(1).lower()}"
-        )  # else DuckDB's SHOW
-    toks = _tokens(sql)
-    out: list[str] = []
-    changed = False
-    sig: list[int] = []  # indexes in `out` of significant tokens
-    clause = [""]  # per parenthesis depth: the clause we are in ("from" after FROM/JOIN)
-    i = 0
+        return None if value is None else f"SELECT {quote(value)} AS {show.group(1).lower()}"
+    return _Rewrite(sql, user).run()
 
-    def nxt(j: int) -> tuple[int, str, str]:
-        while j < len(toks) and toks[j][0] in ("ws", "com"):
+
+class _Rewrite:
+    """One pass over the tokens; `out` is the new text, `sig` the positions of its significant tokens."""
+
+    def __init__(self, sql: str, user: str) -> None:
+        self.toks, self.user = _tokens(sql), user
+        self.out: list[str] = []
+        self.sig: list[int] = []
+        self.clause = [""]  # per parenthesis depth: the clause we are in ("from" after FROM/JOIN)
+        self.changed = False
+        self.prev = ""
+
+    def run(self) -> str | None:
+        i = 0
+        while i < len(self.toks):
+            kind, text = self.toks[i]
+            if kind in ("ws", "com"):
+                self.out.append(text)
+                i += 1
+                continue
+            self.prev = self._previous(text, kind)
+            resume = self._word(i, kind, text) if kind in ("id", "qid") else None
+            if resume is None and kind == "cast":
+                resume = self._cast(i)
+            if resume is None:
+                self._emit(text, changed=False)
+                resume = i + 1
+            i = resume
+        return "".join(self.out) if self.changed else None
+
+    def _next(self, j: int) -> tuple[int, str, str]:
+        """The next significant token at or after j: (index, kind, text)."""
+        while j < len(self.toks) and self.toks[j][0] in ("ws", "com"):
             j += 1
-        return (j, *toks[j]) if j < len(toks) else (j, "", "")
+        return (j, *self.toks[j]) if j < len(self.toks) else (j, "", "")
 
-    while i < len(toks):
-        kind, text = toks[i]
-        if kind in ("ws", "com"):
-            out.append(text)
-            i += 1
-            continue
-        prev = out[sig[-1]].lower() if sig else ""
-        if prev == "," and clause[-1] != "from":
-            prev = ""  # a select list's comma, not a FROM list's
+    def _emit(self, text: str, changed: bool = True) -> None:
+        self.out.append(text)
+        self.sig.append(len(self.out) - 1)
+        self.changed |= changed
+
+    def _previous(self, text: str, kind: str) -> str:
+        """The previous significant token (a comma only in a FROM list); tracks the clause."""
+        prev = self.out[self.sig[-1]].lower() if self.sig else ""
+        if prev == "," and self.clause[-1] != "from":
+            prev = ""
         if text == "(":
-            clause.append("")
-        elif text == ")" and len(clause) > 1:
-            clause.pop()
+            self.clause.append("")
+        elif text == ")" and len(self.clause) > 1:
+            self.clause.pop()
         elif kind == "id" and text.lower() in _CLAUSES:
-            clause[-1] = "from" if text.lower() in ("from", "join") else text.lower()
-        if kind in ("id", "qid"):
-            name = _name(kind, text)
-            j, k2, t2 = nxt(i + 1)
-            if name == "pg_catalog" and t2 == ".":
-                j3, k3, t3 = nxt(j + 1)
-                target = _name(k3, t3) if k3 in ("id", "qid") else ""
-                j4, _, t4 = nxt(j3 + 1)
-                if target in CATALOG_TABLES and t4 != "(":
-                    out.append(f"{SCHEMA}.{target}")
-                    sig.append(len(out) - 1)
-                    changed, i = True, j3 + 1
-                    continue
-                if target in MACROS or target in ("pg_get_keywords", "version"):
-                    changed, i = True, j3  # drop the prefix; the name is handled below
-                    continue
-            elif name in CATALOG_TABLES and prev in _FROM_WORDS and t2 not in (".", "("):
-                out.append(f"{SCHEMA}.{name}")
-                sig.append(len(out) - 1)
-                changed, i = True, i + 1
-                continue
-            elif t2 == "(" and name in MACROS and prev != ".":
-                out.append(MACRO_PREFIX + name)
-                sig.append(len(out) - 1)
-                changed, i = True, i + 1
-                continue
-            elif name == "pg_get_keywords" and t2 == "(":
-                j3, _, t3 = nxt(j + 1)
-                if t3 == ")":
-                    out.append(f"{SCHEMA}.pg_keywords")
-                    sig.append(len(out) - 1)
-                    changed, i = True, j3 + 1
-                    continue
-            elif name == "version" and t2 == "(" and prev != ".":
-                j3, _, t3 = nxt(j + 1)
-                if t3 == ")":
-                    out.append(f"'PostgreSQL {SERVER_VERSION}'")
-                    sig.append(len(out) - 1)
-                    changed, i = True, j3 + 1
-                    continue
-            elif name in ("session_user", "current_user") and t2 != "(" and prev != ".":
-                out.append(quote(user))
-                sig.append(len(out) - 1)
-                changed, i = True, i + 1
-                continue
-        if kind == "cast":
-            j, k2, t2 = nxt(i + 1)
+            self.clause[-1] = "from" if text.lower() in ("from", "join") else text.lower()
+        return prev
+
+    def _word(self, i: int, kind: str, text: str) -> int | None:
+        """A name: a catalog relation, a function we answer, session_user. Returns where to resume."""
+        prev = self.prev
+        name = _name(kind, text)
+        j, _, after = self._next(i + 1)
+        if name == "pg_catalog" and after == ".":
+            j2, k2, t2 = self._next(j + 1)
             target = _name(k2, t2) if k2 in ("id", "qid") else ""
-            j3, _, t3 = nxt(j + 1)
-            is_array = t3 == "["
-            if target in (
-                "regclass",
-                "regproc",
-                "regprocedure",
-                "regtype",
-                "regnamespace",
-                "name",
-                "text",
-                "varchar",
-            ):
-                operand = sig[-1] if sig else None
-                literal = operand is not None and out[operand].startswith("'")
-                if target in ("text", "varchar", "name") and literal and is_array:
-                    j4, _, t4 = nxt(j3 + 1)
-                    as_list = _array_literal(out[operand]) if t4 == "]" else None
-                    if as_list is not None:
-                        out[operand] = as_list
-                        changed, i = True, j4 + 1
-                        continue
-                elif target == "name":
-                    out.append("::VARCHAR")
-                    changed, i = True, j + 1
-                    continue
-                elif target in ("regproc", "regprocedure") and literal:
-                    out[operand] = "'" + out[operand][1:-1].removeprefix("pg_catalog.") + "'"
-                    changed, i = True, j + 1
-                    continue
-                elif target in ("regclass", "regtype") and literal:
-                    lit = out[operand][1:-1].replace('"', "")
-                    if target == "regclass" and lit.removeprefix("pg_catalog.") in SYSTEM_RELATIONS:
-                        out[operand] = str(SYSTEM_RELATIONS[lit.removeprefix("pg_catalog.")])
-                    else:
-                        out[operand] = f"{MACRO_PREFIX}{target}_oid({out[operand]})"
-                    changed, i = True, j + 1
-                    continue
-                elif target in ("regclass", "regtype", "regnamespace") and operand is not None:
-                    start = _operand_start(out, sig)
-                    expr = "".join(out[start:])
-                    del out[start:]
-                    sig[:] = [s for s in sig if s < start]
-                    out.append(f"{MACRO_PREFIX}{target}_name({expr})")
-                    sig.append(len(out) - 1)
-                    changed, i = True, j + 1
-                    continue
-        out.append(text)
-        sig.append(len(out) - 1)
-        i += 1
-    return "".join(out) if changed else None
+            if target in CATALOG_TABLES and self._next(j2 + 1)[2] != "(":
+                self._emit(f"{SCHEMA}.{target}")
+                return j2 + 1
+            if target in MACROS or target in _CALLS:
+                self.changed = True
+                return j2  # the prefix dropped; the name is handled next
+            return None
+        if prev == ".":
+            return None  # a column or a qualified name's second part
+        if name in CATALOG_TABLES and prev in _FROM_WORDS and after not in (".", "("):
+            self._emit(f"{SCHEMA}.{name}")
+            return i + 1
+        if after == "(" and name in MACROS:
+            self._emit(MACRO_PREFIX + name)
+            return i + 1
+        if after == "(" and name in _CALLS:
+            j2, _, closing = self._next(j + 1)
+            if closing == ")":
+                self._emit(_CALLS[name])
+                return j2 + 1
+        if name in ("session_user", "current_user") and after != "(":
+            self._emit(quote(self.user))
+            return i + 1
+        return None
+
+    def _cast(self, i: int) -> int | None:
+        """`x::regclass` and kin. Returns where to resume."""
+        j, k, t = self._next(i + 1)
+        target = _name(k, t) if k in ("id", "qid") else ""
+        operand = self.sig[-1] if self.sig else None
+        if operand is None:
+            return None
+        value = self.out[operand]
+        literal = value.startswith("'")
+        j2, _, bracket = self._next(j + 1)
+        if target in _TEXT_TYPES and literal and bracket == "[":  # '{a,b}'::text[]
+            j3, _, closing = self._next(j2 + 1)
+            as_list = _array_literal(value) if closing == "]" else None
+            if as_list is None:
+                return None
+            self.out[operand], self.changed = as_list, True
+            return j3 + 1
+        if target == "name":
+            self.out.append("::VARCHAR")
+            self.changed = True
+            return j + 1
+        if target in ("regproc", "regprocedure") and literal:
+            self.out[operand], self.changed = "'" + value[1:-1].removeprefix("pg_catalog.") + "'", True
+            return j + 1
+        if target in ("regclass", "regtype") and literal:
+            name = value[1:-1].replace('"', "").removeprefix("pg_catalog.")
+            system = SYSTEM_RELATIONS.get(name) if target == "regclass" else None
+            self.out[operand] = str(system) if system else f"{MACRO_PREFIX}{target}_oid({value})"
+            self.changed = True
+            return j + 1
+        if target in ("regclass", "regtype", "regnamespace"):
+            start = _operand_start(self.out, self.sig)
+            expr = "".join(self.out[start:])
+            del self.out[start:]
+            self.sig[:] = [s for s in self.sig if s < start]
+            self._emit(f"{MACRO_PREFIX}{target}_name({expr})")
+            return j + 1
+        return None
 
 
 def _operand_start(out: list[str], sig: list[int]) -> int:
