@@ -82,6 +82,12 @@ class Session:
         if len(self.out) > 65536:
             self.flush()
 
+    def send_message(self, message: bytes) -> None:
+        """A message already framed (type byte and length included)."""
+        self.out += message
+        if len(self.out) > 65536:
+            self.flush()
+
     def flush(self) -> None:
         if self.out:
             self.sock.sendall(self.out)
