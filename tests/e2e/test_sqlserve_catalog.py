@@ -141,6 +141,17 @@ def _navigate(con: psycopg.Connection) -> dict[str, dict[str, list[tuple]]]:
     return tree
 
 
+def _columns_of(tree: dict[str, dict[str, list[tuple]]]) -> set[tuple[str, str]]:
+    """(schema.table, column) of every column a navigator tree shows."""
+    return {
+        (f"{s}.{t}", c[0])
+        for s, tables in tree.items()
+        for t, cs in tables.items()
+        if "#" not in t
+        for c in cs
+    }
+
+
 def test_dbeaver_connects_and_its_navigator_shows_each_role_exactly_its_tables_and_columns(server):  # noqa: F811
     _, port, _ = server
     trees = {}
@@ -165,20 +176,7 @@ def test_dbeaver_connects_and_its_navigator_shows_each_role_exactly_its_tables_a
         assert energy["day"] == "date" and energy["energy_tce"] == "double precision"
         assert "energy_city_industry_day" in tree["mart"]
     grade3 = [(n, c.name) for n in TABLES for c in TABLES[n].columns if c.grade == 3]
-    stew_cols = {
-        (f"{s}.{t}", c[0])
-        for s, ts in trees["stew"].items()
-        for t, cs in ts.items()
-        if "#" not in t
-        for c in cs
-    }
-    ana_cols = {
-        (f"{s}.{t}", c[0])
-        for s, ts in trees["ana"].items()
-        for t, cs in ts.items()
-        if "#" not in t
-        for c in cs
-    }
+    stew_cols, ana_cols = (_columns_of(trees[user]) for user in ("stew", "ana"))
     shown3 = [g for g in grade3 if g in stew_cols]
     assert shown3, "no grade-3 column in the steward's tree: the test would prove nothing"
     assert not any(g in ana_cols for g in grade3)
