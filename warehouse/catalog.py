@@ -37,12 +37,8 @@ def delta_facts(lake: Lake, spec: TableSpec) -> dict:
 
 
 def access_counts(lake: Lake, now: dt.datetime, days: int = 30) -> dict[str, int]:
-    """Statements per dataset through the SQL endpoint over the last `days` (catalog.query_audit).
-
-    A serving mart (warehouse.serving.MARTS) is a roll-up copy of one registry dataset, not a dataset of
-    its own: a statement reading `mart.energy_city_industry_day` reads theme.energy_daily's data, so it
-    counts toward theme.energy_daily (once, also when it reads both).
-    """
+    """Statements per dataset through the SQL endpoint over the last `days` (catalog.query_audit). A serving
+    mart (a roll-up copy of one dataset, warehouse.serving.MARTS) counts toward its source, once a statement."""
     if not lake.exists(QUERY_AUDIT):
         return {}
     sources = {m.name: m.source.name for m in MARTS}
