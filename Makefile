@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export UV_LINK_MODE := copy
 
-.PHONY: setup demo test soak ui lint bench bench-soak clean chromium psql serve-sql server-up server-down
+.PHONY: setup demo test soak ui lint bench bench-soak clean chromium psql jdbc serve-sql server-up server-down
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -30,7 +30,7 @@ demo: setup
 # Two pytest workers (pytest-xdist), one test file per worker at a time: much of the suite waits on
 # servers and child processes, so two workers finish well before one on a 2-core machine.
 TEST_WORKERS ?= 2
-test: setup psql
+test: setup psql jdbc
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Long randomized runs: >= 20 kill -9 trials that must converge (tests marked `soak`).
@@ -40,6 +40,11 @@ soak: setup chromium
 # The SQL endpoint's end-to-end tests drive Debian's psql (postgresql-client) as analysts would.
 psql:
 	@command -v psql >/dev/null || (apt-get update && apt-get install -y postgresql-client)
+
+# ... and the JDBC driver (Debian's pgjdbc, as DBeaver and other JDBC tools load it) from a small Java program.
+jdbc:
+	@(command -v javac >/dev/null && test -f /usr/share/java/postgresql.jar) || \
+		(apt-get update && apt-get install -y default-jdk-headless libpostgresql-jdbc-java)
 
 # The browser test drives Debian's Chromium (never a downloaded browser).
 chromium:

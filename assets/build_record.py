@@ -23,7 +23,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 from assets.metadata import spec_kwargs
 from assets.partitions import daily_local
 from assets.resources import LakeResource, WarehouseResource
-from assets.telemetry.ingest import migrate_day_build
+from assets.telemetry.days import migrate_day_build
 from warehouse.domain import provisional
 from warehouse.registry import CATALOG_BUILD, DAY_BUILD, TableSpec
 from warehouse.storage import Lake

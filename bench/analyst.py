@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 import statistics
 import time
 from pathlib import Path
+
+from bench.data import READY, cached_build
 
 YEAR_START = dt.date(2026, 1, 1)
 SEED = 2026
@@ -47,13 +48,8 @@ def build(root: Path, days: int) -> dict:
 
     from warehouse.domain import CITIES, INDUSTRIES, KGCE_PER_UNIT
 
-    ready = root / "READY.json"
-    if ready.exists():
-        info = json.loads(ready.read_text())
-        if info.get("days") == days and info.get("version") == BUILD_VERSION:
-            return info
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
+    if (info := cached_build(root, days=days, version=BUILD_VERSION)) is not None:
+        return info
     rng = np.random.default_rng(SEED)
     cities, industries = list(CITIES), list(INDUSTRIES)
     n_cells = len(cities) * len(industries)
@@ -105,7 +101,7 @@ def build(root: Path, days: int) -> dict:
         "delta_log_files": len(list((delta / "_delta_log").iterdir())),
         "delta_write_seconds": delta_seconds,
     }
-    ready.write_text(json.dumps(info, indent=1))
+    (root / READY).write_text(json.dumps(info, indent=1))
     return info
 
 

@@ -111,11 +111,9 @@ def run(spec: dict) -> dict:
             if task == "generate":
                 from bench.data import generate_task as fn
             elif task in ("ours", "polars", "duckdb"):
-                from bench import engines
+                from bench import bare, engines
 
-                fn = {"ours": engines.ours, "polars": engines.bare_polars, "duckdb": engines.bare_duckdb}[
-                    task
-                ]
+                fn = {"ours": engines.ours, "polars": bare.bare_polars, "duckdb": bare.bare_duckdb}[task]
             elif task == "gate":
                 from bench.gate import gate_task as fn
             elif task == "analyst":

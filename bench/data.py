@@ -47,6 +47,19 @@ def cached(work: Path, rows: int) -> dict | None:
     return None
 
 
+def cached_build(root: Path, **params) -> dict | None:
+    """The READY record of a build under `root` made with `params`, or None with `root` emptied for a fresh
+    build (which writes its record, holding `params`, last)."""
+    ready = root / READY
+    if ready.exists():
+        info = json.loads(ready.read_text())
+        if all(info.get(k) == v for k, v in params.items()):
+            return info
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    return None
+
+
 def landed_for(enterprises: int, seed: int = SEED) -> int | None:
     """Readings the simulator lands for one clean day, from the province alone (None if unknown)."""
     try:

@@ -177,7 +177,13 @@ def evaluate_goals(result: dict) -> list[dict]:
             {
                 "goal": f"SQL endpoint p95 <= 2x in process ({sql['clients']} concurrent analysts, loopback)",
                 "value": f"worst query p95 x{worst:.2f}; {sql['throughput_qps']:.0f} queries/s; "
-                f"overhead p50 {sql['overhead_ms_p50']:.1f} ms/query",
+                f"overhead p50 {sql['overhead_ms_p50']:.1f} ms/query"
+                + (
+                    f"; CPU {sql['server_cpu_ms_per_query']:.1f} ms/query (in process "
+                    f"{sql['in_process_cpu_ms_per_query']:.1f})"
+                    if "server_cpu_ms_per_query" in sql
+                    else ""
+                ),
                 "met": worst <= 2.0,
             }
         )

@@ -22,35 +22,53 @@ import sys
 import time
 from pathlib import Path
 
+from bench.data import READY, cached_build
+
 SINGLE = "delta_single_file"
 SOURCES = ("delta_before", "delta_checkpoint_only", "delta_after", SINGLE)
+
+
+def day_table(name: str, columns: tuple, *, key: tuple[str, ...], owner: str, description: str):
+    """A table laid out like the themes housekeeping keeps: partitioned by local day, Z-ordered by city and
+    industry. The bench's year and the housekeeping unit tests' readings are both of this shape."""
+    from warehouse.registry import TableSpec
+
+    return TableSpec(
+        name=name,
+        columns=columns,
+        description=description,
+        domain="production",
+        grade=1,
+        owner=owner,
+        partition_by="day",
+        key=key,
+        cluster_by=("city_code", "industry_code"),
+    )
 
 
 def _spec():
     import polars as pl
 
-    from warehouse.registry import Column, TableSpec
+    from warehouse.registry import Column
 
-    return TableSpec(
-        name="theme.bench_energy_rollup",
-        columns=(
-            Column("day", pl.Date, "Local day"),
-            Column("city_code", pl.String, "Prefecture"),
-            Column("industry_code", pl.String, "Division"),
-            Column("equipment", pl.Int64, "Equipment reporting"),
-            Column("electricity_kwh", pl.Float64, "kWh"),
-            Column("natural_gas_m3", pl.Float64, "m3"),
-            Column("coal_t", pl.Float64, "t"),
-            Column("energy_tce", pl.Float64, "tce"),
-            Column("peak_load_kw", pl.Float64, "kW"),
-        ),
-        description="bench: the analyst roll-up year",
-        domain="production",
-        grade=1,
+    columns = (
+        Column("day", pl.Date, "Local day"),
+        Column("city_code", pl.String, "Prefecture"),
+        Column("industry_code", pl.String, "Division"),
+        Column("equipment", pl.Int64, "Equipment reporting"),
+        Column("electricity_kwh", pl.Float64, "kWh"),
+        Column("natural_gas_m3", pl.Float64, "m3"),
+        Column("coal_t", pl.Float64, "t"),
+        Column("energy_tce", pl.Float64, "tce"),
+        Column("peak_load_kw", pl.Float64, "kW"),
+    )
+    key = ("day", "city_code", "industry_code")
+    return day_table(
+        "theme.bench_energy_rollup",
+        columns,
+        key=key,
         owner="bench",
-        partition_by="day",
-        key=("day", "city_code", "industry_code"),
-        cluster_by=("city_code", "industry_code"),
+        description="bench: the analyst roll-up year",
     )
 
 
@@ -62,13 +80,8 @@ def build(root: Path, days: int, commits_per_day: int) -> dict:
     from bench.analyst import build as analyst_build
     from warehouse.storage import Lake
 
-    ready = root / "READY.json"
-    if ready.exists():
-        info = json.loads(ready.read_text())
-        if info.get("days") == days and info.get("commits_per_day") == commits_per_day:
-            return info
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
+    if (info := cached_build(root, days=days, commits_per_day=commits_per_day)) is not None:
+        return info
     data = analyst_build(root.parent / "analyst", days)
     frame = pl.read_parquet(root.parent / "analyst" / "energy_rollup.parquet")
     spec, lake = _spec(), Lake(root / "lake")
@@ -86,7 +99,7 @@ def build(root: Path, days: int, commits_per_day: int) -> dict:
         "industries": data["industries"],
         "write_seconds": time.perf_counter() - t0,
     }
-    ready.write_text(json.dumps(info, indent=1))
+    (root / READY).write_text(json.dumps(info, indent=1))
     return info
 
 

@@ -69,13 +69,17 @@ def git_info() -> dict:
 
 CODE_UNDER_TEST = (
     "assets/telemetry/landing.py",
+    "assets/telemetry/formats.py",
     "assets/telemetry/ingest.py",
+    "assets/telemetry/buckets.py",
     "assets/telemetry/transform.py",
+    "assets/telemetry/shards.py",
     "assets/theme/energy.py",
     "assets/enterprise/master.py",
     "warehouse/storage.py",
-    "warehouse/registry.py",
-    "quality/rules.py",
+    "warehouse/lake_files.py",
+    "warehouse/registry/telemetry.py",
+    "quality/rules/telemetry.py",
     "quality/checks.py",
     "quality/gx.py",
 )

@@ -4,10 +4,11 @@ A bench home holds an analysts' role file with `mart.energy_city_industry_day` (
 x day roll-ups, bench.analyst's data) and 20 analyst users. `lakehouse serve-sql` runs as its own process;
 each analyst is a psycopg connection on its own thread running bench.analyst's standard roll-ups in turn.
 The baseline is the same queries in sealed in-process sessions (warehouse.serving.connect) on the same
-file, serially and with 20 threads. Reported: p50/p95 per query, throughput, and the per-query overhead of
+file, serially and with 20 threads, the concurrent phases alternating in blocks with the wire's (both
+meet the same background load). Reported: p50/p95 per query, throughput, and the per-query overhead of
 the endpoint (serial wire p50 minus serial in-process p50).
 
-    python -m bench.sqlserve [--clients 20] [--rounds 10] [--days 365] [--work DIR]
+    python -m bench.sqlserve [--clients 20] [--rounds 10] [--blocks 5] [--days 365] [--work DIR]
 """
 
 from __future__ import annotations
@@ -100,10 +101,16 @@ def _server(home: Path, clients: int):
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("serve-sql did not start") from None
                 time.sleep(0.3)
-        yield port
+        yield port, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _sql(name: str) -> str:
@@ -115,9 +122,11 @@ def _in_process(db: Path, rounds: int, threads: int) -> tuple[dict[str, list[flo
 
     times: dict[str, list[float]] = {q: [] for q in QUERIES}
     lock = threading.Lock()
+    barrier = threading.Barrier(threads)  # all sessions open before the clock starts, as over the wire
 
     def worker() -> None:
         con = connect(db, threads=1, memory_limit="1GB")  # as the endpoint opens each session
+        barrier.wait()
         for _ in range(rounds):
             for q in QUERIES:
                 t0 = time.perf_counter()
@@ -126,8 +135,8 @@ def _in_process(db: Path, rounds: int, threads: int) -> tuple[dict[str, list[flo
                     times[q].append(time.perf_counter() - t0)
         con.close()
 
-    t0 = time.perf_counter()
     ts = [threading.Thread(target=worker) for _ in range(threads)]
+    t0 = time.perf_counter()
     for t in ts:
         t.start()
     for t in ts:
@@ -171,17 +180,43 @@ def _over_wire(port: int, rounds: int, clients: int) -> tuple[dict[str, list[flo
     return times, time.perf_counter() - t0, sum(len(v) for v in times.values())
 
 
-def sqlserve_bench(work: Path, *, clients: int = 20, rounds: int = 10, days: int = 365) -> dict:
-    """The numbers (dict, JSON-ready); see the module docstring."""
+def sqlserve_bench(
+    work: Path, *, clients: int = 20, rounds: int = 10, days: int = 365, blocks: int = 5
+) -> dict:
+    """The numbers (dict, JSON-ready); see the module docstring.
+
+    The concurrent phases alternate in `blocks` blocks (in process, wire, wire, in process, ...), so that
+    both meet the same background load of a shared machine; each block runs rounds/blocks rounds.
+    """
     home = prepare_home(work, days, clients)
     db = home / "warehouse.duckdb"
     _in_process(db, 1, 1)  # warm the page cache
-    serial_local, _ = _in_process(db, rounds, 1)
-    conc_local, conc_local_wall = _in_process(db, rounds, clients)
-    with _server(home, clients) as port:
+    per_block = max(1, rounds // blocks)
+    conc_local: dict[str, list[float]] = {q: [] for q in QUERIES}
+    conc_wire: dict[str, list[float]] = {q: [] for q in QUERIES}
+    conc_local_wall = wall = 0.0
+    n = 0
+    server_cpu = local_cpu = 0.0
+    with _server(home, clients) as (port, pid):
         _over_wire(port, 1, 1)
+        serial_local, _ = _in_process(db, rounds, 1)
         serial_wire, _, _ = _over_wire(port, rounds, 1)
-        conc_wire, wall, n = _over_wire(port, rounds, clients)
+        for block in range(blocks):
+            for phase in ("local", "wire") if block % 2 == 0 else ("wire", "local"):
+                if phase == "local":
+                    cpu0 = time.process_time()
+                    times, took = _in_process(db, per_block, clients)
+                    local_cpu += time.process_time() - cpu0
+                    conc_local_wall += took
+                    target = conc_local
+                else:
+                    cpu0 = _cpu_s(pid)
+                    times, took, count = _over_wire(port, per_block, clients)
+                    server_cpu += _cpu_s(pid) - cpu0
+                    wall, n = wall + took, n + count
+                    target = conc_wire
+                for q, xs in times.items():
+                    target[q].extend(xs)
     queries = {}
     for q in QUERIES:
         queries[q] = {
@@ -199,11 +234,14 @@ def sqlserve_bench(work: Path, *, clients: int = 20, rounds: int = 10, days: int
     return {
         "status": "ok",
         "clients": clients,
-        "rounds": rounds,
+        "rounds": per_block * blocks,
+        "blocks": blocks,
         "rows": json.loads((home / "READY.json").read_text())["rows"],
         "queries": queries,
         "throughput_qps": n / wall,
-        "in_process_concurrent_qps": clients * rounds * len(QUERIES) / conc_local_wall,
+        "in_process_concurrent_qps": clients * per_block * blocks * len(QUERIES) / conc_local_wall,
+        "server_cpu_ms_per_query": 1000 * server_cpu / n,
+        "in_process_cpu_ms_per_query": 1000 * local_cpu / (clients * per_block * blocks * len(QUERIES)),
         "overhead_ms_p50": statistics.median(v["overhead_ms"] for v in queries.values()),
         "loadavg": list(os.getloadavg()),
     }
@@ -213,7 +251,8 @@ def summary_lines(r: dict) -> list[str]:
     lines = [
         f"sql endpoint, {r['clients']} concurrent analysts x {r['rounds']} rounds over {r['rows']:,} rows: "
         f"{r['throughput_qps']:.0f} queries/s (in process, same threads: {r['in_process_concurrent_qps']:.0f}/s); "
-        f"overhead per query p50 {r['overhead_ms_p50']:.1f} ms"
+        f"overhead per query p50 {r['overhead_ms_p50']:.1f} ms; endpoint CPU {r['server_cpu_ms_per_query']:.1f} ms/query "
+        f"(in process {r['in_process_cpu_ms_per_query']:.1f})"
     ]
     for q, v in r["queries"].items():
         lines.append(
@@ -230,12 +269,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clients", type=int, default=20)
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--days", type=int, default=365)
+    p.add_argument("--blocks", type=int, default=5, help="alternations of the in-process and wire phases")
     p.add_argument(
         "--work", type=Path, default=Path(os.environ.get("LAKEHOUSE_BENCH_HOME", "bench/work")) / "sqlserve"
     )
     p.add_argument("--json", type=Path, help="Also write the numbers here")
     a = p.parse_args(argv)
-    r = sqlserve_bench(a.work.resolve(), clients=a.clients, rounds=a.rounds, days=a.days)
+    r = sqlserve_bench(a.work.resolve(), clients=a.clients, rounds=a.rounds, days=a.days, blocks=a.blocks)
     print("\n".join(summary_lines(r)))
     if a.json:
         a.json.write_text(json.dumps(r, indent=1) + "\n")

@@ -1,4 +1,5 @@
-"""`python -m national_node serve --port P --home DIR`: run the reference national node on loopback."""
+"""`python -m national_node serve --port P --home DIR [--role energy]`: run the reference node on loopback,
+as the national center or as an industry node (the role names its contract: national_node/contract.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import logging
 import os
 import sys
 
-from national_node.settings import HOME_ENV, KEYS_ENV, load_node_settings
+from national_node.contract import ROLES
+from national_node.settings import HOME_ENV, KEYS_ENV, ROLE_ENV, load_node_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,6 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--home", default=os.environ.get(HOME_ENV), help=f"storage directory (or {HOME_ENV})")
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--role",
+        choices=sorted(ROLES),
+        default=os.environ.get(ROLE_ENV) or "national",
+        help=f"national center or industry node (or {ROLE_ENV})",
+    )
     args = parser.parse_args(argv)
     if not args.home:
         parser.error(f"--home or {HOME_ENV} is required")
@@ -26,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{KEYS_ENV} is not set: e.g. {KEYS_ENV}='37=<secret>' (keys come from the environment only)"
         )
     os.environ[HOME_ENV] = os.path.abspath(args.home)
+    os.environ[ROLE_ENV] = args.role
     try:
         load_node_settings()  # refuse empty or short secrets and bad limits before binding the port
     except ValueError as exc:

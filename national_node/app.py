@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from national_node.auth import Caller, authenticate
+from national_node.contract import NATIONAL_ROLE, Role
 from national_node.errors import Rejected
 from national_node.faults import FAULTS_ENV, FaultInjection, parse_faults
 from national_node.keys import KeyRing
@@ -82,6 +83,7 @@ class ErrorBody(BaseModel):
 class Health(BaseModel):
     status: str
     node_id: str
+    role: str  # national, or the industry node's contract (energy, machinery, chemicals)
 
 
 class Status(BaseModel):
@@ -178,8 +180,10 @@ def create_app(
     clock: Callable[[], float] = time.time,
     node_id: str = DEFAULT_NODE_ID,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    role: Role = NATIONAL_ROLE,
 ) -> FastAPI:
-    """The node over its storage in `home`, accepting the provinces and readers of `keys`."""
+    """The node over its storage in `home`, accepting the provinces and readers of `keys`; an industry
+    `role` accepts only its contract's divisions, measures and grades."""
     store = NodeStore(home)
     app = FastAPI(
         title="National industrial big-data center (reference node)",
@@ -193,6 +197,7 @@ def create_app(
     )
     app.state.store = store
     app.state.node_id = node_id
+    app.state.role = role.name
     offline_docs(app)
 
     @app.exception_handler(Rejected)
@@ -239,7 +244,9 @@ def create_app(
         if caller.reader:
             raise Rejected(403, "forbidden", "readers cannot send batches")
         manifest, sent, payload = parse_envelope(body)
-        rows = check_batch(manifest, payload, node=caller.node, idempotency_key=caller.idempotency_key)
+        rows = check_batch(
+            manifest, payload, node=caller.node, idempotency_key=caller.idempotency_key, role=role
+        )
         now = dt.datetime.fromtimestamp(clock(), dt.UTC)
         receipt = store.store(
             Batch(
@@ -272,7 +279,7 @@ def create_app(
     @app.get("/health", response_model=Health, responses=_errors(500))
     def health() -> dict:
         """Liveness only: what the node holds is behind a key (GET /v1/status)."""
-        return {"status": "ok", "node_id": node_id}
+        return {"status": "ok", "node_id": node_id, "role": role.name}
 
     @app.post(
         "/v1/batches",
@@ -366,7 +373,7 @@ def app_from_env() -> FastAPI:
         s = load_node_settings()
     except ValueError as exc:
         raise SystemExit(f"national node: {exc}") from None
-    app = create_app(s.home, s.keys, node_id=s.node_id, max_body_bytes=s.max_body_bytes)
+    app = create_app(s.home, s.keys, node_id=s.node_id, max_body_bytes=s.max_body_bytes, role=s.role)
     faults = os.environ.get(FAULTS_ENV)
     if faults:
         log.warning("%s is set: fault injection is ON (tests only)", FAULTS_ENV)

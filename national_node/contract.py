@@ -68,3 +68,47 @@ MEASURES: dict[str, Measure] = {
 
 # The disclosure groups each schema version carries (version 1 had energy only, no group declarations).
 SCHEMA_GROUPS: dict[str, tuple[str, ...]] = {"1": ("energy",), "2": ("energy", "trading")}
+
+
+# ---- roles: the national center, or an industry node (`serve --role energy`) -------------------------
+@dataclass(frozen=True)
+class Role:
+    """What a node in this role accepts. An industry node takes the rows of its GB/T 4754 divisions only
+    (cells and per-division totals: a city or province total covers other industries), the measures of
+    its contract, up to its highest grade. The province declares the same contracts in
+    warehouse/registry/sync.py (SYNC_CHANNELS); a unit test keeps the two in step."""
+
+    name: str
+    divisions: frozenset[str] | None = None  # None: every division
+    measures: frozenset[str] | None = None  # None: every measure of the center's contract
+    max_grade: int = 2
+    levels: tuple[str, ...] = LEVELS
+
+
+_INDUSTRY_LEVELS = ("cell", "industry_total")
+_ENERGY = ("enterprises", "electricity_kwh", "natural_gas_m3", "coal_t", "energy_tce", "completeness_pct")
+NATIONAL_ROLE = Role("national")
+ROLES: dict[str, Role] = {
+    r.name: r
+    for r in (
+        NATIONAL_ROLE,
+        Role(
+            "energy",
+            frozenset({"06", "07", "44", "45"}),
+            frozenset({*_ENERGY, "availability_pct"}),
+            levels=_INDUSTRY_LEVELS,
+        ),
+        Role(
+            "machinery",
+            frozenset({"33", "34", "35", "36", "37", "38", "40"}),
+            frozenset({"enterprises", "energy_tce", "availability_pct", "trades", "trading_value_cny"}),
+            levels=_INDUSTRY_LEVELS,
+        ),
+        Role(
+            "chemicals",
+            frozenset({"25", "26", "28", "29"}),
+            frozenset({*_ENERGY, "availability_pct", "trades", "trading_value_cny"}),
+            levels=_INDUSTRY_LEVELS,
+        ),
+    )
+}

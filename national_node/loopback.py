@@ -54,15 +54,21 @@ def running_service(
 
 
 @contextlib.contextmanager
-def running_node(home: Path, node_keys: str, *, start_timeout_s: float = 90.0) -> Iterator[str]:
-    """Start `python -m national_node serve` on a free loopback port; yield its URL; stop it after.
-
-    The keys travel in the child's environment (NATIONAL_NODE_KEYS), never on its command line.
-    """
+def running_node(
+    home: Path,
+    node_keys: str,
+    *,
+    start_timeout_s: float = 90.0,
+    role: str = "national",
+    env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """Start `python -m national_node serve --role ROLE` on a free loopback port; yield its URL; stop it
+    after. The keys travel in the child's environment (NATIONAL_NODE_KEYS), never on its command line;
+    `env` adds to it (e.g. NATIONAL_NODE_READERS)."""
     port = free_port()
-    args = ["-m", "national_node", "serve", "--port", str(port), "--home", str(home)]
-    env = dict(os.environ) | {"NATIONAL_NODE_KEYS": node_keys}
+    args = ["-m", "national_node", "serve", "--port", str(port), "--home", str(home), "--role", role]
+    child = dict(os.environ) | (env or {}) | {"NATIONAL_NODE_KEYS": node_keys}
     with running_service(
-        args, name="national node", port=port, env=env, start_timeout_s=start_timeout_s
+        args, name=f"{role} node", port=port, env=child, start_timeout_s=start_timeout_s
     ) as url:
         yield url

@@ -6,7 +6,8 @@ by the strict models of `models.py`, measure grades and groups come from the cen
 released grade-2 entry needs its group's count (enterprises, trades) to be 0 or at least
 DISCLOSURE_THRESHOLD; a withheld entry carries no grade-2 value; the declared threshold and dominance
 rule are at least the center's; and no row or column of the table holds exactly one withheld entry
-(it could be derived from the margin). Differential privacy: a group may declare its noise-mark column
+(it could be derived from the margin). An industry node (contract.Role) also refuses a measure outside
+its contract or above its grade, and a row outside its divisions or levels. Differential privacy: a group may declare its noise-mark column
 (`noise`, values from the closed set contract.NOISE); a withheld entry so marked may carry its group's
 noisy sums (contract.Measure.noisy), never a count or a ratio, and an entry released exact carries no mark.
 """
@@ -31,8 +32,10 @@ from national_node.contract import (
     DOMINANCE_N,
     GROUPS,
     MEASURES,
+    NATIONAL_ROLE,
     SCHEMA_GROUPS,
     Group,
+    Role,
 )
 from national_node.errors import Rejected
 from national_node.models import Manifest, first_error, row_model
@@ -127,6 +130,25 @@ def declared_groups(manifest: Manifest) -> list[Group]:
     return out
 
 
+def _check_role(manifest: Manifest, role: Role) -> None:
+    """An industry node sees only its contract's measures, up to its grade."""
+    for i, m in enumerate(manifest.measures):
+        field = f"manifest.measures.{i}"
+        if role.measures is not None and m.name not in role.measures:
+            raise Rejected(
+                422,
+                "outside_contract",
+                f"{field}: {m.name} is not a measure of the {role.name} node's contract",
+                field=field,
+            )
+        if MEASURES[m.name].grade > role.max_grade:
+            raise _violation(
+                f"{field}: {m.name} is grade {MEASURES[m.name].grade}, above the {role.name} node's "
+                f"highest grade {role.max_grade}",
+                f"{field}.grade",
+            )
+
+
 def _check_manifest(manifest: Manifest, *, node: str, idempotency_key: str) -> list[Group]:
     if manifest.node != node:
         raise _invalid(f"manifest.node {manifest.node!r} is not the signing node {node!r}", "manifest.node")
@@ -184,9 +206,13 @@ def _read_payload(payload: bytes) -> pa.Table:
     return table
 
 
-def check_batch(manifest: Manifest, payload: bytes, *, node: str, idempotency_key: str) -> list[dict]:
-    """Validate a batch against its manifest, the center's contract and the release policy; its rows."""
+def check_batch(
+    manifest: Manifest, payload: bytes, *, node: str, idempotency_key: str, role: Role = NATIONAL_ROLE
+) -> list[dict]:
+    """Validate a batch against its manifest, the center's contract, the node's role and the release
+    policy; its rows."""
     groups = _check_manifest(manifest, node=node, idempotency_key=idempotency_key)
+    _check_role(manifest, role)
     digest = hashlib.sha256(payload).hexdigest()
     if digest != manifest.payload_sha256:
         raise Rejected(
@@ -218,7 +244,7 @@ def check_batch(manifest: Manifest, payload: bytes, *, node: str, idempotency_ke
         except ValidationError as exc:
             field, detail = first_error(exc, f"payload.{i}")
             raise _invalid(detail, field) from exc
-    _check_rows(rows, manifest, groups, measures)
+    _check_rows(rows, manifest, groups, measures, role)
     if suppressed_entries(rows, groups) != manifest.cells_suppressed:
         raise _invalid(
             "manifest.cells_suppressed does not match the payload's withheld entries",
@@ -235,12 +261,24 @@ _LEVEL_SHAPE = {  # (city is ALL, industry is ALL) of each level
 }
 
 
-def _check_rows(rows: list[dict], manifest: Manifest, groups: list[Group], measures: tuple[str, ...]) -> None:
+def _check_rows(
+    rows: list[dict], manifest: Manifest, groups: list[Group], measures: tuple[str, ...], role: Role
+) -> None:
     keys = set()
     for i, r in enumerate(rows):
         where = f"payload.{i}"
         if r["day"] != manifest.period:
             raise _invalid(f"{where}.day {r['day']} is outside period {manifest.period}", f"{where}.day")
+        if r["level"] not in role.levels or (
+            role.divisions is not None and r["industry_code"] not in role.divisions
+        ):
+            raise Rejected(
+                422,
+                "outside_contract",
+                f"{where}: a {r['level']} row of division {r['industry_code']} is not for the "
+                f"{role.name} node (divisions {sorted(role.divisions or [])}, levels {list(role.levels)})",
+                field=where,
+            )
         if _LEVEL_SHAPE[r["level"]] != (r["city_code"] == "ALL", r["industry_code"] == "ALL"):
             raise _invalid(
                 f"{where}: a {r['level']} row with codes {r['city_code']}/{r['industry_code']}", where
@@ -291,13 +329,19 @@ def _check_entry(r: dict, g: Group, measures: tuple[str, ...], where: str) -> No
 
 def _check_lines(rows: list[dict], g: Group) -> None:
     """No row or column of the table (cells and margin) with exactly one withheld entry of the group:
-    that entry would be its margin minus the others."""
+    that entry would be its margin minus the others. A line whose margin is not in the batch (an industry
+    node gets no city totals) binds nothing."""
     lines: dict[tuple[str, str], list[bool]] = defaultdict(list)
+    margins: set[tuple[str, str]] = set()
     for r in rows:
         lines[("city", r["city_code"])].append(r[g.flag])
         lines[("industry", r["industry_code"])].append(r[g.flag])
+        if r["industry_code"] == "ALL":
+            margins.add(("city", r["city_code"]))
+        if r["city_code"] == "ALL":
+            margins.add(("industry", r["industry_code"]))
     for (axis, code), flags in sorted(lines.items()):
-        if len(flags) > 1 and sum(flags) == 1:
+        if (axis, code) in margins and len(flags) > 1 and sum(flags) == 1:
             raise _violation(
                 f"{g.name}: the {axis} line {code} holds exactly one withheld entry, derivable from the others",
                 "payload",

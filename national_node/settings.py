@@ -5,7 +5,8 @@
 | NATIONAL_NODE_HOME | (required) | storage directory |
 | NATIONAL_NODE_KEYS | (required) | provinces' keys, see keys.py |
 | NATIONAL_NODE_READERS | none | the center's own readers' keys (read every province) |
-| NATIONAL_NODE_ID | `national` | this node's id, in every receipt |
+| NATIONAL_NODE_ROLE | `national` | `national`, or an industry node of contract.ROLES (`energy`, ...): what it accepts |
+| NATIONAL_NODE_ID | the role | this node's id, in every receipt |
 | NATIONAL_NODE_MAX_BODY_BYTES | 8388608 | largest request body accepted (larger: 413 before reading it) |
 """
 
@@ -15,11 +16,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from national_node.contract import NATIONAL_ROLE, ROLES, Role
 from national_node.keys import KeyRing, parse_keys, parse_readers
 from national_node.wire import PROVINCES
 
 KEYS_ENV, HOME_ENV, READERS_ENV = "NATIONAL_NODE_KEYS", "NATIONAL_NODE_HOME", "NATIONAL_NODE_READERS"
 NODE_ID_ENV, MAX_BODY_ENV = "NATIONAL_NODE_ID", "NATIONAL_NODE_MAX_BODY_BYTES"
+ROLE_ENV = "NATIONAL_NODE_ROLE"
 DEFAULT_NODE_ID = "national"
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024  # a province-day batch is well under 1 MiB
 
@@ -30,6 +33,7 @@ class NodeSettings:
     keys: KeyRing = field(repr=False)
     node_id: str = DEFAULT_NODE_ID
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    role: Role = NATIONAL_ROLE
 
 
 def load_node_settings(env: dict[str, str] | None = None) -> NodeSettings:
@@ -50,5 +54,8 @@ def load_node_settings(env: dict[str, str] | None = None) -> NodeSettings:
         raise ValueError(f"{MAX_BODY_ENV} must be a number of bytes") from exc
     if max_body < 1024:
         raise ValueError(f"{MAX_BODY_ENV} must be at least 1024")
-    node_id = env.get(NODE_ID_ENV) or DEFAULT_NODE_ID
-    return NodeSettings(Path(home), ring, node_id, max_body)
+    role = ROLES.get(env.get(ROLE_ENV) or NATIONAL_ROLE.name)
+    if role is None:
+        raise ValueError(f"{ROLE_ENV} must be one of {sorted(ROLES)}")
+    node_id = env.get(NODE_ID_ENV) or (DEFAULT_NODE_ID if role is NATIONAL_ROLE else role.name)
+    return NodeSettings(Path(home), ring, node_id, max_body, role)

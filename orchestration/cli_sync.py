@@ -35,19 +35,28 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port on the host")] = 8737,
     host: Annotated[str, typer.Option(help="Interface; loopback unless you mean it")] = "127.0.0.1",
     home: Annotated[
-        Path | None, typer.Option(help="Node storage (default LAKEHOUSE_HOME/national_node)")
+        Path | None,
+        typer.Option(help="Node storage (default LAKEHOUSE_HOME/national_node, or .../<role>_node)"),
     ] = None,
+    role: Annotated[
+        str, typer.Option(help="national, or an industry node: energy, machinery, chemicals")
+    ] = "national",
 ) -> None:
-    """Run the node. Without NATIONAL_NODE_KEYS it accepts this home's sync key (the demo key if none is set)."""
+    """Run the node. Without NATIONAL_NODE_KEYS it accepts this home's sync key for its role's channel
+    (the demo key of that channel if none is set)."""
+    from warehouse.registry import SYNC_CHANNELS
 
+    if role not in SYNC_CHANNELS:
+        raise typer.BadParameter(f"{role!r} is not one of {', '.join(SYNC_CHANNELS)}", param_hint="--role")
     s = settings()
     env = dict(os.environ)
     if not env.get("NATIONAL_NODE_KEYS"):
-        key = s.sync_key()
+        key = s.sync_key(role)
         env["NATIONAL_NODE_KEYS"] = key.node_keys()  # through the environment: never argv, never printed
         console.print(f"node accepts province key id {key.key_id!r} ({key.source})")
-    node_home = (home or s.home / NODE_HOME_DIR).resolve()
-    console.print(f"national node on http://{host}:{port} (OpenAPI: /docs), home {node_home}")
+    default_home = s.home / (NODE_HOME_DIR if role == "national" else f"{role}_node")
+    node_home = (home or default_home).resolve()
+    console.print(f"{role} node on http://{host}:{port} (OpenAPI: /docs), home {node_home}")
     args = [
         sys.executable,
         "-m",
@@ -59,6 +68,8 @@ def serve(
         host,
         "--home",
         str(node_home),
+        "--role",
+        role,
     ]
     sys.stdout.flush()
     os.execve(sys.executable, args, env)
@@ -74,18 +85,23 @@ def _parse_day(value: str, option: str) -> dt.date:
 def sync(
     until: Annotated[str, typer.Option(help="Last local day to release, YYYY-MM-DD")],
     node: Annotated[
-        str | None, typer.Option(help="National node URL (default LAKEHOUSE_SYNC_NODE_URL)")
+        str | None,
+        typer.Option(help="Node URL (default LAKEHOUSE_SYNC_NODE_URL, LAKEHOUSE_SYNC_<CHANNEL>_NODE_URL)"),
     ] = None,
+    channel: Annotated[
+        str, typer.Option(help="national, or an industry node: energy, machinery, chemicals")
+    ] = "national",
     since: Annotated[str | None, typer.Option(help="First day (default: the first day built)")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per HTTP attempt")] = 10.0,
     attempts: Annotated[int, typer.Option(help="HTTP attempts per batch (backoff with jitter between)")] = 6,
 ) -> None:
-    """Release every local day up to --until to the national node: new days, restated days, unfinished sends."""
+    """Release every local day up to --until to a channel's node: new days, restated days, unfinished sends.
+    A restated day also goes to every other channel's node that received it."""
     import httpx
 
     from assets.sync import ledger
-    from assets.sync.sync import SyncOutcome, days_between, refresh_after_sync, sync_day
-    from assets.sync.transport import NodeConfig
+    from assets.sync.channels import UnknownChannel, node_config, targets
+    from assets.sync.sync import SyncOutcome, days_between, refresh_after_sync, sync_day_to
     from warehouse.serving import open_role, refresh_role_views
 
     s = settings()
@@ -93,14 +109,10 @@ def sync(
     if not s.warehouse_db.exists():
         console.print(f"[red]no warehouse at {s.warehouse_db}: run `lakehouse materialize` first[/red]")
         raise typer.Exit(2)
-    key = s.sync_key()
-    config = NodeConfig(
-        url=node or s.sync_node_url,
-        key_id=key.key_id,
-        secret=key.secret,
-        timeout_s=timeout,
-        max_attempts=attempts,
-    )
+    try:
+        config = node_config(s, channel, node, timeout_s=timeout, max_attempts=attempts)
+    except UnknownChannel as exc:
+        raise typer.BadParameter(str(exc), param_hint="--channel") from None
     days = days_between(lake, _parse_day(until, "--until"), _parse_day(since, "--since") if since else None)
     run_id = f"cli-sync-{uuid.uuid4().hex[:12]}"
     outcomes: list[SyncOutcome] = []
@@ -121,24 +133,34 @@ def sync(
             task = progress.add_task(f"sync to {config.url}", total=len(days))
             for day in days:
                 progress.update(task, description=f"sync {day}")
-                outcomes.append(
-                    sync_day(
-                        day,
-                        lake=lake,
-                        con=con,
-                        client=client,
-                        node=config,
-                        run_id=run_id,
-                        privacy=s.sync_privacy(config.channel),
-                    )
+                outcomes += sync_day_to(
+                    day,
+                    targets(lake, day.isoformat(), [config], s),
+                    lake=lake,
+                    con=con,
+                    client=client,
+                    run_id=run_id,
+                    privacy=s.sync_privacy,
                 )
                 progress.advance(task)
     finally:
         con.close()
     refresh_after_sync(lake, run_id)
     refresh_role_views(s.warehouse_db, lake)
-    table = Table(title=f"national sync ({key.key_id} key, {time.perf_counter() - t0:.1f}s)")
-    for col in ("day", "status", "version", "rows", "suppressed", "attempts", "ms", "receipt / reason"):
+    title = f"{channel} sync ({config.key_id} key, {time.perf_counter() - t0:.1f}s)"
+    table = Table(title=title)
+    others = any(o.channel != channel for o in outcomes)  # restatements that went to other channels too
+    for col in (
+        "day",
+        *(("channel",) if others else ()),
+        "status",
+        "version",
+        "rows",
+        "suppressed",
+        "attempts",
+        "ms",
+        "receipt / reason",
+    ):
         table.add_column(col)
     colors = {
         "acknowledged": "green",
@@ -150,6 +172,7 @@ def sync(
     for o in outcomes:
         table.add_row(
             o.period,
+            *((o.channel,) if others else ()),
             f"[{colors[o.status]}]{o.status}[/]",
             str(o.version or ""),
             str(o.rows),

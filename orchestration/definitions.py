@@ -26,6 +26,7 @@ from orchestration.alerts import alert_sensor, run_failure_alert
 from orchestration.freshness import feeds_on_time
 from orchestration.jobs import (
     BUILD_RECORD_ASSETS,
+    SYNC_SCHEDULES,
     catalog_job,
     catalog_sensor,
     daily_job,
@@ -37,7 +38,6 @@ from orchestration.jobs import (
     ingest_schedule,
     landing_sensor,
     sync_job,
-    sync_schedule,
 )
 
 with warnings.catch_warnings():  # code references are beta in Dagster 1.13: said once here, not per asset
@@ -82,7 +82,7 @@ defs = Definitions(
     assets=ALL_ASSETS,
     asset_checks=[feeds_on_time],
     jobs=[ingest_job, daily_job, catalog_job, sync_job, housekeeping_job],
-    schedules=[ingest_schedule, daily_schedule, sync_schedule, housekeeping_schedule],
+    schedules=[ingest_schedule, daily_schedule, *SYNC_SCHEDULES, housekeeping_schedule],
     sensors=[
         landing_sensor,
         dirty_days_sensor,

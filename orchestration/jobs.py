@@ -25,10 +25,20 @@ from dagster import (
 
 from assets.build_record import catalog_build_asset, catalog_stale, day_build_asset, input_versions
 from assets.partitions import daily_local
-from assets.telemetry.ingest import pending_days
+from assets.sync.assets import batch_key
+from assets.telemetry.days import pending_days
 from assets.telemetry.landing import list_landing_files
 from warehouse.domain import TIMEZONE
-from warehouse.registry import INDUSTRY_LIBRARY_TABLES, QUALITY_RESULTS, RECONCILIATION, TABLES, TableSpec
+from warehouse.registry import (
+    INDUSTRY_LIBRARY_TABLES,
+    QUALITY_RESULTS,
+    RECONCILIATION,
+    SYNC_CHANNELS,
+    SYNC_LEDGER,
+    TABLES,
+    SyncChannel,
+    TableSpec,
+)
 from warehouse.settings import settings
 
 INGEST_KEYS: tuple[str, ...] = (
@@ -239,25 +249,48 @@ sync_job = define_asset_job(
     partitions_def=daily_local,
     executor_def=in_process_executor,
     tags={"lakehouse/queue": "sync"},  # one at a time in the server profile's run queue
-    description="One local day released to the national center (skipped if its blocking checks failed).",
+    description="One local day released to the selected channels (the national center, industry nodes; "
+    "skipped if its blocking checks failed). A restated day also reaches every channel that received it.",
 )
 
 
-@schedule(
-    job=sync_job,
-    cron_schedule="0 3 * * *",
-    execution_timezone=TIMEZONE,
-    default_status=DefaultScheduleStatus.STOPPED,
-)
-def sync_schedule(context: ScheduleEvaluationContext):
-    """03:00 local: yesterday, and the earlier days late data may still restate (the late-data watermark).
+def cadence_days(cron: str) -> int:
+    """Days between a channel's ticks as far as new days go: 7 for a weekly cron (a day-of-week field),
+    1 otherwise; the schedule looks back that far plus the late-data watermark."""
+    return 7 if cron.split()[4] != "*" else 1
 
-    Stopped by default: it needs a national node URL and key (LAKEHOUSE_SYNC_*); unchanged days send nothing.
-    """
-    today = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE)).date()
-    days = [today - dt.timedelta(days=n) for n in range(settings().late_watermark_days + 1, 0, -1)]
-    return [
-        RunRequest(run_key=f"sync-{d}-{today}", partition_key=d.isoformat())
-        for d in days
-        if d >= settings().partitions_start
-    ]
+
+def _sync_schedule(channel: SyncChannel):
+    """A channel's schedule at its cadence (its contract's cron, local time), selecting its batch."""
+
+    @schedule(
+        name="sync_schedule" if not channel.industry else f"sync_{channel.name}_schedule",
+        job=sync_job,
+        cron_schedule=channel.cadence,
+        execution_timezone=TIMEZONE,
+        default_status=DefaultScheduleStatus.STOPPED,
+        description=f"{channel.name}: the days since its last tick and those late data may still restate. "
+        "Stopped by default: it needs the node's URL and key (LAKEHOUSE_SYNC_*); unchanged days send nothing.",
+    )
+    def _evaluate(context: ScheduleEvaluationContext):
+        today = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE)).date()
+        back = settings().late_watermark_days + cadence_days(channel.cadence)
+        days = [today - dt.timedelta(days=n) for n in range(back, 0, -1)]
+        return [
+            RunRequest(
+                run_key=f"sync-{channel.name}-{d}-{today}",
+                partition_key=d.isoformat(),
+                asset_selection=[batch_key(channel), AssetKey(SYNC_LEDGER.asset_key)],
+                tags={"lakehouse/sync_channel": channel.name},
+            )
+            for d in days
+            if d >= settings().partitions_start
+        ]
+
+    return _evaluate
+
+
+# One schedule per channel: 03:00 national (yesterday and the late-data window), then each industry node
+# at its own cadence (warehouse.registry.SYNC_CHANNELS).
+SYNC_SCHEDULES = [_sync_schedule(c) for c in SYNC_CHANNELS.values()]
+sync_schedule = SYNC_SCHEDULES[0]

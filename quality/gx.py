@@ -15,25 +15,23 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import fcntl
 import hashlib
 import json
 import math
 import os
-import re
-import shutil
 import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from quality.gx_files import file_lock
 from quality.rules import Rule
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -141,63 +139,9 @@ def build_data_docs(gx_home: Path) -> str | None:
     """Rebuild the whole local Data Docs site (e.g. after runs with build_docs=False); index file:// URL."""
     home = Path(gx_home).resolve()
     ctx = _context(home)
-    with ctx.lock, _file_lock(home):
+    with ctx.lock, file_lock(home):
         urls = ctx.context.build_data_docs(site_names=[SITE])
     return urls.get(SITE)
-
-
-# Where a file context keeps results and their pages: <root>/<suite path>/<run name>/<run time>/<batch>.
-RESULT_ROOTS = ("gx/uncommitted/validations", "gx/uncommitted/data_docs/local_site/validations")
-_RUN_TIME = re.compile(r"^\d{8}T\d{6}(\.\d+)?Z$")
-
-
-@dataclass
-class PruneOutcome:
-    results_removed: int  # run folders of stored results (JSON)
-    pages_removed: int  # run folders of Data Docs pages (HTML)
-    files_removed: int
-    bytes_removed: int
-
-
-def prune_results(gx_home: Path, older_than: timedelta, now: datetime) -> PruneOutcome:
-    """Delete stored validation results and their Data Docs pages older than `older_than`.
-
-    The newest result of each suite and partition stays whatever its age (a failed partition keeps the
-    page its Dagster check links to). The site index is rebuilt by the next `build_data_docs`
-    (catalog_job); until then it may list a removed page. Plain files, no GX import.
-    """
-    home = Path(gx_home).resolve()
-    cutoff = now - older_than
-    removed = {root: 0 for root in RESULT_ROOTS}
-    files = size = 0
-    if not home.is_dir():
-        return PruneOutcome(0, 0, 0, 0)
-    with _file_lock(home):
-        for root in RESULT_ROOTS:
-            base = home / root
-            if not base.is_dir():
-                continue
-            runs: dict[tuple[str, str], list[tuple[str, Path]]] = {}
-            for run_time in base.rglob("*"):
-                if not (run_time.is_dir() and _RUN_TIME.match(run_time.name)):
-                    continue
-                run_name = run_time.parent
-                suite = str(run_name.parent.relative_to(base))
-                runs.setdefault((suite, run_name.name.split(":", 1)[0]), []).append((run_time.name, run_time))
-            for group in runs.values():
-                group.sort()
-                for name, folder in group[:-1]:  # the newest of the suite and partition stays
-                    stamp = datetime.strptime(name.split(".")[0], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
-                    if stamp >= cutoff:
-                        continue
-                    for f in folder.rglob("*"):
-                        if f.is_file():
-                            files, size = files + 1, size + f.stat().st_size
-                    shutil.rmtree(folder, ignore_errors=True)
-                    removed[root] += 1
-                    with contextlib.suppress(OSError):
-                        folder.parent.rmdir()  # the run name's folder, once empty
-    return PruneOutcome(removed[RESULT_ROOTS[0]], removed[RESULT_ROOTS[1]], files, size)
 
 
 # --- suites and GX objects ------------------------------------------------------------------------
@@ -230,7 +174,7 @@ def _context(home: Path, reload: bool = False) -> _Context:
         if ctx is not None and not reload:
             return ctx
         home.mkdir(parents=True, exist_ok=True)
-        with _file_lock(home):
+        with file_lock(home):
             ctx = _CONTEXTS[home] = _Context(_open(home))
         return ctx
 
@@ -281,7 +225,7 @@ def _table(home: Path, ctx: _Context, table: str, groups: list, force: bool = Fa
         from great_expectations.checkpoint import UpdateDataDocsAction
         from great_expectations.exceptions import DataContextError
 
-        with _file_lock(home):
+        with file_lock(home):
             if not _has_batch_definition(ctx.context, table):
                 # GX writes great_expectations.yml whole from memory: re-read it so adding this table's
                 # asset keeps the assets other processes added since this context was opened.
@@ -354,17 +298,6 @@ def _is_stale_error(exc: Exception) -> bool:
     from great_expectations.exceptions import DataContextError, ResourceFreshnessAggregateError
 
     return isinstance(exc, ResourceFreshnessAggregateError | DataContextError)
-
-
-@contextlib.contextmanager
-def _file_lock(home: Path) -> Iterator[None]:
-    """Serialise config writes across processes: GX rewrites great_expectations.yml whole on each change."""
-    with open(home / ".gx.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # --- data in, outcomes out ------------------------------------------------------------------------

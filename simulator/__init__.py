@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from simulator.defects import KINDS, QUARANTINE_REASON, REASONS, STUCK_FLAGGED, plan_defects
+from simulator.defect_kinds import KINDS, QUARANTINE_REASON, REASONS
+from simulator.defects import STUCK_FLAGGED, plan_defects
 from simulator.energy_reports import write_energy_reports
 from simulator.feeds import feed_truth, plan_outages
 from simulator.files import REJECTED, TelemetryWriter, drop_time, plan_landing

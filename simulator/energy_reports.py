@@ -18,16 +18,15 @@ enough to push a clean enterprise past 5% would be predicted too.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import os
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from simulator.defects import QUARANTINE_KINDS, DefectPlan
+from simulator.defect_kinds import QUARANTINE_KINDS, DefectPlan
+from simulator.formats import write_csv
 from simulator.province import Province
 from simulator.telemetry import METRIC_NAMES, SLOTS, CleanGrid
 from warehouse.codes import USCC_CHARSET
@@ -169,11 +168,7 @@ def write_energy_reports(
                 )
             rows.append(row)
         path = folder / f"{month}.csv"
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(FIELDS)
-        w.writerows(rows)
-        path.write_bytes(buf.getvalue().encode("utf-8"))
+        write_csv(path, FIELDS, rows)
         last_filed = dt.datetime.combine(through + dt.timedelta(days=1), dt.time(17), tzinfo=_TZ)
         stamp = int(last_filed.timestamp()) * 1_000_000_000
         os.utime(path, ns=(stamp, stamp))

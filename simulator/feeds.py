@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from simulator.defects import QUARANTINE_KINDS, DefectPlan
+from simulator.defect_kinds import QUARANTINE_KINDS, DefectPlan
 from simulator.files import LandingPlan
 from simulator.province import Province
 from simulator.telemetry import SLOTS, CleanGrid

@@ -1,13 +1,13 @@
 """Landing files: one file per gateway and local day, in the gateway's format and timestamp style.
 
 Records of a day are built as columns (polars string expressions), sorted, and cut into files; the
-counts the manifest needs are tallied from exactly the rows written.
+counts the manifest needs are tallied from exactly the rows written; simulator.formats turns them into
+each format's bytes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,10 +16,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from simulator.defects import (
+from simulator.defect_kinds import (
     BAD_VALUES,
     KINDS,
     NO_TS_KINDS,
@@ -31,9 +29,9 @@ from simulator.defects import (
     K,
     variant_values,
 )
+from simulator.formats import csv_bodies, jsonl_bodies, parquet_bodies, rejected_payload
 from simulator.province import Province
 from simulator.telemetry import METRIC_NAMES, SLOTS, CleanGrid
-from warehouse.contracts import TELEMETRY_FIELDS as FIELDS
 from warehouse.domain import METRICS, SAMPLING_INTERVAL_MINUTES, TIMEZONE
 
 FORMATS: tuple[str, ...] = ("csv", "jsonl", "parquet")
@@ -44,7 +42,6 @@ NAIVE = TS_STYLES.index("local_naive")
 OLD_DAYS = 13  # timestamps are prepared from this many days before start (late re-sends)
 DROP_TIME = dt.time(0, 20)  # gateways drop day D's file at D+1 00:20 local, plus jitter
 JITTER_MINUTES = 30
-REMARKS = ("正常", "正常", "正常", "检修", "待机", "停机检查")
 REJECTED = {"empty_file": ".jsonl", "unreadable_parquet": ".parquet", "missing_columns": ".csv"}
 REJECTED_ROWS = 48
 _TZ = ZoneInfo(TIMEZONE)
@@ -345,13 +342,9 @@ class TelemetryWriter:
 
         parts = {fmt: frame.filter(pl.col("fmt") == i) for i, fmt in enumerate(FORMATS)}
         payloads: dict[int, tuple[bytes, int]] = {}
-        payloads |= self._csv_files(parts["csv"], day)
-        payloads |= self._jsonl_files(parts["jsonl"])
-        part = parts["parquet"].with_columns(value=_parquet_value())
-        bounds = np.searchsorted(part["g"].to_numpy(), np.arange(len(land.gateway_ids) + 1))
-        for gw in np.flatnonzero(land.formats == "parquet"):
-            lo, hi = int(bounds[gw]), int(bounds[gw + 1])
-            payloads[int(gw)] = (_parquet_bytes(part.slice(lo, hi - lo)), hi - lo)
+        payloads |= csv_bodies(parts["csv"], day, land.bom, land.gbk)
+        payloads |= jsonl_bodies(parts["jsonl"])
+        payloads |= parquet_bodies(parts["parquet"], land.formats)
 
         for gw in range(len(land.gateway_ids)):
             data, n_rows = payloads.get(gw, (b"", 0))
@@ -375,7 +368,7 @@ class TelemetryWriter:
             for reason, where in land.rejected.items():
                 if where == (gw, day):
                     rows = frame.filter(pl.col("g") == gw).head(REJECTED_ROWS)
-                    n, payload = _rejected_payload(reason, rows)
+                    n, payload = rejected_payload(reason, rows)
                     ext = REJECTED[reason]
                     self._write(folder / f"{stem}_retry{ext}", payload, mtime + 60_000_000_000, ext[1:])
                     tally.rows[reason] += n
@@ -383,66 +376,6 @@ class TelemetryWriter:
     def _special(self, gw: int, day: int) -> bool:
         land = self.landing
         return (gw, day) in land.resent | land.bom | land.gbk or (gw, day) in land.rejected.values()
-
-    def _csv_files(self, part: pl.DataFrame, day: int) -> dict[int, tuple[bytes, int]]:
-        """CSV bodies per gateway: UTF-8, some with a BOM, some in GB18030 with a Chinese `remark` column."""
-        land = self.landing
-        kind = pl.col("kind")
-        value = (
-            pl.when(kind == K["nan_value"])
-            .then(pl.when(pl.col("choice") % 2 == 0).then(pl.lit("")).otherwise(pl.lit("NaN")))
-            .when((kind == K["bad_value"]) & pl.col("num").str.contains(",", literal=True))
-            .then(pl.concat_str(pl.lit('"'), pl.col("num"), pl.lit('"')))
-            .otherwise(pl.col("num"))
-        )
-        gbk = sorted(gw for gw, d in land.gbk if d == day)
-        remark = pl.Series(REMARKS).gather((part["t"] + part["s"]).to_numpy() % len(REMARKS))
-        part = part.with_columns(value_csv=value, remark=remark)
-        line = pl.concat_str([pl.col(c) for c in (*FIELDS[:4], "value_csv", "unit")], separator=",")
-        line = (
-            pl.when(pl.col("g").is_in(gbk))
-            .then(pl.concat_str(line, pl.col("remark"), separator=","))
-            .otherwise(line)
-        )
-        part = part.with_columns(line=line)
-        rows = np.flatnonzero(part["kind"].to_numpy() == K["malformed_line"])
-        if rows.size:  # a line cut after 2-5 of its fields
-            cut = part[rows].select(*FIELDS[:4], "value_csv", "choice")
-            texts = [",".join(r[: 2 + r[-1] % 4]) for r in cut.iter_rows()]
-            part = part.with_columns(line=part["line"].scatter(rows, pl.Series(texts, dtype=pl.String)))
-        out = {}
-        header = ",".join(FIELDS)
-        for gw, body, n in _bodies(part):
-            if gw in gbk:
-                out[gw] = (f"{header},remark\n{body}\n".encode("gb18030"), n)
-            else:
-                bom = b"\xef\xbb\xbf" if (gw, day) in land.bom else b""
-                out[gw] = (bom + f"{header}\n{body}\n".encode(), n)
-        return out
-
-    def _jsonl_files(self, part: pl.DataFrame) -> dict[int, tuple[bytes, int]]:
-        """JSON Lines bodies per gateway: value a JSON number, null or a string when defective."""
-        kind = pl.col("kind")
-        value = (
-            pl.when(kind == K["nan_value"])
-            .then(pl.when(pl.col("choice") % 2 == 0).then(pl.lit("null")).otherwise(pl.lit('"NaN"')))
-            .when(kind == K["bad_value"])
-            .then(pl.concat_str(pl.lit('"'), pl.col("num"), pl.lit('"')))
-            .otherwise(pl.col("num"))
-        )
-        pieces = []
-        for i, f in enumerate(FIELDS):
-            pieces.append(pl.lit(("{" if i == 0 else ",") + f'"{f}":' + ("" if f == "value" else '"')))
-            pieces.append(value if f == "value" else pl.col(f))
-            if f != "value":
-                pieces.append(pl.lit('"'))
-        part = part.with_columns(line=pl.concat_str([*pieces, pl.lit("}")]))
-        rows = np.flatnonzero(part["kind"].to_numpy() == K["malformed_line"])
-        if rows.size:  # a line broken off before its closing brace
-            cut = part[rows].select("line", "choice")
-            texts = [line[: 1 + c * (len(line) - 2) // 65536] for line, c in cut.iter_rows()]
-            part = part.with_columns(line=part["line"].scatter(rows, pl.Series(texts, dtype=pl.String)))
-        return {gw: (f"{body}\n".encode(), n) for gw, body, n in _bodies(part)}
 
     def _write(self, path: Path, data: bytes, mtime_ns: int, fmt: str) -> None:
         if path.parent not in self._folders:
@@ -452,39 +385,3 @@ class TelemetryWriter:
         os.utime(path, ns=(mtime_ns, mtime_ns))
         self.tally.files_written += 1
         self.tally.files_by_format[fmt] += 1
-
-
-def _bodies(part: pl.DataFrame) -> list[tuple[int, str, int]]:
-    """(gateway, lines joined by newlines, number of lines) for a frame sorted by gateway."""
-    bodies = part.group_by("g", maintain_order=True).agg(pl.col("line").str.join("\n"), pl.len())
-    return list(bodies.select("g", "line", "len").iter_rows())
-
-
-def _parquet_value() -> pl.Expr:
-    """Parquet `value`: the number as text, null or "NaN" when missing, the bad text as is."""
-    return (
-        pl.when(pl.col("kind") == K["nan_value"])
-        .then(pl.when(pl.col("choice") % 2 == 0).then(pl.lit(None, pl.String)).otherwise(pl.lit("NaN")))
-        .otherwise(pl.col("num"))
-    )
-
-
-def _parquet_bytes(rows: pl.DataFrame) -> bytes:
-    """The six contract fields as strings (nulls allowed), so that any defect is representable."""
-    table = rows.select(FIELDS).to_arrow().cast(pa.schema([(f, pa.string()) for f in FIELDS]))
-    buf = io.BytesIO()
-    pq.write_table(table, buf, compression="snappy")
-    return buf.getvalue()
-
-
-def _rejected_payload(reason: str, rows: pl.DataFrame) -> tuple[int, bytes]:
-    """Bytes of a file the pipeline must reject as a whole, and the records it carries."""
-    if reason == "empty_file":
-        return 0, b""
-    rows = rows.with_columns(value=_parquet_value().fill_null("").str.replace_all(",", ".", literal=True))
-    if reason == "unreadable_parquet":
-        data = _parquet_bytes(rows)
-        return rows.height, data[: len(data) // 2]
-    lines = rows.select(pl.concat_str([pl.col(c) for c in FIELDS[:5]], separator=",")).to_series()
-    header = ",".join(f for f in FIELDS if f != "unit")
-    return rows.height, ("\n".join([header, *lines.to_list()]) + "\n").encode("utf-8")

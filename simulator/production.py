@@ -8,9 +8,7 @@ one of them, and the manifest says how many of each a correct pipeline has to qu
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import os
 from collections import Counter
 from pathlib import Path
@@ -18,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from simulator.files import drop_time
+from simulator.formats import write_csv
 from simulator.province import Province, industry_library
 from warehouse.contracts import PRODUCTION_FIELDS as FIELDS
 
@@ -106,11 +105,7 @@ def write_production(
         c[PRODUCTION_DEFECTS[kind] if kind else "clean"] += 1
     for d, rows in rows_by_day.items():
         path = folder / f"{(start + dt.timedelta(days=d)).isoformat()}.csv"
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(FIELDS)
-        w.writerows(rows)
-        path.write_bytes(buf.getvalue().encode("utf-8"))
+        write_csv(path, FIELDS, rows)
         mtime = drop_time(start, d, 600)
         os.utime(path, ns=(mtime, mtime))
     reasons = [r for r in PRODUCTION_DEFECTS.values() if r]

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import os
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from simulator.formats import write_csv
 from warehouse.codes import make_uscc
 from warehouse.contracts import SUPPLIER_LINKS_FILE
 from warehouse.domain import INDUSTRIES, INDUSTRY_CHAIN
@@ -57,12 +57,8 @@ def write_supplier_links(
             )
     folder = landing / "supply"
     folder.mkdir(parents=True, exist_ok=True)
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(HEADER)
-    writer.writerows(rows)
     path = folder / SUPPLIER_LINKS_FILE
-    path.write_text(buf.getvalue(), encoding="utf-8")
+    write_csv(path, HEADER, rows)
     stamp = int(dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC).timestamp() * 1e9) - 86_400 * 10**9
     os.utime(path, ns=(stamp, stamp))
     golden = set(golden_usccs)  # simulated enterprises missing from the register count as unknown too

@@ -8,10 +8,8 @@ golden record are kept but flagged.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import os
 from collections import Counter
 from pathlib import Path
@@ -19,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from simulator.formats import write_csv
 from warehouse.codes import USCC_CHARSET, make_uscc
 from warehouse.domain import DATA_DOMAINS, TIMEZONE
 
@@ -147,7 +146,7 @@ def write_trading(
                 digest,
             ]
         )
-    _csv(
+    write_csv(
         folder / "products.csv",
         PRODUCT_FIELDS,
         [
@@ -165,7 +164,7 @@ def write_trading(
             for p in products
         ],
     )
-    _csv(
+    write_csv(
         folder / "listings.csv",
         LISTING_FIELDS,
         [
@@ -178,7 +177,7 @@ def write_trading(
             for i, p in enumerate(products)
         ],
     )
-    _csv(folder / "trades.csv", TRADE_FIELDS, trades)
+    write_csv(folder / "trades.csv", TRADE_FIELDS, trades)
     stamp = int((window0 + span + dt.timedelta(hours=1)).timestamp()) * 1_000_000_000
     for f in ("products.csv", "listings.csv", "trades.csv"):
         os.utime(folder / f, ns=(stamp, stamp))
@@ -193,11 +192,3 @@ def write_trading(
         "counterparty_unknown_flagged": flagged,
         "violations_by_day": dict(sorted(violations_by_day.items())),
     }
-
-
-def _csv(path: Path, header: tuple[str, ...], rows: list[list[str]]) -> None:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
-    path.write_bytes(buf.getvalue().encode("utf-8"))

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from warehouse.domain import DATA_DOMAINS, GRADE_TIERS, GRADES
 from warehouse.registry import CATALOG_COLUMN, CATALOG_DATASET, QUERY_AUDIT, TABLES, TableSpec
+from warehouse.serving import MARTS
 from warehouse.storage import Lake
 
 
@@ -36,16 +37,21 @@ def delta_facts(lake: Lake, spec: TableSpec) -> dict:
 
 
 def access_counts(lake: Lake, now: dt.datetime, days: int = 30) -> dict[str, int]:
-    """Statements per dataset through the SQL endpoint over the last `days` (catalog.query_audit)."""
+    """Statements per dataset through the SQL endpoint over the last `days` (catalog.query_audit). A serving
+    mart (a roll-up copy of one dataset, warehouse.serving.MARTS) counts toward its source, once a statement."""
     if not lake.exists(QUERY_AUDIT):
         return {}
+    sources = {m.name: m.source.name for m in MARTS}
     since = (now - dt.timedelta(days=days)).date()
     audit = lake.read(QUERY_AUDIT, columns=["day", "tables"])
     counts = (
         audit.filter(pl.col("day") >= since)
-        .select(pl.col("tables").str.json_decode(pl.List(pl.String)).alias("table_name"))
+        .with_row_index("statement")
+        .select("statement", pl.col("tables").str.json_decode(pl.List(pl.String)).alias("table_name"))
         .explode("table_name")
         .drop_nulls()
+        .with_columns(pl.col("table_name").replace(sources))
+        .unique()
         .group_by("table_name")
         .len()
     )

@@ -1,8 +1,7 @@
 """The landing contracts: what each source delivers under LAKEHOUSE_HOME/landing, file by file.
 
 The pipeline reads these names, the simulator and the collectors write them, the bench generates them:
-nothing else declares them. The live (MQTT) contract is warehouse.uns; the register and roster workbooks'
-headers are assets.enterprise.sources.REGISTER_COLUMNS and ROSTER_COLUMNS (Chinese headers to names).
+nothing else declares them. The live (MQTT) contract is warehouse.uns.
 """
 
 from __future__ import annotations
@@ -44,3 +43,39 @@ ENERGY_REPORT_FIELDS = (
 
 # landing/supply/<this file>: declared supplier links (supplier, customer, industry, since).
 SUPPLIER_LINKS_FILE = "supplier_links.csv"
+
+# landing/registry/*.csv: the market-regulation register export (GB18030); its Chinese header, in export
+# order, to the names the pipeline uses.
+REGISTER_COLUMNS: dict[str, str] = {
+    "统一社会信用代码": "uscc",
+    "企业名称": "name",
+    "法定代表人": "legal_representative",
+    "联系电话": "phone",
+    "法定代表人证件号码": "legal_representative_id",
+    "住所": "address",
+    "行政区划代码": "region_code",
+    "行业代码": "industry_code",
+    "注册资本(万元)": "registered_capital",
+    "登记状态": "status",
+    "成立日期": "established",
+}
+# landing/registry/*.xlsx: the industry department's roster of key enterprises with DCMM assessments
+# (GB/T 36073), one row per assessment; header in export order to names.
+ROSTER_COLUMNS: dict[str, str] = {
+    "企业名称": "name",
+    "统一社会信用代码": "uscc",
+    "行政区划代码": "region_code",
+    "行业代码": "industry_code",
+    "用能等级": "energy_use_level",
+    "重点用能单位": "key_energy_user",
+    "评估日期": "assessed_on_text",
+    "数据战略": "score_strategy",
+    "数据治理": "score_governance",
+    "数据架构": "score_architecture",
+    "数据应用": "score_application",
+    "数据安全": "score_security",
+    "数据质量": "score_quality",
+    "数据标准": "score_standards",
+    "数据生存周期": "score_lifecycle",
+    "DCMM等级": "dcmm_level",
+}

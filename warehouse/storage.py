@@ -24,8 +24,6 @@ from deltalake import CommitProperties, DeltaTable, WriterProperties, write_delt
 from deltalake.exceptions import TableNotFoundError
 
 from warehouse.lake_files import (  # noqa: F401
-    COMPACT_TARGET_BYTES,
-    SMALL_FILE_BYTES,
     WRITE_BATCH_ROWS,
     LakeFiles,
     SchemaMismatch,
@@ -36,13 +34,14 @@ from warehouse.lake_files import (  # noqa: F401
     conform,
     file_stats,
 )
+from warehouse.lake_upkeep import COMPACT_TARGET_BYTES, SMALL_FILE_BYTES, LakeUpkeep  # noqa: F401
 from warehouse.registry import TableSpec
 
 # Commits that rewrite or delete files without changing a row (housekeeping's).
 LAYOUT_OPERATIONS = frozenset({"OPTIMIZE", "VACUUM START", "VACUUM END"})
 
 
-class Lake(LakeFiles):
+class Lake(LakeFiles, LakeUpkeep):
     """Delta tables under one root, laid out as <root>/<layer>/<table>.
 
     The root is a local folder, or an object store URI (`s3://bucket/prefix`) with the delta-rs
@@ -219,20 +218,26 @@ class Lake(LakeFiles):
         """Append frames produced one after another in ONE commit, holding one frame at a time.
 
         Nothing is committed if the stream raises or yields no rows. `row_group_rows` caps Parquet row
-        groups (smaller groups let readers skip more by their statistics).
+        groups (smaller groups let readers skip more by their statistics). A partitioned table whose
+        stored schema is the declared one gets its files written by `append_staged`; otherwise delta-rs
+        writes them (and adds a newly declared column to the table).
         """
         stream = (f for f in frames if f.height)
         first = next(stream, None)
         if first is None:
             return self.version(spec)
+        frames = itertools.chain([first], stream)
+        if spec.partition_by and self._schema_is_declared(spec):
+            return self.append_staged(
+                spec, frames, run_id=run_id, row_group_rows=row_group_rows or WRITE_BATCH_ROWS
+            )
         return self._write(
-            spec,
-            itertools.chain([first], stream),
-            run_id=run_id,
-            mode="append",
-            operation="append",
-            row_group_rows=row_group_rows,
+            spec, frames, run_id=run_id, mode="append", operation="append", row_group_rows=row_group_rows
         )
+
+    def _schema_is_declared(self, spec: TableSpec) -> bool:
+        """True if the table is new or holds exactly the declared columns (no migration pending)."""
+        return not self.exists(spec) or self.table(spec).schema().to_arrow().names == list(spec.schema)
 
     def overwrite(self, spec: TableSpec, df: pl.DataFrame, *, run_id: str) -> int:
         """Replace the whole table in one commit (small reference tables); no commit if nothing changed."""

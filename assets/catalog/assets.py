@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 
 from assets.catalog.feeds import lake_feed_status
 from assets.catalog.scorecard import quality_scorecard
-from assets.metadata import asset_spec, preview, spec_kwargs
+from assets.metadata import asset_spec, materialized, preview, spec_kwargs
 from assets.resources import LakeResource, LineageResource
 from quality.gx import build_data_docs
 from warehouse.catalog import build_directory
@@ -64,26 +64,28 @@ def resource_directory(context: AssetExecutionContext, lake: LakeResource, linea
     datasets, columns = build_directory(store, lineage.edges(), store.read(QUALITY_SCORECARD))
     v1 = store.overwrite(CATALOG_DATASET, datasets, run_id=context.run_id)
     v2 = store.overwrite(CATALOG_COLUMN, columns, run_id=context.run_id)
-    yield MaterializeResult(
-        asset_key=CATALOG_DATASET.asset_key,
-        metadata={
-            "dagster/row_count": datasets.height,
-            "delta_version": v1,
-            "rows_in_lake": int(datasets["row_count"].fill_null(0).sum()),
-            "bytes_in_lake": int(datasets["size_bytes"].fill_null(0).sum()),
-            "preview": preview(
-                datasets.select("table_name", "layer", "grade", "row_count", "pass_rate"), rows=30
-            ),
-        },
-    )
-    yield MaterializeResult(
-        asset_key=CATALOG_COLUMN.asset_key,
-        metadata={
-            "dagster/row_count": columns.height,
-            "delta_version": v2,
-            "grade_3_columns": int((columns["grade"] == 3).sum()),
-        },
-    )
+    yield materialized(CATALOG_DATASET, _datasets_metadata(datasets, v1))
+    yield materialized(CATALOG_COLUMN, _columns_metadata(columns, v2))
+
+
+def _datasets_metadata(datasets: pl.DataFrame, version: int) -> dict:
+    return {
+        "dagster/row_count": datasets.height,
+        "delta_version": version,
+        "rows_in_lake": int(datasets["row_count"].fill_null(0).sum()),
+        "bytes_in_lake": int(datasets["size_bytes"].fill_null(0).sum()),
+        "preview": preview(
+            datasets.select("table_name", "layer", "grade", "row_count", "pass_rate"), rows=30
+        ),
+    }
+
+
+def _columns_metadata(columns: pl.DataFrame, version: int) -> dict:
+    return {
+        "dagster/row_count": columns.height,
+        "delta_version": version,
+        "grade_3_columns": int((columns["grade"] == 3).sum()),
+    }
 
 
 @asset(**spec_kwargs(FEED_STATUS), deps=[SILVER_TELEMETRY.asset_key, EQUIPMENT.asset_key])

@@ -10,9 +10,10 @@ import polars as pl
 from dagster import AssetExecutionContext, multi_asset
 
 from assets.energy_report.reports import ReportBuild, load_reports
-from assets.gate import gate_partition
+from assets.gate import gate_partitions
 from assets.metadata import asset_spec, materialized, preview, quarantine_metadata
 from assets.resources import LakeResource
+from assets.writes import overwrite_each
 from quality.agreement import AGREES, DISAGREES, NOT_EVALUATED, report_agreement
 from quality.checks import Reconciliation, checks_for
 from warehouse.registry import (
@@ -46,26 +47,10 @@ def energy_report(context: AssetExecutionContext, lake: LakeResource):
     """landing/energy_reports -> silver.energy_report (+ quarantine), then daily sums vs reported energy."""
     store, landing = lake.lake, lake.settings.landing
     build = load_reports(landing / "energy_reports", relative_to=landing)
-    energy, built_days = monitored_energy(store, build.clean)
-    agreement = report_agreement(build.clean, energy, built_days)
-    versions = [
-        store.overwrite(spec, df, run_id=context.run_id)
-        for spec, df in (
-            (ENERGY_REPORT, build.clean),
-            (QUARANTINE_ENERGY_REPORT, build.quarantined),
-            (ENERGY_REPORT_AGREEMENT, agreement),
-        )
-    ]
-    evaluation = gate_partition(
-        store,
-        lake.settings,
-        ENERGY_REPORT,
-        build.clean,
-        run_id=context.run_id,
-        sources=build.parts,
-        row_rule_counts=build.reasons,
-        context={"agreement": agreement},
-    )
+    agreement = report_agreement(build.clean, *monitored_energy(store, build.clean))
+    frames = [(ENERGY_REPORT, build.clean), (QUARANTINE_ENERGY_REPORT, build.quarantined)]
+    versions = overwrite_each(store, [*frames, (ENERGY_REPORT_AGREEMENT, agreement)], run_id=context.run_id)
+    (evaluation,) = gate_partitions(store, lake.settings, [build.gated(agreement)], run_id=context.run_id)
     yield materialized(ENERGY_REPORT, _reports_metadata(build, versions[0]), evaluation)
     yield materialized(
         QUARANTINE_ENERGY_REPORT, quarantine_metadata(build.quarantined, build.reasons, versions[1])

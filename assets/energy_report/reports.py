@@ -18,6 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
+from assets.gate import Gated
 from assets.trading.circulation import parse_ts
 from quality.checks import Reconciliation
 from quality.rules import ENERGY_REPORT_FILE_RULE, ENERGY_REPORT_ROW_RULES, first_failed_rule
@@ -39,6 +40,12 @@ class ReportBuild:
     quarantined: pl.DataFrame  # quarantine.energy_report
     reasons: dict[str, int] = field(default_factory=dict)
     parts: dict[str, Reconciliation] = field(default_factory=dict)  # per source file
+
+    def gated(self, agreement: pl.DataFrame) -> Gated:
+        """What silver.energy_report's checks see: the clean reports reconciled per file, the row rules'
+        counts, and the comparison with the monitored daily sums (daily_sums_agree_with_monthly)."""
+        checks = {"row_rule_counts": self.reasons, "context": {"agreement": agreement}}
+        return Gated(ENERGY_REPORT, self.clean, sources=self.parts, checks=checks)
 
 
 def read_report_file(path: Path) -> pl.DataFrame:

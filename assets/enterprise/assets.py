@@ -3,15 +3,9 @@
 import polars as pl
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset, multi_asset
 
-from assets.enterprise.golden import (
-    RegistryBuild,
-    apply_snapshots,
-    build_registry,
-    current,
-    reconciliation_parts,
-)
+from assets.enterprise.golden import RegistryBuild, apply_snapshots, build_registry, current, gated
 from assets.enterprise.master import read_master
-from assets.gate import Gated, gate_partition, gate_partitions
+from assets.gate import gate_partition, gate_partitions
 from assets.metadata import asset_spec, materialized, preview, quarantine_metadata, spec_kwargs
 from assets.resources import LakeResource, WarehouseResource
 from quality.checks import checks_for
@@ -55,20 +49,7 @@ def golden_record(context: AssetExecutionContext, lake: LakeResource, warehouse:
     q_version = store.overwrite(QUARANTINE_ENTERPRISE, build.quarantined, run_id=context.run_id)
     d_version = store.overwrite(DCMM_ASSESSMENT, build.assessments, run_id=context.run_id)
     history = store.read(ENTERPRISE)
-    golden, dcmm = gate_partitions(
-        store,
-        lake.settings,
-        [
-            Gated(
-                ENTERPRISE,
-                current(history),
-                sources=reconciliation_parts(build),
-                checks={"row_rule_counts": build.reasons},
-            ),
-            Gated(DCMM_ASSESSMENT, build.assessments),
-        ],
-        run_id=context.run_id,
-    )
+    golden, dcmm = gate_partitions(store, lake.settings, gated(history, build), run_id=context.run_id)
     warehouse.refresh(store)
     yield materialized(ENTERPRISE, _enterprise_metadata(history, build, applied, stale, store), golden)
     yield materialized(

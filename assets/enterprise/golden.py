@@ -40,6 +40,7 @@ from assets.enterprise.sources import (
     registry_files,
     validate_register,
 )
+from assets.gate import Gated
 from quality.checks import Reconciliation
 from quality.rules import ROSTER_ROW_RULES, first_failed_rule
 from warehouse.codes import city_of_division, uscc_problem
@@ -282,3 +283,15 @@ def reconciliation_parts(build: RegistryBuild) -> dict[str, Reconciliation]:
             r.landed, r.landed - r.quarantined.height - r.duplicates, r.quarantined.height, r.duplicates
         )
     return parts
+
+
+def gated(history: pl.DataFrame, build: RegistryBuild) -> list[Gated]:
+    """What the golden record's checks see: the current rows, reconciled per source file (each register
+    export and the roster) with the row rules' counts, and the DCMM assessments."""
+    golden = Gated(
+        ENTERPRISE,
+        current(history),
+        sources=reconciliation_parts(build),
+        checks={"row_rule_counts": build.reasons},
+    )
+    return [golden, Gated(DCMM_ASSESSMENT, build.assessments)]

@@ -21,41 +21,11 @@ import polars as pl
 
 from quality.rules import REGISTER_ROW_RULES, first_failed_rule
 from warehouse.codes import resident_id_problem, shandong_city, uscc_problem
+from warehouse.contracts import REGISTER_COLUMNS, ROSTER_COLUMNS
 from warehouse.domain import TIMEZONE
 from warehouse.privacy import mask_values
 from warehouse.registry import ENTERPRISE, QUARANTINE_ENTERPRISE
 
-REGISTER_COLUMNS: dict[str, str] = {
-    "统一社会信用代码": "uscc",
-    "企业名称": "name",
-    "法定代表人": "legal_representative",
-    "联系电话": "phone",
-    "法定代表人证件号码": "legal_representative_id",
-    "住所": "address",
-    "行政区划代码": "region_code",
-    "行业代码": "industry_code",
-    "注册资本(万元)": "registered_capital",
-    "登记状态": "status",
-    "成立日期": "established",
-}
-ROSTER_COLUMNS: dict[str, str] = {
-    "企业名称": "name",
-    "统一社会信用代码": "uscc",
-    "行政区划代码": "region_code",
-    "行业代码": "industry_code",
-    "用能等级": "energy_use_level",
-    "重点用能单位": "key_energy_user",
-    "评估日期": "assessed_on_text",
-    "数据战略": "score_strategy",
-    "数据治理": "score_governance",
-    "数据架构": "score_architecture",
-    "数据应用": "score_application",
-    "数据安全": "score_security",
-    "数据质量": "score_quality",
-    "数据标准": "score_standards",
-    "数据生存周期": "score_lifecycle",
-    "DCMM等级": "dcmm_level",
-}
 ROSTER_REQUIRED = ("企业名称", "统一社会信用代码", "行政区划代码", "重点用能单位")
 SCORES = tuple(v for v in ROSTER_COLUMNS.values() if v.startswith("score_"))
 STATUS = {"存续": "active", "在业": "active", "开业": "active", "注销": "deregistered", "吊销": "revoked"}

@@ -24,7 +24,19 @@ from __future__ import annotations
 import polars as pl
 
 from warehouse.domain import CITIES, INDUSTRIES
-from warehouse.registry import GRAPH_EDGE, GRAPH_NODE
+from warehouse.registry import (
+    DATA_PRODUCT,
+    ENTERPRISE,
+    EQUIPMENT,
+    GRAPH_EDGE,
+    GRAPH_NODE,
+    IDENTIFIER,
+    SILVER_PRODUCTION,
+    SUPPLIER_LINK,
+    TRADE,
+    TableSpec,
+)
+from warehouse.storage import Lake
 
 _E, _N = dict(GRAPH_EDGE.schema), dict(GRAPH_NODE.schema)
 
@@ -62,6 +74,26 @@ def _edges(
         (valid_from if valid_from is not None else pl.lit(None, pl.Date)).alias("valid_from"),
         (valid_to if valid_to is not None else pl.lit(None, pl.Date)).alias("valid_to"),
     ).cast(_E)
+
+
+# build_graph's inputs: keyword -> the table it is read from.
+SOURCES: dict[str, TableSpec] = {
+    "enterprises": ENTERPRISE,
+    "equipment": EQUIPMENT,
+    "production": SILVER_PRODUCTION,
+    "products": DATA_PRODUCT,
+    "trades": TRADE,
+    "links": SUPPLIER_LINK,
+    "identifiers": IDENTIFIER,
+}
+
+
+def read_sources(store: Lake) -> dict[str, pl.DataFrame]:
+    """build_graph's keyword arguments from the lake; a table never built reads as empty, so the graph
+    holds whatever the sources built so far."""
+    return {
+        k: store.read(s) if store.exists(s) else pl.DataFrame(schema=s.schema) for k, s in SOURCES.items()
+    }
 
 
 def build_graph(

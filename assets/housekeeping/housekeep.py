@@ -291,7 +291,7 @@ def housekeep_home(
 ) -> HomeHousekeeping:
     """Every table of the registry, then runs older than LAKEHOUSE_RUN_RETENTION_DAYS and GX results older
     than LAKEHOUSE_GX_RESULTS_RETENTION_DAYS (their folders' files and bytes before and after)."""
-    from quality.gx import prune_results
+    from quality.gx_files import prune_results
 
     retention = settings.vacuum_retention_hours
     reports = housekeep_lake(lake, TABLES.values(), retention_hours=retention, run_id=run_id)

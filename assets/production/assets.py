@@ -5,8 +5,8 @@ import datetime as dt
 import polars as pl
 from dagster import AssetExecutionContext, MaterializeResult, asset, multi_asset
 
-from assets.gate import gate_partition
-from assets.metadata import asset_spec, preview, quarantine_metadata, spec_kwargs
+from assets.gate import Gated, gate_partition, gate_partitions
+from assets.metadata import asset_spec, materialized, preview, quarantine_metadata, spec_kwargs
 from assets.partitions import daily_local
 from assets.production.oee import enterprise_daily, partition_oee, production_daily
 from assets.production.records import ProductionResult, clean_production, read_production
@@ -40,25 +40,12 @@ def build_silver_production(context: AssetExecutionContext, lake: LakeResource):
     )
     version = store.replace_partition(SILVER_PRODUCTION, day, result.clean, run_id=context.run_id)
     q_version = store.replace_partition(QUARANTINE_PRODUCTION, day, result.quarantined, run_id=context.run_id)
-    evaluation = gate_partition(
-        store,
-        settings,
-        SILVER_PRODUCTION,
-        result.clean,
-        partition=context.partition_key,
-        run_id=context.run_id,
-        recon=result.reconciliation,
-        row_rule_counts=result.reasons,
-        evaluated=result.landed - result.duplicates,  # duplicates are not judged by the row rules
+    (evaluation,) = gate_partitions(
+        store, settings, [result.gated(context.partition_key)], run_id=context.run_id
     )
-    yield MaterializeResult(
-        asset_key=SILVER_PRODUCTION.asset_key,
-        metadata=_silver_metadata(result, version),
-        check_results=evaluation.check_results,
-    )
-    yield MaterializeResult(
-        asset_key=QUARANTINE_PRODUCTION.asset_key,
-        metadata=quarantine_metadata(result.quarantined, result.reasons, q_version),
+    yield materialized(SILVER_PRODUCTION, _silver_metadata(result, version), evaluation)
+    yield materialized(
+        QUARANTINE_PRODUCTION, quarantine_metadata(result.quarantined, result.reasons, q_version)
     )
 
 
@@ -87,24 +74,19 @@ def theme_production_daily(context: AssetExecutionContext, lake: LakeResource) -
     silver = store.read(SILVER_PRODUCTION, partition=day)
     df = production_daily(silver, store.read(ENTERPRISE))
     version = store.replace_partition(PRODUCTION_DAILY, day, df, run_id=context.run_id)
-    evaluation = gate_partition(
-        store,
-        lake.settings,
-        PRODUCTION_DAILY,
-        df,
-        partition=context.partition_key,
-        run_id=context.run_id,
-        recon=Reconciliation(silver.height, df.height, 0, 0),
-    )
-    return MaterializeResult(
-        metadata={
-            "dagster/row_count": df.height,
-            **partition_oee(df),
-            "delta_version": version,
-            "preview": preview(df),
-        },
-        check_results=evaluation.check_results,
-    )
+    # every clean record of the day is one line-day row
+    gated = Gated(PRODUCTION_DAILY, df, context.partition_key, Reconciliation(silver.height, df.height, 0, 0))
+    (evaluation,) = gate_partitions(store, lake.settings, [gated], run_id=context.run_id)
+    return MaterializeResult(metadata=_daily_metadata(df, version), check_results=evaluation.check_results)
+
+
+def _daily_metadata(df: pl.DataFrame, version: int) -> dict:
+    return {
+        "dagster/row_count": df.height,
+        **partition_oee(df),
+        "delta_version": version,
+        "preview": preview(df),
+    }
 
 
 @asset(

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from assets.gate import Gated
 from quality.checks import Reconciliation
 from quality.rules import PRODUCTION_ROW_RULES, first_failed_rule
 from warehouse.contracts import PRODUCTION_FIELDS as FIELDS
@@ -64,6 +65,12 @@ class ProductionResult:
     @property
     def reconciliation(self) -> Reconciliation:
         return Reconciliation(self.landed, self.clean.height, self.quarantined.height, self.duplicates)
+
+    def gated(self, partition: str) -> Gated:
+        """What silver.production's checks see for the day: the clean records, the day's reconciliation and
+        the row rules' counts over the records they judged (exact duplicates are dropped, not judged)."""
+        checks = {"row_rule_counts": self.reasons, "evaluated": self.landed - self.duplicates}
+        return Gated(SILVER_PRODUCTION, self.clean, partition, self.reconciliation, checks=checks)
 
 
 def prepare_production(raw: pl.DataFrame, equipment: pl.DataFrame) -> pl.DataFrame:

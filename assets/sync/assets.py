@@ -1,10 +1,13 @@
-"""The national sync as a Dagster asset: one local day released, sent to the national node, acknowledged."""
+"""The sync as a Dagster multi-asset: one local day released to each selected channel (the national center,
+industry nodes; warehouse.registry.SYNC_CHANNELS), sent, acknowledged. Each channel's batch is its own
+asset, so a schedule per channel (its cadence) selects it with the ledger."""
 
 import datetime as dt
 
 import httpx
 from dagster import (
     AssetExecutionContext,
+    AssetKey,
     AssetObservation,
     AssetSpec,
     ConfigurableResource,
@@ -17,11 +20,21 @@ from dagster import (
 from assets.metadata import asset_spec
 from assets.partitions import daily_local
 from assets.resources import LakeResource, WarehouseResource
-from assets.sync.measures import DISCLOSURE_THRESHOLD, DOMINANCE_K, DOMINANCE_N, MEASURES
-from assets.sync.sync import SyncOutcome, refresh_after_sync, sync_day
+from assets.sync.channels import channel_measures, node_config, targets
+from assets.sync.measures import DISCLOSURE_THRESHOLD, DOMINANCE_K, DOMINANCE_N, MEASURES, Measure
+from assets.sync.sync import SyncOutcome, refresh_after_sync, sync_day_to
 from assets.sync.transport import NodeConfig
 from warehouse.domain import GRADES, PROVINCE_CODE
-from warehouse.registry import ENERGY_DAILY, EQUIPMENT_DAILY, SYNC_LEDGER, TABLES, THEME_ENTERPRISE, TRADE
+from warehouse.registry import (
+    ENERGY_DAILY,
+    EQUIPMENT_DAILY,
+    SYNC_CHANNELS,
+    SYNC_LEDGER,
+    TABLES,
+    THEME_ENTERPRISE,
+    TRADE,
+    SyncChannel,
+)
 from warehouse.settings import SyncKey, load_settings
 from warehouse.storage import Lake
 
@@ -50,9 +63,9 @@ class NationalNodeResource(ConfigurableResource):
         )
 
 
-def _measures_md() -> MetadataValue:
+def _measures_md(measures: tuple[Measure, ...] = MEASURES) -> MetadataValue:
     lines = ["| measure | unit | group | grade | released |", "|---|---|---|---|---|"]
-    for m in MEASURES:
+    for m in measures:
         rule = {
             1: "as is",
             2: f"cells of >= {DISCLOSURE_THRESHOLD} {m.group.respondents}, top {DOMINANCE_N} <= "
@@ -64,80 +77,137 @@ def _measures_md() -> MetadataValue:
 
 
 def _send_day(
-    day: dt.date, store: Lake, warehouse: WarehouseResource, national_node: NationalNodeResource, run_id: str
-) -> SyncOutcome:
-    """sync_day over the analyst role file (one snapshot of the themes) and one HTTP client."""
+    day: dt.date,
+    store: Lake,
+    warehouse: WarehouseResource,
+    asked: list[NodeConfig],
+    run_id: str,
+) -> list[SyncOutcome]:
+    """The day to the nodes asked for and to every other channel's node that received it (a restatement
+    reaches them all), over the analyst role file (one snapshot of the themes) and one HTTP client."""
+    s = load_settings()
     con = warehouse.connect(read_only=True)
     try:
         with httpx.Client() as client:
-            config = national_node.config()
-            privacy = load_settings().sync_privacy(config.channel)
-            return sync_day(
-                day, lake=store, con=con, client=client, node=config, run_id=run_id, privacy=privacy
+            nodes = targets(store, day.isoformat(), asked, s)
+            return sync_day_to(
+                day, nodes, lake=store, con=con, client=client, run_id=run_id, privacy=s.sync_privacy
             )
     finally:
         con.close()
 
 
+def batch_key(channel: SyncChannel) -> AssetKey:
+    return AssetKey(["sync", f"{channel.name}_batch"])
+
+
+def _batch_spec(channel: SyncChannel) -> AssetSpec:
+    """One channel's batch: its contract in the UI (divisions, measures, grade, cadence)."""
+    sent = channel_measures(channel)
+    return AssetSpec(
+        batch_key(channel),
+        group_name="sync",
+        description=f"{channel.description} One local day's aggregates (city x industry, suppressed by "
+        "grade and against the versions the node holds), cut to the channel's contract, signed, delivered "
+        "and recorded in catalog.sync_ledger.",
+        deps=[ENERGY_DAILY.asset_key, EQUIPMENT_DAILY.asset_key, TRADE.asset_key, THEME_ENTERPRISE.asset_key],
+        skippable=True,
+        kinds={"duckdb", "arrow"},
+        owners=[f"team:{SYNC_LEDGER.owner}"],
+        tags={
+            "domain": SYNC_LEDGER.domain,
+            "grade": str(max(m.grade for m in sent)),
+            "channel": channel.name,
+        },
+        metadata={
+            "ledger": SYNC_LEDGER.name,
+            "channel": channel.name,
+            "divisions": ", ".join(channel.divisions),
+            "libraries": ", ".join(channel.libraries) or "all",
+            "highest_grade": channel.max_grade,
+            "cadence": channel.cadence,
+            "measures": _measures_md(sent),
+            "disclosure_threshold": DISCLOSURE_THRESHOLD,
+            "dominance_rule": f"({DOMINANCE_N}, {DOMINANCE_K:.0%})",
+        },
+        partitions_def=daily_local,
+    )
+
+
+def _asked(context: AssetExecutionContext, national_node: NationalNodeResource) -> list[NodeConfig]:
+    """The selected channels' nodes: the national one from its resource, industry nodes configured in the
+    settings (LAKEHOUSE_SYNC_<CHANNEL>_NODE_URL); a selected industry channel without a URL is skipped."""
+    s = load_settings()
+    selected = {k for k in context.selected_asset_keys}
+    out = []
+    for channel in SYNC_CHANNELS.values():
+        if batch_key(channel) not in selected:
+            continue
+        if not channel.industry:
+            out.append(national_node.config())
+        elif s.sync_node_url_of(channel.name):
+            out.append(node_config(s, channel.name))
+        else:
+            context.log.info(f"channel {channel.name}: no node URL configured, nothing sent")
+    return out
+
+
 @multi_asset(
-    name="national_batch",
+    name="sync_batches",
     specs=[
-        AssetSpec(
-            ["sync", "national_batch"],
-            group_name="sync",
-            description="One local day's aggregates released to the national center (city x industry, "
-            "margins, suppressed by grade and against the versions the node holds), signed, delivered and "
-            "recorded in catalog.sync_ledger.",
-            deps=[
-                ENERGY_DAILY.asset_key,
-                EQUIPMENT_DAILY.asset_key,
-                TRADE.asset_key,
-                THEME_ENTERPRISE.asset_key,
-            ],
-            skippable=True,
-            kinds={"duckdb", "arrow"},
-            owners=[f"team:{SYNC_LEDGER.owner}"],
-            tags={"domain": SYNC_LEDGER.domain, "grade": "2"},
-            metadata={
-                "ledger": SYNC_LEDGER.name,
-                "measures": _measures_md(),
-                "disclosure_threshold": DISCLOSURE_THRESHOLD,
-                "dominance_rule": f"({DOMINANCE_N}, {DOMINANCE_K:.0%})",
-            },
-            partitions_def=daily_local,
-        ),
+        *(_batch_spec(c) for c in SYNC_CHANNELS.values()),
         # The ledger is written by this asset and no other: declared here, so the UI has no stub for it.
         asset_spec(SYNC_LEDGER, partitions_def=daily_local).replace_attributes(group_name="sync"),
     ],
+    can_subset=True,
     pool="national_sync",
 )
-def national_batch(
+def sync_batches(
     context: AssetExecutionContext,
     lake: LakeResource,
     warehouse: WarehouseResource,
     national_node: NationalNodeResource,
 ):
-    """Skips (ledger: skipped, with the reason) a day whose blocking checks failed or whose theme is missing."""
+    """Each selected channel's day; skips (ledger: skipped, with the reason) a day whose blocking checks
+    failed or whose theme is missing. Other channels that received the day get its restatement too
+    (observed on their asset)."""
     day = dt.date.fromisoformat(context.partition_key)
     store = lake.lake
     warehouse.refresh(store)  # views first: a moved or restored home reads its own tables from the start
-    outcome = _send_day(day, store, warehouse, national_node, context.run_id)
+    outcomes = _send_day(day, store, warehouse, _asked(context, national_node), context.run_id)
     for table in refresh_after_sync(store, context.run_id):  # the directory shows the sync right away
         context.log_event(
             AssetObservation(asset_key=TABLES[table].asset_key, metadata={"refreshed_by": "sync"})
         )
     warehouse.refresh(store)
-    yield MaterializeResult(
-        asset_key=SYNC_LEDGER.asset_key,
-        metadata={
-            "status": outcome.status,
-            "version": outcome.version or 0,
-            "delta_version": store.version(SYNC_LEDGER),
-        },
-    )
-    if outcome.status in ("skipped", "held"):
-        context.log.warning(f"{day} not released to the national center: {outcome.message}")
-        return
-    if outcome.status == "failed":
-        raise Failure(description=f"{day}: {outcome.message}", metadata=outcome.metadata())
-    yield MaterializeResult(asset_key=["sync", "national_batch"], metadata=outcome.metadata())
+    if AssetKey(SYNC_LEDGER.asset_key) in context.selected_asset_keys:
+        yield MaterializeResult(
+            asset_key=SYNC_LEDGER.asset_key,
+            metadata={
+                "status": ", ".join(f"{o.channel}: {o.status}" for o in outcomes) or "nothing sent",
+                "version": max((o.version or 0 for o in outcomes), default=0),
+                "delta_version": store.version(SYNC_LEDGER),
+            },
+        )
+    yield from _report(context, day, outcomes)
+
+
+def _report(context: AssetExecutionContext, day: dt.date, outcomes: list[SyncOutcome]):
+    """A materialization per selected channel sent to (an observation for a channel only restated), a
+    warning per day not released, and a Failure naming every node that failed."""
+    failed = []
+    for o in outcomes:
+        key = batch_key(SYNC_CHANNELS[o.channel])
+        if o.status in ("skipped", "held"):
+            context.log.warning(f"{day} not released to {o.channel} ({o.node}): {o.message}")
+        elif o.status == "failed":
+            failed.append(o)
+        elif key in context.selected_asset_keys:
+            yield MaterializeResult(asset_key=key, metadata=o.metadata())
+        else:
+            context.log_event(AssetObservation(asset_key=key, metadata=o.metadata()))
+    if failed:
+        raise Failure(
+            description="; ".join(f"{day} {o.channel} ({o.node}): {o.message}" for o in failed),
+            metadata=failed[0].metadata(),
+        )

@@ -60,6 +60,12 @@ def period_rows(lake: Lake, period: str, node_url: str, channel: str = DEFAULT_C
     return node_rows(lake, node_url, channel).filter(pl.col("period") == period)
 
 
+def other_channels_rows(lake: Lake, period: str, channel: str) -> pl.DataFrame:
+    """The ledger rows of a period at every other channel's nodes: readers of the same release, whose
+    versions a release to this channel must not be combinable with either."""
+    return lake.read(SYNC_LEDGER).filter((pl.col("period") == period) & (pl.col("channel") != channel))
+
+
 def _sent(rows: pl.DataFrame) -> pl.DataFrame:
     return rows.filter(~pl.col("status").is_in(NOT_SENT))
 

@@ -1,4 +1,5 @@
-"""Sync one local day to the national center: gate, aggregate, release, ledger, deliver, ledger.
+"""Sync one local day to one node of a channel (the national center or an industry node): gate and build
+(assets/sync/prepare.py), ledger, deliver, ledger; and a day to several nodes (`sync_day_to`).
 
 Plain functions over a Lake, a DuckDB connection to the warehouse and an httpx client, so the Dagster
 asset, the CLI and the tests all run the same steps.
@@ -9,139 +10,25 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 import duckdb
 import httpx
 import polars as pl
 
 from assets.sync import ledger, noise
-from assets.sync.aggregate import aggregate_day
-from assets.sync.batch import make_batch, noise_groups, payload_bytes, sha256
+from assets.sync.batch import make_batch, noise_groups
+from assets.sync.channels import channel
 from assets.sync.measures import MEASURES, Measure
-from assets.sync.release import Held, Release, ReleaseHeld, release
+from assets.sync.prepare import Built, build, gate
+from assets.sync.release import ReleaseHeld
 from assets.sync.transport import Delivery, NodeConfig, NodeRejected, NodeUnavailable, deliver
-from assets.telemetry.ingest import provisional_build, recorded_run
 from assets.theme.plan import DAYS_SYNCED, days_synced
 from warehouse.catalog import refresh_datasets
-from warehouse.domain import TIMEZONE
-from warehouse.registry import (
-    CATALOG_DATASET,
-    ENERGY_DAILY,
-    EQUIPMENT_DAILY,
-    PLAN_PROGRESS,
-    QUALITY_RESULTS,
-    SILVER_TELEMETRY,
-    SYNC_LEDGER,
-    THEME_ENTERPRISE,
-    TRADE,
-)
+from warehouse.registry import CATALOG_DATASET, ENERGY_DAILY, PLAN_PROGRESS, SYNC_LEDGER
 from warehouse.settings import SyncPrivacy
 from warehouse.storage import Lake
 
-SOURCES = (ENERGY_DAILY, EQUIPMENT_DAILY)  # partitioned by day: a day is released only once built
-READ = (*SOURCES, TRADE, THEME_ENTERPRISE)  # every table the upload reads, with its version in the manifest
-# A day is released only if its latest builds passed every blocking (severity error) rule: the themes'
-# own, and silver's (quarantine_share_within_limit: "must not feed the themes or the national sync").
-GATED = (SILVER_TELEMETRY, ENERGY_DAILY, EQUIPMENT_DAILY)
 CONFLICTS = ("idempotency_conflict", "version_conflict")
-
-
-def local_today() -> dt.date:
-    return dt.datetime.now(ZoneInfo(TIMEZONE)).date()
-
-
-def gate(lake: Lake, day: dt.date, *, today: dt.date | None = None) -> str | None:
-    """Why the day must not be released now, or None."""
-    if day >= (today or local_today()):
-        return f"local day {day} is not over yet ({TIMEZONE}); only finished days are released"
-    if (started := provisional_build(lake, day)) is not None:
-        return (
-            f"local day {day} was last built by a run started {started:%Y-%m-%d %H:%M} UTC, before it "
-            "closed (provisional); it is released once rebuilt in full"
-        )
-    # what a run committed is in the Delta log even when it died before its build record (a provisional
-    # run killed at 23:59 leaves today's figures so far and no record that says so): the figures must be
-    # those of the run the record names
-    recorded = recorded_run(lake, day)
-    for spec in SOURCES:
-        writer = lake.partition_writer(spec, day)
-        if writer is not None and writer["run_id"] != recorded:
-            return (
-                f"{spec.name} {day} was last written by run {writer['run_id']} at {writer['at']:%Y-%m-%d %H:%M} "
-                "UTC, which did not record the day as built (it failed or was killed before the end); it "
-                "is released once a run finishes building it"
-            )
-        if day.isoformat() not in lake.partitions(spec):
-            return f"{spec.name} has no partition {day}: the theme was not built (or built empty)"
-    results = lake.read(QUALITY_RESULTS, columns=["table_name", "partition", "rule_id", "severity", "passed"])
-    failed = results.filter(  # in polars: see ledger.period_rows on pyarrow filters over merged files
-        (pl.col("partition") == day.isoformat())
-        & pl.col("table_name").is_in([s.name for s in GATED])
-        & (pl.col("severity") == "error")
-        & ~pl.col("passed")
-    ).sort("table_name", "rule_id")
-    if failed.height:
-        rules = ", ".join(f"{t}:{r}" for t, r in failed.select("table_name", "rule_id").iter_rows())
-        return f"blocking checks failed for {day}: {rules}"
-    return None
-
-
-def copied_versions(con: duckdb.DuckDBPyConnection) -> dict[str, int] | None:
-    """The Delta version of each table a role file holds (warehouse.serving records them); None for a
-    session reading the lake itself (views over delta_scan: tests, tools)."""
-    try:
-        return dict(con.execute("SELECT table_name, version FROM lakehouse_tables").fetchall())
-    except duckdb.Error:
-        return None
-
-
-@dataclass(frozen=True)
-class Built:
-    """A day's released figures, ready to become a batch of any version."""
-
-    release: Release
-    payload: bytes
-    payload_sha256: str
-    source_versions: dict[str, int | None]
-    noised: noise.Noised | None = None  # differential privacy on: the draws to spend before sending
-    epsilon: float | None = None
-
-
-def build(
-    con: duckdb.DuckDBPyConnection,
-    lake: Lake,
-    day: dt.date,
-    measures: tuple[Measure, ...] = MEASURES,
-    held: tuple[Held, ...] = (),
-    privacy: SyncPrivacy | None = None,
-) -> Built:
-    """Aggregate through DuckDB and apply the release policy against the versions the node holds (`held`),
-    noting the Delta versions read; with `privacy`, noisy estimates go into withheld cells within each
-    enterprise's budget (assets/sync/noise.py). Raises ReleaseHeld when the restatement cannot be released."""
-
-    def read() -> tuple[pl.DataFrame, pl.DataFrame | None]:
-        aggregates = aggregate_day(con, day, measures=measures)
-        return aggregates, noise.contributions(con, day, measures=measures) if privacy else None
-
-    copied = copied_versions(con)
-    if copied is not None:  # a role file is a snapshot: its record names what was read, whatever the lake did
-        aggregates, contrib = read()
-        before = {s.name: copied.get(s.name) for s in READ}
-    else:
-        for _ in range(3):  # views over the lake, a theme rebuilt while reading: read again, so the
-            before = {s.name: lake.version(s) for s in READ}  # versions name what was read
-            aggregates, contrib = read()
-            if before == {s.name: lake.version(s) for s in READ}:
-                break
-    released = release(aggregates, measures=measures, held=held)
-    noised = None
-    if privacy is not None and contrib is not None:
-        spent = noise.spent(lake, day.isoformat())
-        noised = noise.add_noise(released, contrib, privacy, spent=spent, held=held, measures=measures)
-        released = noised.release
-    payload = payload_bytes(released.frame, measures)
-    return Built(released, payload, sha256(payload), before, noised, privacy.epsilon if privacy else None)
 
 
 @dataclass(frozen=True)
@@ -163,6 +50,8 @@ class SyncOutcome:
     cells_restated: int = 0  # withheld because of the versions the node holds
     cells_noisy: int = 0  # withheld entries carrying a differentially private estimate
     cells_budget_refused: int = 0  # withheld entries left without noise: an enterprise's budget is spent
+    channel: str = ledger.DEFAULT_CHANNEL
+    node: str = ""  # the node's URL
 
     @property
     def sent(self) -> bool:
@@ -171,6 +60,7 @@ class SyncOutcome:
     def metadata(self) -> dict:
         """For the Dagster UI."""
         return {
+            "channel": self.channel,
             "status": self.status,
             "batches_sent": int(self.sent),
             "rows": self.rows,
@@ -217,8 +107,9 @@ def _send(
         cells_suppressed=built.release.cells_suppressed,
         source_versions=built.source_versions,
         channel=node.channel,
-        noise=noise_groups(built.release.frame),
+        noise=noise_groups(built.release.frame, built.measures),
         epsilon=built.epsilon,
+        measures=built.measures,
     )
     sending = ledger.Sending(
         batch,
@@ -229,6 +120,8 @@ def _send(
         released=built.release.held,
     )
     out = {
+        "channel": node.channel,
+        "node": node.url,
         "period": period,
         "version": version,
         "batch_id": batch.batch_id,
@@ -328,15 +221,20 @@ def sync_day(
 ) -> SyncOutcome:
     """Release one local day to the node if it passed its gates and is not already there as it stands.
 
-    What the ledger knows is per node and channel: a node never sent to starts from version 1. `privacy`
-    (the channel's, from the settings; None: off) puts noisy estimates into withheld cells."""
+    What the ledger knows is per node and channel: a node never sent to starts from version 1. The node's
+    channel names its contract (warehouse.registry.SYNC_CHANNELS). `privacy` (the channel's, from the
+    settings; None: off) puts noisy estimates into withheld cells."""
     period = day.isoformat()
+    contract = channel(node.channel)
     ledger.migrate(lake, run_id)
     rows = ledger.period_rows(lake, period, node.url, node.channel)
     reason, status = gate(lake, day, today=today), "skipped"
     if not reason:
         try:
-            built = build(con, lake, day, measures, held=tuple(ledger.held_versions(rows)), privacy=privacy)
+            # what this node holds, and what other channels' nodes hold: nodes may compare their versions
+            elsewhere = ledger.other_channels_rows(lake, period, node.channel)
+            held = (*ledger.held_versions(rows), *ledger.held_versions(elsewhere))
+            built = build(con, lake, day, measures, held=held, privacy=privacy, channel=contract)
         except ReleaseHeld as exc:
             reason, status = f"restatement held: {exc}", "held"
     if reason:
@@ -353,7 +251,9 @@ def sync_day(
             status=status,
         )
         ledger.compact(lake, run_id)
-        return SyncOutcome(period, status, version=version, message=reason)
+        return SyncOutcome(
+            period, status, version=version, message=reason, channel=node.channel, node=node.url
+        )
     plan = ledger.plan(rows, built.payload_sha256)
     if plan.action == "unchanged":
         ack = plan.acknowledged or {}
@@ -366,6 +266,8 @@ def sync_day(
             cells_suppressed=int(ack.get("cells_suppressed") or 0),
             receipt_id=ack.get("node_receipt"),
             message="already acknowledged with these figures",
+            channel=node.channel,
+            node=node.url,
         )
     if plan.superseded:
         ledger.record_superseded(lake, plan.superseded, by_version=plan.version, run_id=run_id)
@@ -446,3 +348,15 @@ def sync_days(
         if on_done:
             on_done(outcome)
     return outcomes
+
+
+def sync_day_to(
+    day: dt.date,
+    nodes: Iterable[NodeConfig],
+    *,
+    privacy: Callable[[str], SyncPrivacy | None] = lambda channel: None,
+    **kwargs,
+) -> list[SyncOutcome]:
+    """sync_day to each node in turn (see channels.targets for which), each with its channel's privacy;
+    one node failing does not stop the others."""
+    return [sync_day(day, node=node, privacy=privacy(node.channel), **kwargs) for node in nodes]

@@ -1,15 +1,16 @@
 """Telemetry assets: landing -> bronze (ingest); per local day, in shards: silver, quarantine, energy, equipment."""
 
 import datetime as dt
+from collections.abc import Iterable, Iterator
 
 import polars as pl
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, multi_asset
 
 from assets.build_record import provisional_marks, run_started_at
-from assets.gate import gate_ingest_day, gate_silver_day, gate_themes_day
 from assets.metadata import asset_spec, counts_table, preview, quarantine_metadata
 from assets.partitions import daily_local
 from assets.resources import LakeResource, WarehouseResource
+from assets.telemetry.gates import gate_ingest_day, gate_silver_day, gate_themes_day
 from assets.telemetry.ingest import IngestResult, ingest_home
 from assets.telemetry.shards import DayBuild, build_home_day, commit_day
 from quality.checks import Evaluation, checks_for
@@ -108,31 +109,33 @@ def build_telemetry_day(context: AssetExecutionContext, lake: LakeResource, ware
     store, settings, run_id = lake.lake, lake.settings, context.run_id
     day = dt.date.fromisoformat(context.partition_key)
     build = build_home_day(settings, store, day, run_id=run_id)
-    for r in build.shards:
-        if r.redelivered:  # visible in the run's log: a worker died holding this shard
-            context.log.warning(
-                f"{day}: shard {r.shard} was redelivered to {r.worker} after a worker was lost"
-            )
+    warn_redelivered(context, build)
     versions = commit_day(store, build, (SILVER_TELEMETRY, QUARANTINE_TELEMETRY), run_id=run_id)
     silver_gate = gate_silver_day(store, settings, build, run_id=run_id)
-    selected = context.selected_asset_keys  # a subset still builds the whole day; reports what was asked
     marks = provisional_marks(day, run_started_at(context))  # today's figures so far, in the UI
-    yield from (
-        r
-        for r in day_results(build, versions, silver_gate, marks)
-        if AssetKey.from_coercible(r.asset_key) in selected
-    )
+    yield from selected_only(context, day_results(build, versions, silver_gate, marks))
     if not silver_gate.passed_blocking:
         context.log.warning(f"{day}: silver failed a blocking check; energy and equipment themes not rebuilt")
         warehouse.refresh(store)  # day_build will not run: show the quarantine to the engineers now
         return
     versions |= commit_day(store, build, (ENERGY_DAILY, EQUIPMENT_DAILY), run_id=run_id)
     energy_gate, equipment_gate = gate_themes_day(store, settings, build, run_id=run_id)
-    yield from (
-        r
-        for r in theme_results(build, versions, energy_gate, equipment_gate, marks)
-        if r.asset_key in selected
-    )
+    yield from selected_only(context, theme_results(build, versions, energy_gate, equipment_gate, marks))
+
+
+def warn_redelivered(context: AssetExecutionContext, build: DayBuild) -> None:
+    """Visible in the run's log: a worker died holding a shard, which another worker then built."""
+    for r in build.shards:
+        if r.redelivered:
+            context.log.warning(
+                f"{build.day}: shard {r.shard} was redelivered to {r.worker} after a worker was lost"
+            )
+
+
+def selected_only(context: AssetExecutionContext, results: Iterable) -> Iterator:
+    """The results of the outputs the run asked for: a subset still builds the whole day."""
+    selected = context.selected_asset_keys
+    return (r for r in results if AssetKey.from_coercible(r.asset_key) in selected)
 
 
 def shard_metadata(build: DayBuild) -> dict:

@@ -37,4 +37,6 @@ BRONZE_ROW_GROUP_ROWS = 65_536
 
 def with_shard_layout(chunk: pl.DataFrame) -> pl.DataFrame:
     """A routed bronze chunk with its shard_bucket, ordered so that row-group statistics separate shards."""
-    return chunk.with_columns(equipment_buckets(chunk["equipment_id"])).sort("reading_day", "shard_bucket")
+    chunk = chunk.with_columns(equipment_buckets(chunk["equipment_id"]))
+    # one integer key (day, bucket) sorts several times faster than the two columns' row encoding
+    return chunk.sort(pl.col("reading_day").cast(pl.Int64) * BUCKETS + pl.col("shard_bucket"))

@@ -21,7 +21,10 @@ import datetime as dt
 import hashlib
 import itertools
 import os
+import time
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,24 +32,29 @@ import polars as pl
 
 from assets.telemetry.buckets import BRONZE_ROW_GROUP_ROWS, with_shard_layout
 from assets.telemetry.landing import (
+    LandedFile,
     LandingEntry,
     RejectedFile,
     content_hash,
     local_date_of,
+    modified_at,
     read_landing_file,
     read_regular_file,
     scan_landing,
 )
+from assets.telemetry.recovery import finish_rejections, move_rejected, unrecorded_bronze
 from assets.telemetry.transform import route_reading_days
-from warehouse.domain import day_closes_at, provisional
-from warehouse.registry import BRONZE_TELEMETRY, DAY_BUILD, LANDING_FILES
+from warehouse.registry import BRONZE_TELEMETRY, LANDING_FILES
 from warehouse.settings import FUTURE_TOLERANCE, IN_PROGRESS_MAX_AGE, LATE_WATERMARK_DAYS, Settings
 from warehouse.storage import Lake
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Files are parsed and routed in chunks of about this many records and streamed into one bronze commit,
 # so ingest holds one chunk, not the whole landing, in memory.
 INGEST_CHUNK_ROWS = 1_000_000
+# Files are parsed on this many threads, at most PARSE_AHEAD files ahead of the one being settled (a
+# landing file is ~2,000 records, so the look-ahead holds a few hundred thousand records at most).
+PARSE_THREADS = min(4, os.cpu_count() or 1)
+PARSE_AHEAD = 128
 _UNREAD_REASON = {
     "symlink": "symlink: a symbolic link is not followed; write the file itself into landing/",
     "special": "special_file: not a regular file (fifo, socket or device); not read",
@@ -60,6 +68,9 @@ class IngestResult:
     bronze_version: int | None = None
     days_touched: list[dt.date] = field(default_factory=list)
     moved: int = 0  # rejected files moved to landing/rejected/ (this run's and recovered ones)
+    # wall seconds per phase: files (list, read, hash, wait for parses), parse (summed over the parse
+    # threads, overlapping the rest), lineage, route, layout, write (bronze files + commit), ledger
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def count(self, status: str) -> int:
         return self.files.filter(pl.col("status") == status).height
@@ -70,8 +81,15 @@ class IngestResult:
         return dict(rej.group_by("reason").len().sort("reason").iter_rows())
 
 
-def _modified(mtime_ns: int) -> dt.datetime:
-    return _EPOCH + dt.timedelta(microseconds=mtime_ns // 1000)
+@dataclass(frozen=True)
+class Read:
+    """What a worker found in one landing file: its entry (size and mtime as read), the content hash
+    (None if it could not be read), the parse (None if not parsed) or the error."""
+
+    entry: LandingEntry
+    digest: str | None = None
+    landed: LandedFile | None = None
+    error: Exception | None = None
 
 
 def _unread_hash(entry: LandingEntry) -> str:
@@ -81,64 +99,6 @@ def _unread_hash(entry: LandingEntry) -> str:
         with contextlib.suppress(OSError):  # removed or replaced since the listing: keep the stat
             ident = os.readlink(entry.path)
     return hashlib.sha256(f"{entry.kind}\0{ident}".encode()).hexdigest()
-
-
-def move_rejected(landing_root: Path, rel: str, reason: str, detail: str | None = None) -> bool:
-    """Move landing/<rel> to landing/rejected/<rel> with a `.reason` beside it; False if already gone.
-
-    The `.reason` is written first (atomically), the entry itself is renamed (never copied or followed:
-    a symlink moves as a link). Running it twice does no harm; without `detail` (recovery), a `.reason`
-    already written is kept.
-    """
-    source = landing_root / rel
-    if not os.path.lexists(source):
-        return False
-    target = landing_root / "rejected" / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    note = target.with_name(target.name + ".reason")
-    if detail is not None or not note.exists():
-        tmp = note.with_name(note.name + ".tmp")
-        tmp.write_text(f"{reason}\n{detail or 'recorded in catalog.landing_files'}\n", encoding="utf-8")
-        os.replace(tmp, note)
-    os.replace(source, target)
-    return True
-
-
-def finish_rejections(landing_root: Path, ledger: pl.DataFrame) -> int:
-    """Recovery: move files whose `rejected` ledger row is committed but which are still in landing/.
-
-    Matched by path, size and modification time, so a new file dropped under the same name is not moved.
-    """
-    rejected = ledger.filter(pl.col("status") == "rejected")
-    moved = 0
-    for rel, size, modified, reason in rejected.select(
-        "source_file", "size_bytes", "modified_at", "reason"
-    ).iter_rows():
-        path = landing_root / rel
-        try:
-            st = path.lstat()
-        except FileNotFoundError:
-            continue
-        if st.st_size == size and _modified(st.st_mtime_ns) == modified:
-            moved += move_rejected(landing_root, rel, reason)
-    return moved
-
-
-def _unrecorded_bronze(lake: Lake, ledger_runs: set[str]) -> dict[str, tuple[int, list[dt.date]]]:
-    """Recovery: content hash -> (records, reading days) of bronze rows whose ledger commit never happened.
-
-    Only the run-id column of bronze is scanned in full (one value per data file, cheap to read), not
-    every row's content hash: the work does not grow with what bronze already holds correctly.
-    """
-    if not lake.exists(BRONZE_TELEMETRY):
-        return {}
-    orphans = lake.read(
-        BRONZE_TELEMETRY,
-        where=~pl.col("ingest_run_id").is_in(sorted(ledger_runs)),
-        columns=["content_hash", "reading_day"],
-    )
-    per_file = orphans.group_by("content_hash").agg(pl.len(), pl.col("reading_day").unique().sort())
-    return {h: (n, days) for h, n, days in per_file.iter_rows()}
 
 
 def ingest_landing(
@@ -176,7 +136,7 @@ def ingest_landing(
         zip(current["source_file"].to_list(), current["content_hash"].to_list(), strict=True)
     )
     ingested_hashes = set(current["content_hash"].to_list())
-    in_bronze_only = _unrecorded_bronze(lake, set(seen["ingest_run_id"].unique().to_list()))
+    in_bronze_only = unrecorded_bronze(lake, set(seen["ingest_run_id"].unique().to_list()))
     first_name: dict[str, str] = {}
     ledger: list[dict] = []
     to_move: list[tuple[str, str, str]] = []  # (rel, reason, detail), moved after the ledger commit
@@ -188,7 +148,7 @@ def ingest_landing(
             "source_file": entry.rel,
             "content_hash": digest,
             "size_bytes": entry.size,
-            "modified_at": _modified(entry.mtime_ns),
+            "modified_at": modified_at(entry.mtime_ns),
             "landing_date": local_date_of(entry.mtime_ns),
             "status": status,
             "reason": reason,
@@ -203,93 +163,146 @@ def ingest_landing(
         ledger.append(ledger_row(entry, digest, "rejected", err.reason))
         to_move.append((entry.rel, err.reason, err.detail))
 
-    def landed_frames() -> Iterator[tuple[pl.DataFrame, dict]]:
-        """Each new file's records with its lineage; the ledger row of every file seen as a side effect."""
-        for n, entry in enumerate(candidates):
-            if progress is not None:
-                progress(n + 1, len(candidates))
-            rel = entry.rel
-            if (rel, entry.size, _modified(entry.mtime_ns)) in known_stats:
-                continue
-            if entry.kind == "in_progress":
-                if now - _modified(entry.mtime_ns) > in_progress_max_age:
-                    reason = f"stale_in_progress: older than {in_progress_max_age}; rename it to be ingested"
-                    ledger.append(ledger_row(entry, _unread_hash(entry), "in_progress", reason))
-                continue
-            if entry.kind in _UNREAD_REASON:
-                code, detail = _UNREAD_REASON[entry.kind].split(": ", 1)
-                reject(entry, _unread_hash(entry), RejectedFile(code, f"{rel}: {detail}"))
-                continue
-            try:
-                data, st = read_regular_file(entry.path)
-            except RejectedFile as err:  # swapped for a link or special file since the listing
-                reject(entry, _unread_hash(entry), err)
-                continue
-            except OSError as exc:
-                if isinstance(exc, FileNotFoundError):
-                    continue  # removed since the listing: nothing to account for
-                reject(entry, _unread_hash(entry), RejectedFile("unreadable", f"{rel}: {exc.strerror}"))
-                continue
-            entry = LandingEntry(entry.path, rel, entry.kind, len(data), st.st_mtime_ns)
-            digest = content_hash(data)
-            known = known_versions.get((rel, digest))
-            if known is not None:
-                if known[0] == "rejected":  # the same rejected bytes dropped again: back to rejected/
-                    to_move.append((rel, known[1], f"{rel}: same content as a version rejected earlier"))
-                continue
-            if digest in in_bronze_only and digest not in ingested_hashes and digest not in first_name:
-                # its records reached bronze in a run that died before its ledger commit: record them now
-                first_name[digest] = rel
-                row = ledger_row(
-                    entry, digest, "ingested", "recovered: records committed by an interrupted run"
+    seconds: dict[str, float] = dict.fromkeys(
+        ["files", "parse", "lineage", "route", "layout", "write", "ledger"], 0.0
+    )
+
+    def timed(phase: str, t0: float) -> float:
+        now_t = time.perf_counter()
+        seconds[phase] += now_t - t0
+        return now_t
+
+    # Digests whose fate is known before this run reads anything: their bytes need no parse.
+    known_digests = ingested_hashes | {digest for _, digest in known_versions} | set(in_bronze_only)
+
+    def read_file(entry: LandingEntry) -> Read:
+        """On a worker: the file's bytes, their hash and (unless known already) their parse. Pure: every
+        decision is taken later, in listing order, by `settle`."""
+        try:
+            data, st = read_regular_file(entry.path)
+        except (RejectedFile, OSError) as exc:
+            return Read(entry, error=exc)
+        entry = LandingEntry(entry.path, entry.rel, entry.kind, len(data), st.st_mtime_ns)
+        digest = content_hash(data)
+        if digest in known_digests or entry.kind == "unsupported":
+            return Read(entry, digest)
+        t0 = time.perf_counter()
+        try:
+            return Read(entry, digest, read_landing_file(entry.path, entry.rel, data))
+        except RejectedFile as err:
+            return Read(entry, digest, error=err)
+        finally:
+            timed("parse", t0)  # float += from several threads: a lost update only blurs a timing
+
+    def parsed_again(read: Read) -> Read:
+        """A file whose bytes the workers skipped as known but which must be read after all (its first
+        copy was rejected in this run): parsed here, rarely."""
+        try:
+            return Read(read.entry, read.digest, read_landing_file(read.entry.path, read.entry.rel))
+        except RejectedFile as err:
+            return Read(read.entry, read.digest, error=err)
+
+    def settle(read: Read) -> tuple[pl.DataFrame, dict] | None:
+        """One file's fate, decided in listing order as a one-by-one pass would: recorded as a re-sent
+        copy, a recovered one, a duplicate, a rejection, or ingested (its records and lineage returned)."""
+        entry, digest, rel = read.entry, read.digest, read.entry.rel
+        if digest is None:  # not read: swapped for a link or special file, unreadable, or gone
+            if isinstance(read.error, RejectedFile):
+                reject(entry, _unread_hash(entry), read.error)
+            elif not isinstance(read.error, FileNotFoundError):  # removed since the listing: nothing to do
+                reject(
+                    entry, _unread_hash(entry), RejectedFile("unreadable", f"{rel}: {read.error.strerror}")
                 )
-                row["records"], row["reading_days"] = in_bronze_only[digest]
-                ledger.append(row)
-                continue
-            if digest in ingested_hashes or digest in first_name:
-                reason = f"same content as {first_name.get(digest, 'an ingested file')}"
-                ledger.append(ledger_row(entry, digest, "duplicate_file", reason))
-                continue
-            try:
-                if entry.kind == "unsupported":
-                    raise RejectedFile(
-                        "unsupported_format", f"{rel}: only .csv, .jsonl and .parquet are read"
-                    )
-                landed = read_landing_file(entry.path, rel, data)
-            except RejectedFile as err:
-                reject(entry, digest, err)
-                continue
+            return None
+        known = known_versions.get((rel, digest))
+        if known is not None:
+            if known[0] == "rejected":  # the same rejected bytes dropped again: back to rejected/
+                to_move.append((rel, known[1], f"{rel}: same content as a version rejected earlier"))
+            return None
+        if digest in in_bronze_only and digest not in ingested_hashes and digest not in first_name:
+            # its records reached bronze in a run that died before its ledger commit: record them now
             first_name[digest] = rel
-            notes = landed.notes
-            if rel in current_hash_of:
-                notes = [*notes, f"supersedes version {current_hash_of[rel][:12]}"]
-                superseded.append(rel)
-            row = ledger_row(entry, digest, "ingested", "; ".join(notes) or None)
-            row["records"] = landed.rows.height
+            row = ledger_row(entry, digest, "ingested", "recovered: records committed by an interrupted run")
+            row["records"], row["reading_days"] = in_bronze_only[digest]
             ledger.append(row)
-            yield (
-                landed.rows,
-                {"source_file": rel, "content_hash": digest, "landing_date": row["landing_date"]},
+            return None
+        if digest in ingested_hashes or digest in first_name:
+            reason = f"same content as {first_name.get(digest, 'an ingested file')}"
+            ledger.append(ledger_row(entry, digest, "duplicate_file", reason))
+            return None
+        if entry.kind == "unsupported":
+            reject(
+                entry,
+                digest,
+                RejectedFile("unsupported_format", f"{rel}: only .csv, .jsonl and .parquet are read"),
             )
+            return None
+        if read.landed is None and read.error is None:
+            read = parsed_again(read)
+        if read.error is not None:
+            reject(entry, digest, read.error)
+            return None
+        landed = read.landed
+        first_name[digest] = rel
+        notes = landed.notes
+        if rel in current_hash_of:
+            notes = [*notes, f"supersedes version {current_hash_of[rel][:12]}"]
+            superseded.append(rel)
+        row = ledger_row(entry, digest, "ingested", "; ".join(notes) or None)
+        row["records"] = landed.rows.height
+        ledger.append(row)
+        return landed.rows, {"source_file": rel, "content_hash": digest, "landing_date": row["landing_date"]}
+
+    def landed_frames() -> Iterator[tuple[pl.DataFrame, dict]]:
+        """Each new file's records with its lineage; the ledger row of every file seen as a side effect.
+
+        Files are read, hashed and parsed on PARSE_THREADS threads (hashlib and polars release the GIL),
+        up to PARSE_AHEAD files ahead of the one being settled; their fates are settled in listing order,
+        so the ledger and the first name of each content are what a one-by-one pass would record.
+        """
+        in_flight: deque[Future] = deque()
+        with ThreadPoolExecutor(max_workers=PARSE_THREADS, thread_name_prefix="ingest") as pool:
+            for n, entry in enumerate(candidates):
+                if progress is not None:
+                    progress(n + 1, len(candidates))
+                if (entry.rel, entry.size, modified_at(entry.mtime_ns)) in known_stats:
+                    continue
+                if entry.kind == "in_progress":
+                    if now - modified_at(entry.mtime_ns) > in_progress_max_age:
+                        reason = (
+                            f"stale_in_progress: older than {in_progress_max_age}; rename it to be ingested"
+                        )
+                        ledger.append(ledger_row(entry, _unread_hash(entry), "in_progress", reason))
+                    continue
+                if entry.kind in _UNREAD_REASON:
+                    code, detail = _UNREAD_REASON[entry.kind].split(": ", 1)
+                    reject(entry, _unread_hash(entry), RejectedFile(code, f"{entry.rel}: {detail}"))
+                    continue
+                in_flight.append(pool.submit(read_file, entry))
+                while in_flight and (len(in_flight) > PARSE_AHEAD or in_flight[0].done()):
+                    if (out := settle(in_flight.popleft().result())) is not None:
+                        yield out
+            while in_flight:
+                if (out := settle(in_flight.popleft().result())) is not None:
+                    yield out
 
     days_of: dict[str, list[dt.date]] = {}
     days_touched: set[dt.date] = set()
     records = 0
 
     def with_lineage(frames: list[pl.DataFrame], files: list[dict]) -> pl.DataFrame:
-        """One chunk: records of whole files plus their lineage columns, joined once per chunk."""
-        chunk = pl.concat(
-            [f.with_columns(_file=pl.lit(i, dtype=pl.UInt32)) for i, f in enumerate(frames)],
-            how="diagonal_relaxed",
-        )
-        meta = pl.DataFrame(files).with_row_index("_file")
-        return (
-            chunk.join(meta, on="_file", how="left")
-            .drop("_file")
-            .with_columns(
-                ingest_run_id=pl.lit(run_id),
-                ingested_at=pl.lit(now, dtype=BRONZE_TELEMETRY.schema["ingested_at"]),
-            )
+        """One chunk: records of whole files plus their lineage columns (one gather per column per chunk)."""
+        chunk = pl.concat(frames, how="diagonal_relaxed")
+        # each file's lineage repeated over its rows: a gather by file index, no join
+        repeats = [
+            pl.repeat(i, f.height, dtype=pl.UInt32, eager=True) for i, f in enumerate(frames) if f.height
+        ]
+        file_of_row = pl.concat(repeats, rechunk=True) if repeats else pl.Series(dtype=pl.UInt32)
+        meta = pl.DataFrame(files)
+        return chunk.with_columns(
+            *[meta[c].gather(file_of_row) for c in meta.columns],
+            ingest_run_id=pl.lit(run_id),
+            ingested_at=pl.lit(now, dtype=BRONZE_TELEMETRY.schema["ingested_at"]),
         )
 
     def bronze_chunks() -> Iterator[pl.DataFrame]:
@@ -298,24 +311,39 @@ def ingest_landing(
         frames: list[pl.DataFrame] = []
         files: list[dict] = []
         size = 0
-        for item in itertools.chain(landed_frames(), [None]):
+        landed = itertools.chain(landed_frames(), [None])
+        while True:
+            t = time.perf_counter()
+            item = next(landed)
+            t = timed("files", t)
             if item is not None:
                 frames.append(item[0])
                 files.append(item[1])
                 size += item[0].height
             if frames and (item is None or size >= INGEST_CHUNK_ROWS):
-                chunk = route_reading_days(with_lineage(frames, files), watermark_days, future_tolerance)
+                chunk = with_lineage(frames, files)
+                t = timed("lineage", t)
+                chunk = route_reading_days(chunk, watermark_days, future_tolerance)
                 frames, files, size = [], [], 0
                 per_file = chunk.group_by("source_file").agg(pl.col("reading_day").unique().sort())
                 days_of.update(per_file.iter_rows())
                 days_touched.update(chunk["reading_day"].unique().to_list())
                 records += chunk.height
-                yield with_shard_layout(chunk).select(list(BRONZE_TELEMETRY.schema))  # layout for shards
+                t = timed("route", t)
+                chunk = with_shard_layout(chunk).select(list(BRONZE_TELEMETRY.schema))  # layout for shards
+                timed("layout", t)
+                yield chunk
+            if item is None:
+                return
 
-    result = IngestResult(files=pl.DataFrame(schema=LANDING_FILES.schema))
+    result = IngestResult(files=pl.DataFrame(schema=LANDING_FILES.schema), seconds=seconds)
+    t = time.perf_counter()
     version = lake.append_stream(
         BRONZE_TELEMETRY, bronze_chunks(), run_id=run_id, row_group_rows=BRONZE_ROW_GROUP_ROWS
     )
+    streamed = time.perf_counter() - t  # the chunks were made inside the append: the rest is writing
+    seconds["write"] = max(0.0, streamed - sum(seconds[p] for p in ("files", "lineage", "route", "layout")))
+    t = time.perf_counter()
     if records:
         result.bronze_version = version
         result.records = records
@@ -333,6 +361,7 @@ def ingest_landing(
     result.files = files
     if files.height:
         lake.upsert(LANDING_FILES, files, run_id=run_id)
+    timed("ledger", t)
     # Only now that every rejection is on the ledger do the files move (see finish_rejections).
     for rel, reason, detail in to_move:
         moved += move_rejected(landing_root, rel, reason, detail)
@@ -344,87 +373,6 @@ def current_bronze(bronze: pl.DataFrame, files: pl.DataFrame) -> pl.DataFrame:
     """Bronze rows whose file version was not superseded by a corrected re-delivery."""
     gone = files.filter(pl.col("status") == "superseded").select("source_file", "content_hash")
     return bronze.join(gone, on=["source_file", "content_hash"], how="anti") if gone.height else bronze
-
-
-def closed_provisional_days(built: pl.DataFrame, now: dt.datetime) -> set[dt.date]:
-    """Days of `catalog.day_build` (day, run_started_at) built before they closed that have closed by `now`:
-    their figures are the day's so far, so they are built again, in full."""
-    return {
-        day
-        for day, started in built.select("day", "run_started_at").iter_rows()
-        if provisional(day, started) and now >= day_closes_at(day)
-    }
-
-
-def migrate_day_build(lake: Lake, run_id: str) -> bool:
-    """Build records from before `provisional` was recorded get it, from their run's start (one commit,
-    once): the role files select every declared column, and a column the table lacks fails the refresh."""
-    if not lake.exists(DAY_BUILD) or "provisional" in lake.table(DAY_BUILD).schema().to_arrow().names:
-        return False
-    old = lake.read(DAY_BUILD)
-    flags = [provisional(day, started) for day, started in old.select("day", "run_started_at").iter_rows()]
-    lake.overwrite(DAY_BUILD, old.with_columns(provisional=pl.Series(flags, dtype=pl.Boolean)), run_id=run_id)
-    return True
-
-
-def provisional_build(lake: Lake, day: dt.date) -> dt.datetime | None:
-    """When the run that last built `day` started, if that was before the day closed; else None
-    (a final build, or no build record)."""
-    built = lake.read(DAY_BUILD, columns=["day", "run_started_at"]).filter(pl.col("day") == day)
-    started = built["run_started_at"].max() if built.height else None
-    return started if started is not None and provisional(day, started) else None
-
-
-def recorded_run(lake: Lake, day: dt.date) -> str | None:
-    """The run `catalog.day_build` holds as the last to have built `day` completely, or None."""
-    built = lake.read(DAY_BUILD, columns=["day", "run_id", "run_started_at"]).filter(pl.col("day") == day)
-    return built.sort("run_started_at")["run_id"][-1] if built.height else None
-
-
-def pending_days(
-    lake: Lake, last_day: dt.date | None = None, now: dt.datetime | None = None
-) -> list[dt.date]:
-    """Reading days with records ingested after the day was last completely built (or never built), and
-    days last built before they closed (provisional) that have closed since (`now`, default the clock).
-
-    A day is built when `catalog.day_build` holds it: daily_job's last asset writes that row after every
-    table of the day committed, so a run that failed or was killed part-way leaves the day pending.
-    A rebuilt day also dirties the next day: its energy counts from the previous day's last meter reading.
-    """
-    files = lake.read(LANDING_FILES).filter(pl.col("status").is_in(["ingested", "superseded"]))
-    if files.is_empty():
-        return []
-    landed = (
-        files.with_columns(ingested_at=pl.max_horizontal("ingested_at", "superseded_at"))
-        .explode("reading_days")
-        .group_by(pl.col("reading_days").alias("day"))
-        .agg(pl.col("ingested_at").max().alias("last_ingest"))
-    )
-    built = lake.read(DAY_BUILD, columns=["day", "run_started_at"])
-    status = landed.join(built, on="day", how="left")
-    dirty = set(
-        status.filter(
-            pl.col("run_started_at").is_null() | (pl.col("last_ingest") > pl.col("run_started_at"))
-        )["day"]
-    )
-    dirty |= closed_provisional_days(built, now or dt.datetime.now(dt.UTC))
-    built_days = set(built["day"].to_list())
-    dirty |= {d + dt.timedelta(days=1) for d in dirty if d + dt.timedelta(days=1) in built_days}
-    if last_day is not None:  # readings stamped in the future wait in bronze until their day exists
-        dirty = {d for d in dirty if d <= last_day}
-    return sorted(dirty)
-
-
-def trailing_clean_counts(reconciliation: pl.DataFrame, table: str, day: dt.date, days: int = 7) -> list[int]:
-    """Clean row counts of the table's partitions in the `days` before `day`, oldest first."""
-    start = day - dt.timedelta(days=days)
-    return (
-        reconciliation.filter(pl.col("table_name") == table)
-        .with_columns(d=pl.col("partition").str.to_date())
-        .filter((pl.col("d") >= start) & (pl.col("d") < day))
-        .sort("d")["clean"]
-        .to_list()
-    )
 
 
 def ingest_home(settings: Settings, lake: Lake, *, run_id: str, progress=None) -> IngestResult:

@@ -4,57 +4,35 @@ Contract: one reading per record with fields uscc, equipment_id, metric, ts, val
 landing/telemetry/**/*.csv|*.jsonl|*.parquet. Files that cannot be read at all are rejected with a
 reason; single bad records are kept (as `raw_line`) so the silver build quarantines them.
 
-Every parser is vectorized over the whole file (polars string kernels and readers); Python touches only
-the rare record that needs it (a CSV record longer than the field limit). The folder walk never follows a
-symlink and never opens anything but a regular file: data comes from inside landing/ only.
+The parsers, vectorized over the whole file, are in assets.telemetry.formats; here are the folder walk,
+the guarded read of a file and the choice of parser. The walk never follows a symlink and never opens
+anything but a regular file: data comes from inside landing/ only.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import errno
 import hashlib
-import io
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from assets.telemetry.formats import LandedFile, RejectedFile, parse_csv, parse_jsonl, parse_parquet
 from warehouse.contracts import IN_PROGRESS_SUFFIXES
-from warehouse.contracts import TELEMETRY_FIELDS as FIELDS
 from warehouse.contracts import TELEMETRY_OPTIONAL_FIELDS as OPTIONAL_FIELDS
 from warehouse.contracts import TELEMETRY_SUFFIXES as SUFFIXES
 from warehouse.domain import TIMEZONE
 
-# Python's csv default: a quoted CSV field longer than this rejects the file as `field_too_large`.
-MAX_FIELD_CHARS = 131_072
 _TZ = ZoneInfo(TIMEZONE)
 
 EntryKind = Literal["file", "in_progress", "unsupported", "symlink", "special"]
-
-
-class RejectedFile(Exception):
-    """A landing file that cannot be parsed at all; `reason` is a short code.
-
-    `detail` names the file and what was expected; it never quotes the file's content.
-    """
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-
-@dataclass
-class LandedFile:
-    rows: pl.DataFrame  # FIELDS as strings + line_no + raw_line
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -139,6 +117,14 @@ def landing_date(path: Path) -> dt.date:
     return local_date_of(path.lstat().st_mtime_ns)
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def modified_at(mtime_ns: int) -> dt.datetime:
+    """A file's modification time (ns since the epoch) as a UTC datetime, microsecond exact."""
+    return _EPOCH + dt.timedelta(microseconds=mtime_ns // 1000)
+
+
 def local_date_of(mtime_ns: int) -> dt.date:
     return dt.datetime.fromtimestamp(mtime_ns / 1e9, _TZ).date()
 
@@ -157,237 +143,6 @@ def decode_text(data: bytes, name: str) -> str:
         raise RejectedFile(
             "undecodable", f"{name}: neither UTF-8 nor GB18030 (first bad byte at offset {exc.start})"
         ) from exc
-
-
-def _header_check(columns: list[str], name: str) -> list[str]:
-    cols = [c.strip().lower() for c in columns]
-    missing = [f for f in FIELDS if f not in cols]
-    if missing:  # the header's own text is not quoted: it is the file's content
-        raise RejectedFile(
-            "missing_columns", f"{name}: required columns {missing} absent ({len(columns)} columns found)"
-        )
-    extra = [c for c in cols if c not in FIELDS and c not in OPTIONAL_FIELDS]
-    return [f"extra_columns: {', '.join(extra)} (ignored)"] if extra else []
-
-
-def _lines(text: str) -> pl.DataFrame:
-    """Physical lines (split on LF, a CR before it dropped) with their 1-based number, `n`."""
-    lines = pl.Series("line", [text]).str.split("\n").explode().str.strip_suffix("\r")
-    return lines.to_frame().with_row_index("n", offset=1)
-
-
-def _records(body: pl.DataFrame) -> pl.DataFrame:
-    """RFC 4180 records from physical lines: a newline inside a quoted field stays in its field.
-
-    A line continues the record while the count of double quotes since the record began is odd (an
-    escaped quote `""` adds two, so it never changes the parity). A record's `line_no` is the number of
-    its first physical line. An unclosed quote runs to the end of the file and makes one malformed record.
-    """
-    quotes = pl.col("line").str.count_matches('"', literal=True)
-    body = body.with_columns(_open=(quotes.cum_sum() % 2) == 1)
-    if not body["_open"].any():
-        return body.select(pl.col("n").cast(pl.Int64).alias("line_no"), "line")
-    starts = ~pl.col("_open").shift(1, fill_value=False)
-    return (
-        body.with_columns(_rec=starts.cum_sum())
-        .group_by("_rec", maintain_order=True)
-        .agg(pl.col("n").first().cast(pl.Int64).alias("line_no"), pl.col("line").str.join("\n"))
-        .drop("_rec")
-    )
-
-
-def _quoted_fields(records: pl.DataFrame, width: int, index: list[int], name: str) -> pl.DataFrame:
-    """Fields of quoted records that have `width` fields, read by polars' CSV reader in one go."""
-    cols = [f"c{j}" for j in range(width)]
-    long = records.filter(pl.col("line").str.len_chars() > MAX_FIELD_CHARS)
-    for line_no, line in long.iter_rows():  # rare: Python's csv applies the same field limit as before
-        try:
-            list(csv.reader(io.StringIO(line)))
-        except csv.Error as exc:
-            raise RejectedFile(
-                "field_too_large",
-                f"{name}: record at line {line_no} has a field over {MAX_FIELD_CHARS:,} chars",
-            ) from exc
-    text = "\n".join(records["line"].to_list()) + "\n"
-    try:
-        parsed = pl.read_csv(
-            io.StringIO(text),
-            has_header=False,
-            new_columns=cols,
-            schema=dict.fromkeys(cols, pl.String),
-            quote_char='"',
-            empty_string_is_null=False,
-            raise_if_empty=False,
-        )
-    except pl.exceptions.PolarsError:
-        parsed = None
-    if parsed is None or parsed.height != records.height:  # quoting polars reads otherwise: Python's csv
-        rows = [next(csv.reader(io.StringIO(line)), []) for line in records["line"].to_list()]
-        rows = [r + [""] * (width - len(r)) for r in rows]
-        parsed = pl.DataFrame(rows, schema=dict.fromkeys(cols, pl.String), orient="row")
-    return parsed.select(
-        *[pl.col(f"c{j}").fill_null("").alias(f) for f, j in zip(FIELDS, index, strict=True)]
-    ).with_columns(records["line_no"].cast(pl.Int64), raw_line=pl.lit(None, dtype=pl.String))
-
-
-def _trim_trailing_blank_lines(text: str) -> str:
-    """The text up to the end of its last line holding something other than whitespace."""
-    last = len(text.rstrip())
-    cut = text.find("\n", last)
-    return text if cut < 0 else text[:cut]
-
-
-def _fields_of(line: pl.Expr, width: int, index: list[int], ok: pl.Expr) -> list[pl.Expr]:
-    """FIELDS from a record split on commas where `ok`, else nulls and the record kept as raw_line."""
-    parts = line.str.split(",")
-    return [
-        *[
-            pl.when(ok).then(parts.list.get(j, null_on_oob=True)).alias(f)
-            for f, j in zip(FIELDS, index, strict=True)
-        ],
-        pl.col("line_no").cast(pl.Int64),
-        pl.when(~ok).then(line).alias("raw_line"),
-    ]
-
-
-def parse_csv(text: str, name: str) -> LandedFile:
-    """RFC 4180 CSV with a header row; a record without exactly the header's field count is malformed.
-
-    One vectorized query splits unquoted records on commas; when the file holds a double quote, records
-    are first assembled by quote parity (a quoted newline stays in its field) and the quoted ones are read
-    by polars' CSV reader. Fields keep their text as is (no trimming); an empty field is ''. A record's
-    line number is that of its first physical line (1 = the first line after the header).
-    """
-    text = _trim_trailing_blank_lines(text)
-    if not text.strip():
-        raise RejectedFile("empty_file", f"{name}: no header")
-    first_break = text.find("\n")
-    header_line = (text if first_break < 0 else text[:first_break]).removesuffix("\r")
-    header = next(csv.reader([header_line]), [])
-    notes = _header_check(header, name)
-    index = [[c.strip().lower() for c in header].index(f) for f in FIELDS]
-    width = len(header)
-    body = "" if first_break < 0 else text[first_break + 1 :]
-    if not body and first_break < 0:
-        empty = {f: pl.String for f in FIELDS} | {"line_no": pl.Int64, "raw_line": pl.String}
-        return LandedFile(pl.DataFrame(schema=empty), notes)
-    lines = (
-        pl.LazyFrame({"line": [body]})
-        .select(pl.col("line").str.split("\n"))
-        .explode("line")
-        .with_row_index("line_no", offset=1)
-        .with_columns(pl.col("line").str.strip_suffix("\r"))
-    )
-    line = pl.col("line")
-    if '"' not in body:  # the common case: one query, one pass
-        ok = line.str.count_matches(",", literal=True) == width - 1
-        return LandedFile(lines.select(_fields_of(line, width, index, ok)).collect(), notes)
-    records = _records(lines.collect().rename({"line_no": "n"}))
-    quoted = line.str.contains('"', literal=True)
-    records = records.with_columns(_quoted=quoted)
-    plain = records.filter(~pl.col("_quoted"))
-    plain_ok = line.str.count_matches(",", literal=True) == width - 1
-    parts = [plain.select(_fields_of(line, width, index, plain_ok))]
-    tricky = records.filter(pl.col("_quoted")).with_columns(
-        _ok=line.str.replace_all(r'"(?:[^"]|"")*"', "").str.count_matches(",", literal=True) == width - 1
-    )
-    good = tricky.filter(pl.col("_ok")).select("line_no", "line")
-    if good.height:
-        parts.append(_quoted_fields(good, width, index, name))
-    bad = tricky.filter(~pl.col("_ok"))
-    if bad.height:
-        parts.append(bad.select(_fields_of(line, width, index, pl.lit(False))))
-    return LandedFile(pl.concat(parts).sort("line_no"), notes)
-
-
-_KEY = r'[{,]\s*"((?:[^"\\]|\\.)*)"\s*:'  # an object key in a JSON line
-
-
-def _decode_json_lines(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
-    """(decoded FIELDS of the lines that are JSON objects, line numbers of those that are not).
-
-    polars' NDJSON reader takes the lines in one go; when a line is not valid JSON it raises, and the
-    lines are halved until the bad ones are found: O(n log n) at worst, one pass for a clean file.
-    """
-    if lines.is_empty():
-        return pl.DataFrame(schema=dict.fromkeys(FIELDS, pl.String)), pl.Series("n", [], dtype=pl.UInt32)
-    text = "\n".join(lines["line"].to_list())
-    try:
-        decoded = pl.read_ndjson(io.StringIO(text), schema=dict.fromkeys(FIELDS, pl.String))
-    except Exception:  # noqa: BLE001 - any reader error: narrow it down below
-        decoded = None
-    if decoded is not None and decoded.height == lines.height:
-        return decoded, pl.Series("n", [], dtype=pl.UInt32)
-    if lines.height == 1:
-        return pl.DataFrame(schema=dict.fromkeys(FIELDS, pl.String)), lines["n"]
-    half = lines.height // 2
-    good_a, bad_a = _decode_json_lines(lines.slice(0, half))
-    good_b, bad_b = _decode_json_lines(lines.slice(half))
-    return pl.concat([good_a, good_b]), pl.concat([bad_a, bad_b])
-
-
-def _extra_keys(text: str) -> list[str]:
-    """Object keys other than FIELDS anywhere in the text (one regex pass over the whole file)."""
-    if text.count('":') == sum(text.count(f'"{f}":') for f in FIELDS):
-        return []  # every `"...":` is a contract field's key: a few substring counts, no strings made
-    found = pl.Series([text]).str.extract_all(_KEY).explode().str.extract(_KEY).drop_nulls().unique()
-    return sorted(k for k in found.to_list() if k not in FIELDS)
-
-
-def parse_jsonl(text: str, name: str) -> LandedFile:
-    """JSON Lines: one object per line, read by polars' NDJSON reader.
-
-    A line that is not a JSON object is kept as `raw_line` (malformed); blank lines are skipped;
-    `line_no` is the physical line number. Values of any JSON type become text as polars renders them
-    (10.5 -> "10.5", true -> "true"). A well-formed file is read in one call; otherwise the lines are split
-    in polars and only the ones that are not objects are set aside (see `_decode_json_lines`).
-    """
-    schema = dict.fromkeys(FIELDS, pl.String)
-    keys = _extra_keys(text)
-    notes = [f"extra_columns: {', '.join(keys)} (ignored)"] if keys else []
-    n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
-    try:
-        whole = pl.read_ndjson(io.StringIO(text), schema=schema)
-    except Exception:  # noqa: BLE001 - a broken line: the per-line path below finds it
-        whole = None
-    if whole is not None and whole.height == n_lines:
-        out = whole.with_columns(
-            line_no=pl.int_range(1, pl.len() + 1, dtype=pl.Int64), raw_line=pl.lit(None, dtype=pl.String)
-        )
-        return LandedFile(out, notes)
-    lines = _lines(text).filter(pl.col("line").str.strip_chars() != "")
-    if lines.is_empty():
-        raise RejectedFile("empty_file", f"{name}: no records")
-    stripped = pl.col("line").str.strip_chars()
-    lines = lines.with_columns(_shaped=stripped.str.starts_with("{") & stripped.str.ends_with("}"))
-    objects = lines.filter(pl.col("_shaped")).select("n", stripped)
-    decoded, broken = _decode_json_lines(objects)
-    good_n = objects.filter(~pl.col("n").is_in(broken.implode()))["n"]
-    good = decoded.with_columns(line_no=good_n.cast(pl.Int64), raw_line=pl.lit(None, dtype=pl.String))
-    bad = lines.filter(~pl.col("_shaped") | pl.col("n").is_in(broken.implode())).select(
-        *[pl.lit(None, dtype=pl.String).alias(f) for f in FIELDS],
-        pl.col("n").cast(pl.Int64).alias("line_no"),
-        pl.col("line").alias("raw_line"),
-    )
-    out = pl.concat([good, bad]).sort("line_no") if bad.height else good
-    return LandedFile(out, notes)
-
-
-def parse_parquet(data: bytes, name: str) -> LandedFile:
-    try:
-        df = pl.read_parquet(io.BytesIO(data))
-    except Exception as exc:  # polars raises several error types for corrupt files
-        raise RejectedFile(
-            "unreadable_parquet", f"{name}: not a readable Parquet file ({type(exc).__name__})"
-        ) from exc
-    notes = _header_check(df.columns, name)
-    df = df.rename({c: c.strip().lower() for c in df.columns})
-    out = df.select(
-        *[pl.col(f).cast(pl.String) for f in FIELDS + OPTIONAL_FIELDS if f in FIELDS or f in df.columns],
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line_no"),
-        pl.lit(None, dtype=pl.String).alias("raw_line"),
-    )
-    return LandedFile(out, notes)
 
 
 def read_landing_file(path: Path, name: str, data: bytes | None = None) -> LandedFile:

@@ -4,10 +4,11 @@ import polars as pl
 from dagster import AssetExecutionContext, multi_asset
 
 from assets.enterprise.golden import current
-from assets.gate import gate_partition
-from assets.metadata import asset_spec, counts_table, materialized, preview
+from assets.gate import gate_partitions
+from assets.metadata import asset_spec, materialized, preview, quarantine_metadata
 from assets.resources import LakeResource, WarehouseResource
 from assets.trading.circulation import Circulation, circulate, read_products, read_trades
+from assets.writes import overwrite_each
 from quality.checks import checks_for
 from warehouse.registry import DATA_PRODUCT, ENTERPRISE, IDENTIFIER, QUARANTINE_TRADE, TRADE
 
@@ -23,36 +24,22 @@ from warehouse.registry import DATA_PRODUCT, ENTERPRISE, IDENTIFIER, QUARANTINE_
 )
 def trading(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
     """Products and trades from the platform; a trade circulates only a registered, valid, non-grade-3 product."""
-    store, folder = lake.lake, lake.settings.landing / "trading"
-    products, trades = read_products(folder), read_trades(folder)
+    store, settings = lake.lake, lake.settings
+    products, trades = read_products(settings.landing / "trading"), read_trades(settings.landing / "trading")
     result = circulate(
         trades,
         products,
         current(store.read(ENTERPRISE, columns=["uscc", "valid_to"]))["uscc"],
-        node=lake.settings.identifier_node,
+        node=settings.identifier_node,
         issued=store.read(IDENTIFIER) if store.exists(IDENTIFIER) else None,
     )
-    versions = [
-        store.overwrite(spec, df, run_id=context.run_id)
-        for spec, df in (
-            (DATA_PRODUCT, products),
-            (TRADE, result.clean),
-            (QUARANTINE_TRADE, result.quarantined),
-        )
-    ]
-    evaluation = gate_partition(
-        store,
-        lake.settings,
-        TRADE,
-        result.clean,
-        run_id=context.run_id,
-        sources={"trading/trades.csv": result.reconciliation(trades.height)},
-        row_rule_counts=result.reasons,
-    )
+    frames = [(DATA_PRODUCT, products), (TRADE, result.clean), (QUARANTINE_TRADE, result.quarantined)]
+    versions = overwrite_each(store, frames, run_id=context.run_id)
+    (evaluation,) = gate_partitions(store, settings, [result.gated(trades.height)], run_id=context.run_id)
     warehouse.refresh(store)
     yield materialized(DATA_PRODUCT, _products_metadata(products, versions[0]))
     yield materialized(TRADE, _trades_metadata(result, trades.height, versions[1]), evaluation)
-    yield materialized(QUARANTINE_TRADE, _quarantine_metadata(result, versions[2]))
+    yield materialized(QUARANTINE_TRADE, quarantine_metadata(result.quarantined, result.reasons, versions[2]))
 
 
 def _products_metadata(products: pl.DataFrame, version: int) -> dict:
@@ -71,14 +58,5 @@ def _trades_metadata(result: Circulation, landed: int, version: int) -> dict:
         "landed": landed,
         "counterparty_unknown": result.flagged,
         "value_cny": float(result.clean["amount_cny"].sum() or 0.0),
-        "delta_version": version,
-    }
-
-
-def _quarantine_metadata(result: Circulation, version: int) -> dict:
-    return {
-        "dagster/row_count": result.quarantined.height,
-        "by_reason": counts_table(result.reasons),
-        **{f"reason/{k}": v for k, v in result.reasons.items()},
         "delta_version": version,
     }

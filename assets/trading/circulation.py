@@ -13,6 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
+from assets.gate import Gated
 from assets.identifier.issue import product_handles
 from quality.checks import Reconciliation
 from quality.rules import TRADE_ROW_RULES, first_failed_rule
@@ -20,6 +21,7 @@ from warehouse.domain import TIMEZONE
 from warehouse.identifiers import DEFAULT_NODE
 from warehouse.registry import DATA_PRODUCT, QUARANTINE_TRADE, TRADE
 
+TRADES_SOURCE = "trading/trades.csv"  # the export every trade lands in, relative to landing/
 _TS_FORMATS = ("%Y-%m-%dT%H:%M:%S%:z", "%Y-%m-%d %H:%M:%S%:z")
 
 
@@ -99,6 +101,16 @@ class Circulation:
     def reconciliation(self, landed: int) -> Reconciliation:
         """Every landed trade is clean or quarantined (the platform's export has no duplicates)."""
         return Reconciliation(landed, self.clean.height, self.quarantined.height, 0)
+
+    def gated(self, landed: int) -> Gated:
+        """What silver.trade's checks see: the clean trades, reconciled against the platform's one export
+        file, with the row rules' counts."""
+        return Gated(
+            TRADE,
+            self.clean,
+            sources={TRADES_SOURCE: self.reconciliation(landed)},
+            checks={"row_rule_counts": self.reasons},
+        )
 
 
 def register_before_circulate(

@@ -42,6 +42,7 @@ from quality.rules.spec import (  # noqa: F401
     Rule,
     Severity,
     first_failed_rule,
+    passes_all,
 )
 from quality.rules.telemetry import (  # noqa: F401
     CANONICAL_UNITS,

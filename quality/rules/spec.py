@@ -40,6 +40,12 @@ class Rule:
     partition_check: Callable[[pl.DataFrame, dict], PartitionOutcome] | None = None
 
 
+def passes_all(rules: tuple[Rule, ...]) -> pl.Expr:
+    """True where a row passes every row rule: cheap to evaluate on every row, so the reason
+    (`first_failed_rule`, a string per row) is only computed on the rows that fail."""
+    return pl.all_horizontal([rule.row_check().fill_null(False) for rule in rules if rule.row_check])
+
+
 def first_failed_rule(rules: tuple[Rule, ...]) -> pl.Expr:
     """Id of the first row rule a row fails, null when it passes all: the quarantine reason."""
     expr: pl.Expr = pl.lit(None, dtype=pl.String)

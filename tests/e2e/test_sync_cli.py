@@ -135,7 +135,7 @@ def test_dagster_asset_sends_recovers_and_skips(demo):
     from dagster import AssetKey, DagsterInstance, materialize
 
     from assets.resources import LakeResource, WarehouseResource
-    from assets.sync.assets import NationalNodeResource, national_batch
+    from assets.sync.assets import NationalNodeResource, sync_batches
 
     home, province, node = demo["home"], demo["province"], demo["node"]
     key = json.loads((home / "secrets" / "national_sync.key").read_text())
@@ -148,7 +148,7 @@ def test_dagster_asset_sends_recovers_and_skips(demo):
 
     def run(day: dt.date):
         result = materialize(
-            [national_batch],
+            [sync_batches],
             partition_key=day.isoformat(),
             resources=resources,
             instance=instance,

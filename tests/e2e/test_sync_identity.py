@@ -71,7 +71,7 @@ def test_a_moved_home_sends_its_own_figures_through_the_dagster_asset(tmp_path):
     from dagster import AssetKey, DagsterInstance, materialize
 
     from assets.resources import LakeResource, WarehouseResource
-    from assets.sync.assets import NationalNodeResource, national_batch
+    from assets.sync.assets import NationalNodeResource, sync_batches
 
     home_with(tmp_path / "original", DAYS[:1])
     shutil.copytree(tmp_path / "original", tmp_path / "moved")
@@ -81,7 +81,7 @@ def test_a_moved_home_sends_its_own_figures_through_the_dagster_asset(tmp_path):
     node = NodeProcess(tmp_path / "node", key.node_keys()).start().wait_up()
     try:
         result = materialize(
-            [national_batch],
+            [sync_batches],
             partition_key=DAYS[0].isoformat(),
             resources={
                 "lake": LakeResource(home=str(tmp_path / "moved")),

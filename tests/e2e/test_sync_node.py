@@ -145,8 +145,8 @@ def free_port() -> int:
 
 
 class NodeProcess:
-    def __init__(self, home: Path, keys: str, *, faults: bool = False) -> None:
-        self.home, self.keys, self.faults = home, keys, faults
+    def __init__(self, home: Path, keys: str, *, faults: bool = False, role: str = "national") -> None:
+        self.home, self.keys, self.faults, self.role = home, keys, faults, role
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -172,6 +172,8 @@ class NodeProcess:
                 str(self.home),
                 "--log-level",
                 "warning",
+                "--role",
+                self.role,
             ],
             env=env,
             stdout=self.log.open("wb"),

@@ -5,7 +5,8 @@ import datetime as dt
 import polars as pl
 
 from assets.build_record import catalog_build_rows, catalog_stale, day_build_row, input_versions
-from assets.telemetry.ingest import pending_days
+from assets.telemetry.days import pending_days
+from tests.unit.helpers import land
 from warehouse.registry import CATALOG_BUILD, DAY_BUILD, ENERGY_DAILY, LANDING_FILES, RECONCILIATION
 from warehouse.storage import Lake
 
@@ -14,21 +15,7 @@ T0 = dt.datetime(2026, 11, 3, 1, 0, tzinfo=dt.UTC)
 
 
 def landed(lake: Lake, name: str, days: list[dt.date], at: dt.datetime) -> None:
-    row = {
-        "source_file": name,
-        "content_hash": name,
-        "size_bytes": 1,
-        "modified_at": at,
-        "landing_date": days[0],
-        "status": "ingested",
-        "reason": None,
-        "records": 1,
-        "reading_days": days,
-        "ingest_run_id": "ingest",
-        "ingested_at": at,
-        "superseded_at": None,
-    }
-    lake.upsert(LANDING_FILES, pl.DataFrame([row], schema=LANDING_FILES.schema), run_id="ingest")
+    land(lake, name, days, at)
 
 
 def built(lake: Lake, day: dt.date, started: dt.datetime) -> None:

@@ -78,7 +78,7 @@ def test_checks_pass_and_quality_results_are_recorded(home):
     # Warnings the simulated landing must raise: its files are weeks old (freshness), GB18030 files
     # carry an extra `remark` column (schema drift) and three files are unreadable (rejected).
     warned = set(q.filter(~pl.col("passed"))["rule_id"].to_list())
-    # one connected enterprise's register rows carry a bad USCC (simulator/registries.py): its telemetry is
+    # one connected enterprise's register rows carry a bad USCC (simulator/register.py): its telemetry is
     # reported as unknown to the golden record
     # the simulator's misreporting enterprises make the energy-report agreement warn (not block)
     assert warned == {
@@ -131,7 +131,7 @@ def test_broken_report_rows_are_quarantined_and_every_report_row_reconciles(home
 def _injected_code_defects(home) -> Counter:
     """Rows the simulator injected per code-standard defect kind, read back from the landed register exports
     by their marker name (not from the simulator's own verdict, which calls warehouse.codes)."""
-    from simulator.registries import CODE_DEFECTS
+    from simulator.register import CODE_DEFECTS
 
     names = [
         row["企业名称"]
@@ -144,7 +144,7 @@ def _injected_code_defects(home) -> Counter:
 def test_registry_quarantine_matches_ground_truth_per_reason(home):
     """Every register/roster defect class, the code-standard ones included, lands under its own reason, and
     each code-standard reason holds exactly the rows injected for it: no valid code is caught by it."""
-    from simulator.registries import CODE_DEFECTS
+    from simulator.register import CODE_DEFECTS
 
     got = dict(sql("select reason, count(*) from quarantine.enterprise group by 1").iter_rows())
     assert got == truth(home)["registry"]["quarantined"]

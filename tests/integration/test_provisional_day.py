@@ -10,7 +10,7 @@ import pytest
 
 from assets.build_record import PROVISIONAL_TAG
 from assets.sync.sync import gate
-from assets.telemetry.ingest import pending_days
+from assets.telemetry.days import pending_days
 from tests.integration.conftest import START, make_province, sql
 from warehouse.domain import TIMEZONE, day_closes_at
 from warehouse.registry import DAY_BUILD, ENERGY_DAILY

@@ -1,5 +1,6 @@
 """Delta writes: partition replace is exact and atomic; a killed writer leaves the last good version."""
 
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -109,3 +110,41 @@ def test_staged_files_are_invisible_until_one_commit_replaces_the_partition_with
 
     old = pl.from_arrow(DeltaTable(str(lake.path(QUARANTINE_TELEMETRY)), version=before).to_pyarrow_table())
     assert old.filter(pl.col("day") == D1).height == 3  # time travel to the previous version still reads
+
+
+def test_a_streamed_append_is_one_commit_over_every_partition_and_nothing_if_the_stream_fails(tmp_path):
+    lake = Lake(tmp_path)
+    lake.replace_partition(QUARANTINE_TELEMETRY, D1, rows(D1, 3), run_id="old")
+    before = lake.version(QUARANTINE_TELEMETRY)
+
+    def failing():
+        yield rows(D1, 2, "a")
+        raise RuntimeError("the landing folder went away")
+
+    with contextlib.suppress(RuntimeError):
+        lake.append_stream(QUARANTINE_TELEMETRY, failing(), run_id="dead")
+    assert lake.version(QUARANTINE_TELEMETRY) == before  # files written, none committed
+    assert lake.read(QUARANTINE_TELEMETRY).height == 3
+    mixed = pl.concat([rows(D1, 2, "b"), rows(D2, 4, "c")])  # one frame over two partitions
+    version = lake.append_stream(QUARANTINE_TELEMETRY, iter([mixed, rows(D2, 1, "d")]), run_id="new")
+    assert version == before + 1
+    got = lake.read(QUARANTINE_TELEMETRY)
+    assert got.group_by("day", "reason").len().sort("day", "reason").rows() == [
+        (D1, "b", 2),
+        (D1, "bad_value", 3),
+        (D2, "c", 4),
+        (D2, "d", 1),
+    ]
+    assert lake.last_commit(QUARANTINE_TELEMETRY)["run_id"] == "new"
+    assert lake.remove_orphans(QUARANTINE_TELEMETRY, D1) == 1  # the failed stream's file
+
+
+def test_a_streamed_append_to_a_table_missing_a_declared_column_adds_the_column(tmp_path):
+    lake = Lake(tmp_path)
+    old = rows(D1, 2).drop("payload")
+    from deltalake import write_deltalake
+
+    write_deltalake(str(lake.path(QUARANTINE_TELEMETRY)), old.to_arrow(), partition_by=["day"])
+    lake.append_stream(QUARANTINE_TELEMETRY, iter([rows(D1, 1, "new")]), run_id="new")
+    got = lake.read(QUARANTINE_TELEMETRY).sort("reason")
+    assert got["payload"].to_list() == [None, None, "{}"]

@@ -1,11 +1,12 @@
-"""Small builders for bronze-shaped frames."""
+"""Small builders for test data: bronze-shaped frames, file-ledger rows."""
 
 import datetime as dt
 
 import polars as pl
 
 from assets.telemetry.transform import parse_ts_utc
-from warehouse.registry import BRONZE_TELEMETRY
+from warehouse.registry import BRONZE_TELEMETRY, LANDING_FILES
+from warehouse.storage import Lake
 
 LANDED = dt.date(2026, 11, 3)
 INGESTED = dt.datetime(2026, 11, 3, 1, 0, tzinfo=dt.UTC)
@@ -45,3 +46,37 @@ def equipment(ids: dict[str, str] | None = None) -> pl.DataFrame:
     return pl.DataFrame(
         {"equipment_id": list(ids), "uscc": list(ids.values()), "equipment_type": ["pump"] * len(ids)}
     )
+
+
+def land(lake: Lake, name: str, days: list[dt.date], at: dt.datetime) -> None:
+    """A file-ledger row: `name` ingested at `at` with readings on `days` (what pending work is read from)."""
+    row = {
+        "source_file": name,
+        "content_hash": name,
+        "size_bytes": 1,
+        "modified_at": at,
+        "landing_date": days[0],
+        "status": "ingested",
+        "reason": None,
+        "records": 1,
+        "reading_days": days,
+        "ingest_run_id": "ingest",
+        "ingested_at": at,
+        "superseded_at": None,
+    }
+    lake.upsert(LANDING_FILES, pl.DataFrame([row], schema=LANDING_FILES.schema), run_id="ingest")
+
+
+def series(
+    metric: str, values: list, unit: str, start: dt.datetime = dt.datetime(2026, 11, 2, 0, 0)
+) -> list[dict]:
+    """bronze() rows of one metric, one reading every 15 minutes from `start` (local time, +08:00)."""
+    return [
+        {
+            "metric": metric,
+            "unit": unit,
+            "value": str(v),
+            "ts": (start + dt.timedelta(minutes=15 * i)).isoformat() + "+08:00",
+        }
+        for i, v in enumerate(values)
+    ]

@@ -7,8 +7,10 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from assets.trading.circulation import circulate, parse_ts, register_before_circulate
+from assets.trading.circulation import TRADES_SOURCE, circulate, parse_ts, register_before_circulate
+from quality.checks import Reconciliation
 from quality.rules import TRADE_ROW_RULES
+from warehouse.registry import TRADE
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
@@ -128,3 +130,12 @@ def test_simulated_trades_match_ground_truth(tmp_path):
     assert result.reasons == {k: v for k, v in m["trading"]["quarantined"].items() if v}
     assert result.clean.height == m["trading"]["clean"]
     assert result.flagged == m["trading"]["counterparty_unknown_flagged"]
+
+
+def test_trades_checks_reconcile_the_platform_export_and_get_the_row_rule_counts():
+    trades = pl.concat([_trades(), _trades(product_id="P9").with_columns(trade_id=pl.lit("T2"))])
+    result = circulate(trades, _products(), pl.Series([A, B]))
+    gated = result.gated(trades.height)
+    assert gated.spec == TRADE and gated.df.height == 1
+    assert gated.sources == {TRADES_SOURCE: Reconciliation(2, 1, 1, 0)}
+    assert gated.checks == {"row_rule_counts": result.reasons} and sum(result.reasons.values()) == 1

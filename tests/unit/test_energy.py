@@ -5,7 +5,7 @@ import pytest
 
 from assets.telemetry.transform import clean_telemetry
 from assets.theme.energy import energy_daily, equipment_daily, last_meter_readings, meter_consumption
-from tests.unit.helpers import bronze, equipment
+from tests.unit.helpers import bronze, equipment, series
 
 DAY = dt.date(2026, 11, 2)
 USCC = "91370102MA3C123469"
@@ -28,15 +28,7 @@ def _readings(rows):
 
 
 def _meter(values, metric="energy", unit="kWh", start=dt.datetime(2026, 11, 2, 0, 0)):
-    return [
-        {
-            "metric": metric,
-            "unit": unit,
-            "value": str(v),
-            "ts": (start + dt.timedelta(minutes=15 * i)).isoformat() + "+08:00",
-        }
-        for i, v in enumerate(values)
-    ]
+    return series(metric, values, unit, start)
 
 
 ENTERPRISES = pl.DataFrame({"uscc": [USCC], "city_code": ["3701"], "industry_code": ["26"]})

@@ -9,6 +9,7 @@ import pytest
 
 from assets.energy_report.reports import FIELDS, load_reports
 from quality.agreement import report_agreement
+from quality.checks import Reconciliation
 from quality.rules import daily_sums_agree_with_monthly
 from simulator import generate
 from simulator.province import build_province
@@ -231,3 +232,21 @@ def test_simulator_files_one_report_per_month_from_the_first_simulated_day(tmp_p
     # month-to-date report of an enterprise that reports honestly
     stopped = {f"{u} 2026-11" for u in (*m["feeds"]["outages"]["silent"], *m["feeds"]["outages"]["late"])}
     assert misreported_months <= set(er["disagreeing"]) <= misreported_months | stopped
+
+
+def test_the_reports_checks_reconcile_per_file_and_see_the_agreement(tmp_path):
+    """silver.energy_report's checks get one reconciliation per report file (a table without partitions),
+    the row rules' counts, and the comparison with the daily sums their agreement rule reads."""
+    folder = tmp_path / "energy_reports"
+    folder.mkdir()
+    (folder / "2026-12.csv").write_bytes(b"uscc;month\n\xff\xfe")  # one unreadable file: one quarantine row
+    build = load_reports(folder, relative_to=tmp_path)
+    agreement = pl.DataFrame({"uscc": ["x"], "status": ["agrees"]})
+    gated = build.gated(agreement)
+    assert gated.spec == ENERGY_REPORT and gated.df is build.clean
+    assert gated.sources == {"energy_reports/2026-12.csv": Reconciliation(1, 0, 1, 0)}
+    assert gated.reconciliation == Reconciliation(1, 0, 1, 0)
+    assert gated.checks == {
+        "row_rule_counts": {"report_file_unreadable": 1},
+        "context": {"agreement": agreement},
+    }

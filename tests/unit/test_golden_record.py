@@ -7,8 +7,8 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from assets.enterprise.golden import build_registry, current
-from warehouse.registry import ENTERPRISE, TABLES
+from assets.enterprise.golden import RegistryBuild, build_registry, current, gated
+from warehouse.registry import DCMM_ASSESSMENT, ENTERPRISE, TABLES
 from warehouse.storage import Lake
 
 
@@ -27,11 +27,16 @@ def _load(lake: Lake, build) -> list[dict]:
     return [lake.scd2_merge(ENTERPRISE, state, as_of=day, run_id="t") for day, state in build.snapshots]
 
 
-def test_scd2_history_across_two_snapshots(province, tmp_path):
-    root, m = province
+def _loaded(root, tmp_path) -> tuple[Lake, RegistryBuild, list[dict]]:
+    """A fresh lake with every register snapshot of the simulated province merged."""
     lake = Lake(tmp_path / "lake")
     build = build_registry(root / "landing" / "registry")
-    stats = _load(lake, build)
+    return lake, build, _load(lake, build)
+
+
+def test_scd2_history_across_two_snapshots(province, tmp_path):
+    root, m = province
+    lake, _, stats = _loaded(root, tmp_path)
     truth = m["registry"]["golden"]
     assert stats[0]["inserted"] == truth["current"] and stats[1]["closed"] == len(truth["changes"])
     history = lake.read(ENTERPRISE)
@@ -50,9 +55,7 @@ def test_scd2_history_across_two_snapshots(province, tmp_path):
 
 def test_rerun_with_same_inputs_makes_no_new_delta_version(province, tmp_path):
     root, _ = province
-    lake = Lake(tmp_path / "lake")
-    build = build_registry(root / "landing" / "registry")
-    _load(lake, build)
+    lake, _, _ = _loaded(root, tmp_path)
     version = lake.version(ENTERPRISE)
     again = _load(lake, build_registry(root / "landing" / "registry"))
     assert lake.version(ENTERPRISE) == version
@@ -116,3 +119,17 @@ def test_personal_columns_are_declared_grade_2_and_never_in_clear_in_themes():
         for c in t.columns:
             if c.pii:
                 assert c.grade >= 2 and t.layer == "silver"
+
+
+def test_the_golden_records_checks_see_current_rows_reconciled_per_source_file(province, tmp_path):
+    root, m = province
+    lake, build, _ = _loaded(root, tmp_path)
+    history = lake.read(ENTERPRISE)
+    golden, dcmm = gated(history, build)
+    assert (
+        golden.spec == ENTERPRISE and golden.df.height == m["registry"]["golden"]["current"] < history.height
+    )
+    assert set(golden.sources) == {v.source_file for v in build.files} | {"registry/key_enterprises.xlsx"}
+    assert all(r.holds for r in golden.sources.values())
+    assert golden.checks == {"row_rule_counts": build.reasons}
+    assert dcmm.spec == DCMM_ASSESSMENT and dcmm.df.height == m["registry"]["roster"]["assessments"]

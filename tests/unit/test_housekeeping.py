@@ -8,27 +8,24 @@ import polars as pl
 import pytest
 
 from assets.housekeeping.housekeep import housekeep_table, prune_runs
-from quality.gx import RESULT_ROOTS, prune_results
+from bench.housekeeping import day_table
+from quality.gx_files import RESULT_ROOTS, prune_results
 from warehouse.registry import Column, TableSpec
 from warehouse.serving import changed_partitions
 from warehouse.storage import Lake
 
-READINGS = TableSpec(
-    name="theme.test_readings",
-    columns=(
+READINGS = day_table(
+    "theme.test_readings",
+    (
         Column("day", pl.Date, "Local day"),
         Column("city_code", pl.String, "City"),
         Column("industry_code", pl.String, "Industry"),
         Column("equipment_id", pl.String, "Equipment"),
         Column("energy_tce", pl.Float64, "Energy"),
     ),
-    description="Small commits over several day partitions",
-    domain="production",
-    grade=1,
-    owner="test",
-    partition_by="day",
     key=("day", "equipment_id"),
-    cluster_by=("city_code", "industry_code"),
+    owner="test",
+    description="Small commits over several day partitions",
 )
 DAYS = [dt.date(2026, 11, 1) + dt.timedelta(days=d) for d in range(5)]
 COMMITS = 12

@@ -234,3 +234,32 @@ def test_bronze_committed_without_its_ledger_is_recorded_not_ingested_twice(home
     assert files.select("status", "records", "reading_days").rows() == [
         ("ingested", 2, [dt.date(2026, 11, 2)])
     ]
+
+
+def test_threaded_reads_record_what_a_one_by_one_pass_would_in_listing_order(home, monkeypatch):
+    """Files are read and parsed ahead on threads; fates are still decided in listing order: the first
+    name of a content is the earliest listed, a copy of a rejected file is rejected again, and a copy of
+    a file rejected in an earlier run is parsed (its bytes were skipped as known) and rejected again."""
+    import assets.telemetry.ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "PARSE_AHEAD", 3)  # settle while later files are still in flight
+    root, lake = home
+    bad = (GOOD + f'U,E,power,t,"{"9" * 140_000}",kW\n').encode()
+    drop(root, "gw/0-bad.csv", bad)
+    drop(root, "gw/1-copy-of-bad.csv", bad)
+    for i in range(12):
+        drop(root, f"gw/2-{i:02d}.csv", GOOD.replace("10.5", f"{i}.5").encode())
+    drop(root, "gw/3-copy-of-00.csv", GOOD.replace("10.5", "0.5").encode())
+    ingest(root, lake)
+    first = ledger(lake)
+    assert first["telemetry/gw/0-bad.csv"] == ("rejected", "field_too_large")
+    assert first["telemetry/gw/1-copy-of-bad.csv"] == ("rejected", "field_too_large")
+    assert first["telemetry/gw/3-copy-of-00.csv"] == (
+        "duplicate_file",
+        "same content as telemetry/gw/2-00.csv",
+    )
+    assert lake.read(BRONZE_TELEMETRY).height == 24
+    drop(root, "gw/4-bad-again.csv", bad)  # known digest (rejected before) under a new name
+    ingest(root, lake, run="r2")
+    assert ledger(lake)["telemetry/gw/4-bad-again.csv"] == ("rejected", "field_too_large")
+    assert lake.read(BRONZE_TELEMETRY).height == 24

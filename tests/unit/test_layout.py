@@ -6,7 +6,9 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-MAX_ASSET_BODY_LINES = 30  # read inputs, call plain functions, write, report: anything longer hides logic
+MAX_ASSET_BODY_LINES = 20  # read inputs, call plain functions, write, report: anything longer hides logic
+# Bodies still over the limit, with their ceiling until their owners thin them (issue 19): none now.
+OVER_THE_LIMIT: dict[str, int] = {}
 
 
 def _imports(path: Path) -> set[str]:
@@ -44,8 +46,10 @@ def _asset_bodies():
 def test_asset_bodies_stay_thin():
     bodies = dict(_asset_bodies())
     assert len(bodies) > 20  # the walk found the assets
-    fat = {name: n for name, n in bodies.items() if n > MAX_ASSET_BODY_LINES}
+    fat = {name: n for name, n in bodies.items() if n > OVER_THE_LIMIT.get(name, MAX_ASSET_BODY_LINES)}
     assert not fat, fat
+    thin_now = {name for name in OVER_THE_LIMIT if bodies.get(name, 0) <= MAX_ASSET_BODY_LINES}
+    assert not thin_now, f"drop these from OVER_THE_LIMIT: {sorted(thin_now)}"
 
 
 # The lineage view lays groups out in this order; an asset may only read from its own group or an earlier one.

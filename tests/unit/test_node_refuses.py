@@ -313,7 +313,7 @@ def test_a_fault_of_the_node_is_a_clean_logged_500(client, monkeypatch, caplog):
 # ---- reads need a key; one answer for every unknown signer ---------------------------------------
 def test_reads_need_a_key_and_a_province_reads_only_its_own(client):
     assert post(client, batch()).status_code == 201
-    assert set(client.get("/health").json()) == {"status", "node_id"}  # no provinces, no counts
+    assert set(client.get("/health").json()) == {"status", "node_id", "role"}  # no provinces, no counts
     refused(client.get(f"/v1/provinces/37/periods/{DAY}"), 400, "missing_header")
     refused(client.get("/v1/status"), 400, "missing_header")
     assert get(client, f"/v1/provinces/37/periods/{DAY}").status_code == 200

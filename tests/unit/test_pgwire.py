@@ -112,6 +112,8 @@ def test_resource_directory_counts_statements_per_dataset_from_the_audit(tmp_pat
         (now, ["theme.energy_daily"]),
         (now - dt.timedelta(days=40), ["theme.energy_daily"]),  # older than 30 days
         (now, []),
+        (now, ["mart.energy_city_industry_day"]),  # a mart counts toward its source dataset
+        (now, ["mart.energy_city_industry_day", "theme.energy_daily"]),  # ... once per statement
     ]
     frame = pl.DataFrame(
         [
@@ -130,4 +132,25 @@ def test_resource_directory_counts_statements_per_dataset_from_the_audit(tmp_pat
         [pl.lit(None, c.dtype).alias(c.name) for c in QUERY_AUDIT.columns if c.name not in frame.columns]
     ).select(QUERY_AUDIT.schema.names())
     lake.append(QUERY_AUDIT, frame, run_id="test")
-    assert access_counts(lake, now) == {"theme.energy_daily": 2, "silver.enterprise": 1}
+    assert access_counts(lake, now) == {"theme.energy_daily": 4, "silver.enterprise": 1}
+
+
+def test_statement_deadlines_fire_in_order_and_never_after_cancel():
+    import threading
+    import time
+
+    from warehouse.pgwire.deadlines import Deadlines
+
+    d = Deadlines()
+    fired: list[str] = []
+    done = threading.Event()
+    d.add(0.3, lambda: (fired.append("late"), done.set()))
+    early = d.add(0.05, lambda: fired.append("cancelled first"))
+    d.add(0.1, lambda: fired.append("early"))
+    middle = d.add(0.2, lambda: fired.append("cancelled later"))
+    d.cancel(early)
+    time.sleep(0.15)
+    d.cancel(middle)
+    t0 = time.monotonic()
+    assert done.wait(5) and time.monotonic() - t0 >= 0.1
+    assert fired == ["early", "late"]

@@ -9,7 +9,9 @@ import pytest
 
 from assets.production.oee import enterprise_daily, partition_oee, production_daily
 from assets.production.records import clean_production, read_production
+from quality.checks import Reconciliation
 from simulator import generate
+from warehouse.registry import SILVER_PRODUCTION
 
 DAY = dt.date(2026, 11, 2)
 ACME, OTHER = "91370102MA3C123469", "914403001922038216"
@@ -175,3 +177,18 @@ def test_conflicting_records_for_one_line_day_are_quarantined_not_guessed():
     r = clean_production(raw, equipment, day=DAY, run_id="r")
     assert r.duplicates == 1 and r.clean.is_empty()
     assert r.reasons == {"duplicate_line_day": 2}
+
+
+def test_the_days_checks_judge_every_record_but_the_dropped_duplicates(simulated):
+    """Exact duplicates are dropped before the row rules run: the checks' evaluated count leaves them out,
+    the day's reconciliation counts them."""
+    landing, truth, equipment = simulated
+    day = next(d for d, exp in truth["by_day"].items() if exp["duplicates"])
+    r = clean_production(read_production(landing), equipment, day=dt.date.fromisoformat(day), run_id="r")
+    gated = r.gated(day)
+    assert (gated.spec, gated.partition, gated.df.height) == (SILVER_PRODUCTION, day, r.clean.height)
+    assert gated.checks == {"row_rule_counts": r.reasons, "evaluated": r.landed - r.duplicates}
+    assert gated.checks["evaluated"] < r.landed
+    assert gated.reconciliation == Reconciliation(
+        r.landed, r.clean.height, r.quarantined.height, r.duplicates
+    )

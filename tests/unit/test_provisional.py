@@ -8,11 +8,12 @@ import polars as pl
 from deltalake import write_deltalake
 
 from assets.build_record import PROVISIONAL_TAG, day_build_row, provisional_marks
-from assets.sync.sync import SOURCES as SYNC_SOURCES
-from assets.sync.sync import gate
-from assets.telemetry.ingest import migrate_day_build, pending_days, provisional_build
+from assets.sync.prepare import SOURCES as SYNC_SOURCES
+from assets.sync.prepare import gate
+from assets.telemetry.days import migrate_day_build, pending_days, provisional_build
+from tests.unit.helpers import land
 from warehouse.domain import day_closes_at, provisional
-from warehouse.registry import DAY_BUILD, LANDING_FILES
+from warehouse.registry import DAY_BUILD
 from warehouse.serving import refresh_views
 from warehouse.storage import Lake
 
@@ -22,21 +23,7 @@ SECOND = dt.timedelta(seconds=1)
 
 
 def landed(lake: Lake, days: list[dt.date], at: dt.datetime) -> None:
-    row = {
-        "source_file": f"f-{at.isoformat()}.csv",
-        "content_hash": at.isoformat(),
-        "size_bytes": 1,
-        "modified_at": at,
-        "landing_date": days[0],
-        "status": "ingested",
-        "reason": None,
-        "records": 1,
-        "reading_days": days,
-        "ingest_run_id": "ingest",
-        "ingested_at": at,
-        "superseded_at": None,
-    }
-    lake.upsert(LANDING_FILES, pl.DataFrame([row], schema=LANDING_FILES.schema), run_id="ingest")
+    land(lake, f"f-{at.isoformat()}.csv", days, at)
 
 
 def built(lake: Lake, day: dt.date, started: dt.datetime) -> None:

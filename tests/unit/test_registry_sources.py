@@ -11,7 +11,6 @@ import pytest
 
 from assets.enterprise.golden import build_registry, match_roster, survive
 from assets.enterprise.sources import (
-    REGISTER_COLUMNS,
     SourceError,
     parse_date,
     prepare_register,
@@ -19,8 +18,9 @@ from assets.enterprise.sources import (
     validate_register,
 )
 from quality.rules import REGISTER_ROW_RULES, first_failed_rule
-from simulator.registries import CODE_DEFECTS
+from simulator.register import CODE_DEFECTS
 from warehouse.codes import id_check_char, make_uscc, uscc_check_char
+from warehouse.contracts import REGISTER_COLUMNS, ROSTER_COLUMNS
 
 VALID = "914403001922038216"
 RESIDENT_ID = "11010519491231002X"  # the GB 11643 standard's example
@@ -233,24 +233,7 @@ def test_register_rules_are_declared_once_and_ordered():
 
 
 # ---- roster ------------------------------------------------------------------------------------------
-ROSTER_HEADER = [
-    "企业名称",
-    "统一社会信用代码",
-    "行政区划代码",
-    "行业代码",
-    "用能等级",
-    "重点用能单位",
-    "评估日期",
-    "数据战略",
-    "数据治理",
-    "数据架构",
-    "数据应用",
-    "数据安全",
-    "数据质量",
-    "数据标准",
-    "数据生存周期",
-    "DCMM等级",
-]
+ROSTER_HEADER = list(ROSTER_COLUMNS)
 
 
 def _roster(path: Path, rows: list[list], *, sheet="Sheet1", header_at=1) -> Path:

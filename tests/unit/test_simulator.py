@@ -321,7 +321,7 @@ def test_register_codes_are_valid_except_the_injected_code_defects(province: tup
     import csv
     import io
 
-    from simulator.registries import CODE_DEFECTS
+    from simulator.register import CODE_DEFECTS
     from warehouse.codes import division_periods, resident_id_problem, uscc_problem
 
     root, m = province

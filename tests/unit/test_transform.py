@@ -1,11 +1,19 @@
 import datetime as dt
+import itertools
 import math
 
 import polars as pl
 import pytest
 
-from assets.telemetry.transform import clean_telemetry, parse_ts_utc, route_reading_days
-from tests.unit.helpers import bronze, equipment
+from assets.telemetry.transform import (
+    clean_telemetry,
+    local_day,
+    local_day_of,
+    parse_ts_utc,
+    route_reading_days,
+    ts_utc_of,
+)
+from tests.unit.helpers import bronze, equipment, series
 
 DAY = dt.date(2026, 11, 2)
 
@@ -21,6 +29,47 @@ def clean(rows, **kw):
 def test_timestamps_with_offset_or_local_without_offset_give_the_same_utc_instant(ts):
     got = pl.DataFrame({"ts": [ts]}).select(parse_ts_utc()).item()
     assert got == dt.datetime(2026, 11, 2, 0, 15, tzinfo=dt.UTC)
+
+
+def test_the_fast_column_parse_gives_exactly_the_full_normalization_on_every_form():
+    """ts_utc_of takes a shortcut for offset forms; on hostile and odd texts it must not differ at all."""
+    dates = ["2026-11-02", "1988-07-01", "2026-13-02", "2026-11-2"]
+    seps = ["T", " ", "T ", "t"]
+    times = ["14:15:00", "14:15:00.5", "14:15:00.123456789", "14:15", " 4:15:00"]
+    offsets = [
+        "",
+        "Z",
+        "z",
+        "+08:00",
+        "+0800",
+        "+08",
+        "-05:30",
+        " +08:00",
+        "\t+08:00",
+        "\u3000Z",
+        "+08: 00",
+        "Zx",
+    ]
+    pads = [("", ""), (" ", ""), ("", " "), ("\t", "\n")]
+    texts = [
+        f"{a}{d}{s}{t}{o}{b}" for d, s, t, o, (a, b) in itertools.product(dates, seps, times, offsets, pads)
+    ] + [None, "", "garbage", "Z", "+08:00"]
+    ts = pl.Series("ts", texts, dtype=pl.String)
+    fast = ts_utc_of(ts)
+    full = ts.to_frame().select(parse_ts_utc())["ts"]
+    differ = [(t, a, b) for t, a, b in zip(texts, fast.to_list(), full.to_list(), strict=True) if a != b]
+    assert not differ, differ[:5]
+    assert fast.null_count() < len(texts)  # the grammar does hold parseable forms
+
+
+def test_the_fixed_offset_local_day_is_the_zone_database_day_from_1900_to_2100():
+    """local_day_of's shortcut (UTC+8 since 1992) must agree with Asia/Shanghai's rules, DST years included."""
+    instants = pl.datetime_range(
+        dt.datetime(1900, 1, 1, tzinfo=dt.UTC), dt.datetime(2100, 1, 1, tzinfo=dt.UTC), "97m", eager=True
+    )
+    instants = pl.concat([instants, pl.Series([None], dtype=instants.dtype)])
+    exact = instants.to_frame("t").select(local_day(pl.col("t")))["t"]
+    assert local_day_of(instants).equals(exact, check_names=False)
 
 
 def reading_day(ts: list, landed_on: dt.date, watermark_days: int, file: str = "f.csv") -> list:
@@ -130,16 +179,8 @@ def test_duplicates_keep_the_latest_landed_and_are_counted():
     assert r.reconciles and r.landed == 3
 
 
-def _series(metric, values, unit="kW", start=dt.datetime(2026, 11, 2, 0, 0)):
-    return [
-        {
-            "metric": metric,
-            "unit": unit,
-            "value": str(v),
-            "ts": (start + dt.timedelta(minutes=15 * i)).isoformat() + "+08:00",
-        }
-        for i, v in enumerate(values)
-    ]
+def _series(metric, values, unit="kW"):
+    return series(metric, values, unit)
 
 
 def test_out_of_range_is_kept_and_flagged_bad():

@@ -15,7 +15,8 @@ so the open one stays intact); between statements outside a transaction, a sessi
 replaced reopens it, so every statement sees one whole snapshot and the next one sees the new version.
 
 Modules: wire (protocol, types, errors), scram (login), session (a connection), portal (extended
-query), catalog (pg_catalog for clients), audit (catalog.query_audit), server (listening, start, stop).
+query), catalog (psql's describe queries), pgcatalog and pgrewrite (pg_catalog for GUI clients and
+JDBC), audit (catalog.query_audit), server (listening, start, stop).
 """
 
 from __future__ import annotations

@@ -16,8 +16,16 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from warehouse.pgwire.audit import tables_touched
-from warehouse.pgwire.catalog import catalog_shim, pg_syntax
-from warehouse.pgwire.wire import PgError, count_params, duck_message, pg_type, sqlstate, text_value
+from warehouse.pgwire.catalog import catalog_shim
+from warehouse.pgwire.wire import (
+    PgError,
+    count_params,
+    data_row,
+    data_rows_sql,
+    duck_message,
+    pg_type,
+    sqlstate,
+)
 
 # What drivers and GUI clients (JDBC/DBeaver, Superset) set on connect; DuckDB has no such settings and
 # the session's configuration is locked, so these are acknowledged and ignored.
@@ -37,7 +45,7 @@ class Portal:
     def __init__(self, sql: str, params: list, session: Session) -> None:
         self.sql, self.params, self.session = sql, params, session
         self.columns: list[tuple[str, str]] | None = None
-        self.rows: list[tuple] | None = None
+        self.rows: list[bytes] | None = None  # DataRow messages, ready to send
         self.sent = 0
         self.started = time.perf_counter()
         self.error: PgError | None = None
@@ -60,7 +68,7 @@ class Portal:
             if CLIENT_SETTING.match(self.sql):
                 self.columns, self.rows = [], []  # a PostgreSQL client setting: accepted, nothing to do
             elif shim is not None:
-                self.columns, self.rows = shim
+                self.columns, self.rows = shim[0], [data_row(r) for r in shim[1]]
             else:
                 try:
                     self._execute(cfg.sql_statement_timeout_s, cfg.sql_max_rows)
@@ -110,14 +118,14 @@ class Portal:
             with contextlib.suppress(Exception):
                 s.con.interrupt()
 
-        timer = threading.Timer(timeout_s, _expire)
-        timer.daemon = True
-        timer.start()
+        deadline = s.state.deadlines.add(timeout_s, _expire)
         try:
-            cur = s.con.execute(pg_syntax(self.sql), self.params or None)
-            desc = cur.description or []
-            self.columns = [(d[0], str(d[1])) for d in desc]
-            self.rows = cur.fetchmany(max_rows + 1) if desc else []
+            sql = s.duckdb_sql(self.sql)
+            rel = s.con.sql(sql, params=self.params or None)  # binds a query; runs a command
+            self.columns = (
+                list(zip(rel.columns, [str(t) for t in rel.types], strict=True)) if rel is not None else []
+            )
+            self.rows = self._fetch(rel, sql, max_rows + 1) if rel is not None else []
         except duckdb.InterruptException:
             if timed_out.is_set():
                 raise PgError(
@@ -127,7 +135,7 @@ class Portal:
         except duckdb.Error as exc:
             raise PgError(duck_message(exc), sqlstate(exc)) from None
         finally:
-            timer.cancel()
+            s.state.deadlines.cancel(deadline)
         if len(self.rows) > max_rows:
             self.rows = []
             raise PgError(
@@ -138,6 +146,18 @@ class Portal:
             s.tx = b"T"
         elif head in ("COMMIT", "ROLLBACK", "END", "ABORT"):
             s.tx = b"I"
+
+    def _fetch(self, rel: duckdb.DuckDBPyRelation, sql: str, n: int) -> list[bytes]:
+        """Up to n rows as DataRow messages, framed by DuckDB (wire.data_rows_sql); a result that cannot
+        be wrapped as a subquery (PRAGMA, EXPLAIN, ...) fails to bind, before running, and is framed
+        in Python instead."""
+        try:
+            cur = self.session.con.execute(
+                data_rows_sql(sql, [t for _, t in self.columns]), self.params or None
+            )
+        except (duckdb.BinderException, duckdb.ParserException):
+            return [data_row(r) for r in rel.fetchmany(n)]
+        return [r[0] for r in cur.fetchmany(n)]
 
     def describe(self, send: bool) -> None:
         self._run()
@@ -151,7 +171,11 @@ class Portal:
     def describe_statement(self) -> None:
         """Columns of a prepared statement without running it (DuckDB binds the relation only)."""
         try:
-            rel = self.session.con.sql(self.sql) if not count_params(self.sql) else None
+            rel = (
+                self.session.con.sql(self.session.duckdb_sql(self.sql))
+                if not count_params(self.sql)
+                else None
+            )
         except duckdb.Error:
             rel = None
         if rel is None:
@@ -179,12 +203,7 @@ class Portal:
             self.done = True
             return
         end = len(self.rows) if limit <= 0 else min(len(self.rows), self.sent + limit)
-        for row in self.rows[self.sent : end]:
-            payload = bytearray(struct.pack("!H", len(row)))
-            for v in row:
-                b = text_value(v)
-                payload += struct.pack("!i", -1) if b is None else struct.pack("!i", len(b)) + b
-            s.send(b"D", bytes(payload))
+        s.send_message(b"".join(self.rows[self.sent : end]))
         self.sent = end
         if end < len(self.rows):
             s.send(b"s")  # PortalSuspended

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from warehouse.pgwire.audit import Audit
+from warehouse.pgwire.deadlines import Deadlines
 from warehouse.pgwire.session import Session
 from warehouse.pgwire.wire import log
 from warehouse.settings import Settings
@@ -26,11 +27,13 @@ class ServerState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     sessions: dict[tuple[int, int], Session] = field(default_factory=dict)
     per_user: dict[str, int] = field(default_factory=dict)
+    deadlines: Deadlines = field(default_factory=Deadlines)  # every statement's timeout, on one thread
 
 
 class _TCPServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
+    request_queue_size = 128  # listen backlog: socketserver's 5 drops SYNs when a team connects at once
     state: ServerState
 
 

@@ -15,6 +15,8 @@ import duckdb
 from scramp import ScramMechanism
 
 from warehouse.access import ROLES, role_database
+from warehouse.pgwire import pgcatalog, pgrewrite
+from warehouse.pgwire.catalog import pg_syntax
 from warehouse.pgwire.portal import Portal
 from warehouse.pgwire.scram import ScramExchange
 from warehouse.pgwire.wire import (
@@ -47,6 +49,8 @@ class Session:
         self.role: str | None = None
         self.db: Path | None = None
         self.con: duckdb.DuckDBPyConnection | None = None
+        self.database = "lakehouse"
+        self.catalog_of: duckdb.DuckDBPyConnection | None = None  # the DuckDB session pg_catalog is built in
         self.snapshot = ""
         self.seq = 0
         self.tx = b"I"
@@ -78,6 +82,12 @@ class Session:
         if len(self.out) > 65536:
             self.flush()
 
+    def send_message(self, message: bytes) -> None:
+        """A message already framed (type byte and length included)."""
+        self.out += message
+        if len(self.out) > 65536:
+            self.flush()
+
     def flush(self) -> None:
         if self.out:
             self.sock.sendall(self.out)
@@ -99,6 +109,7 @@ class Session:
         params = self._startup()
         if params is None:
             return
+        self.database = params.get("database") or params.get("user", "")
         self._authenticate(params)
         self._admit()
         self._open()
@@ -227,6 +238,18 @@ class Session:
             return
         if f"{st.st_ino}:{st.st_mtime_ns}" != self.snapshot:
             self._open()
+
+    def duckdb_sql(self, sql: str) -> str:
+        """The statement as DuckDB runs it: psql's operators, and pg_catalog over this session's own copy
+        (built at its first catalog query, again after a reopen)."""
+        sql = pg_syntax(sql)
+        rewritten = pgrewrite.rewrite(sql, self.user or "")
+        if rewritten is None:
+            return sql
+        if self.catalog_of is not self.con:
+            pgcatalog.install(self.con, self.user or "", self.database)
+            self.catalog_of = self.con
+        return rewritten
 
     def cancel(self) -> None:
         self.cancelled.set()

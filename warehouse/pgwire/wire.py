@@ -99,6 +99,53 @@ def text_value(v: object) -> bytes | None:
     return json.dumps(v, default=str).encode()
 
 
+def data_row(row: tuple) -> bytes:
+    """One DataRow message from Python values (catalog answers; results DuckDB cannot frame itself)."""
+    payload = bytearray(b"D\0\0\0\0" + struct.pack("!H", len(row)))
+    for v in row:
+        b = text_value(v)
+        payload += b"\xff\xff\xff\xff" if b is None else struct.pack("!i", len(b)) + b
+    struct.pack_into("!I", payload, 1, len(payload) - 1)
+    return bytes(payload)
+
+
+def _text_sql(col: str, duck_type: str) -> str:
+    """SQL for a column's PostgreSQL text format (text_value's, computed by DuckDB)."""
+    t = duck_type.upper()
+    if t == "BOOLEAN":
+        return f"CASE WHEN {col} THEN 't' ELSE 'f' END"
+    if t == "BLOB":
+        return f"'\\x' || lower(hex({col}))"
+    if t in ("DOUBLE", "FLOAT"):
+        return (
+            f"CASE WHEN isnan({col}) THEN 'NaN' WHEN isinf({col}) THEN "
+            f"CASE WHEN {col} > 0 THEN 'Infinity' ELSE '-Infinity' END ELSE CAST({col} AS VARCHAR) END"
+        )
+    if t.endswith("]") or t.startswith(("STRUCT", "MAP", "UNION")):
+        return f"CAST(to_json({col}) AS VARCHAR)"
+    return f"CAST({col} AS VARCHAR)"
+
+
+def data_rows_sql(sql: str, types: list[str]) -> str:
+    """`sql` wrapped so that each result row comes back as its whole DataRow message (a BLOB): formatting
+    and framing run in DuckDB, off the GIL every connection of the server shares, and Python only joins
+    the messages. Columns are taken by position (`#1`), as names may repeat."""
+    texts = ", ".join(f"encode({_text_sql(f'#{i}', t)}) AS t{i}" for i, t in enumerate(types, start=1))
+    size = " + ".join(
+        [str(6 + 4 * len(types))] + [f"coalesce(octet_length(t{i}), 0)" for i in range(1, len(types) + 1)]
+    )
+    fields = " || ".join(
+        f"CASE WHEN t{i} IS NULL THEN '\\xFF\\xFF\\xFF\\xFF'::BLOB "
+        f"ELSE unhex(printf('%08x', octet_length(t{i}))) || t{i} END"
+        for i in range(1, len(types) + 1)
+    )
+    body = sql.rstrip().rstrip(";")
+    return (
+        f"SELECT 'D'::BLOB || unhex(printf('%08x', {size})) || unhex(printf('%04x', {len(types)})) || {fields} "
+        f"FROM (SELECT {texts} FROM (\n{body}\n))"
+    )
+
+
 class PgError(Exception):
     """An error sent to the client as an ErrorResponse."""
 

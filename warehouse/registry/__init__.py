@@ -70,8 +70,11 @@ from warehouse.registry.spec import (  # noqa: F401
     cols,
 )
 from warehouse.registry.sync import (  # noqa: F401
+    NATIONAL_CHANNEL,
     PRIVACY_BUDGET,
+    SYNC_CHANNELS,
     SYNC_LEDGER,
+    SyncChannel,
 )
 from warehouse.registry.telemetry import (  # noqa: F401
     BRONZE_TELEMETRY,

@@ -2,7 +2,7 @@
 included, is read here and nowhere else. Everything the lakehouse writes lives under LAKEHOUSE_HOME.
 
 lakehouse: Settings (the home, the pipeline, the profile) and settings(); profile: defaults, the
-Dagster instance per profile, the object store; secrets: the national sync's key and privacy; services:
+Dagster instance per profile, the object store; secrets: the sync's keys (national, industry nodes) and privacy; services:
 the collectors and alerts."""
 
 from __future__ import annotations
@@ -41,10 +41,13 @@ from warehouse.settings.secrets import (  # noqa: F401
     KEY_ENV,
     KEY_FILE,
     KEY_ID_ENV,
+    NATIONAL,
     NODE_URL_ENV,
     SECRETS_DIR,
+    ChannelAccess,
     SyncKey,
     SyncPrivacy,
+    channel_env,
     demo_key,
 )
 from warehouse.settings.services import (  # noqa: F401

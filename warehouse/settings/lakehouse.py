@@ -35,9 +35,12 @@ from warehouse.settings.secrets import (
     DP_EPSILON_ENV,
     KEY_ENV,
     KEY_ID_ENV,
+    NATIONAL,
     NODE_URL_ENV,
+    ChannelAccess,
     SyncKey,
     SyncPrivacy,
+    channel_env,
     demo_key,
 )
 
@@ -99,6 +102,19 @@ class Settings:
     # budget each enterprise may spend per period over every channel and version (LAKEHOUSE_SYNC_DP_BUDGET).
     sync_dp_epsilon: tuple[tuple[str, float], ...] = ()
     sync_dp_budget: float = 3.0
+    # Industry nodes (warehouse.registry.SYNC_CHANNELS): URL and key per channel, LAKEHOUSE_SYNC_<CHANNEL>_*
+    sync_industry: tuple[ChannelAccess, ...] = field(default=(), repr=False)
+
+    def sync_node_url_of(self, channel: str = NATIONAL) -> str:
+        """The channel's node URL; empty for an industry node without LAKEHOUSE_SYNC_<CHANNEL>_NODE_URL."""
+        if channel == NATIONAL:
+            return self.sync_node_url
+        return next((a.url for a in self.sync_industry if a.channel == channel), "")
+
+    @property
+    def sync_channels_configured(self) -> tuple[str, ...]:
+        """The channels with a node to send to: the national center, and industry nodes given a URL."""
+        return (NATIONAL, *(a.channel for a in self.sync_industry if a.url))
 
     def sync_privacy(self, channel: str) -> SyncPrivacy | None:
         """The channel's differential-privacy setting; None (no noise) unless an epsilon is declared for it."""
@@ -183,11 +199,15 @@ class Settings:
             return DAGSTER_YAML_SERVER.format(max_runs=self.max_runs, max_daily_runs=self.max_daily_runs)
         return DAGSTER_YAML
 
-    def sync_key(self) -> SyncKey:
-        """The province's signing key: LAKEHOUSE_SYNC_KEY if set, else this home's demo key."""
-        if self.sync_secret:
+    def sync_key(self, channel: str = NATIONAL) -> SyncKey:
+        """The province's signing key for a channel: LAKEHOUSE_SYNC_KEY (LAKEHOUSE_SYNC_<CHANNEL>_KEY)
+        if set, else this home's demo key of that channel."""
+        if channel == NATIONAL and self.sync_secret:
             return SyncKey(self.sync_key_id, self.sync_secret)
-        return demo_key(self.home)
+        access = next((a for a in self.sync_industry if a.channel == channel), None)
+        if access is not None and access.secret:
+            return SyncKey(access.key_id, access.secret)
+        return demo_key(self.home, channel)
 
     def prepare(self) -> None:
         """Create the home layout and point Dagster at its instance inside it (telemetry off).
@@ -262,11 +282,27 @@ class Settings:
         )
 
 
-def sync_key(home: Path, env: dict[str, str] | None = None) -> SyncKey:
-    """LAKEHOUSE_SYNC_KEY of `env` (default: the process's) if set, else the home's demo key."""
-    return load_settings(
-        (dict(os.environ) if env is None else env) | {"LAKEHOUSE_HOME": str(home)}
-    ).sync_key()
+def sync_key(home: Path, env: dict[str, str] | None = None, channel: str = NATIONAL) -> SyncKey:
+    """The channel's key of `env` (default: the process's) if set, else the home's demo key."""
+    return load_settings((dict(os.environ) if env is None else env) | {"LAKEHOUSE_HOME": str(home)}).sync_key(
+        channel
+    )
+
+
+def _industry_access(env: dict[str, str]) -> tuple[ChannelAccess, ...]:
+    """Each industry channel's node URL and key from LAKEHOUSE_SYNC_<CHANNEL>_NODE_URL, _KEY_ID, _KEY."""
+    from warehouse.registry import SYNC_CHANNELS
+
+    return tuple(
+        ChannelAccess(
+            name,
+            env.get(channel_env(name, "NODE_URL"), ""),
+            env.get(channel_env(name, "KEY_ID")) or DEFAULT_KEY_ID,
+            env.get(channel_env(name, "KEY"), ""),
+        )
+        for name, channel in SYNC_CHANNELS.items()
+        if channel.industry
+    )
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -324,6 +360,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         sync_secret=env.get(KEY_ENV, ""),
         sync_dp_epsilon=_dp_epsilon(env.get(DP_EPSILON_ENV, "")),
         sync_dp_budget=_positive(env, DP_BUDGET_ENV, "3"),
+        sync_industry=_industry_access(env),
     )
 
 

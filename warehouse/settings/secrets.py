@@ -1,4 +1,4 @@
-"""The national sync's key and privacy settings. Production sets LAKEHOUSE_SYNC_KEY (and _KEY_ID) from
+"""The sync's keys (national center and industry nodes) and privacy settings. Production sets LAKEHOUSE_SYNC_KEY (and _KEY_ID) from
 its secret store; the demo has none, so a random key is generated once per home (see demo_key). A key
 is never printed, logged, put on a command line or written inside the repository."""
 
@@ -52,15 +52,35 @@ class SyncKey:
         return f"{province}:{self.key_id}={self.secret}"
 
 
-def demo_key(home: Path) -> SyncKey:
-    """The demo key of a LAKEHOUSE_HOME, created on first use (0600 inside a 0700 directory)."""
+NATIONAL = "national"  # the national channel's name (warehouse.registry.NATIONAL_CHANNEL)
+
+
+def channel_env(channel: str, name: str) -> str:
+    """A channel's variable: LAKEHOUSE_SYNC_KEY for the national center, LAKEHOUSE_SYNC_ENERGY_KEY for the
+    energy node (`name`: KEY, KEY_ID or NODE_URL)."""
+    return f"LAKEHOUSE_SYNC_{name}" if channel == NATIONAL else f"LAKEHOUSE_SYNC_{channel.upper()}_{name}"
+
+
+@dataclass(frozen=True)
+class ChannelAccess:
+    """An industry node's URL and the province's key for it, from LAKEHOUSE_SYNC_<CHANNEL>_*."""
+
+    channel: str
+    url: str  # empty: not configured (the channel is not synced unless a URL is given)
+    key_id: str
+    secret: str = field(repr=False)
+
+
+def demo_key(home: Path, channel: str = NATIONAL) -> SyncKey:
+    """The demo key of a LAKEHOUSE_HOME for one channel, created on first use (0600 inside a 0700
+    directory): each node gets its own key, so one node's key signs nothing for another."""
     folder = Path(home) / SECRETS_DIR
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(folder, 0o700)
     ignore = folder / ".gitignore"
     if not ignore.exists():
         ignore.write_text("*\n", encoding="utf-8")
-    path = folder / KEY_FILE
+    path = folder / (KEY_FILE if channel == NATIONAL else f"{channel}_sync.key")
     if not path.exists():
         data = json.dumps({"key_id": DEMO_KEY_ID, "secret": secrets.token_urlsafe(32)})
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
