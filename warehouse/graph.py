@@ -28,8 +28,9 @@ from warehouse.serving import connect as open_sealed
 
 MAX_HOPS = len(INDUSTRIES)  # a chain through every division once: longer walks are cut
 # DuckDB threads of a graph session (None: DuckDB's default, one per core). A walk is a chain of small
-# recursive steps, each too small to split: measured with bench.graph's paired A/B (BENCHMARKS.md), one
-# thread answered 3-hop walks faster than the default on this 2-core machine.
+# recursive steps, too small to be worth splitting: in bench.graph's paired runs (README, knowledge graph)
+# one thread cost 20-25% less CPU per query than the default (4 of 4 runs), and its worst 3-hop p95 over
+# 7 runs was 76 ms against 97 (both directions at once: lower in 5 of 7 runs).
 QUERY_THREADS: int | None = 1
 SUPPLY = ("supplies",)
 DIRECTIONS = ("upstream", "downstream")
