@@ -5,7 +5,7 @@ for that many enterprises), turned into graph.node / graph.edge by the asset's p
 stored as native tables in a DuckDB file, as the analysts' role file holds them; queries run through
 warehouse.graph in a sealed session (warehouse.serving.connect). Goal (issue 18): 3-hop p95 <= 100 ms.
 
-    python -m bench.graph [--enterprises 1000] [--queries 200] [--work DIR]
+    python -m bench.graph [--enterprises 1000] [--queries 200] [--work DIR] [--threads 1 --threads default]
 """
 
 from __future__ import annotations
@@ -77,62 +77,90 @@ def build(work: Path, enterprises: int, seed: int = 42) -> tuple[Path, pl.DataFr
     return db, ent.select("uscc", "city_code")
 
 
-def timed(fn) -> float:
-    t = time.perf_counter()
+def timed(fn) -> tuple[float, float]:
+    """Wall and CPU seconds of one call (CPU of every thread of this process: the load-independent cost)."""
+    t, c = time.perf_counter(), time.process_time()
     fn()
-    return time.perf_counter() - t
+    return time.perf_counter() - t, time.process_time() - c
+
+
+def paired(sessions: dict[str, duckdb.DuckDBPyConnection], query, args: list) -> dict[str, list]:
+    """Each argument timed on every session in turn, the order reversed every other time (ABBA), so the
+    settings compared meet the same background load of a shared machine."""
+    times: dict[str, list] = {name: [] for name in sessions}
+    for i, arg in enumerate(args):
+        for name in list(sessions)[:: 1 if i % 2 == 0 else -1]:
+            times[name].append(timed(lambda c=sessions[name], a=arg: query(c, a)))
+    return times
+
+
+def _stats(samples: list[tuple[float, float]]) -> dict:
+    wall = [w for w, _ in samples]
+    return {
+        "n": len(samples),
+        "p50_ms": _quantile(wall, 0.5) * 1000,
+        "p95_ms": _quantile(wall, 0.95) * 1000,
+        "cpu_ms_mean": sum(c for _, c in samples) / len(samples) * 1000,
+    }
+
+
+def _threads(text: str) -> int | None:
+    return None if text in ("default", "0") else int(text)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.graph", description=__doc__)
     parser.add_argument("--enterprises", type=int, default=1000)
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--work", type=Path, default=Path("bench/.work/graph"))
-    parser.add_argument("--threads", type=int, default=None, help="DuckDB threads of the session")
+    parser.add_argument("--work", type=Path, default=Path("bench/work/graph"))
+    parser.add_argument(
+        "--threads",
+        type=_threads,
+        action="append",
+        help="DuckDB threads of the session ('default': one per core); give it twice to compare two "
+        f"settings on the same queries, interleaved (default: the graph sessions', {graph.QUERY_THREADS})",
+    )
     args = parser.parse_args(argv)
+    settings_ = args.threads or [graph.QUERY_THREADS]
     work = args.work.resolve()
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     t0 = time.perf_counter()
     db, ents = build(work, args.enterprises)
     build_s = time.perf_counter() - t0
-    con = connect(db, read_only=True, threads=args.threads)
+    sessions = {f"threads={t or 'default'}": connect(db, read_only=True, threads=t) for t in settings_}
+    con = next(iter(sessions.values()))
     counts = dict(con.execute("SELECT edge_type, count(*) FROM graph.edge GROUP BY 1").fetchall())
     rng = random.Random(7)
     usccs = ents["uscc"].to_list()
-    graph.chain(con, usccs[0], hops=3)  # warm-up
-    three_hop = {
-        d: [
-            timed(lambda u=u, d=d: graph.chain(con, u, hops=3, direction=d))
-            for u in rng.sample(usccs, args.queries)
-        ]
+    for c in sessions.values():
+        graph.chain(c, usccs[0], hops=3)  # warm-up
+    kinds = {
+        f"three_hop_{d}": paired(
+            sessions,
+            lambda c, u, d=d: graph.chain(c, u, hops=3, direction=d),
+            rng.sample(usccs, args.queries),
+        )
         for d in graph.DIRECTIONS
     }
-    both = [timed(lambda u=u: graph.neighbors(con, u, hops=3)) for u in rng.sample(usccs, args.queries)]
-    exposure_s = [timed(lambda u=u: graph.exposure(con, supplier=u)) for u in rng.sample(usccs, 20)]
-    city_s = [timed(lambda c=c: graph.exposure(con, city=c)) for c in sorted(set(ents["city_code"]))]
-    path_s = [
-        timed(lambda a=a, b=b: graph.shortest_path(con, a, b))
-        for a, b in zip(rng.sample(usccs, 20), rng.sample(usccs, 20), strict=True)
-        if a != b
-    ]
-
-    def stats(xs: list[float]) -> dict:
-        return {"n": len(xs), "p50_ms": _quantile(xs, 0.5) * 1000, "p95_ms": _quantile(xs, 0.95) * 1000}
-
+    kinds["three_hop_both"] = paired(
+        sessions, lambda c, u: graph.neighbors(c, u, hops=3), rng.sample(usccs, args.queries)
+    )
+    kinds["exposure_supplier"] = paired(
+        sessions, lambda c, u: graph.exposure(c, supplier=u), rng.sample(usccs, 20)
+    )
+    kinds["exposure_city"] = paired(
+        sessions, lambda c, city: graph.exposure(c, city=city), sorted(set(ents["city_code"]))
+    )
+    pairs = [(a, b) for a, b in zip(rng.sample(usccs, 20), rng.sample(usccs, 20), strict=True) if a != b]
+    kinds["shortest_path"] = paired(sessions, lambda c, ab: graph.shortest_path(c, *ab), pairs)
     results = {
         "enterprises": args.enterprises,
         "nodes": con.execute("SELECT count(*) FROM graph.node").fetchone()[0],
         "edges": counts,
         "build_s": build_s,
-        "duckdb_threads": args.threads,
         "load_average": os.getloadavg(),
-        "three_hop_upstream": stats(three_hop["upstream"]),
-        "three_hop_downstream": stats(three_hop["downstream"]),
-        "three_hop_both": stats(both),
-        "exposure_supplier": stats(exposure_s),
-        "exposure_city": stats(city_s),
-        "shortest_path": stats(path_s),
+        "sessions": {name: {kind: _stats(times[name]) for kind, times in kinds.items()} for name in sessions},
     }
     out = Path("bench/results")
     out.mkdir(parents=True, exist_ok=True)

@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--workers", type=int, default=1, help="resolver processes")
-    parser.add_argument("--work", type=Path, default=Path("bench/.work/resolver"))
+    parser.add_argument("--work", type=Path, default=Path("bench/work/resolver"))
     args = parser.parse_args(argv)
     home = args.work.resolve()
     shutil.rmtree(home, ignore_errors=True)

@@ -178,7 +178,12 @@ def catalog_export(
         else None
     )
     if html:
-        pages = export_html(datasets, columns, html, plan=lake.read(PLAN_PROGRESS), products=products)
+        from warehouse.graph_picture import directory_section
+
+        graph = directory_section(settings().warehouse_db)
+        pages = export_html(
+            datasets, columns, html, plan=lake.read(PLAN_PROGRESS), products=products, graph=graph
+        )
         console.print(f"wrote {len(pages)} pages to {html}/index.html")
     if dcat:
         export_dcat(

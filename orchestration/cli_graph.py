@@ -31,9 +31,9 @@ _AsOf = Annotated[
 
 
 def _connect():
-    from warehouse.serving import connect
+    from warehouse.graph import connect
 
-    return connect(settings().warehouse_db, read_only=True)
+    return connect(settings().warehouse_db)
 
 
 def _relations(trades: bool) -> tuple[str, ...]:

@@ -338,9 +338,10 @@ def export_html(
     out: Path,
     plan: pl.DataFrame | None = None,
     products: pl.DataFrame | None = None,
+    graph: str = "",
 ) -> list[Path]:
-    """A static site: index.html (with the plan's KPIs and the registered data products' handles) plus one
-    page per dataset, browsable offline."""
+    """A static site: index.html (with the plan's KPIs, the registered data products' handles and `graph`,
+    a picture of the knowledge graph: warehouse.graph_picture) plus one page per dataset, browsable offline."""
     out.mkdir(parents=True, exist_ok=True)
     rows = "".join(
         f"<tr class='g{d['grade']}'><td><a href='{d['table_name']}.html'>{d['table_name']}</a></td>"
@@ -358,6 +359,7 @@ def export_html(
                 + "<h2>Datasets</h2><table><tr><th>dataset</th><th>layer</th><th>domain</th>"
                 f"<th>grade</th><th>rows</th><th>pass rate</th><th>description</th></tr>{rows}</table>"
                 + (products_section(products) if products is not None else "")
+                + graph
             ),
         ),
         encoding="utf-8",

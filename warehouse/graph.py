@@ -18,13 +18,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from warehouse.domain import INDUSTRIES
+from warehouse.serving import connect as open_sealed
 
 MAX_HOPS = len(INDUSTRIES)  # a chain through every division once: longer walks are cut
+# DuckDB threads of a graph session (None: DuckDB's default, one per core). A walk is a chain of small
+# recursive steps, too small to be worth splitting: in bench.graph's paired runs (README, knowledge graph)
+# one thread cost 20-25% less CPU per query than the default (4 of 4 runs), and its worst 3-hop p95 over
+# 7 runs was 76 ms against 97 (both directions at once: lower in 5 of 7 runs).
+QUERY_THREADS: int | None = 1
 SUPPLY = ("supplies",)
 DIRECTIONS = ("upstream", "downstream")
 
@@ -33,14 +40,19 @@ class GraphQueryError(ValueError):
     """A query that cannot be answered as asked (unknown enterprise, bad argument); the message says why."""
 
 
-def _lit(value: str) -> str:
+def connect(db_path: Path) -> duckdb.DuckDBPyConnection:
+    """A sealed read-only session on a role file, with the threads graph walks are fastest on."""
+    return open_sealed(db_path, read_only=True, threads=QUERY_THREADS)
+
+
+def lit(value: str) -> str:
     """A SQL string literal. Values are inlined rather than bound: binding a parameter makes DuckDB's
     Python client import pandas (~5 s on this machine), more than any graph query costs."""
     return "'" + str(value).replace("'", "''") + "'"
 
 
 def _list(values: Sequence[str]) -> str:
-    return "[" + ", ".join(_lit(v) for v in values) + "]::VARCHAR[]"
+    return "[" + ", ".join(lit(v) for v in values) + "]::VARCHAR[]"
 
 
 def _relations_sql(relations: Sequence[str]) -> str:
@@ -50,13 +62,18 @@ def _relations_sql(relations: Sequence[str]) -> str:
     return ", ".join(f"'{r}'" for r in relations)
 
 
+def valid_at(as_of: dt.date | None) -> str:
+    """SQL condition: the edge holds on `as_of` (default today)."""
+    day = f"DATE '{(as_of or dt.date.today()).isoformat()}'"
+    return f"(valid_from IS NULL OR valid_from <= {day}) AND (valid_to IS NULL OR valid_to > {day})"
+
+
 def _chain_edges(relations: Sequence[str], as_of: dt.date | None) -> str:
     """Enterprise-to-enterprise edges of the chain valid at `as_of` (a SQL subquery)."""
-    day = f"DATE '{(as_of or dt.date.today()).isoformat()}'"
     return (
         "SELECT DISTINCT src, dst FROM graph.edge "
         f"WHERE edge_type IN ({_relations_sql(relations)}) AND src_type = 'enterprise' AND dst_type = 'enterprise' "
-        f"AND (valid_from IS NULL OR valid_from <= {day}) AND (valid_to IS NULL OR valid_to > {day})"
+        f"AND {valid_at(as_of)}"
     )
 
 
@@ -65,7 +82,7 @@ def enterprise_node(con: duckdb.DuckDBPyConnection, ref: str) -> str:
     ref = ref.strip()
     row = con.execute(
         "SELECT node_id FROM graph.node WHERE node_type = 'enterprise' "
-        f"AND (node_id = {_lit(ref)} OR uscc = {_lit(ref)} OR handle = {_lit(ref)}) ORDER BY node_id LIMIT 1"
+        f"AND (node_id = {lit(ref)} OR uscc = {lit(ref)} OR handle = {lit(ref)}) ORDER BY node_id LIMIT 1"
     ).fetchone()
     if row is None:
         raise GraphQueryError(
@@ -121,7 +138,7 @@ def neighbors(
     """Both directions of `chain` in one statement (one scan of the edges), with a `direction` column."""
     if not 1 <= hops <= MAX_HOPS:
         raise GraphQueryError(f"hops must be 1..{MAX_HOPS}")
-    start = _lit(enterprise_node(con, enterprise))
+    start = lit(enterprise_node(con, enterprise))
     sql = f"""
         WITH RECURSIVE e AS MATERIALIZED ({_chain_edges(relations, as_of)}),
         up(node, hops) AS (
@@ -172,13 +189,11 @@ def exposure(
     if supplier is not None:
         stopped = [enterprise_node(con, supplier)]
     else:
-        day = f"DATE '{(as_of or dt.date.today()).isoformat()}'"
         stopped = [
             r[0]
             for r in con.execute(
-                f"SELECT DISTINCT src FROM graph.edge WHERE edge_type = 'located_in' AND dst = {_lit('city:' + city)} "
-                f"AND (valid_from IS NULL OR valid_from <= {day}) AND (valid_to IS NULL OR valid_to > {day}) "
-                "ORDER BY 1"
+                f"SELECT DISTINCT src FROM graph.edge WHERE edge_type = 'located_in' AND dst = {lit('city:' + city)} "
+                f"AND {valid_at(as_of)} ORDER BY 1"
             ).fetchall()
         ]
         if not stopped:
@@ -212,10 +227,10 @@ def shortest_path(
         f"""
         WITH RECURSIVE e AS MATERIALIZED ({edges}),
         walk(node, hops) AS (
-            SELECT {_lit(a)}, 0
+            SELECT {lit(a)}, 0
             UNION
             SELECT e.dst, w.hops + 1 FROM walk w JOIN e ON e.src = w.node
-            WHERE w.hops < {int(max_hops)} AND w.node <> {_lit(b)}
+            WHERE w.hops < {int(max_hops)} AND w.node <> {lit(b)}
         )
         SELECT node, min(hops) FROM walk GROUP BY node
         """

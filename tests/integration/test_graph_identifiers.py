@@ -7,16 +7,20 @@ against a recomputation from scratch, which must give every object the handle it
 import datetime as dt
 import json
 import re
+import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 
 import polars as pl
 
 from assets.identifier.issue import identified_objects, issue_identifiers
 from orchestration.cli import main
-from tests.integration.conftest import sql, truth
+from orchestration.runs import run_pending
+from tests.integration.conftest import sql, truth, use_home
 from warehouse import graph
+from warehouse.graph_picture import MAX_NEIGHBORS
 from warehouse.identifiers import HANDLE_PATTERN, parse_handle
-from warehouse.registry import DATA_PRODUCT, ENTERPRISE, EQUIPMENT, IDENTIFIER
+from warehouse.registry import DATA_PRODUCT, ENTERPRISE, EQUIPMENT, GRAPH_EDGE, GRAPH_NODE, IDENTIFIER
 from warehouse.serving import connect
 from warehouse.settings import settings
 from warehouse.storage import Lake
@@ -94,6 +98,28 @@ def test_every_object_has_one_well_formed_handle_and_a_rebuild_gives_the_same(ho
     )
 
 
+def test_a_full_rebuild_from_the_same_landing_files_gives_every_object_the_same_handle(home, tmp_path):
+    """Another home, nothing kept but the landing files (same bytes, same modification times): every
+    object gets the handle it has here, and the handles are issued anew (later), not copied."""
+    first = Lake(settings().lake).read(IDENTIFIER)
+    rebuilt = tmp_path / "rebuilt"
+    shutil.copytree(home / "landing", rebuilt / "landing")  # copy2: the landing days stay the same
+    use_home(rebuilt)
+    try:
+        run_pending()
+        second = Lake(settings().lake).read(IDENTIFIER)
+    finally:
+        use_home(home)
+    key = ["object_type", "object_key"]
+    assert first.height and set(first["object_type"]) == {"enterprise", "equipment", "line", "data_product"}
+    assert (
+        second.select(*key, "handle", "status")
+        .sort(key)
+        .equals(first.select(*key, "handle", "status").sort(key))
+    )
+    assert second["issued_at"].min() > first["issued_at"].max()  # a rebuild, not a copy of the table
+
+
 def test_cli_graph_commands_and_graphml_export(home, tmp_path, capsys):
     expected = truth(home)["graph"]
     sup = expected["exposure_supplier"]["supplier"]
@@ -130,3 +156,53 @@ def test_handles_show_in_trading_records_and_the_resource_directory(home, tmp_pa
     assert main(["catalog", "export", "--dcat", str(tmp_path / "d.json")]) == 0, capsys.readouterr().err
     listed = {d["dct:identifier"] for d in json.loads((tmp_path / "d.json").read_text())["dcat:dataset"]}
     assert set(issued.values()) <= listed
+
+
+def test_the_html_directory_draws_the_best_connected_enterprises_neighborhood(home, tmp_path, capsys):
+    site = tmp_path / "site"
+    assert main(["catalog", "export", "--html", str(site)]) == 0, capsys.readouterr().err
+    page = (site / "index.html").read_text(encoding="utf-8")
+    section = page[page.index("<section id='knowledge-graph'>") :]
+    svg = ET.fromstring(section[section.index("<svg") : section.index("</svg>") + len("</svg>")])
+    groups = [g for g in svg.iter("{http://www.w3.org/2000/svg}g") if "node" in (g.get("class") or "")]
+    center = next(g.get("data-id") for g in groups if "center" in g.get("class"))
+    # The enterprise with the most supply/trade partners today (then edges, then id), counted here in polars.
+    lake = Lake(settings().lake)
+    today = dt.date.today()
+    edges = lake.read(GRAPH_EDGE).filter(
+        (pl.col("valid_from").is_null() | (pl.col("valid_from") <= today))
+        & (pl.col("valid_to").is_null() | (pl.col("valid_to") > today))
+    )
+    ends = pl.concat(
+        [
+            edges.select(pl.col("src").alias("node"), pl.col("dst").alias("other"), "edge_type"),
+            edges.select(pl.col("dst").alias("node"), pl.col("src").alias("other"), "edge_type"),
+        ]
+    ).join(
+        lake.read(GRAPH_NODE).filter(pl.col("node_type") == "enterprise"), left_on="node", right_on="node_id"
+    )
+    ranked = (
+        ends.group_by("node")
+        .agg(
+            pl.col("other")
+            .filter(pl.col("edge_type").is_in(["supplies", "trades_with"]))
+            .n_unique()
+            .alias("p"),
+            pl.len().alias("n"),
+        )
+        .sort(["p", "n", "node"], descending=[True, True, False])
+    )
+    assert center == ranked["node"][0]
+    # Every node one edge away, by the DuckDB query analysts would type, is drawn (the ring holds them all).
+    hood = sql(
+        f"SELECT DISTINCT CASE WHEN src = '{center}' THEN dst ELSE src END AS node FROM graph.edge "
+        f"WHERE (src = '{center}' OR dst = '{center}') AND src <> dst "
+        f"AND (valid_from IS NULL OR valid_from <= current_date) AND (valid_to IS NULL OR valid_to > current_date)"
+    )
+    assert 0 < hood.height <= MAX_NEIGHBORS
+    assert {g.get("data-id") for g in groups} == set(hood["node"]) | {center}
+    # Nothing of grade 3 (legal representatives' ids), no script, nothing fetched from the network.
+    reps = lake.read(ENTERPRISE)["legal_representative_id"].drop_nulls()
+    assert reps.len() and not any(r in page for r in reps)
+    assert "<script" not in page
+    assert set(re.findall(r"(?:https?:)?//[^'\" >]+", page)) <= {"http://www.w3.org/2000/svg"}
