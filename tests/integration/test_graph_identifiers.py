@@ -17,7 +17,7 @@ from tests.integration.conftest import sql, truth
 from warehouse import graph
 from warehouse.identifiers import HANDLE_PATTERN, parse_handle
 from warehouse.registry import DATA_PRODUCT, ENTERPRISE, EQUIPMENT, IDENTIFIER
-from warehouse.serving import connect
+from warehouse.serving.session import connect
 from warehouse.settings import settings
 from warehouse.storage import Lake
 
