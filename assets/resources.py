@@ -10,7 +10,8 @@ import duckdb
 from dagster import ConfigurableResource
 
 from warehouse.access import ROLES
-from warehouse.serving import open_role, refresh_role_views
+from warehouse.serving.refresh import refresh_role_views
+from warehouse.serving.session import open_role
 from warehouse.settings import Settings, load_settings
 from warehouse.storage import Lake
 

@@ -115,7 +115,7 @@ def _quantile(xs: list[float], q: float) -> float:
 def analyst_task(spec: dict, steps) -> dict:
     import duckdb
 
-    from warehouse.serving import DELTA_EXTENSION
+    from warehouse.serving.delta import DELTA_EXTENSION
 
     root, days, runs = Path(spec["root"]), int(spec.get("days", 365)), int(spec.get("runs", 50))
     with steps.step("build"):
@@ -135,7 +135,7 @@ def analyst_task(spec: dict, steps) -> dict:
     con.execute(
         f"CREATE VIEW parquet_single_file AS SELECT * FROM read_parquet('{root / 'energy_rollup.parquet'}')"
     )
-    # The serving layer's mart (warehouse.serving.MARTS): the roll-up as a native table in a DuckDB file,
+    # The serving layer's mart (warehouse.serving.contents.MARTS): the roll-up as a native table in a DuckDB file,
     # ordered by day, built from the Delta table once per change of its version.
     mart_db = root / "serving_mart.duckdb"
     mart_db.unlink(missing_ok=True)

@@ -3,7 +3,7 @@
 The province is the simulator's (same master data and supplier declarations as `lakehouse generate`
 for that many enterprises), turned into graph.node / graph.edge by the asset's plain function and
 stored as native tables in a DuckDB file, as the analysts' role file holds them; queries run through
-warehouse.graph in a sealed session (warehouse.serving.connect). Goal (issue 18): 3-hop p95 <= 100 ms.
+warehouse.graph in a sealed session (warehouse.serving.session.connect). Goal (issue 18): 3-hop p95 <= 100 ms.
 
     python -m bench.graph [--enterprises 1000] [--queries 200] [--work DIR] [--threads 1 --threads default]
 """
@@ -31,7 +31,7 @@ from simulator.supply import write_supplier_links
 from warehouse import graph
 from warehouse.contracts import SUPPLIER_LINKS_FILE
 from warehouse.registry import DATA_PRODUCT, ENTERPRISE, IDENTIFIER, SILVER_PRODUCTION, TRADE
-from warehouse.serving import connect
+from warehouse.serving.session import connect
 
 START = dt.date(2026, 11, 1)
 

@@ -121,7 +121,7 @@ def _time_queries(table: Path, runs: int) -> tuple[dict, dict]:
     import duckdb
 
     from bench.analyst import QUERIES, _quantile
-    from warehouse.serving import DELTA_EXTENSION
+    from warehouse.serving.delta import DELTA_EXTENSION
 
     con = duckdb.connect()
     con.execute(f"LOAD '{DELTA_EXTENSION}'")

@@ -218,7 +218,7 @@ def write_markdown(result: dict, path: Path) -> None:
             "`theme.energy_daily` rolled up), random figures. *delta_view*: a DuckDB view over `delta_scan` of a Delta "
             f"table partitioned by day with one commit per day ({d['delta_files']} data files), the serving layer's "
             "way for tables (extension LOADed from the `duckdb-extension-delta` package); *serving_mart*: the same "
-            "rows as a native table in a DuckDB file, ordered by day, as `warehouse.serving.MARTS` keeps roll-ups "
+            "rows as a native table in a DuckDB file, ordered by day, as `warehouse.serving.contents.MARTS` keeps roll-ups "
             "for analysts (rebuilt when the source's Delta version changes); *parquet_same_files*: `read_parquet` "
             "over that table's own data files; *delta_single_file* / *parquet_single_file*: the same rows as one "
             f"unpartitioned Delta commit / one Parquet file. In-process DuckDB, {next(iter(next(iter(a['queries'].values())).values()))['runs']} "

@@ -3,7 +3,7 @@
 A bench home holds an analysts' role file with `mart.energy_city_industry_day` (a year of city x industry
 x day roll-ups, bench.analyst's data) and 20 analyst users. `lakehouse serve-sql` runs as its own process;
 each analyst is a psycopg connection on its own thread running bench.analyst's standard roll-ups in turn.
-The baseline is the same queries in sealed in-process sessions (warehouse.serving.connect) on the same
+The baseline is the same queries in sealed in-process sessions (warehouse.serving.session.connect) on the same
 file, serially and with 20 threads, the concurrent phases alternating in blocks with the wire's (both
 meet the same background load). Reported: p50/p95 per query, throughput, and the per-query overhead of
 the endpoint (serial wire p50 minus serial in-process p50).
@@ -118,7 +118,7 @@ def _sql(name: str) -> str:
 
 
 def _in_process(db: Path, rounds: int, threads: int) -> tuple[dict[str, list[float]], float]:
-    from warehouse.serving import connect
+    from warehouse.serving.session import connect
 
     times: dict[str, list[float]] = {q: [] for q in QUERIES}
     lock = threading.Lock()

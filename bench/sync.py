@@ -112,7 +112,8 @@ def sync_task(spec: dict, steps) -> dict:
     from assets.sync.transport import NodeConfig
     from national_node.loopback import running_node
     from warehouse.registry import ENERGY_DAILY, EQUIPMENT_DAILY
-    from warehouse.serving import DELTA_EXTENSION, view_sql
+    from warehouse.serving.contents import view_sql
+    from warehouse.serving.delta import DELTA_EXTENSION
     from warehouse.settings import demo_key
     from warehouse.storage import Lake
 

@@ -25,7 +25,8 @@ def measure(home: Path, epsilon: float, repeats: int) -> dict:
     from assets.sync.aggregate import aggregate_day
     from assets.sync.release import release
     from warehouse.registry import ENERGY_DAILY, EQUIPMENT_DAILY
-    from warehouse.serving import DELTA_EXTENSION, view_sql
+    from warehouse.serving.contents import view_sql
+    from warehouse.serving.delta import DELTA_EXTENSION
     from warehouse.settings import SyncPrivacy
     from warehouse.storage import Lake
 

@@ -74,11 +74,11 @@ def sql(
         typer.Option(help="analyst (grades 1-2) | steward (all grades); personal data is masked for both"),
     ] = "analyst",
 ) -> None:
-    """Query the role's DuckDB file in a sealed, read-only session (see warehouse/serving.py `connect`)."""
+    """Query the role's DuckDB file in a sealed, read-only session (see warehouse/serving/session.py `connect`)."""
     import duckdb
 
     from warehouse.access import ROLES, role_database
-    from warehouse.serving import WarehouseMissing, connect
+    from warehouse.serving.session import WarehouseMissing, connect
 
     def fail(message: str, code: int) -> typer.Exit:
         line = message.strip().splitlines()[0] if message.strip() else "error"

@@ -45,7 +45,7 @@ def quarantine_list(
     format: Annotated[str, typer.Option("--format", "-f")] = "table",
 ) -> None:
     """Counts by day and reason, and a sample of the quarantined records with their payload."""
-    from warehouse.serving import connect
+    from warehouse.serving.session import connect
 
     where = _quarantine_where(table, reason, _day(day))
     con = connect(settings().warehouse_db, read_only=True)
@@ -74,7 +74,7 @@ def quarantine_replay(
     Silver is rebuilt from bronze, so records that now pass leave the quarantine and the partition
     still reconciles (landed = clean + quarantined + duplicates).
     """
-    from warehouse.serving import connect
+    from warehouse.serving.session import connect
 
     where = _quarantine_where("quarantine.telemetry", reason, _day(day))
     con = connect(settings().warehouse_db, read_only=True)
@@ -101,7 +101,7 @@ catalog_app = typer.Typer(
 def _directory():
     import polars as pl
 
-    from warehouse.catalog import with_access_counts
+    from warehouse.catalog.directory import with_access_counts
     from warehouse.registry import CATALOG_COLUMN, CATALOG_DATASET
 
     lake = settings().open_lake()
@@ -166,7 +166,9 @@ def catalog_export(
     dcat: Annotated[Path | None, typer.Option("--dcat", help="Write DCAT-style JSON")] = None,
 ) -> None:
     """Export the directory as an offline HTML site and/or DCAT-style JSON for the national directory."""
-    from warehouse.catalog import export_dcat, export_html, registered_products
+    from warehouse.catalog.dcat import export_dcat
+    from warehouse.catalog.directory import registered_products
+    from warehouse.catalog.site import export_html
     from warehouse.domain import PROVINCE_CODE
     from warehouse.registry import DATA_PRODUCT, IDENTIFIER, PLAN_PROGRESS
 

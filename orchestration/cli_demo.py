@@ -59,7 +59,7 @@ def generate(
 
 def demo_summary() -> tuple[bool, list[str]]:
     """Per-table counts, quarantine by reason, and the reconciliation against the simulator's truth."""
-    from warehouse.serving import connect
+    from warehouse.serving.session import connect
 
     s = settings()
     con = connect(s.warehouse_db, read_only=True)

@@ -1,7 +1,7 @@
 """`lakehouse graph ...` (the industrial knowledge graph) and `lakehouse resolver serve` (identifiers).
 
 Wired into the main CLI as `app.add_typer(graph_app, name="graph")` and `app.add_typer(resolver_app, ...)`.
-Graph queries read graph.node/graph.edge from the analysts' DuckDB file (warehouse.serving.connect).
+Graph queries read graph.node/graph.edge from the analysts' DuckDB file (warehouse.serving.session.connect).
 """
 
 from __future__ import annotations

@@ -102,7 +102,8 @@ def sync(
     from assets.sync import ledger
     from assets.sync.channels import UnknownChannel, node_config, targets
     from assets.sync.sync import SyncOutcome, days_between, refresh_after_sync, sync_day_to
-    from warehouse.serving import open_role, refresh_role_views
+    from warehouse.serving.refresh import refresh_role_views
+    from warehouse.serving.session import open_role
 
     s = settings()
     lake = s.open_lake()

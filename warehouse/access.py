@@ -6,7 +6,7 @@ personal data; data stewards of the provincial core get `warehouse_steward.duckd
 columns, personal data still masked. A person is given a role by the file they may open (OS group
 permissions on the two files; `lakehouse sql --role`). The file is the enforcement point: it contains
 nothing the role may not see and no path into the lake, and sessions opened through
-`warehouse.serving.connect` can read no other file. The Delta files underneath hold every column, so
+`warehouse.serving.session.connect` can read no other file. The Delta files underneath hold every column, so
 the lake directory itself is readable by the platform's service account only.
 
 Server deployment: the same ROLES become database roles or policies generated from the registry, e.g.

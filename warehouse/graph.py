@@ -10,7 +10,7 @@ tests/unit/test_graph.py's repeated walk); MAX_HOPS bounds a closure (a
 supply chain longer than that is cut there, and says so in the result's `max_hops`).
 
 Every function takes an open DuckDB connection on which `graph.node` and `graph.edge` exist (a role
-file from warehouse.serving.connect, or an in-memory database for tests and the benchmark).
+file from warehouse.serving.session.connect, or an in-memory database for tests and the benchmark).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import duckdb
 import polars as pl
 
 from warehouse.domain import INDUSTRIES
-from warehouse.serving import connect as open_sealed
+from warehouse.serving.session import connect as open_sealed
 
 MAX_HOPS = len(INDUSTRIES)  # a chain through every division once: longer walks are cut
 # DuckDB threads of a graph session (None: DuckDB's default, one per core). A walk is a chain of small

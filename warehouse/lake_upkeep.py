@@ -21,9 +21,27 @@ COMPACT_TARGET_BYTES = 128 << 20  # compaction writes files of about this size
 
 SMALL_FILE_BYTES = 32 << 20  # a partition with two or more files below this is compacted
 
+# Commits that rewrite or delete files without changing a row (housekeeping's).
+LAYOUT_OPERATIONS = frozenset({"OPTIMIZE", "VACUUM START", "VACUUM END"})
+
 
 class LakeUpkeep:
     """Log reading and housekeeping of a Lake (see warehouse.storage.Lake for root, paths and options)."""
+
+    def data_changed(self, spec: TableSpec, since: int) -> bool:
+        """Whether any commit after version `since` changed rows (not only compaction or VACUUM).
+
+        True when the history does not reach back to `since` (log entries expired) or `since` is ahead.
+        """
+        current = self.version(spec)
+        if current is None or current == since:
+            return current != since
+        if current < since:
+            return True
+        history = self.table(spec).history(current - since)
+        if len(history) < current - since:
+            return True
+        return any(h.get("operation") not in LAYOUT_OPERATIONS for h in history)
 
     def log_version(self, spec: TableSpec) -> int | None:
         """The latest committed version, from the log's file names only (no log parsed; cheap)."""

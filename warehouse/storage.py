@@ -37,9 +37,6 @@ from warehouse.lake_files import (  # noqa: F401
 from warehouse.lake_upkeep import COMPACT_TARGET_BYTES, SMALL_FILE_BYTES, LakeUpkeep  # noqa: F401
 from warehouse.registry import TableSpec
 
-# Commits that rewrite or delete files without changing a row (housekeeping's).
-LAYOUT_OPERATIONS = frozenset({"OPTIMIZE", "VACUUM START", "VACUUM END"})
-
 
 class Lake(LakeFiles, LakeUpkeep):
     """Delta tables under one root, laid out as <root>/<layer>/<table>.
@@ -387,19 +384,3 @@ class Lake(LakeFiles, LakeUpkeep):
 
     def last_commit(self, spec: TableSpec) -> dict:
         return self.table(spec).history(1)[0]
-
-    # ---- maintenance: compaction, VACUUM, checkpoints (the nightly housekeeping) ---------------
-    def data_changed(self, spec: TableSpec, since: int) -> bool:
-        """Whether any commit after version `since` changed rows (not only compaction or VACUUM).
-
-        True when the history does not reach back to `since` (log entries expired) or `since` is ahead.
-        """
-        current = self.version(spec)
-        if current is None or current == since:
-            return current != since
-        if current < since:
-            return True
-        history = self.table(spec).history(current - since)
-        if len(history) < current - since:
-            return True
-        return any(h.get("operation") not in LAYOUT_OPERATIONS for h in history)

@@ -10,7 +10,7 @@ from assets.catalog.scorecard import quality_scorecard
 from assets.metadata import asset_spec, materialized, preview, spec_kwargs
 from assets.resources import LakeResource, LineageResource
 from quality.gx import build_data_docs
-from warehouse.catalog import build_directory
+from warehouse.catalog.directory import build_directory
 from warehouse.registry import (
     CATALOG_COLUMN,
     CATALOG_DATASET,

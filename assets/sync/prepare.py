@@ -30,6 +30,7 @@ from warehouse.registry import (
     TRADE,
     SyncChannel,
 )
+from warehouse.serving.state import copied_versions
 from warehouse.settings import SyncPrivacy
 from warehouse.storage import Lake
 
@@ -78,15 +79,6 @@ def gate(lake: Lake, day: dt.date, *, today: dt.date | None = None) -> str | Non
         rules = ", ".join(f"{t}:{r}" for t, r in failed.select("table_name", "rule_id").iter_rows())
         return f"blocking checks failed for {day}: {rules}"
     return None
-
-
-def copied_versions(con: duckdb.DuckDBPyConnection) -> dict[str, int] | None:
-    """The Delta version of each table a role file holds (warehouse.serving records them); None for a
-    session reading the lake itself (views over delta_scan: tests, tools)."""
-    try:
-        return dict(con.execute("SELECT table_name, version FROM lakehouse_tables").fetchall())
-    except duckdb.Error:
-        return None
 
 
 @dataclass(frozen=True)

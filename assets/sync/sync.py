@@ -23,7 +23,7 @@ from assets.sync.prepare import Built, build, gate
 from assets.sync.release import ReleaseHeld
 from assets.sync.transport import Delivery, NodeConfig, NodeRejected, NodeUnavailable, deliver
 from assets.theme.plan import DAYS_SYNCED, days_synced
-from warehouse.catalog import refresh_datasets
+from warehouse.catalog.directory import refresh_datasets
 from warehouse.registry import CATALOG_DATASET, ENERGY_DAILY, PLAN_PROGRESS, SYNC_LEDGER
 from warehouse.settings import SyncPrivacy
 from warehouse.storage import Lake

@@ -132,7 +132,7 @@ def test_a_moved_home_reads_its_own_tables_through_sql_the_marts_and_the_sync(ho
 def sync_cells(home: Path):
     """What the national sync aggregates for a day, opened the sync's way (refreshed from this lake)."""
     from assets.sync.aggregate import aggregate_day
-    from warehouse.serving import open_role
+    from warehouse.serving.session import open_role
     from warehouse.storage import Lake
 
     con = open_role(home / "warehouse.duckdb", lake=Lake(home / "lake"))

@@ -348,7 +348,7 @@ def _changed_copy(db: Path, keep_days: int) -> Path:
 
 
 def test_a_refresh_during_a_query_neither_breaks_it_nor_mixes_versions(server):
-    from warehouse.serving import _publish
+    from warehouse.serving.refresh import _publish
 
     home, port, _ = server
     count = "select count(*) from theme.energy_daily"
@@ -390,7 +390,7 @@ def test_a_refresh_during_a_query_neither_breaks_it_nor_mixes_versions(server):
 
 
 def test_a_transaction_keeps_one_snapshot_across_a_refresh(server):
-    from warehouse.serving import _publish
+    from warehouse.serving.refresh import _publish
 
     home, port, _ = server
     live = home / "warehouse.duckdb"

@@ -32,7 +32,7 @@ from tests.e2e.test_sync_node import NodeProcess, Province
 from tests.unit.test_sync_release import derivable_by_linear_algebra
 from tests.unit.test_sync_restatement import derivable_across_versions
 from warehouse.registry import SYNC_CHANNELS
-from warehouse.serving import refresh_views
+from warehouse.serving.refresh import refresh_views
 from warehouse.settings import channel_env, demo_key
 
 pytestmark = pytest.mark.e2e

@@ -15,7 +15,7 @@ import pytest
 
 from tests.e2e.test_sync_node import DAYS, READER, READER_KEY, NodeProcess, Province, free_port
 from warehouse.registry import SYNC_LEDGER
-from warehouse.serving import refresh_views
+from warehouse.serving.refresh import refresh_views
 
 pytestmark = pytest.mark.e2e
 

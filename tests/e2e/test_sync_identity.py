@@ -22,9 +22,9 @@ import pytest
 
 from tests.e2e.test_sync_cli import CliNode, cli, env_for
 from tests.e2e.test_sync_node import DAYS, KEY, NodeProcess, Province, config
-from warehouse.catalog import build_directory
+from warehouse.catalog.directory import build_directory
 from warehouse.registry import CATALOG_COLUMN, CATALOG_DATASET, PLAN_PROGRESS, SYNC_LEDGER
-from warehouse.serving import refresh_views
+from warehouse.serving.refresh import refresh_views
 from warehouse.settings import demo_key
 
 pytestmark = pytest.mark.e2e

@@ -31,7 +31,8 @@ from assets.sync.sync import Built, SyncOutcome, build, sync_days
 from assets.sync.transport import NodeConfig, deliver
 from tests.unit.test_sync_release import energy_rows, equipment_rows
 from warehouse.registry import DAY_BUILD, ENERGY_DAILY, EQUIPMENT_DAILY, QUALITY_RESULTS, SYNC_LEDGER
-from warehouse.serving import DELTA_EXTENSION, view_sql
+from warehouse.serving.contents import view_sql
+from warehouse.serving.delta import DELTA_EXTENSION
 from warehouse.storage import Lake
 
 pytestmark = pytest.mark.e2e

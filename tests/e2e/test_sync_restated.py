@@ -19,7 +19,7 @@ from tests.e2e.test_sync_cli import CliNode, cli
 from tests.e2e.test_sync_node import Province
 from tests.unit.test_sync_release import energy_rows, equipment_rows
 from tests.unit.test_sync_restatement import ADDITIVE, EVEN, LAYOUT, derivable_across_versions, late_reading
-from warehouse.serving import refresh_views
+from warehouse.serving.refresh import refresh_views
 from warehouse.settings import demo_key
 
 pytestmark = pytest.mark.e2e

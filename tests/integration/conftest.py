@@ -56,7 +56,7 @@ def home(province):
 
 
 def sql(query: str):
-    from warehouse.serving import connect
+    from warehouse.serving.session import connect
 
     con = connect(settings().warehouse_db, read_only=True)
     try:

@@ -21,7 +21,7 @@ from warehouse import graph
 from warehouse.graph_picture import MAX_NEIGHBORS
 from warehouse.identifiers import HANDLE_PATTERN, parse_handle
 from warehouse.registry import DATA_PRODUCT, ENTERPRISE, EQUIPMENT, GRAPH_EDGE, GRAPH_NODE, IDENTIFIER
-from warehouse.serving import connect
+from warehouse.serving.session import connect
 from warehouse.settings import settings
 from warehouse.storage import Lake
 

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from warehouse.registry import QUARANTINE_TELEMETRY
-from warehouse.serving import DELTA_EXTENSION, HTTPFS_EXTENSION, duckdb_s3_secret
+from warehouse.serving.delta import DELTA_EXTENSION, HTTPFS_EXTENSION, duckdb_s3_secret
 from warehouse.settings import object_store_options
 from warehouse.storage import Lake
 

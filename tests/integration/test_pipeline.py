@@ -205,7 +205,7 @@ def test_grade_3_values_never_appear_in_any_analyst_view(home):
     import io
 
     from warehouse.access import ANALYST, STEWARD, role_database
-    from warehouse.serving import connect
+    from warehouse.serving.session import connect
 
     ids: set[str] = set()
     for path in sorted((home / "landing" / "registry").glob("*.csv")):

@@ -8,7 +8,10 @@ import pytest
 
 from warehouse.access import ANALYST, ROLES, STEWARD, role_database, visible_columns
 from warehouse.registry import ENTERPRISE, TABLES, TableSpec
-from warehouse.serving import DELTA_EXTENSION, connect, refresh_role_views, view_sql
+from warehouse.serving.contents import view_sql
+from warehouse.serving.delta import DELTA_EXTENSION
+from warehouse.serving.refresh import refresh_role_views
+from warehouse.serving.session import connect
 from warehouse.storage import Lake
 
 

@@ -11,7 +11,7 @@ from assets.housekeeping.housekeep import housekeep_table, prune_runs
 from bench.housekeeping import day_table
 from quality.gx_files import RESULT_ROOTS, prune_results
 from warehouse.registry import Column, TableSpec
-from warehouse.serving import changed_partitions
+from warehouse.serving.plan import changed_partitions
 from warehouse.storage import Lake
 
 READINGS = day_table(

@@ -9,8 +9,8 @@ from warehouse.pgwire.pgrewrite import rewrite
 
 @pytest.fixture
 def session(tmp_path):
-    """A sealed session on a small role file (what warehouse.serving.connect opens for a connection)."""
-    from warehouse.serving import connect
+    """A sealed session on a small role file (what warehouse.serving.session.connect opens for a connection)."""
+    from warehouse.serving.session import connect
 
     path = tmp_path / "role.duckdb"
     con = duckdb.connect(str(path))

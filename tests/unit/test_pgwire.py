@@ -100,7 +100,7 @@ def test_resource_directory_counts_statements_per_dataset_from_the_audit(tmp_pat
 
     import polars as pl
 
-    from warehouse.catalog import access_counts
+    from warehouse.catalog.directory import access_counts
     from warehouse.registry import QUERY_AUDIT
     from warehouse.storage import Lake
 

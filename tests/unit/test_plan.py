@@ -97,7 +97,7 @@ def test_no_trades_gives_no_compliance_figure_rather_than_a_false_100():
 
 
 def test_the_html_directory_shows_each_kpi_with_its_history(tmp_path):
-    from warehouse.catalog import export_html
+    from warehouse.catalog.site import export_html
 
     days = [AS_OF - dt.timedelta(days=2), AS_OF]
     plan = pl.concat([plan_progress(d, **{k: v for k, v in _inputs().items()}) for d in days])

@@ -52,7 +52,8 @@ def test_no_clear_personal_data_in_any_theme_table_or_view(tmp_path):
         THEME_TRADING_DAILY,
         TRADE,
     )
-    from warehouse.serving import connect, refresh_views
+    from warehouse.serving.refresh import refresh_views
+    from warehouse.serving.session import connect
     from warehouse.storage import Lake
 
     generate(

@@ -14,7 +14,7 @@ from assets.telemetry.days import migrate_day_build, pending_days, provisional_b
 from tests.unit.helpers import land
 from warehouse.domain import day_closes_at, provisional
 from warehouse.registry import DAY_BUILD
-from warehouse.serving import refresh_views
+from warehouse.serving.refresh import refresh_views
 from warehouse.storage import Lake
 
 D1, D2 = dt.date(2026, 11, 1), dt.date(2026, 11, 2)

@@ -12,7 +12,9 @@ import pytest
 from tests.unit.test_sync_release import energy_rows
 from warehouse.access import STEWARD, role_database
 from warehouse.registry import ENERGY_DAILY
-from warehouse.serving import changed_partitions, connect, delta_version, refresh_role_views
+from warehouse.serving.plan import changed_partitions, delta_version
+from warehouse.serving.refresh import refresh_role_views
+from warehouse.serving.session import connect
 from warehouse.storage import Lake
 
 DAY = dt.date(2026, 10, 5)
@@ -135,7 +137,7 @@ def test_only_the_changed_partitions_are_copied_and_the_copy_equals_the_lake(tmp
 
 
 def test_a_crashed_refresh_leaves_the_last_good_file_and_the_next_one_converges(tmp_path, monkeypatch):
-    import warehouse.serving as serving
+    import warehouse.serving.refresh as serving
 
     lake = Lake(tmp_path / "lake")
     db = tmp_path / "warehouse.duckdb"
@@ -159,7 +161,7 @@ def test_a_crashed_refresh_leaves_the_last_good_file_and_the_next_one_converges(
 REFRESHER = """
 import sys
 from pathlib import Path
-from warehouse.serving import refresh_role_views
+from warehouse.serving.refresh import refresh_role_views
 from warehouse.storage import Lake
 for _ in range(int(sys.argv[3])):
     refresh_role_views(Path(sys.argv[1]), Lake(Path(sys.argv[2])))

@@ -275,7 +275,8 @@ def test_a_batch_built_from_a_role_file_names_the_versions_the_file_holds_not_th
     """The sync reads a snapshot (the role file, refreshed when it opened): a theme rebuilt meanwhile must
     not be named in the manifest as if its new rows had been read."""
     from assets.sync.sync import build
-    from warehouse.serving import connect, refresh_role_views
+    from warehouse.serving.refresh import refresh_role_views
+    from warehouse.serving.session import connect
     from warehouse.storage import Lake
 
     lake, db = Lake(tmp_path / "lake"), tmp_path / "warehouse.duckdb"

@@ -8,7 +8,7 @@ SCRAM-SHA-256 via `scramp`, simple and extended query, cancel, TLS), and owning 
 pass through one place that enforces limits and writes the audit trail.
 
 Each connection is a thread holding one sealed DuckDB session on its role's file
-(`warehouse.serving.connect`: no file access, grade-limited columns, masked personal data). A statement
+(`warehouse.serving.session.connect`: no file access, grade-limited columns, masked personal data). A statement
 runs under a timer that calls `interrupt()` on that session only; a runaway query is cancelled and the
 others carry on. Consistency: a session keeps the file it opened (a refresh renames a new file over it,
 so the open one stays intact); between statements outside a transaction, a session whose file was

@@ -31,7 +31,7 @@ from warehouse.pgwire.wire import (
     cstr,
     log,
 )
-from warehouse.serving import connect
+from warehouse.serving.session import connect
 from warehouse.sqlusers import MECHANISM, load_users
 
 if TYPE_CHECKING:  # for annotations only: the modules import each other

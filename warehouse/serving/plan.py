@@ -1,0 +1,111 @@
+"""What a refresh must do to one role's file, decided from its bookkeeping and the Delta logs: tables
+copied whole, partitions replaced (only those the commits since touched), tables dropped, marts rebuilt.
+Nothing here writes; warehouse.serving.refresh carries the plans out."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from warehouse.access import Role, visible_columns
+from warehouse.registry import TABLES, TableSpec
+from warehouse.serving.contents import Mart, select_sql
+from warehouse.serving.state import read_state
+from warehouse.storage import Lake
+
+
+@dataclass
+class Plan:
+    """What one role file needs: tables copied whole, partitions replaced, tables dropped, marts rebuilt."""
+
+    role: Role
+    db: Path
+    from_live: bool  # start from a copy of the live file (else from nothing)
+    full: list[tuple[TableSpec, str, str, int]] = field(default_factory=list)  # spec, select, fp, version
+    partial: list[tuple[TableSpec, str, str, int, set]] = field(default_factory=list)
+    drop: list[str] = field(default_factory=list)
+    marts: list[tuple[Mart, int]] = field(default_factory=list)
+    drop_marts: list[str] = field(default_factory=list)
+
+    def empty(self) -> bool:
+        return not (self.full or self.partial or self.drop or self.marts or self.drop_marts)
+
+    def names(self) -> list[str]:
+        return [s.name for s, *_ in self.full + self.partial] + [m.name for m, _ in self.marts]
+
+
+def delta_version(lake: Lake, spec: TableSpec) -> int | None:
+    """The latest committed version of a Delta table, from its log's file names (no log parsed)."""
+    return lake.log_version(spec)
+
+
+def changed_partitions(lake: Lake, spec: TableSpec, since: int, until: int) -> set | None:
+    """Partition values touched by commits since+1..until (Delta log add/remove actions); None when the
+    change cannot be confined to partitions (unpartitioned table, schema or protocol change, log gone).
+    Actions with dataChange false (housekeeping's compaction rewrites files, not rows) touch nothing."""
+    partition_by = spec.partition_by
+    if not partition_by:
+        return None
+    touched: set = set()
+    for version in range(since + 1, until + 1):
+        text = lake.log_commit(spec, version)
+        if text is None:
+            return None
+        for line in filter(str.strip, text.splitlines()):
+            action = json.loads(line)
+            if "metaData" in action or "protocol" in action:
+                return None
+            for kind in ("add", "remove"):
+                if kind in action and action[kind].get("dataChange") is not False:  # not a compaction's
+                    values = action[kind].get("partitionValues")
+                    if not isinstance(values, dict) or partition_by not in values:
+                        return None
+                    touched.add(values[partition_by])
+    return touched
+
+
+def _fingerprint(spec: TableSpec, select: str) -> str:
+    return hashlib.sha256(f"{select}\n{spec.description}".encode()).hexdigest()[:16]
+
+
+def plan(
+    role: Role,
+    db: Path,
+    lake: Lake,
+    tables: dict[str, TableSpec],
+    marts: tuple[Mart, ...],
+    versions: dict[str, int | None],
+) -> Plan:
+    """The plan for one role's file, given the latest Delta version of each table."""
+    state = read_state(db, lake)
+    known, built = state if state is not None else ({}, {})
+    todo = Plan(role, db, from_live=state is not None)
+    wanted: dict[str, int] = {}
+    for name, spec in tables.items():
+        select, version = select_sql(spec, role), versions[name]
+        if select is None or version is None:
+            continue
+        wanted[name] = version
+        fp = _fingerprint(spec, select)
+        have = known.get(name)
+        if have is None or have[0] != fp:
+            todo.full.append((spec, select, fp, version))
+        elif have[1] != version:
+            parts = changed_partitions(lake, spec, have[1], version)
+            visible = {c.name for c in visible_columns(spec, role)}
+            if parts is None or have[1] > version or spec.partition_by not in visible:
+                todo.full.append((spec, select, fp, version))
+            else:
+                todo.partial.append((spec, select, fp, version, parts))
+    # gone from the lake or from the role's sight; a refresh of some tables leaves the others alone
+    todo.drop = sorted(n for n in known if n not in wanted and (n in tables or n not in TABLES))
+    copied = {s.name for s, *_ in todo.full + todo.partial}
+    for mart in marts:
+        source = mart.source.name
+        if source in wanted and (built.get(mart.name) != wanted[source] or source in copied):
+            todo.marts.append((mart, wanted[source]))
+        elif source not in wanted and mart.name in built:
+            todo.drop_marts.append(mart.name)
+    return todo
