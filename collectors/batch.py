@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from warehouse.contracts import TELEMETRY_FIELDS as LANDING_FIELDS
 from warehouse.contracts import TELEMETRY_QUALITY_FIELD as QUALITY_FIELD
 from warehouse.domain import TIMEZONE
+from warehouse.durable import fsync_path
 
 _TZ = ZoneInfo(TIMEZONE)
 COLUMNS = (*LANDING_FIELDS, QUALITY_FIELD)
@@ -97,11 +98,7 @@ def durable_write(path: Path, write) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(path.parent)
 
 
 class LandingWriter:

@@ -211,29 +211,7 @@ class LakeFiles:
                 )
         if not staged:
             return self.version(spec) if self.exists(spec) else None
-        schema = conform(spec, pl.DataFrame(schema=spec.schema)).to_arrow().schema
-        if not self.exists(spec):
-            DeltaTable.create(
-                self.table_uri(spec),
-                schema,
-                mode="ignore",
-                partition_by=[col],
-                storage_options=self._options(),
-            )
-        self.table(spec).create_write_transaction(
-            [f.add_action() for f in staged],
-            mode="append",
-            schema=schema,
-            partition_by=[col],
-            commit_properties=CommitProperties(
-                custom_metadata={
-                    "run_id": run_id,
-                    "lakehouse.operation": f"append ({len(staged)} files)",
-                    "table": spec.name,
-                }
-            ),
-        )
-        return self.table(spec).version()
+        return self._commit_files(spec, staged, run_id=run_id, operation=f"append ({len(staged)} files)")
 
     def commit_partition(
         self, spec: TableSpec, partition: object, staged: Iterable[StagedFile], *, run_id: str
@@ -250,6 +228,26 @@ class LakeFiles:
         if wrong:
             raise ValueError(f"{spec.name}: staged files of another table {wrong[:3]}")
         col = spec.partition_by
+        return self._commit_files(
+            spec,
+            files,
+            run_id=run_id,
+            operation=f"commit_partition {col}={partition} ({len(files)} files)",
+            replace=_partition_text(partition),
+        )
+
+    def _commit_files(
+        self,
+        spec: TableSpec,
+        files: list[StagedFile],
+        *,
+        run_id: str,
+        operation: str,
+        replace: str | None = None,
+    ) -> int:
+        """One Delta transaction adding `files` (written apart): appended, or replacing the partition
+        `replace` (its old files removed in the same commit). Creates the table on first use."""
+        col = spec.partition_by
         schema = conform(spec, pl.DataFrame(schema=spec.schema)).to_arrow().schema
         if not self.exists(spec):
             DeltaTable.create(
@@ -261,16 +259,12 @@ class LakeFiles:
             )
         self.table(spec).create_write_transaction(
             [f.add_action() for f in files],
-            mode="overwrite",
+            mode="append" if replace is None else "overwrite",
             schema=schema,
             partition_by=[col],
-            partition_filters=[(col, "=", _partition_text(partition))],
+            partition_filters=None if replace is None else [(col, "=", replace)],
             commit_properties=CommitProperties(
-                custom_metadata={
-                    "run_id": run_id,
-                    "lakehouse.operation": f"commit_partition {col}={partition} ({len(files)} files)",
-                    "table": spec.name,
-                }
+                custom_metadata={"run_id": run_id, "lakehouse.operation": operation, "table": spec.name}
             ),
         )
         return self.table(spec).version()

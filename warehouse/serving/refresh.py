@@ -16,6 +16,7 @@ import duckdb
 import polars as pl
 
 from warehouse.access import ANALYST, ROLES, Role, role_database
+from warehouse.durable import fsync_path
 from warehouse.registry import TABLES, TableSpec
 from warehouse.serving import state
 from warehouse.serving.contents import MARTS, Mart
@@ -179,17 +180,9 @@ def _publish(tmp: Path, live: Path) -> None:
         st = live.stat()
         with contextlib.suppress(PermissionError):
             os.chown(tmp, st.st_uid, st.st_gid)
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(tmp)
     # a log beside the live file can only come from someone's read-write session on the old file; it must
     # never be replayed onto the new one
     Path(f"{live}.wal").unlink(missing_ok=True)
     os.replace(tmp, live)
-    dir_fd = os.open(live.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_path(live.parent)
