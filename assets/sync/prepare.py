@@ -59,6 +59,8 @@ def gate(lake: Lake, day: dt.date, *, today: dt.date | None = None) -> str | Non
     # those of the run the record names
     recorded = recorded_run(lake, day)
     for spec in SOURCES:
+        if day.isoformat() not in lake.partitions(spec):
+            return f"{spec.name} has no partition {day}: the theme was not built (or built empty)"
         writer = lake.partition_writer(spec, day)
         if writer is not None and writer["run_id"] != recorded:
             return (
@@ -66,8 +68,6 @@ def gate(lake: Lake, day: dt.date, *, today: dt.date | None = None) -> str | Non
                 "UTC, which did not record the day as built (it failed or was killed before the end); it "
                 "is released once a run finishes building it"
             )
-        if day.isoformat() not in lake.partitions(spec):
-            return f"{spec.name} has no partition {day}: the theme was not built (or built empty)"
     results = lake.read(QUALITY_RESULTS, columns=["table_name", "partition", "rule_id", "severity", "passed"])
     failed = results.filter(  # in polars: see ledger.period_rows on pyarrow filters over merged files
         (pl.col("partition") == day.isoformat())
