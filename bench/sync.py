@@ -107,11 +107,12 @@ def sync_task(spec: dict, steps) -> dict:
     import duckdb
     import httpx
 
+    from assets.build_record import day_build_row
     from assets.sync.signing import sign_request
     from assets.sync.sync import sync_day
     from assets.sync.transport import NodeConfig
     from national_node.loopback import running_node
-    from warehouse.registry import ENERGY_DAILY, EQUIPMENT_DAILY
+    from warehouse.registry import DAY_BUILD, ENERGY_DAILY, EQUIPMENT_DAILY
     from warehouse.serving.contents import view_sql
     from warehouse.serving.delta import DELTA_EXTENSION
     from warehouse.settings import demo_key
@@ -133,6 +134,10 @@ def sync_task(spec: dict, steps) -> dict:
             lake.replace_partition(ENERGY_DAILY, DAY, energy, run_id=f"bench-{revision}")
             lake.replace_partition(EQUIPMENT_DAILY, DAY, equipment, run_id=f"bench-{revision}")
             _passing_checks(lake, f"bench-{revision}")
+            now = dt.datetime.now(dt.UTC)  # the build record daily_job writes last: the sync releases only
+            lake.upsert(
+                DAY_BUILD, day_build_row(DAY, f"bench-{revision}", now, now), run_id=f"bench-{revision}"
+            )
             for s in (ENERGY_DAILY, EQUIPMENT_DAILY):
                 con.execute(view_sql(s, lake))
             t0 = time.perf_counter()
