@@ -12,6 +12,11 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 TIMEZONE = "Asia/Shanghai"
+# TIMEZONE has kept UTC+8 without daylight saving since 1991-09-15: from this instant on its local day is
+# the UTC instant plus 8 hours (tests/unit/test_transform.py checks this against the zone database,
+# 1900-2100; change both with TIMEZONE).
+FIXED_OFFSET_SINCE = dt.datetime(1992, 1, 1, tzinfo=dt.UTC)
+FIXED_OFFSET = dt.timedelta(hours=8)
 PROVINCE_CODE = "37"
 
 # GB/T 2260: Shandong's 16 prefecture-level cities. 3712 Laiwu merged into Jinan in 2019.

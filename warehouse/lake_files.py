@@ -269,24 +269,6 @@ class LakeFiles:
         )
         return self.table(spec).version()
 
-    def partition_writer(self, spec: TableSpec, partition: object) -> dict | None:
-        """The run whose commit last replaced the partition (`commit_partition` / `replace_partition`):
-        {"run_id", "at", "version"} from the Delta log, or None when the log holds no such commit (never
-        written, or its entry expired). The log says so even when that run died right after the commit."""
-        if not self.exists(spec):
-            return None
-        col = spec.partition_by
-        for h in self.table(spec).history():  # newest first
-            op = h.get("lakehouse.operation") or ""
-            if (
-                op.startswith(f"commit_partition {col}={partition} ")
-                or op == f"replace_partition {col}={partition}"
-                or op == "overwrite"  # the whole table, this partition too
-            ):
-                at = dt.datetime.fromtimestamp(h["timestamp"] / 1000, dt.UTC)
-                return {"run_id": h.get("run_id"), "at": at, "version": h.get("version")}
-        return None
-
     def remove_orphans(self, spec: TableSpec, partition: object, *, min_age_seconds: float = 0.0) -> int:
         """Delete files in the partition's folder that no commit ever referenced (a crashed build's).
 

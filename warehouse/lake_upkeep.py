@@ -4,6 +4,7 @@ warehouse.lake_files (staging and committing files)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -13,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import CommitProperties
 
-from warehouse.lake_files import StagedFile
+from warehouse.lake_files import StagedFile, _partition_text
 from warehouse.registry import TableSpec
 
 COMPACT_TARGET_BYTES = 128 << 20  # compaction writes files of about this size
@@ -27,6 +28,24 @@ LAYOUT_OPERATIONS = frozenset({"OPTIMIZE", "VACUUM START", "VACUUM END"})
 
 class LakeUpkeep:
     """Log reading and housekeeping of a Lake (see warehouse.storage.Lake for root, paths and options)."""
+
+    def partition_writer(self, spec: TableSpec, partition: object) -> dict | None:
+        """The run whose commit last replaced the partition (`commit_partition` / `replace_partition`):
+        {"run_id", "at", "version"} from the Delta log, or None when the log holds no such commit (never
+        written, or its entry expired). The log says so even when that run died right after the commit."""
+        if not self.exists(spec) or _partition_text(partition) not in self.partitions(spec):
+            return None  # nothing there now: no run wrote what a reader would see (a whole-table write too)
+        col = spec.partition_by
+        for h in self.table(spec).history():  # newest first
+            op = h.get("lakehouse.operation") or ""
+            if (
+                op.startswith(f"commit_partition {col}={partition} ")
+                or op == f"replace_partition {col}={partition}"
+                or op == "overwrite"  # the whole table, this partition too
+            ):
+                at = dt.datetime.fromtimestamp(h["timestamp"] / 1000, dt.UTC)
+                return {"run_id": h.get("run_id"), "at": at, "version": h.get("version")}
+        return None
 
     def data_changed(self, spec: TableSpec, since: int) -> bool:
         """Whether any commit after version `since` changed rows (not only compaction or VACUUM).

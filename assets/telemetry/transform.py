@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from quality.rules import TELEMETRY_ROW_RULES, first_failed_rule, passes_all
-from warehouse.domain import METRICS, TIMEZONE, UNIT_CONVERSIONS
+from warehouse.domain import FIXED_OFFSET, FIXED_OFFSET_SINCE, METRICS, TIMEZONE, UNIT_CONVERSIONS
 from warehouse.registry import QUARANTINE_TELEMETRY, SILVER_TELEMETRY
 from warehouse.settings import FUTURE_TOLERANCE, LATE_WATERMARK_DAYS
 
@@ -77,12 +77,6 @@ def ts_utc_of(ts: pl.Series) -> pl.Series:
 
 def local_day(expr: pl.Expr) -> pl.Expr:
     return expr.dt.convert_time_zone(TIMEZONE).dt.date()
-
-
-# Asia/Shanghai has kept UTC+8 without daylight saving since 1991-09-15: from this instant on its local
-# day is the UTC instant plus 8 hours (tested against the zone database for 1900-2100).
-FIXED_OFFSET_SINCE = dt.datetime(1992, 1, 1, tzinfo=dt.UTC)
-FIXED_OFFSET = dt.timedelta(hours=8)
 
 
 def local_day_of(ts_utc: pl.Series) -> pl.Series:

@@ -148,3 +148,13 @@ def test_a_streamed_append_to_a_table_missing_a_declared_column_adds_the_column(
     lake.append_stream(QUARANTINE_TELEMETRY, iter([rows(D1, 1, "new")]), run_id="new")
     got = lake.read(QUARANTINE_TELEMETRY).sort("reason")
     assert got["payload"].to_list() == [None, None, "{}"]
+
+
+def test_the_writer_of_a_partition_comes_from_the_log_and_a_missing_partition_has_none(tmp_path):
+    lake = Lake(tmp_path)
+    lake.overwrite(QUARANTINE_TELEMETRY, rows(D1, 2), run_id="whole")  # a whole-table write
+    assert lake.partition_writer(QUARANTINE_TELEMETRY, D1)["run_id"] == "whole"
+    assert lake.partition_writer(QUARANTINE_TELEMETRY, D2) is None  # the whole-table write holds no D2
+    lake.replace_partition(QUARANTINE_TELEMETRY, D2, rows(D2, 1), run_id="day")
+    assert lake.partition_writer(QUARANTINE_TELEMETRY, D2)["run_id"] == "day"
+    assert lake.partition_writer(QUARANTINE_TELEMETRY, D1)["run_id"] == "whole"
