@@ -25,9 +25,9 @@ from tests.integration.test_lake_s3 import _free_port
 
 psycopg2 = pytest.importorskip("psycopg2")
 
-# Both take minutes on this machine (materialize of a 20-enterprise, 2-day province: ~3.5 min under
-# load), far over the default suite's budget: soak (`make soak`).
-pytestmark = [pytest.mark.integration, pytest.mark.soak]
+# In `make test` (issue 14 asks for it there; CI runs PostgreSQL and RabbitMQ): the module takes ~5 min on
+# this 2-core machine when quiet (equality 174 s, worker kill 113 s), on one pytest worker.
+pytestmark = pytest.mark.integration
 
 LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
 PROVINCE = ["--enterprises", "20", "--days", "2", "--start", "2026-11-01", "--seed", "5"]

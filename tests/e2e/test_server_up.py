@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-pytestmark = pytest.mark.soak  # the webserver takes tens of seconds to load the code location
+pytestmark = pytest.mark.integration  # ~20 s: the webserver takes tens of seconds to load the code location
 LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
 
 
