@@ -15,6 +15,8 @@ from pathlib import Path
 import psutil
 from rich.console import Console
 
+from warehouse.settings import THIRD_PARTY_ENV
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -151,7 +153,8 @@ def run_child(spec: dict, spec_dir: Path, *, timeout: float, rss_limit: int) -> 
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
     }
-    env.setdefault("GX_ANALYTICS_ENABLED", "false")
+    for name, value in THIRD_PARTY_ENV.items():
+        env.setdefault(name, value)
     env.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
     log = spec_dir / f"{stem}.log"
     t0 = time.perf_counter()

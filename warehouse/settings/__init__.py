@@ -21,6 +21,7 @@ from warehouse.settings.profile import (  # noqa: F401
     IN_PROGRESS_MAX_AGE,
     LATE_WATERMARK_DAYS,
     PROFILES,
+    THIRD_PARTY_ENV,
     ServiceUnavailable,
     SettingsError,
     _at_least_zero,

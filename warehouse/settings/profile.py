@@ -26,6 +26,12 @@ IN_PROGRESS_MAX_AGE = dt.timedelta(hours=24)
 PROFILES = ("embedded", "server")
 
 
+# Third-party telemetry off in every process `prepare()` runs in and in the children it starts (the
+# Dagster UI, daemon, run workers, shard workers). Great Expectations' contexts also store
+# `analytics_enabled: false` (quality/gx.py); importing the code location sets nothing.
+THIRD_PARTY_ENV = {"GX_ANALYTICS_ENABLED": "false"}
+
+
 DAGSTER_YAML = """\
 # written by lakehouse (embedded profile): SQLite storage beside this file, runs in process
 telemetry:
