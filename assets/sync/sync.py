@@ -1,4 +1,4 @@
-"""Sync one local day to one node of a channel (the national center or an industry node): gate and build
+"""Sync one local day to one node of a channel (the national center or an industry node): release check and build
 (assets/sync/prepare.py), ledger, deliver, ledger; and a day to several nodes (`sync_day_to`).
 
 Plain functions over a Lake, a DuckDB connection to the warehouse and an httpx client, so the Dagster
@@ -19,7 +19,7 @@ from assets.sync import ledger, noise
 from assets.sync.batch import make_batch, noise_groups
 from assets.sync.channels import channel
 from assets.sync.measures import MEASURES, Measure
-from assets.sync.prepare import Built, build, gate
+from assets.sync.prepare import Built, build, release_check
 from assets.sync.release import ReleaseHeld
 from assets.sync.transport import Delivery, NodeConfig, NodeRejected, NodeUnavailable, deliver
 from assets.theme.plan import DAYS_SYNCED, days_synced
@@ -219,7 +219,7 @@ def sync_day(
     measures: tuple[Measure, ...] = MEASURES,
     privacy: SyncPrivacy | None = None,
 ) -> SyncOutcome:
-    """Release one local day to the node if it passed its gates and is not already there as it stands.
+    """Release one local day to the node if it passes its release check and is not already there as it stands.
 
     What the ledger knows is per node and channel: a node never sent to starts from version 1. The node's
     channel names its contract (warehouse.registry.SYNC_CHANNELS). `privacy` (the channel's, from the
@@ -228,7 +228,7 @@ def sync_day(
     contract = channel(node.channel)
     ledger.migrate(lake, run_id)
     rows = ledger.period_rows(lake, period, node.url, node.channel)
-    reason, status = gate(lake, day, today=today), "skipped"
+    reason, status = release_check(lake, day, today=today), "skipped"
     if not reason:
         try:
             # what this node holds, and what other channels' nodes hold: nodes may compare their versions
