@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import time
 from pathlib import Path
 
 from bench.analyst import QUERIES, _quantile, build
+from national_node.loopback import free_port, wait_port
 
 MART = "mart.energy_city_industry_day"
 PASSWORD = "bench-analyst-pw"
@@ -71,15 +71,9 @@ def prepare_home(work: Path, days: int, clients: int) -> Path:
     return home
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def _server(home: Path, clients: int):
-    port = _free_port()
+    port = free_port()
     env = os.environ | {
         "LAKEHOUSE_HOME": str(home),
         "LAKEHOUSE_SQL_MAX_CONNECTIONS": str(clients + 8),
@@ -92,15 +86,7 @@ def _server(home: Path, clients: int):
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("serve-sql did not start") from None
-                time.sleep(0.3)
+        wait_port(port, timeout=180, proc=proc)
         yield port, proc.pid
     finally:
         proc.terminate()
