@@ -41,6 +41,15 @@ def work_dir_of(work_dir: Path | None) -> Path:
     return Path(env).resolve() if env else REPO / "bench" / "work"
 
 
+def write_results(name: str, results: dict) -> Path:
+    """A service bench's numbers: bench/results/<name>.json (beside make bench's), and on stdout."""
+    path = REPO / "bench" / "results" / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+    return path
+
+
 def resolve(path: Path) -> Path:
     path = Path(path)
     return path if path.is_absolute() else REPO / path
