@@ -24,12 +24,6 @@ from warehouse.settings.profile import (  # noqa: F401
     THIRD_PARTY_ENV,
     ServiceUnavailable,
     SettingsError,
-    _at_least_zero,
-    _dp_epsilon,
-    _identifier_node,
-    _lake_uri,
-    _positive,
-    _profile,
     ensure_pg_database,
     object_store_options,
 )
