@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.analyst import QUERIES, _quantile, build
 from national_node.loopback import free_port, wait_port
@@ -103,6 +104,17 @@ def _sql(name: str) -> str:
     return QUERIES[name].format(src=MART)
 
 
+def _timed_rounds(con: Any, rounds: int, times: dict[str, list[float]], lock: threading.Lock) -> None:
+    """Every analyst query, `rounds` times over, on one session (DuckDB in process or psycopg over the
+    wire: both have execute().fetchall()), each execution timed on its own."""
+    for _ in range(rounds):
+        for q in QUERIES:
+            t0 = time.perf_counter()
+            con.execute(_sql(q)).fetchall()
+            with lock:
+                times[q].append(time.perf_counter() - t0)
+
+
 def _in_process(db: Path, rounds: int, threads: int) -> tuple[dict[str, list[float]], float]:
     from warehouse.serving.session import connect
 
@@ -113,12 +125,7 @@ def _in_process(db: Path, rounds: int, threads: int) -> tuple[dict[str, list[flo
     def worker() -> None:
         con = connect(db, threads=1, memory_limit="1GB")  # as the endpoint opens each session
         barrier.wait()
-        for _ in range(rounds):
-            for q in QUERIES:
-                t0 = time.perf_counter()
-                con.execute(_sql(q)).fetchall()
-                with lock:
-                    times[q].append(time.perf_counter() - t0)
+        _timed_rounds(con, rounds, times, lock)
         con.close()
 
     ts = [threading.Thread(target=worker) for _ in range(threads)]
@@ -144,12 +151,7 @@ def _over_wire(port: int, rounds: int, clients: int) -> tuple[dict[str, list[flo
                 f"host=127.0.0.1 port={port} dbname=lakehouse user=analyst{i:02d} password={PASSWORD}"
             ) as con:
                 barrier.wait()
-                for _ in range(rounds):
-                    for q in QUERIES:
-                        t0 = time.perf_counter()
-                        con.execute(_sql(q)).fetchall()
-                        with lock:
-                            times[q].append(time.perf_counter() - t0)
+                _timed_rounds(con, rounds, times, lock)
         except Exception as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
             with contextlib.suppress(threading.BrokenBarrierError):
