@@ -30,6 +30,34 @@ def _severity(rule: Rule) -> AssetCheckSeverity:
     return AssetCheckSeverity.ERROR if rule.severity == "error" else AssetCheckSeverity.WARN
 
 
+def _rule_outcome(
+    spec: TableSpec,
+    rule: Rule,
+    kind: str,
+    passed: bool,
+    evaluated: int,
+    failed: int,
+    metadata: dict,
+    description: str | None = None,
+) -> tuple[AssetCheckResult, tuple]:
+    """One rule's outcome twice: the asset check the UI shows, and its catalog.quality_results row."""
+    check = AssetCheckResult(
+        asset_key=spec.asset_key,
+        check_name=rule.id,
+        passed=passed,
+        severity=_severity(rule),
+        description=description,
+        metadata={
+            "rule": rule.description,
+            "evaluated": evaluated,
+            "failed": failed,
+            "pass_rate": pass_rate(failed, evaluated),
+            **metadata,
+        },
+    )
+    return check, (rule.id, kind, rule.severity, evaluated, failed, passed)
+
+
 def _md_rows(rows: tuple[dict, ...]) -> MetadataValue:
     """A Markdown table of a partition rule's failing sample rows."""
     cols = list(rows[0])
@@ -184,45 +212,20 @@ def evaluate(
         if rule.partition_check is None:
             continue
         po = rule.partition_check(df, context or {})
-        checks.append(
-            AssetCheckResult(
-                asset_key=spec.asset_key,
-                check_name=rule.id,
-                passed=po.passed,
-                severity=_severity(rule),
-                description=po.message,
-                metadata={
-                    "rule": rule.description,
-                    "result": po.message,
-                    "evaluated": po.evaluated,
-                    "failed": po.failed,
-                    "pass_rate": pass_rate(po.failed, po.evaluated),
-                    **({"sample_failing_rows": _md_rows(po.sample)} if po.sample else {}),
-                },
-            )
+        sample = {"sample_failing_rows": _md_rows(po.sample)} if po.sample else {}
+        meta = {"result": po.message, **sample}
+        check, row = _rule_outcome(
+            spec, rule, "partition", po.passed, po.evaluated, po.failed, meta, po.message
         )
-        rows.append((rule.id, "partition", rule.severity, po.evaluated, po.failed, po.passed))
+        checks.append(check)
+        rows.append(row)
     for o in outcome.outcomes:
-        rule = rules[o.rule_id]
-        meta = {
-            "rule": rule.description,
-            "failed": o.failed,
-            "evaluated": o.evaluated,
-            "pass_rate": pass_rate(o.failed, o.evaluated),
-            "sample_failing_values": MetadataValue.json([str(v) for v in o.sample]),
-        }
+        meta = {"sample_failing_values": MetadataValue.json([str(v) for v in o.sample])}
         if docs_url:
             meta["data_docs"] = MetadataValue.url(docs_url)
-        checks.append(
-            AssetCheckResult(
-                asset_key=spec.asset_key,
-                check_name=rule.id,
-                passed=o.success,
-                severity=_severity(rule),
-                metadata=meta,
-            )
-        )
-        rows.append((rule.id, "gx", rule.severity, o.evaluated, o.failed, o.success))
+        check, row = _rule_outcome(spec, rules[o.rule_id], "gx", o.success, o.evaluated, o.failed, meta)
+        checks.append(check)
+        rows.append(row)
     if reconciliation is not None:
         r = reconciliation
         checks.append(
