@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.analyst import QUERIES, _quantile, build
+from bench.machine import work_dir_of
 from national_node.loopback import free_port, wait_port
 
 MART = "mart.energy_city_industry_day"
@@ -258,9 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--days", type=int, default=365)
     p.add_argument("--blocks", type=int, default=5, help="alternations of the in-process and wire phases")
-    p.add_argument(
-        "--work", type=Path, default=Path(os.environ.get("LAKEHOUSE_BENCH_HOME", "bench/work")) / "sqlserve"
-    )
+    p.add_argument("--work", type=Path, default=work_dir_of(None) / "sqlserve")
     p.add_argument("--json", type=Path, help="Also write the numbers here")
     a = p.parse_args(argv)
     r = sqlserve_bench(a.work.resolve(), clients=a.clients, rounds=a.rounds, days=a.days, blocks=a.blocks)
