@@ -95,23 +95,24 @@ def assert_landed(result) -> dict:
     }
 
 
-def test_collector_loses_nothing_across_kill9_and_a_cut_connection(tmp_path):
-    """10,000 readings at QoS 1 (400/s: a 25 s stream), collector kill -9 three times mid-stream, broker
-    connection cut once."""
+def kill_and_recover_on_a_private_broker(tmp_path, **stream: int):
+    """The kill -9 scenario on a broker of its own; every trial must see three kills and one cut, all
+    while the stream was still being published."""
     broker = Broker(tmp_path, tmp_path / "broker.log")
     try:
-        result = kill_and_recover(
-            tmp_path / "home",
-            broker.port,
-            uuid.uuid4().hex[:8],
-            readings=10_000,
-            enterprises=20,
-            rate=400,
-            batch=2,
-        )
+        result = kill_and_recover(tmp_path / "home", broker.port, uuid.uuid4().hex[:8], **stream)
     finally:
         broker.close()
     assert result.kills == 3 and result.cuts == 1 and result.during_stream == 4, result.events
+    return result
+
+
+def test_collector_loses_nothing_across_kill9_and_a_cut_connection(tmp_path):
+    """10,000 readings at QoS 1 (400/s: a 25 s stream), collector kill -9 three times mid-stream, broker
+    connection cut once."""
+    result = kill_and_recover_on_a_private_broker(
+        tmp_path, readings=10_000, enterprises=20, rate=400, batch=2
+    )
     totals = result.status["totals"]
     assert totals["restarts"] == 3
     assert totals["connects"] >= 5  # first start, three restarts, one reconnect after the cut
@@ -123,20 +124,9 @@ def test_collector_loses_nothing_across_kill9_and_a_cut_connection(tmp_path):
 def test_collector_loses_nothing_at_200k_readings_one_per_message(tmp_path):
     """The done-when size: 200,000 one-reading messages at QoS 1, three kill -9 and one cut mid-stream,
     then a real `lakehouse materialize`: every published reading in silver.telemetry exactly once."""
-    broker = Broker(tmp_path, tmp_path / "broker.log")
-    try:
-        result = kill_and_recover(
-            tmp_path / "home",
-            broker.port,
-            uuid.uuid4().hex[:8],
-            readings=200_000,
-            enterprises=60,
-            rate=4000,
-            batch=1,
-        )
-    finally:
-        broker.close()
-    assert result.kills == 3 and result.cuts == 1 and result.during_stream == 4, result.events
+    result = kill_and_recover_on_a_private_broker(
+        tmp_path, readings=200_000, enterprises=60, rate=4000, batch=1
+    )
     numbers = assert_exactly_once(result)
     assert numbers["redelivered_landed_twice"] > 0
     print(json.dumps({"events": result.events, **numbers, "collector": result.status["totals"]}))
