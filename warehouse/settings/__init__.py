@@ -24,6 +24,7 @@ from warehouse.settings.profile import (  # noqa: F401
     THIRD_PARTY_ENV,
     ServiceUnavailable,
     SettingsError,
+    drop_pg_database,
     ensure_pg_database,
     object_store_options,
 )

@@ -120,6 +120,19 @@ def ensure_pg_database(url: str) -> None:
         con.close()
 
 
+def drop_pg_database(url: str) -> None:
+    """Drop the URL's database, whoever is still connected to it: for the benches and tests that make a
+    server-profile home of their own (no lakehouse command drops a home's database)."""
+    import psycopg2
+
+    base, name = url.rsplit("/", 1)
+    con = psycopg2.connect(base + "/postgres")
+    con.autocommit = True
+    with con.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    con.close()
+
+
 def _dp_epsilon(value: str) -> tuple[tuple[str, float], ...]:
     """`0.5` (every channel) or `national=0.5,industry=1`; empty: off."""
     out: dict[str, float] = {}
