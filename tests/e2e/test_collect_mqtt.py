@@ -132,14 +132,19 @@ def test_collector_loses_nothing_at_200k_readings_one_per_message(tmp_path):
     print(json.dumps({"events": result.events, **numbers, "collector": result.status["totals"]}))
 
 
-def test_shared_broker_collects_dead_letters_and_stops_gracefully(tmp_path):
-    """Against the machine's Mosquitto on 1883: readings land, bad messages are dead letters, SIGTERM acks."""
+def on_the_shared_broker(tmp_path) -> tuple:
+    """A home whose collectors use the machine's Mosquitto on 1883, under topics of their own: the home,
+    its environment, the collectors' log and the tag that names its topics and client ids."""
     wait_port(1883, timeout=5)
     tag = uuid.uuid4().hex[:8]
     home = tmp_path / "home"
     home.mkdir()
-    env = env_for(home, 1883, tag)
-    log = home / "c.log"
+    return home, env_for(home, 1883, tag), home / "c.log", tag
+
+
+def test_shared_broker_collects_dead_letters_and_stops_gracefully(tmp_path):
+    """Against the machine's Mosquitto on 1883: readings land, bad messages are dead letters, SIGTERM acks."""
+    home, env, log, tag = on_the_shared_broker(tmp_path)
     collector = start([LAKEHOUSE, "collect", "mqtt", "--status-every", "1"], env, log)
     deadline = time.monotonic() + 120
     while "connected (session" not in log.read_text(errors="replace"):
@@ -183,12 +188,7 @@ def run_sim(env: dict, log, readings: int) -> int:
 
 def test_two_collectors_in_one_share_group_split_the_stream(tmp_path):
     """Shared subscription on the machine's Mosquitto: each reading lands once, both collectors take a share."""
-    wait_port(1883, timeout=5)
-    tag = uuid.uuid4().hex[:8]
-    home = tmp_path / "home"
-    home.mkdir()
-    env = env_for(home, 1883, tag)
-    log = home / "c.log"
+    home, env, log, tag = on_the_shared_broker(tmp_path)
     collectors = [
         start([LAKEHOUSE, "collect", "mqtt", "--client-id", f"c-{tag}-{i}", "--status-every", "1"], env, log)
         for i in (1, 2)
