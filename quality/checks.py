@@ -95,6 +95,9 @@ def checks_for(spec: TableSpec, *, reconciles: bool = False) -> list[AssetCheckS
     return checks
 
 
+PARTS = ("landed", "clean", "quarantined", "duplicates")  # landed = clean + quarantined + duplicates
+
+
 @dataclass
 class Reconciliation:
     landed: int
@@ -103,16 +106,22 @@ class Reconciliation:
     duplicates: int
 
     @property
+    def unaccounted(self) -> int:
+        """Landed rows that are neither clean, quarantined nor dropped as duplicates (0 when it holds)."""
+        return self.landed - self.clean - self.quarantined - self.duplicates
+
+    @property
     def holds(self) -> bool:
-        return self.landed == self.clean + self.quarantined + self.duplicates
+        return self.unaccounted == 0
 
     @classmethod
     def total(cls, parts: Iterable[Reconciliation]) -> Reconciliation:
         """The sum of per-file reconciliations (a table without partitions, one row per landing file)."""
         parts = list(parts)
-        return cls(
-            *(sum(getattr(r, c) for r in parts) for c in ("landed", "clean", "quarantined", "duplicates"))
-        )
+        return cls(*(sum(getattr(r, c) for r in parts) for c in PARTS))
+
+    def parts(self) -> dict[str, int]:
+        return {c: getattr(self, c) for c in PARTS}
 
     def row(self, spec: TableSpec, partition: str, run_id: str) -> pl.DataFrame:
         """The partition's row for catalog.reconciliation."""
@@ -121,10 +130,7 @@ class Reconciliation:
                 {
                     "table_name": spec.name,
                     "partition": partition,
-                    "landed": self.landed,
-                    "clean": self.clean,
-                    "quarantined": self.quarantined,
-                    "duplicates": self.duplicates,
+                    **self.parts(),
                     "run_id": run_id,
                     "built_at": dt.datetime.now(dt.UTC),
                 }
@@ -233,13 +239,7 @@ def evaluate(
                 asset_key=spec.asset_key,
                 check_name=RECONCILES,
                 passed=r.holds,
-                metadata={
-                    "landed": r.landed,
-                    "clean": r.clean,
-                    "quarantined": r.quarantined,
-                    "duplicates": r.duplicates,
-                    "unaccounted": r.landed - r.clean - r.quarantined - r.duplicates,
-                },
+                metadata={**r.parts(), "unaccounted": r.unaccounted},
             )
         )
         rows.append(
@@ -248,7 +248,7 @@ def evaluate(
                 "reconciliation",
                 "error",
                 r.landed,
-                abs(r.landed - r.clean - r.quarantined - r.duplicates),
+                abs(r.unaccounted),
                 r.holds,
             )
         )
