@@ -27,7 +27,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,24 +35,9 @@ from pathlib import Path
 
 import psutil
 
+from national_node.loopback import free_port, wait_port
+
 LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"127.0.0.1:{port}")
 
 
 class Setup:
@@ -217,7 +201,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     args = p.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="collect-bench-"))
-    port = _port()
+    port = free_port()
     broker = subprocess.Popen(
         [LAKEHOUSE, "collect", "broker", "--port", str(port), "--data", str(root / "broker")],
         env=os.environ | {"LAKEHOUSE_HOME": str(root)},
@@ -225,7 +209,7 @@ def main(argv: list[str] | None = None) -> dict:
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_port(port)
+        wait_port(port, timeout=60)
         result: dict = {
             "machine": {"cpus": os.cpu_count(), "load_avg_1m_at_start": round(os.getloadavg()[0], 1)}
         }

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from warehouse.settings import load_settings
+from warehouse.settings import drop_pg_database, load_settings
 
 
 def per_event_ms(profile: str, n: int, home: Path) -> tuple[float, float]:
@@ -34,18 +34,7 @@ def per_event_ms(profile: str, n: int, home: Path) -> tuple[float, float]:
     finally:
         instance.dispose()
         if s.server:
-            _drop(s.pg_database_url)
-
-
-def _drop(url: str) -> None:
-    import psycopg2
-
-    base, name = url.rsplit("/", 1)
-    con = psycopg2.connect(base + "/postgres")
-    con.autocommit = True
-    with con.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    con.close()
+            drop_pg_database(s.pg_database_url)
 
 
 def main() -> None:

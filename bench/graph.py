@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import random
 import shutil
@@ -26,6 +25,7 @@ import polars as pl
 
 from assets.graph.build import build_graph
 from assets.industry.supply_chain import read_supplier_links
+from bench.machine import write_results
 from simulator.province import build_province
 from simulator.supply import write_supplier_links
 from warehouse import graph
@@ -162,10 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average": os.getloadavg(),
         "sessions": {name: {kind: _stats(times[name]) for kind, times in kinds.items()} for name in sessions},
     }
-    out = Path("bench/results")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "graph.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    write_results("graph", results)
     return 0
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -23,6 +22,7 @@ import time
 from pathlib import Path
 
 from bench.data import READY, cached_build
+from bench.machine import work_dir_of
 
 SINGLE = "delta_single_file"
 SOURCES = ("delta_before", "delta_checkpoint_only", "delta_after", SINGLE)
@@ -226,11 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--days", type=int, default=365)
     p.add_argument("--commits-per-day", type=int, default=4)
     p.add_argument("--runs", type=int, default=30)
-    p.add_argument(
-        "--work",
-        type=Path,
-        default=Path(os.environ.get("LAKEHOUSE_BENCH_HOME", "bench/work")) / "housekeeping",
-    )
+    p.add_argument("--work", type=Path, default=work_dir_of(None) / "housekeeping")
     p.add_argument("--json", type=Path, default=None, help="also write the result here")
     a = p.parse_args(argv)
     steps = Steps()

@@ -15,6 +15,8 @@ from pathlib import Path
 import psutil
 from rich.console import Console
 
+from warehouse.settings import THIRD_PARTY_ENV
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -37,6 +39,15 @@ def work_dir_of(work_dir: Path | None) -> Path:
         return Path(work_dir).resolve()
     env = os.environ.get("LAKEHOUSE_BENCH_HOME")
     return Path(env).resolve() if env else REPO / "bench" / "work"
+
+
+def write_results(name: str, results: dict) -> Path:
+    """A service bench's numbers: bench/results/<name>.json (beside make bench's), and on stdout."""
+    path = REPO / "bench" / "results" / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+    return path
 
 
 def resolve(path: Path) -> Path:
@@ -151,7 +162,8 @@ def run_child(spec: dict, spec_dir: Path, *, timeout: float, rss_limit: int) -> 
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
     }
-    env.setdefault("GX_ANALYTICS_ENABLED", "false")
+    for name, value in THIRD_PARTY_ENV.items():
+        env.setdefault(name, value)
     env.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
     log = spec_dir / f"{stem}.log"
     t0 = time.perf_counter()

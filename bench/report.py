@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-MIB = 1 << 20
+from bench.machine import MIB, fmt_rows
+
 ENGINE_NAMES = {"ours": "ours (lakehouse)", "polars": "bare polars", "duckdb": "bare DuckDB"}
 OURS_STEPS = (
     ("master", "master data into the lake (not in the total)"),
@@ -26,14 +27,6 @@ OURS_STEPS = (
     ("day.shards.stage", "    `Lake.stage_files` (Parquet + stats)"),
     ("day.commit", "  `commit_day`: one Delta transaction per table"),
 )
-
-
-def _rows(n: int) -> str:
-    if n >= 1_000_000 and n % 1_000_000 == 0:
-        return f"{n // 1_000_000}M"
-    if n >= 1_000 and n % 1_000 == 0:
-        return f"{n // 1_000}k"
-    return f"{n:,}"
 
 
 def _s(x: float | None) -> str:
@@ -113,7 +106,7 @@ def write_markdown(result: dict, path: Path) -> None:
     if flat:
         lines += [
             "",
-            f"Memory flatness: peak RSS of ours at {_rows(flat['rows'])} / at {_rows(flat['base_rows'])} = "
+            f"Memory flatness: peak RSS of ours at {fmt_rows(flat['rows'])} / at {fmt_rows(flat['base_rows'])} = "
             f"**{flat['ratio']:.2f}**.",
         ]
     for size in result["sizes"]:
@@ -122,7 +115,7 @@ def write_markdown(result: dict, path: Path) -> None:
             per = sh.get("rows_per_shard") or []
             lines += [
                 "",
-                f"{_rows(size['rows_requested'])}: ours in {sh['shards']} shards ({sh.get('shard_workers') or 1} at a "
+                f"{fmt_rows(size['rows_requested'])}: ours in {sh['shards']} shards ({sh.get('shard_workers') or 1} at a "
                 f"time), {min(per):,}–{max(per):,} rows per shard; shard peak RSS "
                 f"{(sh.get('shard_peak_rss') or 0) / MIB:,.0f} MiB."
                 + (
@@ -138,7 +131,7 @@ def write_markdown(result: dict, path: Path) -> None:
         "",
         "Data per size: "
         + "; ".join(
-            f"{_rows(s['rows_requested'])}: {s['rows']:,} readings from {s['enterprises']:,} enterprises, "
+            f"{fmt_rows(s['rows_requested'])}: {s['rows']:,} readings from {s['enterprises']:,} enterprises, "
             f"{s['equipment']:,} equipment, {s['files']:,} files ({s['bytes'] / MIB:,.0f} MiB)"
             for s in result["sizes"]
         )
@@ -155,7 +148,7 @@ def write_markdown(result: dict, path: Path) -> None:
             "Median seconds per step (share of the total) and the peak RSS reached during the step.",
             "",
             "| step | "
-            + " | ".join(f"{_rows(s['rows_requested'])} s | share | RSS MiB" for s in ok_sizes)
+            + " | ".join(f"{fmt_rows(s['rows_requested'])} s | share | RSS MiB" for s in ok_sizes)
             + " |",
             "|---|" + "---:|---:|---:|" * len(ok_sizes),
         ]
@@ -304,7 +297,7 @@ def write_markdown(result: dict, path: Path) -> None:
     lines += [
         "",
         f"Benchmark wall time: {result['wall_seconds'] / 60:.1f} min "
-        f"(sizes {', '.join(_rows(r) for r in cfg['rows'])}, {cfg['runs']} runs each"
+        f"(sizes {', '.join(fmt_rows(r) for r in cfg['rows'])}, {cfg['runs']} runs each"
         f"{', data generation included' if any(s.get('generate_seconds') for s in result['sizes']) else ', cached data'}).",
         "",
     ]

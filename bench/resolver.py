@@ -26,6 +26,7 @@ from pathlib import Path
 import polars as pl
 
 from assets.identifier.issue import identified_objects, issue_identifiers
+from bench.machine import write_results
 from national_node.loopback import free_port, running_service
 from warehouse.codes import make_uscc
 from warehouse.registry import DATA_PRODUCT, ENTERPRISE, EQUIPMENT, IDENTIFIER
@@ -199,10 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         load(url, active, clients=2, seconds=1.0, batch=1)  # warm-up
         results["single"] = load(url, active, clients=args.clients, seconds=args.seconds, batch=1)
         results["batch"] = load(url, active, clients=args.clients, seconds=args.seconds, batch=args.batch)
-    out = Path("bench/results")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "resolver.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    write_results("resolver", results)
     return 0
 
 

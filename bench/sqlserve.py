@@ -18,15 +18,17 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.analyst import QUERIES, _quantile, build
+from bench.machine import work_dir_of
+from national_node.loopback import free_port, wait_port
 
 MART = "mart.energy_city_industry_day"
 PASSWORD = "bench-analyst-pw"
@@ -71,15 +73,9 @@ def prepare_home(work: Path, days: int, clients: int) -> Path:
     return home
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def _server(home: Path, clients: int):
-    port = _free_port()
+    port = free_port()
     env = os.environ | {
         "LAKEHOUSE_HOME": str(home),
         "LAKEHOUSE_SQL_MAX_CONNECTIONS": str(clients + 8),
@@ -92,15 +88,7 @@ def _server(home: Path, clients: int):
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("serve-sql did not start") from None
-                time.sleep(0.3)
+        wait_port(port, timeout=180, proc=proc)
         yield port, proc.pid
     finally:
         proc.terminate()
@@ -117,6 +105,17 @@ def _sql(name: str) -> str:
     return QUERIES[name].format(src=MART)
 
 
+def _timed_rounds(con: Any, rounds: int, times: dict[str, list[float]], lock: threading.Lock) -> None:
+    """Every analyst query, `rounds` times over, on one session (DuckDB in process or psycopg over the
+    wire: both have execute().fetchall()), each execution timed on its own."""
+    for _ in range(rounds):
+        for q in QUERIES:
+            t0 = time.perf_counter()
+            con.execute(_sql(q)).fetchall()
+            with lock:
+                times[q].append(time.perf_counter() - t0)
+
+
 def _in_process(db: Path, rounds: int, threads: int) -> tuple[dict[str, list[float]], float]:
     from warehouse.serving.session import connect
 
@@ -127,12 +126,7 @@ def _in_process(db: Path, rounds: int, threads: int) -> tuple[dict[str, list[flo
     def worker() -> None:
         con = connect(db, threads=1, memory_limit="1GB")  # as the endpoint opens each session
         barrier.wait()
-        for _ in range(rounds):
-            for q in QUERIES:
-                t0 = time.perf_counter()
-                con.execute(_sql(q)).fetchall()
-                with lock:
-                    times[q].append(time.perf_counter() - t0)
+        _timed_rounds(con, rounds, times, lock)
         con.close()
 
     ts = [threading.Thread(target=worker) for _ in range(threads)]
@@ -158,12 +152,7 @@ def _over_wire(port: int, rounds: int, clients: int) -> tuple[dict[str, list[flo
                 f"host=127.0.0.1 port={port} dbname=lakehouse user=analyst{i:02d} password={PASSWORD}"
             ) as con:
                 barrier.wait()
-                for _ in range(rounds):
-                    for q in QUERIES:
-                        t0 = time.perf_counter()
-                        con.execute(_sql(q)).fetchall()
-                        with lock:
-                            times[q].append(time.perf_counter() - t0)
+                _timed_rounds(con, rounds, times, lock)
         except Exception as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
             with contextlib.suppress(threading.BrokenBarrierError):
@@ -270,9 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--days", type=int, default=365)
     p.add_argument("--blocks", type=int, default=5, help="alternations of the in-process and wire phases")
-    p.add_argument(
-        "--work", type=Path, default=Path(os.environ.get("LAKEHOUSE_BENCH_HOME", "bench/work")) / "sqlserve"
-    )
+    p.add_argument("--work", type=Path, default=work_dir_of(None) / "sqlserve")
     p.add_argument("--json", type=Path, help="Also write the numbers here")
     a = p.parse_args(argv)
     r = sqlserve_bench(a.work.resolve(), clients=a.clients, rounds=a.rounds, days=a.days, blocks=a.blocks)

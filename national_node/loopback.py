@@ -20,6 +20,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_port(port: int, timeout: float = 30.0, *, proc: subprocess.Popen | None = None) -> None:
+    """Return once something accepts TCP connections on loopback `port` (a service that speaks no HTTP:
+    a broker, the SQL endpoint). TimeoutError after `timeout` s; RuntimeError as soon as `proc` exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"the process meant to listen on 127.0.0.1:{port} exited") from None
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listens on 127.0.0.1:{port}") from None
+            time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def running_service(
     args: list[str], *, name: str, port: int, env: dict[str, str], start_timeout_s: float = 90.0

@@ -24,6 +24,8 @@ from warehouse.settings import settings
 console = Console(width=None if sys.stdout.isatty() else 140)
 
 NODE_HOME_DIR = "national_node"  # the demo node's home inside LAKEHOUSE_HOME
+# --role of a node and --channel of a sync: one of warehouse.registry.SYNC_CHANNELS (checked when used)
+Channel = Annotated[str, typer.Option(help="national, or an industry node: energy, machinery, chemicals")]
 
 national_node_app = typer.Typer(
     help="The reference national center node (a separate program).", no_args_is_help=True
@@ -38,9 +40,7 @@ def serve(
         Path | None,
         typer.Option(help="Node storage (default LAKEHOUSE_HOME/national_node, or .../<role>_node)"),
     ] = None,
-    role: Annotated[
-        str, typer.Option(help="national, or an industry node: energy, machinery, chemicals")
-    ] = "national",
+    role: Channel = "national",
 ) -> None:
     """Run the node. Without NATIONAL_NODE_KEYS it accepts this home's sync key for its role's channel
     (the demo key of that channel if none is set)."""
@@ -88,9 +88,7 @@ def sync(
         str | None,
         typer.Option(help="Node URL (default LAKEHOUSE_SYNC_NODE_URL, LAKEHOUSE_SYNC_<CHANNEL>_NODE_URL)"),
     ] = None,
-    channel: Annotated[
-        str, typer.Option(help="national, or an industry node: energy, machinery, chemicals")
-    ] = "national",
+    channel: Channel = "national",
     since: Annotated[str | None, typer.Option(help="First day (default: the first day built)")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per HTTP attempt")] = 10.0,
     attempts: Annotated[int, typer.Option(help="HTTP attempts per batch (backoff with jitter between)")] = 6,

@@ -30,6 +30,34 @@ def _severity(rule: Rule) -> AssetCheckSeverity:
     return AssetCheckSeverity.ERROR if rule.severity == "error" else AssetCheckSeverity.WARN
 
 
+def _rule_outcome(
+    spec: TableSpec,
+    rule: Rule,
+    kind: str,
+    passed: bool,
+    evaluated: int,
+    failed: int,
+    metadata: dict,
+    description: str | None = None,
+) -> tuple[AssetCheckResult, tuple]:
+    """One rule's outcome twice: the asset check the UI shows, and its catalog.quality_results row."""
+    check = AssetCheckResult(
+        asset_key=spec.asset_key,
+        check_name=rule.id,
+        passed=passed,
+        severity=_severity(rule),
+        description=description,
+        metadata={
+            "rule": rule.description,
+            "evaluated": evaluated,
+            "failed": failed,
+            "pass_rate": pass_rate(failed, evaluated),
+            **metadata,
+        },
+    )
+    return check, (rule.id, kind, rule.severity, evaluated, failed, passed)
+
+
 def _md_rows(rows: tuple[dict, ...]) -> MetadataValue:
     """A Markdown table of a partition rule's failing sample rows."""
     cols = list(rows[0])
@@ -67,6 +95,9 @@ def checks_for(spec: TableSpec, *, reconciles: bool = False) -> list[AssetCheckS
     return checks
 
 
+PARTS = ("landed", "clean", "quarantined", "duplicates")  # landed = clean + quarantined + duplicates
+
+
 @dataclass
 class Reconciliation:
     landed: int
@@ -75,16 +106,22 @@ class Reconciliation:
     duplicates: int
 
     @property
+    def unaccounted(self) -> int:
+        """Landed rows that are neither clean, quarantined nor dropped as duplicates (0 when it holds)."""
+        return self.landed - self.clean - self.quarantined - self.duplicates
+
+    @property
     def holds(self) -> bool:
-        return self.landed == self.clean + self.quarantined + self.duplicates
+        return self.unaccounted == 0
 
     @classmethod
     def total(cls, parts: Iterable[Reconciliation]) -> Reconciliation:
         """The sum of per-file reconciliations (a table without partitions, one row per landing file)."""
         parts = list(parts)
-        return cls(
-            *(sum(getattr(r, c) for r in parts) for c in ("landed", "clean", "quarantined", "duplicates"))
-        )
+        return cls(*(sum(getattr(r, c) for r in parts) for c in PARTS))
+
+    def parts(self) -> dict[str, int]:
+        return {c: getattr(self, c) for c in PARTS}
 
     def row(self, spec: TableSpec, partition: str, run_id: str) -> pl.DataFrame:
         """The partition's row for catalog.reconciliation."""
@@ -93,10 +130,7 @@ class Reconciliation:
                 {
                     "table_name": spec.name,
                     "partition": partition,
-                    "landed": self.landed,
-                    "clean": self.clean,
-                    "quarantined": self.quarantined,
-                    "duplicates": self.duplicates,
+                    **self.parts(),
                     "run_id": run_id,
                     "built_at": dt.datetime.now(dt.UTC),
                 }
@@ -184,45 +218,20 @@ def evaluate(
         if rule.partition_check is None:
             continue
         po = rule.partition_check(df, context or {})
-        checks.append(
-            AssetCheckResult(
-                asset_key=spec.asset_key,
-                check_name=rule.id,
-                passed=po.passed,
-                severity=_severity(rule),
-                description=po.message,
-                metadata={
-                    "rule": rule.description,
-                    "result": po.message,
-                    "evaluated": po.evaluated,
-                    "failed": po.failed,
-                    "pass_rate": pass_rate(po.failed, po.evaluated),
-                    **({"sample_failing_rows": _md_rows(po.sample)} if po.sample else {}),
-                },
-            )
+        sample = {"sample_failing_rows": _md_rows(po.sample)} if po.sample else {}
+        meta = {"result": po.message, **sample}
+        check, row = _rule_outcome(
+            spec, rule, "partition", po.passed, po.evaluated, po.failed, meta, po.message
         )
-        rows.append((rule.id, "partition", rule.severity, po.evaluated, po.failed, po.passed))
+        checks.append(check)
+        rows.append(row)
     for o in outcome.outcomes:
-        rule = rules[o.rule_id]
-        meta = {
-            "rule": rule.description,
-            "failed": o.failed,
-            "evaluated": o.evaluated,
-            "pass_rate": pass_rate(o.failed, o.evaluated),
-            "sample_failing_values": MetadataValue.json([str(v) for v in o.sample]),
-        }
+        meta = {"sample_failing_values": MetadataValue.json([str(v) for v in o.sample])}
         if docs_url:
             meta["data_docs"] = MetadataValue.url(docs_url)
-        checks.append(
-            AssetCheckResult(
-                asset_key=spec.asset_key,
-                check_name=rule.id,
-                passed=o.success,
-                severity=_severity(rule),
-                metadata=meta,
-            )
-        )
-        rows.append((rule.id, "gx", rule.severity, o.evaluated, o.failed, o.success))
+        check, row = _rule_outcome(spec, rules[o.rule_id], "gx", o.success, o.evaluated, o.failed, meta)
+        checks.append(check)
+        rows.append(row)
     if reconciliation is not None:
         r = reconciliation
         checks.append(
@@ -230,13 +239,7 @@ def evaluate(
                 asset_key=spec.asset_key,
                 check_name=RECONCILES,
                 passed=r.holds,
-                metadata={
-                    "landed": r.landed,
-                    "clean": r.clean,
-                    "quarantined": r.quarantined,
-                    "duplicates": r.duplicates,
-                    "unaccounted": r.landed - r.clean - r.quarantined - r.duplicates,
-                },
+                metadata={**r.parts(), "unaccounted": r.unaccounted},
             )
         )
         rows.append(
@@ -245,7 +248,7 @@ def evaluate(
                 "reconciliation",
                 "error",
                 r.landed,
-                abs(r.landed - r.clean - r.quarantined - r.duplicates),
+                abs(r.unaccounted),
                 r.holds,
             )
         )

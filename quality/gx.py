@@ -18,7 +18,6 @@ import copy
 import hashlib
 import json
 import math
-import os
 import threading
 import time
 import urllib.parse
@@ -33,8 +32,6 @@ import polars as pl
 
 from quality.gx_files import file_lock
 from quality.rules import Rule
-
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 if TYPE_CHECKING:
     from great_expectations.checkpoint import Checkpoint

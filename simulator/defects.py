@@ -8,6 +8,8 @@ chance, and verifies the flags the pipeline must find from exactly what it will 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from simulator.defect_kinds import (
@@ -73,14 +75,14 @@ def plan_defects(
     )
     if rate > 0:
         n_cells = n_series * n_slots
-        gw_rows = _gateway_rows(series_gateway, int(gateway_format.size))
-        _late_blocks(plan, gw_rows, days, rate, n_cells, rng)
+        gws = _Gateways(_gateway_rows(series_gateway, int(gateway_format.size)), days, n_cells)
+        _late_blocks(plan, gws, rate, rng)
         _gaps(plan, rate, rng)
         reserved = np.zeros((n_series, n_slots), dtype=bool)
         _stuck_runs(plan, grid, reserved, rate, rng)
         _meter_events(plan, grid, reserved, rate, rng)
         _point_defects(plan, grid, reserved, series_gateway, gateway_format, rate, rng)
-        _buffers(plan, gw_rows, days, rate, n_cells, rng)
+        _buffers(plan, gws, rate, rng)
     _separate_equal_neighbours(plan, grid)
     plan.flags = verify_flags(plan, grid)
     return plan
@@ -92,19 +94,27 @@ def _gateway_rows(series_gateway: np.ndarray, n_gateways: int) -> list[np.ndarra
     return [order[bounds[g] : bounds[g + 1]] for g in range(n_gateways)]
 
 
-def _late_blocks(
-    plan: DefectPlan,
-    gw_rows: list[np.ndarray],
-    days: int,
-    rate: float,
-    n_cells: int,
-    rng: np.random.Generator,
-) -> None:
+@dataclass(frozen=True)
+class _Gateways:
+    """What the file-level defects (late blocks, old buffers) are placed over: the series each gateway
+    sends, the days, all readings, and how many a gateway sends in an hour."""
+
+    rows: list[np.ndarray]
+    days: int
+    n_cells: int
+
+    @property
+    def per_hour(self) -> float:
+        return self.n_cells / (len(self.rows) * self.days * 24)
+
+
+def _late_blocks(plan: DefectPlan, gws: _Gateways, rate: float, rng: np.random.Generator) -> None:
     """Hourly blocks of day D sent in the gateway's file of day D + k, k in 2..6 (within the watermark)."""
+    gw_rows, days, n_cells = gws.rows, gws.days, gws.n_cells
     if days < 3:
         return
     n_gw = len(gw_rows)
-    per_block = n_cells / (n_gw * days * 24)
+    per_block = gws.per_hour
     n_blocks = min(max(1, round(rate * LATE_SHARE * n_cells / per_block)), n_gw * (days - 2) * 24)
     picks = rng.choice(n_gw * (days - 2) * 24, size=n_blocks, replace=False)
     g, rest = np.divmod(picks, (days - 2) * 24)
@@ -269,17 +279,11 @@ def _point_defects(
     plan.choice[rows, cols] = choice
 
 
-def _buffers(
-    plan: DefectPlan,
-    gw_rows: list[np.ndarray],
-    days: int,
-    rate: float,
-    n_cells: int,
-    rng: np.random.Generator,
-) -> None:
+def _buffers(plan: DefectPlan, gws: _Gateways, rate: float, rng: np.random.Generator) -> None:
     """A few gateways flush a buffer of readings from 10-12 days before start into a normal file."""
-    n_gw = len(gw_rows)
-    per_hour = n_cells / (n_gw * days * 24)  # readings a gateway sends per hour
+    days, n_cells = gws.days, gws.n_cells
+    n_gw = len(gws.rows)
+    per_hour = gws.per_hour
     n_buffers = min(n_gw, max(1, round(rate * n_gw * 5)))
     hours_total = max(n_buffers * 2, round(rate * LATE_BEYOND_SHARE * n_cells / max(per_hour, 1)))
     hours = np.clip(rng.multinomial(hours_total, np.full(n_buffers, 1 / n_buffers)), 2, 8)

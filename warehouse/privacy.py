@@ -23,26 +23,30 @@ def mask_name(col: str | pl.Expr) -> pl.Expr:
     )
 
 
+# Masks that keep a value's ends: kind -> (characters kept at the start, what stands for the middle, the
+# shortest value masked so; shorter ones become ****); the last 4 characters are kept too. The polars
+# masks and the DuckDB ones (mask_sql) both read this.
+KEEP_ENDS: dict[str, tuple[int, str, int]] = {"phone": (3, "****", 7), "id_number": (6, "********", 10)}
+
+
 def mask_phone(col: str | pl.Expr) -> pl.Expr:
     """13812341234 -> 138****1234; anything shorter than 7 characters -> ****."""
-    e = pl.col(col) if isinstance(col, str) else col
-    return (
-        pl.when(e.is_null())
-        .then(e)
-        .when(e.str.len_chars() >= 7)
-        .then(e.str.slice(0, 3) + pl.lit("****") + e.str.slice(-4, 4))
-        .otherwise(pl.lit("****"))
-    )
+    return _keep_ends(col, "phone")
 
 
 def mask_id_number(col: str | pl.Expr) -> pl.Expr:
     """GB 11643 resident ID: first 6 (region) and last 4 kept, 370102********1234."""
+    return _keep_ends(col, "id_number")
+
+
+def _keep_ends(col: str | pl.Expr, kind: str) -> pl.Expr:
+    head, hidden, min_chars = KEEP_ENDS[kind]
     e = pl.col(col) if isinstance(col, str) else col
     return (
         pl.when(e.is_null())
         .then(e)
-        .when(e.str.len_chars() >= 10)
-        .then(e.str.slice(0, 6) + pl.lit("********") + e.str.slice(-4, 4))
+        .when(e.str.len_chars() >= min_chars)
+        .then(e.str.slice(0, head) + pl.lit(hidden) + e.str.slice(-4, 4))
         .otherwise(pl.lit("****"))
     )
 
@@ -55,10 +59,9 @@ def mask_sql(kind: str, col: str) -> str:
     c = f'"{col}"'
     if kind == "name":
         return f"CASE WHEN {c} IS NULL OR length({c}) = 0 THEN {c} ELSE left({c}, 1) || repeat('*', length({c}) - 1) END"
-    if kind == "phone":
-        return f"CASE WHEN {c} IS NULL THEN NULL WHEN length({c}) >= 7 THEN left({c}, 3) || '****' || right({c}, 4) ELSE '****' END"
-    if kind == "id_number":
-        return f"CASE WHEN {c} IS NULL THEN NULL WHEN length({c}) >= 10 THEN left({c}, 6) || '********' || right({c}, 4) ELSE '****' END"
+    if kind in KEEP_ENDS:
+        head, hidden, min_chars = KEEP_ENDS[kind]
+        return f"CASE WHEN {c} IS NULL THEN NULL WHEN length({c}) >= {min_chars} THEN left({c}, {head}) || '{hidden}' || right({c}, 4) ELSE '****' END"
     raise ValueError(f"unknown personal-data kind {kind!r}; expected one of {PII_KINDS}")
 
 

@@ -34,6 +34,12 @@ class Incident:
     title: str
     lines: tuple[str, ...] = ()
 
+    @classmethod
+    def of(cls, kind: str, about: tuple[str, ...], severity: str, title: str, *lines: str) -> Incident:
+        """An incident of `kind` about one thing: its key is the kind and that thing, so the same thing
+        detected again is the same incident."""
+        return cls(":".join((kind, *about)), kind, severity, title, lines)
+
 
 def failed_checks(results: pl.DataFrame) -> list[Incident]:
     """A blocking (error-severity) rule that failed in its latest evaluation of a table partition."""
@@ -47,16 +53,14 @@ def failed_checks(results: pl.DataFrame) -> list[Incident]:
         .sort("table_name", "partition", "rule_id")
     )
     return [
-        Incident(
-            key=f"check_failed:{r['table_name']}:{r['partition']}:{r['rule_id']}",
-            kind="check_failed",
-            severity="error",
-            title=f"Blocking check {r['rule_id']} failed on {r['table_name']} {r['partition']}",
-            lines=(
-                f"rule: {r['rule_id']} ({r['kind']})",
-                f"failed: {r['failed']:,} of {r['evaluated']:,} rows (pass rate {r['pass_rate']:.2%})",
-                f"run: {r['run_id']}",
-            ),
+        Incident.of(
+            "check_failed",
+            (r["table_name"], r["partition"], r["rule_id"]),
+            "error",
+            f"Blocking check {r['rule_id']} failed on {r['table_name']} {r['partition']}",
+            f"rule: {r['rule_id']} ({r['kind']})",
+            f"failed: {r['failed']:,} of {r['evaluated']:,} rows (pass rate {r['pass_rate']:.2%})",
+            f"run: {r['run_id']}",
         )
         for r in latest.iter_rows(named=True)
     ]
@@ -76,16 +80,14 @@ def rejected_files(files: pl.DataFrame) -> list[Incident]:
         .sort("source_file", "content_hash")
     )
     return [
-        Incident(
-            key=f"files_rejected:{r['source_file']}:{r['content_hash'][:12]}",
-            kind="files_rejected",
-            severity="warn",
-            title=f"Landing file rejected: {r['source_file']}",
-            lines=(
-                f"reason: {r['reason']}",
-                f"size: {r['size_bytes']:,} bytes, landed {r['landing_date']}",
-                "moved to landing/rejected/ (a .reason file beside it)",
-            ),
+        Incident.of(
+            "files_rejected",
+            (r["source_file"], r["content_hash"][:12]),
+            "warn",
+            f"Landing file rejected: {r['source_file']}",
+            f"reason: {r['reason']}",
+            f"size: {r['size_bytes']:,} bytes, landed {r['landing_date']}",
+            "moved to landing/rejected/ (a .reason file beside it)",
         )
         for r in open_.iter_rows(named=True)
     ]
@@ -101,45 +103,24 @@ def sync_problems(ledger: pl.DataFrame, *, now: dt.datetime, overdue_after: dt.t
     latest = ledger.sort("version").group_by([*target, "period"], maintain_order=True).last().sort("period")
     out = []
     for r in latest.iter_rows(named=True):
-        where = f"{r.get('channel') or 'national'}@{r.get('node') or '-'}"
+        about = (r["period"], f"{r.get('channel') or 'national'}@{r.get('node') or '-'}")
         node = f"node: {r.get('node') or '-'} (channel {r.get('channel') or 'national'})"
         batch = f"batch: {r['batch_id']} (version {r['version']}, {r['attempts']} attempts)"
+        since = r.get("sent_at")
         if r["status"] == "failed":
+            title = f"Sync of {r['period']} to the national center failed"
             out.append(
-                Incident(
-                    key=f"sync_failed:{r['period']}:{where}",
-                    kind="sync_failed",
-                    severity="error",
-                    title=f"Sync of {r['period']} to the national center failed",
-                    lines=(node, batch, f"last error: {r['message'] or '-'}"),
+                Incident.of(
+                    "sync_failed", about, "error", title, node, batch, f"last error: {r['message'] or '-'}"
                 )
             )
         elif r["status"] == "held":
-            out.append(
-                Incident(
-                    key=f"sync_held:{r['period']}:{where}",
-                    kind="sync_held",
-                    severity="warn",
-                    title=f"Restatement of {r['period']} held: the node keeps version {r['version'] - 1}",
-                    lines=(node, f"reason: {r['message'] or '-'}"),
-                )
-            )
-        elif r["status"] in ("pending", "sent"):
-            since = r["sent_at"]
-            if since is None or now - since > overdue_after:
-                out.append(
-                    Incident(
-                        key=f"sync_overdue:{r['period']}:{where}",
-                        kind="sync_overdue",
-                        severity="warn",
-                        title=f"Sync of {r['period']} overdue: {r['status']}, not acknowledged",
-                        lines=(
-                            node,
-                            batch,
-                            f"last send: {since.isoformat() if since else 'never'}; overdue after {overdue_after}",
-                        ),
-                    )
-                )
+            title = f"Restatement of {r['period']} held: the node keeps version {r['version'] - 1}"
+            out.append(Incident.of("sync_held", about, "warn", title, node, f"reason: {r['message'] or '-'}"))
+        elif r["status"] in ("pending", "sent") and (since is None or now - since > overdue_after):
+            title = f"Sync of {r['period']} overdue: {r['status']}, not acknowledged"
+            last = f"last send: {since.isoformat() if since else 'never'}; overdue after {overdue_after}"
+            out.append(Incident.of("sync_overdue", about, "warn", title, node, batch, last))
     return out
 
 
@@ -149,15 +130,13 @@ def stale_feeds(feed_status: pl.DataFrame) -> list[Incident]:
         return []
     stale = feed_status.filter(pl.col("status") != "on_time").sort("uscc", "source")
     return [
-        Incident(
-            key=f"feed_stale:{r['source']}:{r['uscc']}",
-            kind="feed_stale",
-            severity="warn",
-            title=f"Feed {r['source']} of {r['uscc']} is {r['status']}",
-            lines=(
-                f"last reading: {r['last_reading_at'].isoformat() if r['last_reading_at'] else 'none'}",
-                f"lateness: {r['lateness_minutes']:.0f} min (cadence {r['cadence_minutes']:.0f} min)",
-            ),
+        Incident.of(
+            "feed_stale",
+            (r["source"], r["uscc"]),
+            "warn",
+            f"Feed {r['source']} of {r['uscc']} is {r['status']}",
+            f"last reading: {r['last_reading_at'].isoformat() if r['last_reading_at'] else 'none'}",
+            f"lateness: {r['lateness_minutes']:.0f} min (cadence {r['cadence_minutes']:.0f} min)",
         )
         for r in stale.iter_rows(named=True)
     ]
@@ -173,13 +152,7 @@ def failed_run(job: str, run_id: str, error: str | None = None) -> Incident:
     lines = [f"run: {run_id}"]
     if error:
         lines.append(f"error: {error.splitlines()[0][:300]}")
-    return Incident(
-        key=f"run_failed:{job}",
-        kind="run_failed",
-        severity="error",
-        title=f"Run of {job} failed",
-        lines=tuple(lines),
-    )
+    return Incident.of("run_failed", (job,), "error", f"Run of {job} failed", *lines)
 
 
 # Kinds detected from tables: their open incidents resolve when a table scan no longer finds them.

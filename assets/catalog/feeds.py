@@ -78,7 +78,7 @@ def feed_status(
             .otherwise(pl.lit(None, pl.Float64))
         )
     )
-    return out.select(list(FEED_STATUS.schema)).cast(dict(FEED_STATUS.schema)).sort("uscc")  # type: ignore[arg-type]
+    return FEED_STATUS.conform(out).sort("uscc")
 
 
 def late_feeds(status: pl.DataFrame) -> pl.DataFrame:

@@ -164,7 +164,7 @@ def load_reports(folder: Path, *, relative_to: Path) -> ReportBuild:
             pl.DataFrame(file_rows, schema=QUARANTINE_ENERGY_REPORT.schema),
         ]
     ).cast(dict(QUARANTINE_ENERGY_REPORT.schema))  # type: ignore[arg-type]
-    clean = good.select(list(ENERGY_REPORT.schema)).cast(dict(ENERGY_REPORT.schema))  # type: ignore[arg-type]
+    clean = ENERGY_REPORT.conform(good)
     reasons = dict(quarantined.group_by("reason").len().sort("reason").iter_rows())
     return ReportBuild(
         clean.sort("month", "uscc", "through_day"), quarantined.sort("source_file", "line_no"), reasons, parts

@@ -168,7 +168,7 @@ def match_roster(raw: pl.DataFrame, register: pl.DataFrame, source_file: str) ->
     return RosterMatch(
         landed=raw.height,
         attributes=per_enterprise.select("uscc", "key_energy_user", "energy_use_level"),
-        assessments=assessments.select(list(DCMM_ASSESSMENT.schema)).cast(dict(DCMM_ASSESSMENT.schema)),
+        assessments=DCMM_ASSESSMENT.conform(assessments),
         quarantined=quarantine_rows(source_file, bad),
         duplicates=duplicates,
         conflicts=int(per_enterprise["conflicts"].sum() or 0),

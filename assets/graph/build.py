@@ -46,14 +46,15 @@ def node_id(kind: str, key: str | pl.Expr) -> pl.Expr:
     return pl.concat_str(pl.lit(f"{kind}:"), key)
 
 
+Kind = tuple[str, str]  # a node end of an edge: (node type, the column holding its key)
+
+
 def _edges(
     df: pl.DataFrame,
     edge_type: str,
-    src: pl.Expr,
-    src_type: str,
-    dst: pl.Expr,
-    dst_type: str,
-    source_table: str,
+    src: Kind,
+    dst: Kind,
+    source: TableSpec,
     source_key: pl.Expr,
     *,
     valid_from: pl.Expr | None = None,
@@ -61,15 +62,16 @@ def _edges(
     material: pl.Expr | None = None,
     value: pl.Expr | None = None,
 ) -> pl.DataFrame:
+    """One edge per row of `df`, from node `src` to node `dst`, with its provenance (table and key)."""
     return df.select(
         pl.lit(edge_type).alias("edge_type"),
-        src.alias("src"),
-        dst.alias("dst"),
-        pl.lit(src_type).alias("src_type"),
-        pl.lit(dst_type).alias("dst_type"),
+        node_id(*src).alias("src"),
+        node_id(*dst).alias("dst"),
+        pl.lit(src[0]).alias("src_type"),
+        pl.lit(dst[0]).alias("dst_type"),
         (material if material is not None else pl.lit(None, pl.String)).alias("material"),
         (value if value is not None else pl.lit(None, pl.Float64)).alias("value_cny"),
-        pl.lit(source_table).alias("source_table"),
+        pl.lit(source.name).alias("source_table"),
         source_key.cast(pl.String).alias("source_key"),
         (valid_from if valid_from is not None else pl.lit(None, pl.Date)).alias("valid_from"),
         (valid_to if valid_to is not None else pl.lit(None, pl.Date)).alias("valid_to"),
@@ -113,82 +115,52 @@ def build_graph(
         .group_by("line_id", "uscc", "product")
         .agg(pl.col("day").min().alias("first_day"))
     )
+    ent, supplier = ("enterprise", "uscc"), ("enterprise", "supplier_uscc")
+    # one edge per golden-record version, valid as long as the version
+    version = pl.concat_str("uscc", pl.col("valid_from").cast(pl.String), separator="|")
+    versioned = {"valid_from": pl.col("valid_from"), "valid_to": pl.col("valid_to")}
+    # one edge per declared supply link, to the buyer (with its value) and to the material
+    link = pl.concat_str("buyer_uscc", "supplier_uscc", separator="|")
+    declared = {"valid_from": pl.col("declared_on"), "material": pl.col("material")}
+    lines = equipment.unique(["uscc", "line_id"])
     edges = pl.concat(
         [
-            _edges(
-                equipment,
-                "owns",
-                node_id("enterprise", "uscc"),
-                "enterprise",
-                node_id("equipment", "equipment_id"),
-                "equipment",
-                "silver.equipment",
-                pl.col("equipment_id"),
-            ),
-            _edges(
-                equipment.unique(["uscc", "line_id"]),
-                "owns",
-                node_id("enterprise", "uscc"),
-                "enterprise",
-                node_id("line", "line_id"),
-                "line",
-                "silver.equipment",
-                pl.col("line_id"),
-            ),
+            _edges(equipment, "owns", ent, ("equipment", "equipment_id"), EQUIPMENT, pl.col("equipment_id")),
+            _edges(lines, "owns", ent, ("line", "line_id"), EQUIPMENT, pl.col("line_id")),
             _edges(
                 equipment,
                 "part_of",
-                node_id("equipment", "equipment_id"),
-                "equipment",
-                node_id("line", "line_id"),
-                "line",
-                "silver.equipment",
+                ("equipment", "equipment_id"),
+                ("line", "line_id"),
+                EQUIPMENT,
                 pl.col("equipment_id"),
             ),
             _edges(
                 made,
                 "part_of",
-                node_id("product", "product"),
-                "product",
-                node_id("line", "line_id"),
-                "line",
-                "silver.production",
+                ("product", "product"),
+                ("line", "line_id"),
+                SILVER_PRODUCTION,
                 pl.concat_str("line_id", "product", separator="|"),
                 valid_from=pl.col("first_day"),
             ),
             _edges(
                 links,
                 "supplies",
-                node_id("enterprise", "supplier_uscc"),
-                "enterprise",
-                node_id("enterprise", "buyer_uscc"),
-                "enterprise",
-                "silver.supplier_link",
-                pl.concat_str("buyer_uscc", "supplier_uscc", separator="|"),
-                valid_from=pl.col("declared_on"),
-                material=pl.col("material"),
+                supplier,
+                ("enterprise", "buyer_uscc"),
+                SUPPLIER_LINK,
+                link,
+                **declared,
                 value=pl.col("annual_value_cny"),
             ),
-            _edges(
-                links,
-                "supplies",
-                node_id("enterprise", "supplier_uscc"),
-                "enterprise",
-                node_id("material", "material"),
-                "material",
-                "silver.supplier_link",
-                pl.concat_str("buyer_uscc", "supplier_uscc", separator="|"),
-                valid_from=pl.col("declared_on"),
-                material=pl.col("material"),
-            ),
+            _edges(links, "supplies", supplier, ("material", "material"), SUPPLIER_LINK, link, **declared),
             _edges(
                 trades,
                 "trades_with",
-                node_id("enterprise", "seller_uscc"),
-                "enterprise",
-                node_id("enterprise", "buyer_uscc"),
-                "enterprise",
-                "silver.trade",
+                ("enterprise", "seller_uscc"),
+                ("enterprise", "buyer_uscc"),
+                TRADE,
                 pl.col("trade_id"),
                 valid_from=pl.col("day"),
                 valid_to=pl.col("day").dt.offset_by("1d"),
@@ -198,38 +170,22 @@ def build_graph(
             _edges(
                 products.filter(pl.col("registration_no").is_not_null()),
                 "registered_by",
-                node_id("data_product", "product_id"),
-                "data_product",
-                node_id("enterprise", "provider_uscc"),
-                "enterprise",
-                "silver.data_product",
+                ("data_product", "product_id"),
+                ("enterprise", "provider_uscc"),
+                DATA_PRODUCT,
                 pl.col("product_id"),
                 valid_from=pl.col("registered_at").dt.date(),
                 valid_to=pl.min_horizontal(pl.col("revoked_at"), pl.col("expired_at")).dt.date(),
             ),
-            _edges(
-                enterprises,
-                "located_in",
-                node_id("enterprise", "uscc"),
-                "enterprise",
-                node_id("city", "city_code"),
-                "city",
-                "silver.enterprise",
-                pl.concat_str("uscc", pl.col("valid_from").cast(pl.String), separator="|"),
-                valid_from=pl.col("valid_from"),
-                valid_to=pl.col("valid_to"),
-            ),
+            _edges(enterprises, "located_in", ent, ("city", "city_code"), ENTERPRISE, version, **versioned),
             _edges(
                 enterprises,
                 "belongs_to_industry",
-                node_id("enterprise", "uscc"),
-                "enterprise",
-                node_id("industry", "industry_code"),
-                "industry",
-                "silver.enterprise",
-                pl.concat_str("uscc", pl.col("valid_from").cast(pl.String), separator="|"),
-                valid_from=pl.col("valid_from"),
-                valid_to=pl.col("valid_to"),
+                ent,
+                ("industry", "industry_code"),
+                ENTERPRISE,
+                version,
+                **versioned,
             ),
         ]
     )
@@ -245,11 +201,9 @@ def build_graph(
             _edges(
                 material_industry,
                 "belongs_to_industry",
-                node_id("material", "material"),
-                "material",
-                node_id("industry", "industry_code"),
-                "industry",
-                "silver.supplier_link",
+                ("material", "material"),
+                ("industry", "industry_code"),
+                SUPPLIER_LINK,
                 pl.concat_str("material", "industry_code", separator="|"),
             ),
         ]
@@ -261,6 +215,16 @@ def build_graph(
     )
     nodes = _nodes(edges, current, equipment, products, identifiers)
     return nodes, edges
+
+
+def _by_type(name: str, other: pl.Expr | None = None, /, **value_of: pl.Expr) -> pl.Expr:
+    """Column `name` of a node: the expression given for its node type, `other` (or null) for the rest."""
+    kinds = pl.col("node_type")
+    (first, value), *rest = value_of.items()
+    chosen = pl.when(kinds == first).then(value)
+    for kind, value in rest:
+        chosen = chosen.when(kinds == kind).then(value)
+    return (chosen if other is None else chosen.otherwise(other)).alias(name)
 
 
 def _nodes(
@@ -302,7 +266,7 @@ def _nodes(
         ).alias("node_id"),
         "handle",
     )
-    kinds = pl.col("node_type")
+    key = pl.col("key")
     nodes = (
         ends.join(ent, on="key", how="left")
         .join(eq, on="key", how="left")
@@ -310,37 +274,24 @@ def _nodes(
         .join(dp, on="key", how="left")
         .join(handles, on="node_id", how="left")
         .with_columns(
-            pl.when(kinds == "enterprise")
-            .then(pl.col("e_label"))
-            .when(kinds == "equipment")
-            .then(pl.col("q_label"))
-            .when(kinds == "data_product")
-            .then(pl.col("d_label"))
-            .when(kinds == "industry")
-            .then(pl.col("key").replace_strict(INDUSTRIES, default=pl.col("key")))
-            .when(kinds == "city")
-            .then(pl.col("key").replace_strict(CITIES, default=pl.col("key")))
-            .otherwise(pl.col("key"))
-            .alias("label"),
-            pl.when(kinds == "enterprise")
-            .then(pl.col("key"))
-            .when(kinds == "equipment")
-            .then(pl.col("q_uscc"))
-            .when(kinds == "line")
-            .then(pl.col("l_uscc"))
-            .when(kinds == "data_product")
-            .then(pl.col("d_uscc"))
-            .alias("uscc"),
-            pl.when(kinds == "enterprise")
-            .then(pl.col("e_industry"))
-            .when(kinds == "industry")
-            .then(pl.col("key"))
-            .alias("industry_code"),
-            pl.when(kinds == "enterprise")
-            .then(pl.col("e_city"))
-            .when(kinds == "city")
-            .then(pl.col("key"))
-            .alias("city_code"),
+            _by_type(
+                "label",
+                key,
+                enterprise=pl.col("e_label"),
+                equipment=pl.col("q_label"),
+                data_product=pl.col("d_label"),
+                industry=key.replace_strict(INDUSTRIES, default=key),
+                city=key.replace_strict(CITIES, default=key),
+            ),
+            _by_type(
+                "uscc",
+                enterprise=key,
+                equipment=pl.col("q_uscc"),
+                line=pl.col("l_uscc"),
+                data_product=pl.col("d_uscc"),
+            ),
+            _by_type("industry_code", enterprise=pl.col("e_industry"), industry=key),
+            _by_type("city_code", enterprise=pl.col("e_city"), city=key),
             pl.col("node_type")
             .replace_strict(
                 {

@@ -79,7 +79,7 @@ def issue_identifiers(
     issued: pl.DataFrame, objects: pl.DataFrame, *, node: str, now: dt.datetime
 ) -> pl.DataFrame:
     """silver.identifier after this build: every handle already issued kept, new objects given one."""
-    issued = issued.select(list(IDENTIFIER.schema)).cast(dict(IDENTIFIER.schema))
+    issued = IDENTIFIER.conform(issued)
     ts = pl.lit(now, IDENTIFIER.schema["issued_at"])
     kept = issued.join(
         objects.select("object_type", "object_key", "active"), on=["object_type", "object_key"], how="left"

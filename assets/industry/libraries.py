@@ -123,7 +123,7 @@ def library_daily(base: pl.DataFrame, library: str, *, day: dt.date) -> pl.DataF
         )
         .with_columns(day=pl.lit(day))
     )
-    return _ratios(rows).select(list(spec.schema)).cast(dict(spec.schema)).sort(_CELL)  # type: ignore[arg-type]
+    return spec.conform(_ratios(rows)).sort(_CELL)
 
 
 def _change(col: str, months: int) -> pl.Expr:

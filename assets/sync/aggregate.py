@@ -190,23 +190,17 @@ def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 def aggregate_day(
-    con: duckdb.DuckDBPyConnection,
-    day: dt.date,
-    *,
-    measures: tuple[Measure, ...] = MEASURES,
-    energy: str = ENERGY_DAILY.name,
-    equipment: str = EQUIPMENT_DAILY.name,
-    trades: str = TRADE.name,
-    profiles: str = THEME_ENTERPRISE.name,
+    con: duckdb.DuckDBPyConnection, day: dt.date, *, measures: tuple[Measure, ...] = MEASURES
 ) -> pl.DataFrame:
     """Cells and margins of one local day; grade-3 measures are left out before anything is computed.
 
     A lake without trading data (no silver.trade yet) has no trades that day: the trading group is 0.
     """
     sendable = released(measures)
-    trades = trades if _exists(con, trades) else f"({NO_TRADES})"
-    profiles = profiles if _exists(con, profiles) else f"({NO_PROFILES})"
-    df = con.execute(aggregate_sql(sendable, energy, equipment, trades, profiles), {"day": day}).pl()
+    trades = TRADE.name if _exists(con, TRADE.name) else f"({NO_TRADES})"
+    profiles = THEME_ENTERPRISE.name if _exists(con, THEME_ENTERPRISE.name) else f"({NO_PROFILES})"
+    sql = aggregate_sql(sendable, ENERGY_DAILY.name, EQUIPMENT_DAILY.name, trades, profiles)
+    df = con.execute(sql, {"day": day}).pl()
     order = pl.col("level").replace_strict({lv: i for i, lv in enumerate(LEVELS)}, return_dtype=pl.Int8)
     internal = [
         c for c in ("contributors", "energy_top_share", "sellers", "trading_top_share") if c in df.columns

@@ -71,12 +71,7 @@ def mechanism(bound: float, epsilon: float) -> dp.Measurement:
 
 
 def contributions(
-    con: duckdb.DuckDBPyConnection,
-    day: dt.date,
-    *,
-    measures: tuple[Measure, ...] = MEASURES,
-    energy: str = ENERGY_DAILY.name,
-    equipment: str = EQUIPMENT_DAILY.name,
+    con: duckdb.DuckDBPyConnection, day: dt.date, *, measures: tuple[Measure, ...] = MEASURES
 ) -> pl.DataFrame:
     """Each enterprise's part of each noisy sum, per cell (the mechanism's input; never leaves)."""
     sums = noisy(GROUP, measures)
@@ -85,7 +80,7 @@ def contributions(
     cols = ", ".join(f"CAST({m.sql} AS DOUBLE) AS {m.name}" for m in sums)
     sql = f"""
     SELECT uscc, coalesce(city, 'UNKNOWN') AS city_code, coalesce(industry, 'UNKNOWN') AS industry_code, {cols}
-    FROM ({base_sql(energy, equipment)}) GROUP BY ALL ORDER BY ALL
+    FROM ({base_sql(ENERGY_DAILY.name, EQUIPMENT_DAILY.name)}) GROUP BY ALL ORDER BY ALL
     """
     return con.execute(sql, {"day": day}).pl()
 

@@ -1,4 +1,4 @@
-"""What one local day releases to one channel: the gate (is the day final and clean?) and the build
+"""What one local day releases to one channel: the release check (is the day final and clean?) and the build
 (aggregate through DuckDB, the release policy against what the node holds, optional noise, the channel's
 contract). Nothing here sends or writes the ledger; assets/sync/sync.py does, with what this returns.
 """
@@ -38,15 +38,16 @@ SOURCES = (ENERGY_DAILY, EQUIPMENT_DAILY)  # partitioned by day: a day is releas
 READ = (*SOURCES, TRADE, THEME_ENTERPRISE)  # every table the upload reads, with its version in the manifest
 # A day is released only if its latest builds passed every blocking (severity error) rule: the themes'
 # own, and silver's (quarantine_share_within_limit: "must not feed the themes or the national sync").
-GATED = (SILVER_TELEMETRY, ENERGY_DAILY, EQUIPMENT_DAILY)
+QUALITY_GATED = (SILVER_TELEMETRY, ENERGY_DAILY, EQUIPMENT_DAILY)
 
 
 def local_today() -> dt.date:
     return dt.datetime.now(ZoneInfo(TIMEZONE)).date()
 
 
-def gate(lake: Lake, day: dt.date, *, today: dt.date | None = None) -> str | None:
-    """Why the day must not be released now, or None."""
+def release_check(lake: Lake, day: dt.date, *, today: dt.date | None = None) -> str | None:
+    """Why the day must not be released now, or None: the sync's release check (final, built by the run
+    that recorded it, and its tables' quality gates passed)."""
     if day >= (today or local_today()):
         return f"local day {day} is not over yet ({TIMEZONE}); only finished days are released"
     if (started := provisional_build(lake, day)) is not None:
@@ -71,7 +72,7 @@ def gate(lake: Lake, day: dt.date, *, today: dt.date | None = None) -> str | Non
     results = lake.read(QUALITY_RESULTS, columns=["table_name", "partition", "rule_id", "severity", "passed"])
     failed = results.filter(  # in polars: see ledger.period_rows on pyarrow filters over merged files
         (pl.col("partition") == day.isoformat())
-        & pl.col("table_name").is_in([s.name for s in GATED])
+        & pl.col("table_name").is_in([s.name for s in QUALITY_GATED])
         & (pl.col("severity") == "error")
         & ~pl.col("passed")
     ).sort("table_name", "rule_id")

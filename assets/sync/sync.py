@@ -1,4 +1,4 @@
-"""Sync one local day to one node of a channel (the national center or an industry node): gate and build
+"""Sync one local day to one node of a channel (the national center or an industry node): release check and build
 (assets/sync/prepare.py), ledger, deliver, ledger; and a day to several nodes (`sync_day_to`).
 
 Plain functions over a Lake, a DuckDB connection to the warehouse and an httpx client, so the Dagster
@@ -19,7 +19,7 @@ from assets.sync import ledger, noise
 from assets.sync.batch import make_batch, noise_groups
 from assets.sync.channels import channel
 from assets.sync.measures import MEASURES, Measure
-from assets.sync.prepare import Built, build, gate
+from assets.sync.prepare import Built, build, release_check
 from assets.sync.release import ReleaseHeld
 from assets.sync.transport import Delivery, NodeConfig, NodeRejected, NodeUnavailable, deliver
 from assets.theme.plan import DAYS_SYNCED, days_synced
@@ -137,38 +137,44 @@ def _send(
     def count_attempt(n: int) -> None:  # ahead of the request: a kill -9 mid-attempt never undercounts
         ledger.record_pending(lake, sending, attempts=prior_attempts + n, run_id=run_id, message=note)
 
+    def failed(attempts: int, message: str) -> SyncOutcome:  # in the ledger first, then told
+        ledger.record_failed(lake, sending, attempts=attempts, message=message, run_id=run_id)
+        return SyncOutcome(**out, status="failed", attempts=attempts, message=message)
+
+    def send_again(above: int, why: str) -> SyncOutcome:  # once, as a new version; never a third time
+        return _send(
+            lake,
+            client,
+            node,
+            built,
+            period=period,
+            version=above,
+            prior_attempts=0,
+            restatement=restatement,
+            run_id=run_id,
+            retry_conflict=False,
+            note=why,
+        )
+
     try:
         delivery: Delivery = deliver(client, node, batch, on_attempt=count_attempt)
     except NodeRejected as exc:
-        attempts = prior_attempts + exc.attempts
-        ledger.record_failed(lake, sending, attempts=attempts, message=str(exc), run_id=run_id)
+        refused = failed(prior_attempts + exc.attempts, str(exc))
         if exc.code in CONFLICTS and retry_conflict:
             # The node holds other figures under this version (the ledger was lost or rolled back): go above.
             above = max(version, int(exc.body.get("latest_version") or 0)) + 1
-            return _send(
-                lake,
-                client,
-                node,
-                built,
-                period=period,
-                version=above,
-                prior_attempts=0,
-                restatement=restatement,
-                run_id=run_id,
-                retry_conflict=False,
-                note=f"version {version} conflicted at the node ({exc.code}); sent as {above}",
+            return send_again(
+                above, f"version {version} conflicted at the node ({exc.code}); sent as {above}"
             )
-        return SyncOutcome(**out, status="failed", attempts=attempts, message=str(exc))
+        return refused
     except NodeUnavailable as exc:
-        attempts = prior_attempts + exc.attempts
-        ledger.record_failed(lake, sending, attempts=attempts, message=str(exc), run_id=run_id)
-        return SyncOutcome(**out, status="failed", attempts=attempts, message=str(exc))
+        return failed(prior_attempts + exc.attempts, str(exc))
     receipt = delivery.receipt
     attempts = prior_attempts + delivery.attempts
     if receipt.get("batch_id") != batch.batch_id or receipt.get("payload_sha256") != batch.payload_sha256:
-        message = f"node receipt {receipt.get('receipt_id')} does not match batch {batch.batch_id}"
-        ledger.record_failed(lake, sending, attempts=attempts, message=message, run_id=run_id)
-        return SyncOutcome(**out, status="failed", attempts=attempts, message=message)
+        return failed(
+            attempts, f"node receipt {receipt.get('receipt_id')} does not match batch {batch.batch_id}"
+        )
     node_id = str(receipt.get("node_id") or ledger.DEFAULT_NODE_ID)
     ledger.record_acknowledged(
         lake,
@@ -182,18 +188,8 @@ def _send(
     latest = int(receipt.get("latest_version") or version)
     if latest > version and retry_conflict:
         # Stored, but the node already holds a higher version of the period: these figures must be current.
-        return _send(
-            lake,
-            client,
-            node,
-            built,
-            period=period,
-            version=latest + 1,
-            prior_attempts=0,
-            restatement=restatement,
-            run_id=run_id,
-            retry_conflict=False,
-            note=f"version {version} stored below the node's version {latest}; sent as {latest + 1}",
+        return send_again(
+            latest + 1, f"version {version} stored below the node's version {latest}; sent as {latest + 1}"
         )
     return SyncOutcome(
         **out,
@@ -219,7 +215,7 @@ def sync_day(
     measures: tuple[Measure, ...] = MEASURES,
     privacy: SyncPrivacy | None = None,
 ) -> SyncOutcome:
-    """Release one local day to the node if it passed its gates and is not already there as it stands.
+    """Release one local day to the node if it passes its release check and is not already there as it stands.
 
     What the ledger knows is per node and channel: a node never sent to starts from version 1. The node's
     channel names its contract (warehouse.registry.SYNC_CHANNELS). `privacy` (the channel's, from the
@@ -228,7 +224,7 @@ def sync_day(
     contract = channel(node.channel)
     ledger.migrate(lake, run_id)
     rows = ledger.period_rows(lake, period, node.url, node.channel)
-    reason, status = gate(lake, day, today=today), "skipped"
+    reason, status = release_check(lake, day, today=today), "skipped"
     if not reason:
         try:
             # what this node holds, and what other channels' nodes hold: nodes may compare their versions

@@ -24,6 +24,7 @@ from warehouse.registry import (
     LANDING_FILES,
     QUARANTINE_TELEMETRY,
     SILVER_TELEMETRY,
+    TableSpec,
 )
 
 
@@ -197,41 +198,46 @@ def theme_results(
     marks: tuple[dict, dict[str, str]],
 ):
     """The MaterializeResults of theme.energy_daily and theme.equipment_daily of a sharded day."""
-    flags, tags = marks
     df, ops = build.energy, build.equipment
-    yield MaterializeResult(
-        asset_key=ENERGY_DAILY.asset_key,
-        metadata={
-            "dagster/row_count": df.height,
-            "energy_tce": float(df["energy_tce"].sum() or 0.0),
-            "electricity_kwh": float(df["electricity_kwh"].sum() or 0.0),
-            "natural_gas_m3": float(df["natural_gas_m3"].sum() or 0.0),
-            "coal_t": float(df["coal_t"].sum() or 0.0),
-            "completeness_pct_mean": float(df["completeness_pct"].mean() or 0.0),
-            "equipment_complete_share": float(
-                (df["completeness_pct"] >= COMPLETE_DAY_SHARE * 100).mean() or 0.0
-            ),
-            "enterprises_reporting": df["uscc"].n_unique(),
-            **shard_metadata(build),
-            "delta_version": versions[ENERGY_DAILY.name],
-            "preview": preview(df),
-            **flags,
-        },
-        check_results=energy_gate.check_results,
-        tags=tags,
+    energy = {
+        "energy_tce": float(df["energy_tce"].sum() or 0.0),
+        "electricity_kwh": float(df["electricity_kwh"].sum() or 0.0),
+        "natural_gas_m3": float(df["natural_gas_m3"].sum() or 0.0),
+        "coal_t": float(df["coal_t"].sum() or 0.0),
+        "completeness_pct_mean": float(df["completeness_pct"].mean() or 0.0),
+        "equipment_complete_share": float((df["completeness_pct"] >= COMPLETE_DAY_SHARE * 100).mean() or 0.0),
+        "enterprises_reporting": df["uscc"].n_unique(),
+    }
+    equipment = {
+        "running_hours": float(ops["running_hours"].sum() or 0.0),
+        "availability_pct_mean": float(ops["availability_pct"].mean() or 0.0),
+        "limit_exceedances": int(ops["limit_exceedances"].sum() or 0),
+    }
+    yield _theme_result(ENERGY_DAILY, df, energy, build, versions[ENERGY_DAILY.name], energy_gate, marks)
+    yield _theme_result(
+        EQUIPMENT_DAILY, ops, equipment, build, versions[EQUIPMENT_DAILY.name], equipment_gate, marks
     )
-    yield MaterializeResult(
-        asset_key=EQUIPMENT_DAILY.asset_key,
-        metadata={
-            "dagster/row_count": ops.height,
-            "running_hours": float(ops["running_hours"].sum() or 0.0),
-            "availability_pct_mean": float(ops["availability_pct"].mean() or 0.0),
-            "limit_exceedances": int(ops["limit_exceedances"].sum() or 0),
-            **shard_metadata(build),
-            "delta_version": versions[EQUIPMENT_DAILY.name],
-            "preview": preview(ops),
-            **flags,
-        },
-        check_results=equipment_gate.check_results,
-        tags=tags,
+
+
+def _theme_result(
+    spec: TableSpec,
+    df: pl.DataFrame,
+    measures: dict,
+    build: DayBuild,
+    version: int,
+    gate: Evaluation,
+    marks: tuple[dict, dict[str, str]],
+) -> MaterializeResult:
+    """A theme table's result: its day's measures, how the day was built, its version and checks."""
+    flags, tags = marks
+    metadata = {
+        "dagster/row_count": df.height,
+        **measures,
+        **shard_metadata(build),
+        "delta_version": version,
+        "preview": preview(df),
+        **flags,
+    }
+    return MaterializeResult(
+        asset_key=spec.asset_key, metadata=metadata, check_results=gate.check_results, tags=tags
     )

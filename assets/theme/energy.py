@@ -131,10 +131,8 @@ def energy_daily(
         peak_load_kw=pl.col("value").max(), mean_load_kw=pl.col("value").mean()
     )
     counts = readings.group_by("equipment_id").agg(
-        readings_received=pl.len(),
-        readings_good=(pl.col("quality_flag") == "good").sum(),
-        readings_uncertain=(pl.col("quality_flag") == "uncertain").sum(),
-        readings_bad=(pl.col("quality_flag") == "bad").sum(),
+        pl.len().alias("readings_received"),
+        *_readings_flagged(),
         meter_drops=(pl.col("quality_reason") == "meter_drop").sum(),
     )
     out = (
@@ -150,7 +148,12 @@ def energy_daily(
             )
         )
     )
-    return out.select(list(ENERGY_DAILY.schema)).cast(dict(ENERGY_DAILY.schema)).sort("equipment_id")  # type: ignore[arg-type]
+    return ENERGY_DAILY.conform(out).sort("equipment_id")
+
+
+def _readings_flagged() -> list[pl.Expr]:
+    """readings_good, readings_uncertain, readings_bad: an equipment's readings by silver's quality_flag."""
+    return [(pl.col("quality_flag") == f).sum().alias(f"readings_{f}") for f in ("good", "uncertain", "bad")]
 
 
 def equipment_daily(readings: pl.DataFrame, equipment: pl.DataFrame, *, day: dt.date) -> pl.DataFrame:
@@ -175,15 +178,9 @@ def equipment_daily(readings: pl.DataFrame, equipment: pl.DataFrame, *, day: dt.
         readings.filter(pl.col("quality_flag") == "good")
         .join(_ALARMS, on="metric", how="left")
         .group_by("equipment_id")
-        .agg(
-            limit_exceedances=(pl.col("value") > pl.col("alarm_high")).fill_null(False).sum(),
-            readings_good=(pl.col("quality_flag") == "good").sum(),
-        )
+        .agg(limit_exceedances=(pl.col("value") > pl.col("alarm_high")).fill_null(False).sum())
     )
-    flags = readings.group_by("equipment_id").agg(
-        readings_uncertain=(pl.col("quality_flag") == "uncertain").sum(),
-        readings_bad=(pl.col("quality_flag") == "bad").sum(),
-    )
+    flags = readings.group_by("equipment_id").agg(*_readings_flagged())
     out = (
         flags.join(exceed, on="equipment_id", how="left")
         .join(states, on="equipment_id", how="left")
@@ -194,7 +191,6 @@ def equipment_daily(readings: pl.DataFrame, equipment: pl.DataFrame, *, day: dt.
             * (pl.col("observed_hours") - pl.col("fault_hours"))
             / pl.col("observed_hours"),
             limit_exceedances=pl.col("limit_exceedances").fill_null(0),
-            readings_good=pl.col("readings_good").fill_null(0),
         )
     )
-    return out.select(list(EQUIPMENT_DAILY.schema)).cast(dict(EQUIPMENT_DAILY.schema)).sort("equipment_id")  # type: ignore[arg-type]
+    return EQUIPMENT_DAILY.conform(out).sort("equipment_id")

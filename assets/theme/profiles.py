@@ -79,7 +79,7 @@ def enterprise_profile(
             as_of_day=pl.lit(as_of, pl.Date),
         )
     )
-    return out.select(list(THEME_ENTERPRISE.schema)).cast(dict(THEME_ENTERPRISE.schema)).sort("uscc")
+    return THEME_ENTERPRISE.conform(out).sort("uscc")
 
 
 def trading_daily(clean: pl.DataFrame, quarantined: pl.DataFrame, enterprises: pl.DataFrame) -> pl.DataFrame:
@@ -112,7 +112,7 @@ def trading_daily(clean: pl.DataFrame, quarantined: pl.DataFrame, enterprises: p
         distinct_sellers=pl.col("distinct_sellers").fill_null(0),
         violations=pl.col("violations").fill_null(0),
     )
-    return out.select(list(THEME_TRADING_DAILY.schema)).cast(dict(THEME_TRADING_DAILY.schema)).sort(keys)
+    return THEME_TRADING_DAILY.conform(out).sort(keys)
 
 
 def dcmm_theme(assessments: pl.DataFrame, enterprises: pl.DataFrame) -> pl.DataFrame:
@@ -124,7 +124,7 @@ def dcmm_theme(assessments: pl.DataFrame, enterprises: pl.DataFrame) -> pl.DataF
         .join(latest, on="uscc", how="left")
         .with_columns(level_ge_3=pl.col("level") >= 3, is_latest=pl.col("assessed_on") == pl.col("latest_on"))
     )
-    return out.select(list(THEME_DCMM.schema)).cast(dict(THEME_DCMM.schema)).sort("uscc", "assessed_on")
+    return THEME_DCMM.conform(out).sort("uscc", "assessed_on")
 
 
 def enterprise_gaps(
@@ -152,8 +152,8 @@ def enterprise_gaps(
     )
     out = pl.concat(
         [
-            tel.select(list(ENTERPRISE_GAPS.schema)).cast(dict(ENTERPRISE_GAPS.schema)),
-            trd.select(list(ENTERPRISE_GAPS.schema)).cast(dict(ENTERPRISE_GAPS.schema)),
+            ENTERPRISE_GAPS.conform(tel),
+            ENTERPRISE_GAPS.conform(trd),
         ]
     )
     return out.sort("source", "uscc")

@@ -148,6 +148,6 @@ def circulate(
         .cast(dict(TRADE.schema))
         .sort("trade_id")
     )
-    bad = bad.select(list(QUARANTINE_TRADE.schema)).cast(dict(QUARANTINE_TRADE.schema)).sort("trade_id")
+    bad = QUARANTINE_TRADE.conform(bad).sort("trade_id")
     reasons = dict(bad.group_by("reason").len().sort("reason").iter_rows())
     return Circulation(clean, bad, reasons, int(clean["counterparty_unknown"].sum() or 0))

@@ -11,11 +11,12 @@ import pytest
 LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
 
 
-def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def run(home: Path, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`lakehouse ARGS` over `home` as a user runs it (a fresh environment apart from the home)."""
     env = os.environ | {"LAKEHOUSE_HOME": str(home), "GX_ANALYTICS_ENABLED": "false"}
     env.pop("LAKEHOUSE_WAREHOUSE_DB", None)
     env.pop("DAGSTER_HOME", None)
-    proc = subprocess.run([LAKEHOUSE, *args], env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([LAKEHOUSE, *args], env=env, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"lakehouse {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"

@@ -95,23 +95,24 @@ def assert_landed(result) -> dict:
     }
 
 
-def test_collector_loses_nothing_across_kill9_and_a_cut_connection(tmp_path):
-    """10,000 readings at QoS 1 (400/s: a 25 s stream), collector kill -9 three times mid-stream, broker
-    connection cut once."""
+def kill_and_recover_on_a_private_broker(tmp_path, **stream: int):
+    """The kill -9 scenario on a broker of its own; every trial must see three kills and one cut, all
+    while the stream was still being published."""
     broker = Broker(tmp_path, tmp_path / "broker.log")
     try:
-        result = kill_and_recover(
-            tmp_path / "home",
-            broker.port,
-            uuid.uuid4().hex[:8],
-            readings=10_000,
-            enterprises=20,
-            rate=400,
-            batch=2,
-        )
+        result = kill_and_recover(tmp_path / "home", broker.port, uuid.uuid4().hex[:8], **stream)
     finally:
         broker.close()
     assert result.kills == 3 and result.cuts == 1 and result.during_stream == 4, result.events
+    return result
+
+
+def test_collector_loses_nothing_across_kill9_and_a_cut_connection(tmp_path):
+    """10,000 readings at QoS 1 (400/s: a 25 s stream), collector kill -9 three times mid-stream, broker
+    connection cut once."""
+    result = kill_and_recover_on_a_private_broker(
+        tmp_path, readings=10_000, enterprises=20, rate=400, batch=2
+    )
     totals = result.status["totals"]
     assert totals["restarts"] == 3
     assert totals["connects"] >= 5  # first start, three restarts, one reconnect after the cut
@@ -123,33 +124,27 @@ def test_collector_loses_nothing_across_kill9_and_a_cut_connection(tmp_path):
 def test_collector_loses_nothing_at_200k_readings_one_per_message(tmp_path):
     """The done-when size: 200,000 one-reading messages at QoS 1, three kill -9 and one cut mid-stream,
     then a real `lakehouse materialize`: every published reading in silver.telemetry exactly once."""
-    broker = Broker(tmp_path, tmp_path / "broker.log")
-    try:
-        result = kill_and_recover(
-            tmp_path / "home",
-            broker.port,
-            uuid.uuid4().hex[:8],
-            readings=200_000,
-            enterprises=60,
-            rate=4000,
-            batch=1,
-        )
-    finally:
-        broker.close()
-    assert result.kills == 3 and result.cuts == 1 and result.during_stream == 4, result.events
+    result = kill_and_recover_on_a_private_broker(
+        tmp_path, readings=200_000, enterprises=60, rate=4000, batch=1
+    )
     numbers = assert_exactly_once(result)
     assert numbers["redelivered_landed_twice"] > 0
     print(json.dumps({"events": result.events, **numbers, "collector": result.status["totals"]}))
 
 
-def test_shared_broker_collects_dead_letters_and_stops_gracefully(tmp_path):
-    """Against the machine's Mosquitto on 1883: readings land, bad messages are dead letters, SIGTERM acks."""
+def on_the_shared_broker(tmp_path) -> tuple:
+    """A home whose collectors use the machine's Mosquitto on 1883, under topics of their own: the home,
+    its environment, the collectors' log and the tag that names its topics and client ids."""
     wait_port(1883, timeout=5)
     tag = uuid.uuid4().hex[:8]
     home = tmp_path / "home"
     home.mkdir()
-    env = env_for(home, 1883, tag)
-    log = home / "c.log"
+    return home, env_for(home, 1883, tag), home / "c.log", tag
+
+
+def test_shared_broker_collects_dead_letters_and_stops_gracefully(tmp_path):
+    """Against the machine's Mosquitto on 1883: readings land, bad messages are dead letters, SIGTERM acks."""
+    home, env, log, tag = on_the_shared_broker(tmp_path)
     collector = start([LAKEHOUSE, "collect", "mqtt", "--status-every", "1"], env, log)
     deadline = time.monotonic() + 120
     while "connected (session" not in log.read_text(errors="replace"):
@@ -193,12 +188,7 @@ def run_sim(env: dict, log, readings: int) -> int:
 
 def test_two_collectors_in_one_share_group_split_the_stream(tmp_path):
     """Shared subscription on the machine's Mosquitto: each reading lands once, both collectors take a share."""
-    wait_port(1883, timeout=5)
-    tag = uuid.uuid4().hex[:8]
-    home = tmp_path / "home"
-    home.mkdir()
-    env = env_for(home, 1883, tag)
-    log = home / "c.log"
+    home, env, log, tag = on_the_shared_broker(tmp_path)
     collectors = [
         start([LAKEHOUSE, "collect", "mqtt", "--client-id", f"c-{tag}-{i}", "--status-every", "1"], env, log)
         for i in (1, 2)

@@ -32,7 +32,7 @@ from schemathesis import GenerationMode
 
 from assets.sync.batch import Batch
 from assets.sync.signing import sign_request
-from tests.e2e.test_sync_node import KEY, READER, READER_KEY, NodeProcess
+from tests.e2e.test_sync_node import KEY, READER, READER_KEY, NodeProcess, signed_now
 from tests.unit.test_sync_node import DAY, batch
 
 pytestmark = pytest.mark.e2e
@@ -64,16 +64,7 @@ def node(tmp_path_factory):
 
 def _post(url: str, b: Batch) -> None:
     body = b.body()
-    h = sign_request(
-        method="POST",
-        path="/v1/batches",
-        body=body,
-        node="37",
-        key_id="default",
-        secret=KEY,
-        idempotency_key=b.batch_id,
-    )
-    r = httpx.post(f"{url}/v1/batches", content=body, headers=h)
+    r = httpx.post(f"{url}/v1/batches", content=body, headers=signed_now(body, b.batch_id))
     assert r.status_code == 201, r.text
 
 

@@ -20,8 +20,7 @@ import httpx
 import pyarrow as pa
 import pytest
 
-from assets.sync.signing import sign_request
-from tests.e2e.test_sync_node import KEY, NodeProcess
+from tests.e2e.test_sync_node import KEY, NodeProcess, signed_now
 
 pytestmark = pytest.mark.e2e
 
@@ -143,15 +142,7 @@ def heavy_batch(rows: int) -> tuple[bytes, str]:
 
 def test_a_cpu_heavy_batch_does_not_stall_health(node):
     body, bid = heavy_batch(60_000)
-    headers = sign_request(
-        method="POST",
-        path="/v1/batches",
-        body=body,
-        node="37",
-        key_id="default",
-        secret=KEY,
-        idempotency_key=bid,
-    )
+    headers = signed_now(body, bid)
     latencies: list[float] = []
     done = threading.Event()
 

@@ -22,6 +22,7 @@ import pytest
 from tests.integration.lake_snapshot import differences, snapshot
 from tests.integration.test_converge import _env, copy_home, lakehouse
 from tests.integration.test_lake_s3 import _free_port
+from warehouse.settings import drop_pg_database
 
 psycopg2 = pytest.importorskip("psycopg2")
 
@@ -67,15 +68,6 @@ def server_processes(home: Path, env: dict[str, str], port: int, timeout: float 
         assert down.returncode == 0, down.stdout + down.stderr
 
 
-def drop_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    con = psycopg2.connect(url.rsplit("/", 1)[0] + "/postgres")
-    con.autocommit = True
-    with con.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    con.close()
-
-
 def server_env(port: int, prefix: str = "lake", workers: int = 2) -> dict[str, str]:
     return {
         "LAKEHOUSE_PROFILE": "server",
@@ -114,7 +106,7 @@ def test_embedded_and_server_profiles_build_equal_tables_and_answer_sql_alike(tm
     env = server_env(port)
     s = load_settings(dict(os.environ) | {"LAKEHOUSE_HOME": str(server)} | env)
     with contextlib.ExitStack() as stack:
-        stack.callback(drop_database, s.pg_database_url)
+        stack.callback(drop_pg_database, s.pg_database_url)
         stack.enter_context(server_processes(server, env, port))
         t0 = time.perf_counter()
         done = lakehouse(server, "materialize", **env)
@@ -165,7 +157,7 @@ def test_a_worker_killed_mid_shard_is_retried_visibly_and_a_rerun_converges(tmp_
     env = server_env(port) | shards
     s = load_settings(dict(os.environ) | {"LAKEHOUSE_HOME": str(server)} | env)
     with contextlib.ExitStack() as stack:
-        stack.callback(drop_database, s.pg_database_url)
+        stack.callback(drop_pg_database, s.pg_database_url)
         stack.enter_context(server_processes(server, env, port))
         victim_log, victim_pid = (
             server / "run" / "worker-1.log",

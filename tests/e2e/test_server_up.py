@@ -29,9 +29,8 @@ def _alive(pid: int) -> bool:
 
 def test_server_up_serves_on_loopback_and_down_stops_exactly_its_processes(tmp_path):
     import boto3
-    import psycopg2
 
-    from warehouse.settings import load_settings
+    from warehouse.settings import drop_pg_database, load_settings
 
     home = tmp_path / "home"
     env = dict(os.environ) | {"LAKEHOUSE_HOME": str(home), "LAKEHOUSE_PROFILE": "server"}
@@ -76,10 +75,4 @@ def test_server_up_serves_on_loopback_and_down_stops_exactly_its_processes(tmp_p
     finally:
         bystander.kill()
         subprocess.run([LAKEHOUSE, "server", "down"], env=env, timeout=300)
-        url = load_settings(env).pg_database_url
-        base, name = url.rsplit("/", 1)
-        con = psycopg2.connect(base + "/postgres")
-        con.autocommit = True
-        with con.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        con.close()
+        drop_pg_database(load_settings(env).pg_database_url)

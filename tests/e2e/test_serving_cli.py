@@ -6,7 +6,6 @@ one moves the home away.
 
 import datetime as dt
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -14,29 +13,12 @@ from pathlib import Path
 
 import pytest
 
-LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
+from tests.e2e.test_cli import run as cli
+from tests.unit.test_serving import HOLDER  # a process holding the role files open, as DBeaver would
 
 
 def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = os.environ | {"LAKEHOUSE_HOME": str(home), "GX_ANALYTICS_ENABLED": "false"}
-    env.pop("LAKEHOUSE_WAREHOUSE_DB", None)
-    env.pop("DAGSTER_HOME", None)
-    proc = subprocess.run([LAKEHOUSE, *args], env=env, capture_output=True, text=True, timeout=1800)
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            f"lakehouse {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
-        )
-    return proc
-
-
-HOLDER = """
-import sys, duckdb
-cons = [duckdb.connect(p, read_only=True) for p in sys.argv[1:]]  # as the DuckDB CLI or DBeaver would
-q = "SELECT count(DISTINCT day) FROM theme.energy_daily"
-print([c.execute(q).fetchone()[0] for c in cons], flush=True)
-sys.stdin.readline()
-print([c.execute(q).fetchone()[0] for c in cons], flush=True)
-"""
+    return cli(home, *args, check=check, timeout=1800)  # a refresh of every role file may take long
 
 
 @pytest.fixture(scope="module")

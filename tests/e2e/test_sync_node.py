@@ -30,6 +30,7 @@ from assets.sync.signing import H_BODY, H_IDEMPOTENCY, H_KEY, H_NODE, H_NONCE, H
 from assets.sync.sync import Built, SyncOutcome, build, sync_days
 from assets.sync.transport import NodeConfig, deliver
 from tests.unit.test_sync_release import energy_rows, equipment_rows
+from tests.unit.test_sync_wire import signed
 from warehouse.registry import DAY_BUILD, ENERGY_DAILY, EQUIPMENT_DAILY, QUALITY_RESULTS, SYNC_LEDGER
 from warehouse.serving.contents import view_sql
 from warehouse.serving.delta import DELTA_EXTENSION
@@ -40,6 +41,7 @@ pytestmark = pytest.mark.e2e
 START = dt.date(2026, 10, 1)
 DAYS = [START + dt.timedelta(days=i) for i in range(5)]
 KEY = "e2e-province-key"
+
 OLD, NEW = "rotated-out-province-key", "rotated-in-province-key"
 READER, READER_KEY = "ops", "e2e-national-reader-key"
 # Cells of 1-5 enterprises (3712 Laiwu counts for 3701 Jinan): primary and complementary suppression at work.
@@ -54,6 +56,11 @@ LAYOUT = {
     ("3703", "44"): 1,
     ("3712", "31"): 2,
 }
+
+
+def signed_now(body: bytes, idempotency_key: str, **kw) -> dict:
+    """Headers of province 37's POST of `body`, signed now with the e2e key; `kw` changes any argument."""
+    return signed(body, **({"secret": KEY, "idempotency_key": idempotency_key, "now": None} | kw))
 
 
 # ---- the province --------------------------------------------------------------------------------
@@ -435,16 +442,7 @@ def test_altered_replayed_expired_and_unknown_requests_are_refused(node, provinc
     body = probe.body()
 
     def sign(**kw) -> dict:
-        args = {
-            "method": "POST",
-            "path": "/v1/batches",
-            "body": body,
-            "node": "37",
-            "key_id": "default",
-            "secret": KEY,
-            "idempotency_key": probe.batch_id,
-        } | kw
-        return sign_request(**args)
+        return signed_now(body, probe.batch_id, **kw)
 
     def post(headers: dict, content: bytes = body) -> httpx.Response:
         return client.post(f"{node.url}/v1/batches", content=content, headers=headers)

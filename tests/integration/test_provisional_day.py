@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from assets.build_record import PROVISIONAL_TAG
-from assets.sync.sync import gate
+from assets.sync.prepare import release_check
 from assets.telemetry.days import pending_days
 from tests.integration.conftest import START, make_province, sql
 from warehouse.domain import TIMEZONE, day_closes_at
@@ -91,7 +91,8 @@ def test_today_built_so_far_is_provisional_in_the_tables_the_ui_and_the_sync(tmp
 
     lake = settings().open_lake()
     tomorrow = today + dt.timedelta(days=1)
-    assert "provisional" in (gate(lake, today, today=tomorrow) or "")  # even once closed: built so far only
+    # even once closed: built so far only
+    assert "provisional" in (release_check(lake, today, today=tomorrow) or "")
     assert today not in pending_days(lake, last_day=tomorrow)  # not closed yet: no rebuild
     assert today in pending_days(lake, last_day=tomorrow, now=day_closes_at(today))
 
@@ -106,7 +107,7 @@ def test_a_day_last_built_before_it_closed_is_rebuilt_in_full_by_the_next_run(tm
     assert _tag(START, list(ENERGY_DAILY.asset_key)) == "false"
     lake = settings().open_lake()
     today = START + dt.timedelta(days=1)
-    assert gate(lake, START, today=today) is None
+    assert release_check(lake, START, today=today) is None
 
     # START as if its last build ran at 23:00 on its own day: the next run rebuilds it, now final
     row = lake.read(DAY_BUILD).filter(pl.col("day") == START)
@@ -118,10 +119,10 @@ def test_a_day_last_built_before_it_closed_is_rebuilt_in_full_by_the_next_run(tm
         ),
         run_id="test",
     )
-    assert "provisional" in (gate(lake, START, today=today) or "")
+    assert "provisional" in (release_check(lake, START, today=today) or "")
     assert _build_pending(driver) == [START]
     rebuilt = lake.read(DAY_BUILD).filter(pl.col("day") == START).row(0, named=True)
     assert rebuilt["provisional"] is False and rebuilt["run_started_at"] >= day_closes_at(START)
     assert _tag(START, list(ENERGY_DAILY.asset_key)) == "false"
-    assert gate(lake, START, today=today) is None  # final and its checks passed: eligible for the sync
+    assert release_check(lake, START, today=today) is None  # final, checks passed: eligible for the sync
     assert _build_pending(driver) == []

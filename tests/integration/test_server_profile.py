@@ -28,17 +28,8 @@ print(result.run_id)
 """
 
 
-def _drop(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    con = psycopg2.connect(url.rsplit("/", 1)[0] + "/postgres")
-    con.autocommit = True
-    with con.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    con.close()
-
-
 def test_server_profile_stores_runs_and_events_in_its_own_postgres_database(tmp_path):
-    from warehouse.settings import load_settings
+    from warehouse.settings import drop_pg_database, load_settings
 
     home = tmp_path / "home"
     env = dict(os.environ) | {"LAKEHOUSE_HOME": str(home), "LAKEHOUSE_PROFILE": "server"}
@@ -60,4 +51,4 @@ def test_server_profile_stores_runs_and_events_in_its_own_postgres_database(tmp_
         con.close()
         assert not (Path(home) / "dagster" / "history").exists()  # nothing went to SQLite
     finally:
-        _drop(url)
+        drop_pg_database(url)

@@ -9,22 +9,24 @@ from bench.engines import compare_outputs
 from bench.run import BenchMismatch, run_bench
 
 
+def tiny_bench(tmp_path, **phases) -> dict:
+    """One run of a 20k-row day, results and BENCHMARKS.md under tmp_path; no gate phase, no plot."""
+    return run_bench(
+        [20_000],
+        runs=1,
+        out_dir=tmp_path / "results",
+        markdown=tmp_path / "BENCHMARKS.md",
+        work_dir=tmp_path / "work",
+        gate=False,
+        plot=False,
+        **phases,
+    )
+
+
 def test_tiny_bench_engines_agree_and_results_written(tmp_path):
     """The engines' phase alone (every phase end to end is the soak test below)."""
     out_dir, md = tmp_path / "results", tmp_path / "BENCHMARKS.md"
-    result = run_bench(
-        [20_000],
-        runs=1,
-        out_dir=out_dir,
-        markdown=md,
-        work_dir=tmp_path / "work",
-        gate=False,
-        analyst=False,
-        sync_runs=0,
-        sqlserve=False,
-        housekeeping=False,
-        plot=False,
-    )
+    result = tiny_bench(tmp_path, analyst=False, sync_runs=0, sqlserve=False, housekeeping=False)
     (size,) = result["sizes"]
     assert abs(size["rows"] - 20_000) < 2_500
     for engine in ("ours", "polars", "duckdb"):
@@ -47,20 +49,7 @@ def test_tiny_bench_engines_agree_and_results_written(tmp_path):
 @pytest.mark.soak
 def test_tiny_bench_every_phase_runs_and_is_reported(tmp_path):
     out_dir, md = tmp_path / "results", tmp_path / "BENCHMARKS.md"
-    run_bench(
-        [20_000],
-        runs=1,
-        out_dir=out_dir,
-        markdown=md,
-        work_dir=tmp_path / "work",
-        gate=False,
-        analyst=True,
-        analyst_days=7,
-        analyst_runs=3,
-        sync_runs=2,
-        sync_enterprises=60,
-        plot=False,
-    )
+    tiny_bench(tmp_path, analyst=True, analyst_days=7, analyst_runs=3, sync_runs=2, sync_enterprises=60)
     (json_path,) = out_dir.glob("*.json")
     saved = json.loads(json_path.read_text())
     assert saved["analyst"]["queries"]["top10_cities_range"]["delta_view"]["p95_ms"] > 0

@@ -41,6 +41,7 @@ from tests.unit.test_sync_node import (
     post,
     read_as_reader,
     released,
+    signed_batch,
 )
 
 with warnings.catch_warnings():
@@ -88,23 +89,8 @@ def test_a_non_ascii_signing_header_is_a_clean_400_not_a_500(client, header):
     r = client.post("/v1/batches", content=b"{}", headers={header: b"\xff" * 64, "X-Node-Id": "37"})
     assert r.status_code == 400, r.text
     b = batch()
-    signed = {k: v.encode() for k, v in _signed(b).items()} | {header: "é".encode("latin-1") * 64}
+    signed = {k: v.encode() for k, v in signed_batch(b).items()} | {header: "é".encode("latin-1") * 64}
     refused(client.post("/v1/batches", content=b.body(), headers=signed), 400, "bad_header")
-
-
-def _signed(b) -> dict:
-    from assets.sync.signing import sign_request
-
-    return sign_request(
-        method="POST",
-        path="/v1/batches",
-        body=b.body(),
-        node="37",
-        key_id="default",
-        secret=SECRET,
-        idempotency_key=b.batch_id,
-        now=NOW,
-    )
 
 
 # ---- signed batches that crashed the node --------------------------------------------------------

@@ -9,7 +9,7 @@ from deltalake import write_deltalake
 
 from assets.build_record import PROVISIONAL_TAG, day_build_row, provisional_marks
 from assets.sync.prepare import SOURCES as SYNC_SOURCES
-from assets.sync.prepare import gate
+from assets.sync.prepare import release_check
 from assets.telemetry.days import migrate_day_build, pending_days, provisional_build
 from tests.unit.helpers import land
 from warehouse.domain import day_closes_at, provisional
@@ -71,13 +71,13 @@ def test_the_closed_provisional_day_dirties_the_next_built_day_too(tmp_path):
 def test_the_sync_refuses_a_closed_day_whose_last_build_was_provisional(tmp_path):
     lake = Lake(tmp_path)
     today = D2
-    assert "not over yet" in (gate(lake, D2, today=today) or "")
+    assert "not over yet" in (release_check(lake, D2, today=today) or "")
     built(lake, D1, CLOSE_D1 - dt.timedelta(hours=1))
-    reason = gate(lake, D1, today=today) or ""
+    reason = release_check(lake, D1, today=today) or ""
     assert "provisional" in reason and "rebuilt in full" in reason
     built(lake, D1, CLOSE_D1 + dt.timedelta(hours=1))
-    # past the provisional check: the next gate is the theme partition (none in this lake)
-    assert "has no partition" in (gate(lake, D1, today=today) or "")
+    # past the provisional check: the next release check is the theme partition (none in this lake)
+    assert "has no partition" in (release_check(lake, D1, today=today) or "")
 
 
 def test_build_records_from_before_the_flag_are_migrated_once_and_the_role_files_read_them(tmp_path):
@@ -125,13 +125,13 @@ def test_the_sync_refuses_figures_of_a_run_that_died_before_its_build_record(tmp
     lake = Lake(tmp_path)
     today = D2
     wrote_themes(lake, D1, "run-killed-at-23:59")  # no build record at all
-    reason = gate(lake, D1, today=today) or ""
+    reason = release_check(lake, D1, today=today) or ""
     assert "run-killed-at-23:59" in reason and "did not record the day as built" in reason
     built(lake, D1, CLOSE_D1 + dt.timedelta(hours=1))  # a record of another run does not vouch for them
-    assert "did not record the day as built" in (gate(lake, D1, today=today) or "")
+    assert "did not record the day as built" in (release_check(lake, D1, today=today) or "")
     started = CLOSE_D1 + dt.timedelta(hours=2)
     wrote_themes(lake, D1, f"run-{started}")  # the rebuild in full commits, then records the day
     built(lake, D1, started)
-    assert gate(lake, D1, today=today) is None
+    assert release_check(lake, D1, today=today) is None
     wrote_themes(lake, D1, "run-restarted-and-killed")  # a later run dies part-way again
-    assert "run-restarted-and-killed" in (gate(lake, D1, today=today) or "")
+    assert "run-restarted-and-killed" in (release_check(lake, D1, today=today) or "")

@@ -1,10 +1,18 @@
 """The profile switch: one environment variable picks the Dagster instance configuration, nothing else."""
 
+import json
+import os
 from pathlib import Path
 
 import pytest
 
-from warehouse.settings import DAGSTER_YAML, SettingsError, load_settings, object_store_options
+from warehouse.settings import (
+    DAGSTER_YAML,
+    THIRD_PARTY_ENV,
+    SettingsError,
+    load_settings,
+    object_store_options,
+)
 
 
 def _settings(tmp_path: Path, **env: str):
@@ -122,18 +130,29 @@ def test_sync_key_is_read_here_and_never_printed_or_exported(tmp_path):
 
 def test_importing_the_code_location_changes_no_environment_variable(tmp_path):
     """Importing it used to export the home's settings and its sync key into os.environ, which leaked a
-    key into later tests of the same process (stop 11's CI failure)."""
-    import os
+    key into later tests of the same process (stop 11's CI failure), and to set GX_ANALYTICS_ENABLED.
+    The whole environment is compared; only polars' own allocator variable, set by `import polars`, is
+    not ours."""
     import subprocess
     import sys
 
     probe = (
         "import json, os; before = dict(os.environ); import orchestration.definitions as d; "
-        "d.defs.get_job_def('daily_job'); after = dict(os.environ); "
-        "print(json.dumps(sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k) "
-        "and k.startswith(('LAKEHOUSE_', 'DAGSTER_', 'NATIONAL_')))))"
+        "d.defs.resolve_job_def('daily_job'); after = dict(os.environ); "
+        "print(json.dumps(sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))))"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEHOUSE_", "DAGSTER_HOME"))}
+    env = {k: v for k, v in env.items() if k not in (*THIRD_PARTY_ENV, "_RJEM_MALLOC_CONF")}
     env["LAKEHOUSE_HOME"] = str(tmp_path / "home")
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "[]"  # (polars sets its allocator's variable: not ours)
+    assert set(json.loads(out.stdout.strip().splitlines()[-1])) <= {"_RJEM_MALLOC_CONF"}
+
+
+def test_prepare_turns_third_party_telemetry_off_but_keeps_an_operators_value(tmp_path, monkeypatch):
+    monkeypatch.setenv("GX_ANALYTICS_ENABLED", "")  # recorded, so the test's value is undone afterwards
+    monkeypatch.delenv("GX_ANALYTICS_ENABLED")
+    _prepare(_settings(tmp_path), monkeypatch)
+    assert os.environ["GX_ANALYTICS_ENABLED"] == "false"
+    monkeypatch.setenv("GX_ANALYTICS_ENABLED", "true")
+    _prepare(_settings(tmp_path), monkeypatch)
+    assert os.environ["GX_ANALYTICS_ENABLED"] == "true"

@@ -17,12 +17,12 @@ from assets.sync.signing import sign_request
 from national_node.app import app_from_env, create_app
 from national_node.keys import KeyRing, parse_keys, parse_readers
 from tests.unit.test_sync_release import DAY, duck, energy_rows, equipment_rows
+from tests.unit.test_sync_wire import NOW, signed
 
 with warnings.catch_warnings():  # starlette's notice that its TestClient will move to httpx2
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-NOW = 1_790_000_000
 SECRET = "node-unit-secret"
 READER_SECRET = "national-reader-secret"
 RING = KeyRing(parse_keys(f"37={SECRET},11={SECRET}-11"), parse_readers(f"ops={READER_SECRET}"))
@@ -79,19 +79,16 @@ def batch(version: int = 1, frame: pl.DataFrame | None = None, **manifest) -> Ba
     return Batch(b.batch_id, b.period, b.version, b.manifest | manifest, b.payload)
 
 
+def signed_batch(b: Batch, body: bytes | None = None, **sign) -> dict:
+    """Headers of province 37's POST of batch `b` (or of another `body` under its idempotency key)."""
+    return signed(
+        b.body() if body is None else body, **({"secret": SECRET, "idempotency_key": b.batch_id} | sign)
+    )
+
+
 def post(client: TestClient, b: Batch, *, body: bytes | None = None, headers: dict | None = None, **sign):
     body = b.body() if body is None else body
-    args = {
-        "method": "POST",
-        "path": "/v1/batches",
-        "body": body,
-        "node": "37",
-        "key_id": "default",
-        "secret": SECRET,
-        "idempotency_key": b.batch_id,
-        "now": NOW,
-    } | sign
-    return client.post("/v1/batches", content=body, headers=headers or sign_request(**args))
+    return client.post("/v1/batches", content=body, headers=headers or signed_batch(b, body, **sign))
 
 
 def test_batch_is_stored_once_and_a_redelivery_gets_the_stored_receipt(client):
@@ -106,16 +103,7 @@ def test_batch_is_stored_once_and_a_redelivery_gets_the_stored_receipt(client):
 
 def test_a_replayed_request_is_refused(client):
     b = batch()
-    headers = sign_request(
-        method="POST",
-        path="/v1/batches",
-        body=b.body(),
-        node="37",
-        key_id="default",
-        secret=SECRET,
-        idempotency_key=b.batch_id,
-        now=NOW,
-    )
+    headers = signed_batch(b)
     assert post(client, b, headers=headers).status_code == 201
     replay = post(client, b, headers=headers)
     assert replay.status_code == 409 and replay.json()["error"] == "replayed_nonce"

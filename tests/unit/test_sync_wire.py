@@ -34,6 +34,8 @@ RING = KeyRing(parse_keys(f"37={SECRET}"))
 
 
 def signed(body: bytes = b'{"x":1}', **kw) -> dict:
+    """Headers of province 37's POST of `body` with its default key at NOW (the test vector's request);
+    `kw` changes any argument of sign_request (another secret, idempotency key, time...)."""
     args = {
         "method": "POST",
         "path": "/v1/batches",

@@ -45,19 +45,12 @@ from warehouse.pgwire.server import (  # noqa: F401
 from warehouse.pgwire.session import (  # noqa: F401
     Session,
 )
-from warehouse.pgwire.wire import (  # noqa: F401
+from warehouse.pgwire.wire import (  # noqa: F401  (the protocol's framing stays in wire)
     BINARY_DECODERS,
-    CANCEL_REQUEST,
-    GSS_REQUEST,
     PG_TYPE_NAMES,
     PG_TYPES,
-    PROTOCOL_3,
     SERVER_VERSION,
-    SSL_REQUEST,
     PgError,
-    bind_params,
-    count_params,
-    cstr,
     duck_message,
     log,
     pg_type,

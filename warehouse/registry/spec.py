@@ -76,6 +76,10 @@ class TableSpec:
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
 
+    def conform(self, df: pl.DataFrame) -> pl.DataFrame:
+        """`df` as this table holds it: exactly its columns, in its order, cast to its types."""
+        return df.select(list(self.schema)).cast(dict(self.schema))  # type: ignore[arg-type]
+
 
 def cols(*specs: tuple) -> tuple[Column, ...]:
     return tuple(Column(*s) for s in specs)

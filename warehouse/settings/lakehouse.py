@@ -19,6 +19,7 @@ from warehouse.settings.profile import (
     FUTURE_TOLERANCE,
     IN_PROGRESS_MAX_AGE,
     LATE_WATERMARK_DAYS,
+    THIRD_PARTY_ENV,
     _at_least_zero,
     _dp_epsilon,
     _identifier_node,
@@ -210,7 +211,7 @@ class Settings:
         return demo_key(self.home, channel)
 
     def prepare(self) -> None:
-        """Create the home layout and point Dagster at its instance inside it (telemetry off).
+        """Create the home layout, point Dagster at its instance inside it and turn telemetry off.
 
         The profile's dagster.yaml replaces one the lakehouse wrote (a switched profile takes effect); a
         dagster.yaml written by hand is left alone. The server profile creates its database if absent.
@@ -228,6 +229,8 @@ class Settings:
         if self.server:
             ensure_pg_database(self.pg_database_url)
         os.environ.update(self.as_env())
+        for name, value in THIRD_PARTY_ENV.items():  # a value the operator set is kept
+            os.environ.setdefault(name, value)
 
     def as_env(self) -> dict[str, str]:
         """The resolved settings as environment variables, for Dagster resources (EnvVar) and children."""

@@ -26,6 +26,12 @@ IN_PROGRESS_MAX_AGE = dt.timedelta(hours=24)
 PROFILES = ("embedded", "server")
 
 
+# Third-party telemetry off in every process `prepare()` runs in and in the children it starts (the
+# Dagster UI, daemon, run workers, shard workers). Great Expectations' contexts also store
+# `analytics_enabled: false` (quality/gx.py); importing the code location sets nothing.
+THIRD_PARTY_ENV = {"GX_ANALYTICS_ENABLED": "false"}
+
+
 DAGSTER_YAML = """\
 # written by lakehouse (embedded profile): SQLite storage beside this file, runs in process
 telemetry:
@@ -112,6 +118,19 @@ def ensure_pg_database(url: str) -> None:
                     cur.execute(f'CREATE DATABASE "{name}"')
     finally:
         con.close()
+
+
+def drop_pg_database(url: str) -> None:
+    """Drop the URL's database, whoever is still connected to it: for the benches and tests that make a
+    server-profile home of their own (no lakehouse command drops a home's database)."""
+    import psycopg2
+
+    base, name = url.rsplit("/", 1)
+    con = psycopg2.connect(base + "/postgres")
+    con.autocommit = True
+    with con.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    con.close()
 
 
 def _dp_epsilon(value: str) -> tuple[tuple[str, float], ...]:
