@@ -150,7 +150,7 @@ def shard_metadata(build: DayBuild) -> dict:
         "peak_rss_mib": round(build.peak_rss_bytes / (1 << 20)),
         "workers": MetadataValue.json(sorted({s.worker for s in build.shards if s.worker})),
         "redelivered_shards": MetadataValue.json([s.shard for s in build.shards if s.redelivered]),
-        "retried_shards": MetadataValue.json({s.shard: s.retries for s in build.shards if s.retries}),
+        "retried_shards": MetadataValue.json({str(s.shard): s.retries for s in build.shards if s.retries}),
     }
 
 
