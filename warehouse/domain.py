@@ -17,6 +17,13 @@ TIMEZONE = "Asia/Shanghai"
 # 1900-2100; change both with TIMEZONE).
 FIXED_OFFSET_SINCE = dt.datetime(1992, 1, 1, tzinfo=dt.UTC)
 FIXED_OFFSET = dt.timedelta(hours=8)
+
+
+def local_today() -> dt.date:
+    """Today in the province's time zone: local days, not UTC ones, are the days of every partition."""
+    return dt.datetime.now(ZoneInfo(TIMEZONE)).date()
+
+
 PROVINCE_CODE = "37"
 
 # GB/T 2260: Shandong's 16 prefecture-level cities. 3712 Laiwu merged into Jinan in 2019.

@@ -125,12 +125,15 @@ def build_telemetry_day(context: AssetExecutionContext, lake: LakeResource, ware
 
 
 def warn_redelivered(context: AssetExecutionContext, build: DayBuild) -> None:
-    """Visible in the run's log: a worker died holding a shard, which another worker then built."""
+    """Visible in the run's log: a worker died holding a shard, which another worker then built, or a
+    shard was sent again after an I/O error."""
     for r in build.shards:
         if r.redelivered:
             context.log.warning(
                 f"{build.day}: shard {r.shard} was redelivered to {r.worker} after a worker was lost"
             )
+        if r.retries:
+            context.log.warning(f"{build.day}: shard {r.shard} built by {r.worker} after {r.retries} retries")
 
 
 def selected_only(context: AssetExecutionContext, results: Iterable) -> Iterator:
@@ -148,6 +151,7 @@ def shard_metadata(build: DayBuild) -> dict:
         "peak_rss_mib": round(build.peak_rss_bytes / (1 << 20)),
         "workers": MetadataValue.json(sorted({s.worker for s in build.shards if s.worker})),
         "redelivered_shards": MetadataValue.json([s.shard for s in build.shards if s.redelivered]),
+        "retried_shards": MetadataValue.json({str(s.shard): s.retries for s in build.shards if s.retries}),
     }
 
 

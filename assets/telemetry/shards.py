@@ -108,6 +108,7 @@ class ShardResult:
     pid: int
     worker: str = ""  # the Celery worker that built it (server profile); empty when built on this host
     redelivered: bool = False  # the broker gave it to this worker again after another one died with it
+    retries: int = 0  # attempts that raised an I/O error before this one (server profile)
 
     def __repr__(self) -> str:  # one short line (worker logs), not the frames
         files = sum(len(v) for v in self.staged.values())

@@ -8,7 +8,10 @@ one transaction per table, exactly as in the embedded profile.
 A worker killed mid-shard never acknowledged its task (acks_late), so the broker hands the task to
 another worker; the shard is built again from the lake (files the dead attempt staged are orphans, never
 committed, removed by the next build of the day) and its result says it was redelivered, which the day
-build logs. With no worker left the run waits LAKEHOUSE_SHARD_TIMEOUT_S and fails.
+build logs. With no worker left the run waits LAKEHOUSE_SHARD_TIMEOUT_S and fails. A shard that raises an
+I/O error (the object store or the lake's files unreachable for a moment) is sent again by Celery's own
+retry, up to LAKEHOUSE_SHARD_RETRIES times with a growing pause; its result counts the retries, which the
+day build logs. Any other error fails the shard at once: the same rows would fail the same way again.
 
 Tasks and results travel as JSON, never pickle (a worker must not run code a message names): ShardTask,
 ShardResult and StagedFile as their fields, polars frames as Arrow IPC (base64), dates and durations as
@@ -88,11 +91,20 @@ def make_app(s: Settings) -> Celery:
 app = make_app(settings())
 
 
-@app.task(name="lakehouse.build_shard", bind=True)
+@app.task(
+    name="lakehouse.build_shard",
+    bind=True,
+    autoretry_for=(OSError,),  # transient: an unreachable store, a reset connection, a timeout
+    max_retries=settings().shard_retries,
+    retry_backoff=2,  # 2 s, 4 s, 8 s ... (capped at 60 s)
+    retry_backoff_max=60,
+    retry_jitter=False,
+)
 def build_shard_task(self, task: ShardTask) -> ShardResult:
     result = build_shard(task)
     result.worker = f"{self.request.hostname or socket.gethostname()}"
     result.redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    result.retries = int(self.request.retries or 0)
     return result
 
 

@@ -233,3 +233,50 @@ def test_a_table_written_before_a_column_was_declared_still_refreshes_with_it_nu
     ).fetchone()
     con.close()
     assert got == (rows.height, 0, "VARCHAR")
+
+
+# ---- per-reading tables: role files keep the recent days (LAKEHOUSE_SERVE_READINGS_DAYS) ---------------
+
+READINGS = dataclasses.replace(ENERGY_DAILY, name="theme.readings_like", readings=True)
+
+
+def copied_days(db) -> list[dt.date]:
+    con = connect(db, read_only=True)
+    try:
+        return [r[0] for r in con.execute(f"SELECT DISTINCT day FROM {READINGS.name} ORDER BY 1").fetchall()]
+    finally:
+        con.close()
+
+
+def test_a_per_reading_table_keeps_only_its_window_and_the_window_moves_with_the_days(tmp_path):
+    from warehouse.serving.refresh import refresh_views
+
+    lake, db = Lake(tmp_path / "lake"), tmp_path / "warehouse.duckdb"
+    tables = {READINGS.name: READINGS, ENERGY_DAILY.name: ENERGY_DAILY}
+    days = [DAY + dt.timedelta(days=i) for i in range(6)]
+    for i, day in enumerate(days[:5]):
+        for spec in tables.values():
+            lake.replace_partition(spec, day, energy_rows(ENTS, day=day, seed=i), run_id=f"t{i}")
+    refresh = lambda today, window=3: refresh_views(db, lake, tables, window_days=window, today=today)  # noqa: E731
+    assert sorted(refresh(days[4])) == sorted(tables)
+    assert copied_days(db) == days[2:5]  # the last three local days, the lake keeps all five
+    con = connect(db, read_only=True)
+    assert con.execute(f"SELECT count(DISTINCT day) FROM {ENERGY_DAILY.name}").fetchone()[0] == 5
+    con.close()
+
+    assert refresh(days[4]) == []  # nothing moved: nothing written
+    assert refresh(days[5]) == [READINGS.name] and copied_days(db) == days[3:5]  # a new day: trimmed only
+    lake.replace_partition(READINGS, days[5], energy_rows(ENTS, day=days[5], seed=9), run_id="t5")
+    lake.replace_partition(READINGS, days[0], energy_rows(ENTS, day=days[0], seed=8), run_id="late")
+    assert refresh(days[5]) == [READINGS.name]
+    assert copied_days(db) == days[3:6]  # the new day copied, the late rows of an old day left out
+    want = lake.read(READINGS).filter(pl.col("day") >= days[3])
+    con = connect(db, read_only=True)
+    got = con.execute(f"SELECT energy_tce FROM {READINGS.name}").pl()
+    con.close()
+    assert sorted(got["energy_tce"]) == pytest.approx(sorted(want["energy_tce"]))
+
+    assert (
+        refresh(days[5], window=5) == [READINGS.name] and copied_days(db) == days[1:6]
+    )  # grew: copied again
+    assert refresh(days[5], window=0) == [READINGS.name] and copied_days(db) == days  # off: everything

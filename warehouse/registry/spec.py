@@ -49,6 +49,9 @@ class TableSpec:
     # The Dagster asset group when it is not the layer: groups follow the data's direction in the
     # lineage view, so a table built from a later layer's output gets a group of its own.
     group: str | None = None
+    # One row per reading (a province lands ~144M a day): the role files may hold only the recent days of
+    # it, by its date partition (LAKEHOUSE_SERVE_READINGS_DAYS); the lake keeps everything.
+    readings: bool = False
 
     @property
     def asset_group(self) -> str:

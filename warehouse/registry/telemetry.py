@@ -15,6 +15,7 @@ BRONZE_TELEMETRY = TableSpec(
     partition_by="landing_date",
     key=("content_hash", "line_no"),
     fresh_within=DAILY,
+    readings=True,
     columns=cols(
         ("landing_date", pl.Date, "Local (Asia/Shanghai) date the file landed (its modification time)"),
         (
@@ -88,6 +89,7 @@ SILVER_TELEMETRY = TableSpec(
     partition_by="day",
     fresh_within=DAILY,
     key=("equipment_id", "metric", "ts_utc"),
+    readings=True,
     columns=cols(
         ("day", pl.Date, "Local day (Asia/Shanghai) of the reading"),
         ("uscc", pl.String, "Enterprise (from equipment master data)"),
@@ -115,6 +117,7 @@ QUARANTINE_TELEMETRY = TableSpec(
     owner="data-engineering",
     partition_by="day",
     key=("source_file", "line_no"),
+    readings=True,
     columns=cols(
         ("day", pl.Date, "Reading day the record was routed to"),
         ("reason", pl.String, "Reason code = id of the quality rule that failed"),

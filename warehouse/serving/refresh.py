@@ -6,6 +6,7 @@ and writes nothing."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import os
 import shutil
@@ -21,7 +22,8 @@ from warehouse.registry import TABLES, TableSpec
 from warehouse.serving import state
 from warehouse.serving.contents import MARTS, Mart
 from warehouse.serving.delta import delta_source, load_lake_extensions, quote
-from warehouse.serving.plan import Plan, delta_version, plan
+from warehouse.serving.plan import Plan, Since, delta_version, plan
+from warehouse.settings import settings
 from warehouse.storage import Lake
 
 
@@ -37,18 +39,37 @@ def refresh_role_views(warehouse_db: Path, lake: Lake, tables: dict[str, TableSp
 
 
 def refresh_views(
-    db_path: Path, lake: Lake, tables: dict[str, TableSpec] = TABLES, role: Role = ANALYST
+    db_path: Path,
+    lake: Lake,
+    tables: dict[str, TableSpec] = TABLES,
+    role: Role = ANALYST,
+    *,
+    window_days: int | None = None,
+    today: dt.date | None = None,
 ) -> list[str]:
-    """One role's database without marts (tests, tools); returns the tables rebuilt."""
-    return _refresh({role: Path(db_path)}, lake, tables, (), lock=Path(db_path))[role]
+    """One role's database without marts (tests, tools); returns the tables rebuilt. The window of the
+    per-reading tables is LAKEHOUSE_SERVE_READINGS_DAYS unless given."""
+    dbs = {role: Path(db_path)}
+    return _refresh(dbs, lake, tables, (), lock=Path(db_path), window_days=window_days, today=today)[role]
 
 
 def _refresh(
-    dbs: dict[Role, Path], lake: Lake, tables: dict[str, TableSpec], marts: tuple[Mart, ...], *, lock: Path
+    dbs: dict[Role, Path],
+    lake: Lake,
+    tables: dict[str, TableSpec],
+    marts: tuple[Mart, ...],
+    *,
+    lock: Path,
+    window_days: int | None = None,
+    today: dt.date | None = None,
 ) -> dict[Role, list[str]]:
+    window = settings().serve_readings_days if window_days is None else window_days
     with _writer_lock(lock):
         versions = {name: delta_version(lake, spec) for name, spec in tables.items()}
-        plans = [plan(role, db, lake, tables, marts, versions) for role, db in dbs.items()]
+        plans = [
+            plan(role, db, lake, tables, marts, versions, window_days=window, today=today)
+            for role, db in dbs.items()
+        ]
         todo = [p for p in plans if not p.empty()]
         if todo:
             _build(todo, lake)
@@ -99,15 +120,22 @@ def _apply(con: duckdb.DuckDBPyConnection, todo: Plan, lake: Lake) -> None:
     state.stamp(con, todo.role.name, lake)
     for name in todo.drop + todo.drop_marts:
         state.forget(con, name)
-    for spec, select, fp, version in todo.full:
+    for spec, select, fp, version, since in todo.full:
         source = delta_source(lake, spec, version)
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {spec.layer}")
         _execute_padded(
-            con, f"CREATE OR REPLACE TABLE {spec.name} AS SELECT {select} FROM {{source}}", lake, spec, source
+            con,
+            f"CREATE OR REPLACE TABLE {spec.name} AS SELECT {select} FROM {{source}}{_from_day(spec, since)}",
+            lake,
+            spec,
+            source,
         )
         con.execute(f"COMMENT ON TABLE {spec.name} IS {quote(spec.description)}")
         state.record_table(con, spec.name, fp, version)
-    for spec, select, fp, version, parts in todo.partial:
+    for spec, fp, version, since in todo.trim:
+        con.execute(f'DELETE FROM {spec.name} WHERE "{spec.partition_by}" < DATE {quote(since.isoformat())}')
+        state.record_table(con, spec.name, fp, version)
+    for spec, select, fp, version, parts, since in todo.partial:
         schema, table = spec.name.split(".", 1)
         (dtype,) = con.execute(
             "SELECT data_type FROM duckdb_columns() WHERE database_name = current_database() "
@@ -121,7 +149,8 @@ def _apply(con: duckdb.DuckDBPyConnection, todo: Plan, lake: Lake) -> None:
         )
         where = " OR ".join(conds) or "false"
         source = delta_source(lake, spec, version)
-        con.execute(f"DELETE FROM {spec.name} WHERE {where}")
+        gone = where if since is None else f"({where}) OR {col} < DATE {quote(since.isoformat())}"
+        con.execute(f"DELETE FROM {spec.name} WHERE {gone}")  # the changed days, and those the window left
         _execute_padded(
             con,
             f"INSERT INTO {spec.name} BY NAME SELECT {select} FROM {{source}} WHERE {where}",
@@ -135,6 +164,11 @@ def _apply(con: duckdb.DuckDBPyConnection, todo: Plan, lake: Lake) -> None:
         con.execute(f"CREATE OR REPLACE TABLE {mart.name} AS {mart.sql.format(source=mart.source.name)}")
         con.execute(f"COMMENT ON TABLE {mart.name} IS {quote(mart.description)}")
         state.record_mart(con, mart.name, version)
+
+
+def _from_day(spec: TableSpec, since: Since) -> str:
+    """The copy's WHERE for a per-reading table kept from `since` (its date partition; pruned by delta_scan)."""
+    return "" if since is None else f' WHERE "{spec.partition_by}" >= DATE {quote(since.isoformat())}'
 
 
 _DUCKDB_TYPES = {

@@ -85,6 +85,9 @@ class Settings:
     celery_broker: str = field(default="amqp://guest@127.0.0.1:5672//", repr=False)
     celery_queue: str = ""  # server profile: the shard queue (default: one per home)
     shard_timeout_s: float = 3600.0  # server profile: a shard not back from a worker by then fails the run
+    # Role files hold the last this-many local days of the per-reading tables (TableSpec.readings); 0: all
+    serve_readings_days: int = 0
+    shard_retries: int = 2  # server profile: a shard whose worker hit an I/O error is sent again this often
     lake_uri: str = ""  # the lake on object storage (s3://bucket/prefix); empty: the folder home/lake
     # delta-rs storage_options of a remote lake (endpoint, keys): never printed, never in as_env()
     lake_options: tuple[tuple[str, str], ...] = field(default=(), repr=False)
@@ -255,6 +258,8 @@ class Settings:
                 "LAKEHOUSE_WORKERS": str(self.workers),
                 "LAKEHOUSE_CELERY_QUEUE": self.shard_queue,
                 "LAKEHOUSE_SHARD_TIMEOUT_S": repr(self.shard_timeout_s),
+                "LAKEHOUSE_SHARD_RETRIES": str(self.shard_retries),
+                "LAKEHOUSE_SERVE_READINGS_DAYS": str(self.serve_readings_days),
                 "LAKEHOUSE_VACUUM_RETENTION_HOURS": repr(self.vacuum_retention_hours),
                 "LAKEHOUSE_RUN_RETENTION_DAYS": repr(self.run_retention_days),
                 "LAKEHOUSE_GX_RESULTS_RETENTION_DAYS": repr(self.gx_results_retention_days),
@@ -351,6 +356,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         celery_broker=env.get("LAKEHOUSE_CELERY_BROKER", "amqp://guest@127.0.0.1:5672//"),
         celery_queue=env.get("LAKEHOUSE_CELERY_QUEUE", ""),
         shard_timeout_s=float(env.get("LAKEHOUSE_SHARD_TIMEOUT_S", "3600")),
+        shard_retries=int(_at_least_zero(env, "LAKEHOUSE_SHARD_RETRIES", "2")),
+        serve_readings_days=int(_at_least_zero(env, "LAKEHOUSE_SERVE_READINGS_DAYS", "0")),
         lake_uri=_lake_uri(env.get("LAKEHOUSE_LAKE_URI", "")),
         lake_options=tuple(sorted(object_store_options(env).items()))
         if env.get("LAKEHOUSE_LAKE_URI")
