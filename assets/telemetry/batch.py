@@ -47,7 +47,7 @@ def read_landing_files(items: Sequence[Item]) -> list[Parsed]:
     """`read_landing_file` of each item, in order: its LandedFile, or the RejectedFile it raises."""
     out: list[Parsed | None] = [None] * len(items)
     jsonl: list[tuple[int, str, bytes]] = []  # (item index, text, its UTF-8 bytes)
-    csv_bodies: dict[str, list[tuple[int, str]]] = {}  # header line -> (item index, body)
+    csv_bodies: dict[str, list[tuple[int, bytes]]] = {}  # header line -> (item index, body as UTF-8)
     for i, (path, name, data) in enumerate(items):
         suffix = path.suffix.lower()
         if suffix not in (".jsonl", ".csv") or not data.strip():
@@ -56,13 +56,11 @@ def read_landing_files(items: Sequence[Item]) -> list[Parsed]:
             text, utf8 = decode_utf8(data, name)
         except RejectedFile:
             continue  # read alone below, which rejects it with its own name
+        utf8 = text.encode() if utf8 is None else utf8
         if suffix == ".jsonl":
-            jsonl.append((i, text, text.encode() if utf8 is None else utf8))
-            continue
-        text = trim_trailing_blank_lines(text)
-        header_line, body = split_csv(text)
-        if body and '"' not in body and text.strip():
-            csv_bodies.setdefault(header_line, []).append((i, body))
+            jsonl.append((i, text, utf8))
+        elif (plain := _plain_csv(text, utf8)) is not None:
+            csv_bodies.setdefault(plain[0], []).append((i, plain[1]))
     if jsonl:
         _jsonl_batch(jsonl, out)
     for header_line, bodies in csv_bodies.items():
@@ -71,6 +69,22 @@ def read_landing_files(items: Sequence[Item]) -> list[Parsed]:
         if out[i] is None:
             out[i] = read_alone(path, name, data)
     return out  # type: ignore[return-value]  # every slot is filled above
+
+
+def _plain_csv(text: str, utf8: bytes) -> tuple[str, bytes] | None:
+    """(header line, body) of a CSV text as `parse_csv` cuts them, the body as UTF-8 bytes (polars takes
+    them as they are; a str would be encoded again); None unless the body is there and holds no quote."""
+    trimmed = trim_trailing_blank_lines(text)
+    if not trimmed or trimmed.isspace():
+        return None
+    header_line, body = split_csv(trimmed)
+    if not body:
+        return None
+    # the body in bytes: after the first LF (one byte in UTF-8, never inside a character), up to what
+    # the trimming left (the trimmed-off end re-encoded: a few bytes)
+    end = len(utf8) - len(text[len(trimmed) :].encode())
+    body_bytes = utf8[utf8.find(b"\n") + 1 : end]
+    return None if b'"' in body_bytes else (header_line, body_bytes)
 
 
 def read_alone(path: Path, name: str, data: bytes | None = None) -> Parsed:
@@ -110,28 +124,31 @@ def _jsonl_batch(files: list[tuple[int, str, bytes]], out: list[Parsed | None]) 
             _jsonl_batch(files[len(files) // 2 :], out)
         return  # a single file stays unparsed here: read alone, with its own notes or reason
     whole = whole.with_columns(line_no=_line_numbers(counts), raw_line=pl.lit(None, dtype=pl.String))
-    clean = only_field_keys(pl.Series([text for _, text, _ in files], dtype=pl.String)).to_list()
-    for (i, text, _), rows, only_fields in zip(files, _cut(whole, counts), clean, strict=True):
+    whole = with_optional_fields(LandedFile(whole)).rows
+    texts = pl.Series([u for _, _, u in files], dtype=pl.Binary).cast(pl.String)
+    for (i, text, _), rows, only_fields in zip(
+        files, _cut(whole, counts), only_field_keys(texts).to_list(), strict=True
+    ):
         keys = [] if only_fields else extra_keys_of(text)
         notes = [f"extra_columns: {', '.join(keys)} (ignored)"] if keys else []
-        out[i] = with_optional_fields(LandedFile(rows, notes))
+        out[i] = LandedFile(rows, notes)
 
 
 def _csv_batch(
-    header_line: str, bodies: list[tuple[int, str]], items: Sequence[Item], out: list[Parsed | None]
+    header_line: str, bodies: list[tuple[int, bytes]], items: Sequence[Item], out: list[Parsed | None]
 ) -> None:
     """CSV files with one header line and no double quote, their bodies joined and split in one query."""
     try:
         notes, index, width = csv_layout(header_line, items[bodies[0][0]][1])
     except RejectedFile:
         return  # each file is read alone and rejected under its own name
-    counts = [body.count("\n") + 1 for _, body in bodies]
-    rows = plain_csv_records("\n".join(body for _, body in bodies), width, index)
+    counts = [body.count(b"\n") + 1 for _, body in bodies]
+    rows = plain_csv_records(b"\n".join(body for _, body in bodies), width, index)
     if rows.height != sum(counts):  # not expected (one record a line): read each alone
         return
-    rows = rows.with_columns(line_no=_line_numbers(counts))
+    rows = with_optional_fields(LandedFile(rows.with_columns(line_no=_line_numbers(counts)))).rows
     for (i, _), part in zip(bodies, _cut(rows, counts), strict=True):
-        out[i] = with_optional_fields(LandedFile(part, list(notes)))
+        out[i] = LandedFile(part, list(notes))
 
 
 @dataclass(frozen=True)

@@ -115,10 +115,10 @@ def trim_trailing_blank_lines(text: str) -> str:
 
 def _fields_of(line: pl.Expr, width: int, index: list[int], ok: pl.Expr) -> list[pl.Expr]:
     """FIELDS from a record split on commas where `ok`, else nulls and the record kept as raw_line."""
-    parts = line.str.split(",")
+    parts = line.str.split_exact(",", width - 1)  # where `ok`: exactly `width` fields, as split(",")
     return [
         *[
-            pl.when(ok).then(parts.list.get(j, null_on_oob=True)).alias(f)
+            pl.when(ok).then(parts.struct.field(f"field_{j}")).alias(f)
             for f, j in zip(FIELDS, index, strict=True)
         ],
         pl.col("line_no").cast(pl.Int64),
@@ -126,18 +126,19 @@ def _fields_of(line: pl.Expr, width: int, index: list[int], ok: pl.Expr) -> list
     ]
 
 
-def _physical_lines(body: str) -> pl.LazyFrame:
-    """The body's lines (split on LF, a CR before it dropped), numbered from 1 as `line_no`."""
+def _physical_lines(body: str | bytes) -> pl.LazyFrame:
+    """The body's lines (split on LF, a CR before it dropped), numbered from 1 as `line_no`. The body may
+    be given as UTF-8 bytes."""
     return (
         pl.LazyFrame({"line": [body]})
-        .select(pl.col("line").str.split("\n"))
+        .select(pl.col("line").cast(pl.String).str.split("\n"))
         .explode("line")
         .with_row_index("line_no", offset=1)
         .with_columns(pl.col("line").str.strip_suffix("\r"))
     )
 
 
-def plain_csv_records(body: str, width: int, index: list[int]) -> pl.DataFrame:
+def plain_csv_records(body: str | bytes, width: int, index: list[int]) -> pl.DataFrame:
     """FIELDS of a CSV body without double quotes: a line of exactly `width` comma-separated fields is
     split, any other line is kept whole as raw_line. Line by line, so bodies of files with the same
     header may be joined with LF and read in one query (line_no then counts over the joined text)."""

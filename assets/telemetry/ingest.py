@@ -51,10 +51,11 @@ from warehouse.storage import Lake
 INGEST_CHUNK_ROWS = 1_000_000
 # Files are read and parsed on this many threads in batches of PARSE_BATCH consecutive files (the files
 # of one format in a batch parsed in one polars call), at most PARSE_AHEAD batches ahead of the one being
-# settled (a landing file is ~2,000 records: the look-ahead holds about half a million records).
+# settled (a landing file is ~2,000 records: the look-ahead holds about one chunk, so the workers go on
+# while the chunk before is sorted and written).
 PARSE_THREADS = min(4, os.cpu_count() or 1)
 PARSE_BATCH = 32
-PARSE_AHEAD = 8
+PARSE_AHEAD = 16
 _UNREAD_REASON = {
     "symlink": "symlink: a symbolic link is not followed; write the file itself into landing/",
     "special": "special_file: not a regular file (fifo, socket or device); not read",
