@@ -23,6 +23,7 @@ from assets.telemetry.formats import (
     LandedFile,
     RejectedFile,
     csv_layout,
+    exact_csv_records,
     extra_keys_of,
     only_field_keys,
     plain_csv_records,
@@ -143,7 +144,9 @@ def _csv_batch(
     except RejectedFile:
         return  # each file is read alone and rejected under its own name
     counts = [body.count(b"\n") + 1 for _, body in bodies]
-    rows = plain_csv_records(b"\n".join(body for _, body in bodies), width, index)
+    joined = b"\n".join(body for _, body in bodies)
+    rows = exact_csv_records(joined, width, index)
+    rows = plain_csv_records(joined, width, index) if rows is None else rows
     if rows.height != sum(counts):  # not expected (one record a line): read each alone
         return
     rows = with_optional_fields(LandedFile(rows.with_columns(line_no=_line_numbers(counts)))).rows

@@ -147,6 +147,37 @@ def plain_csv_records(body: str | bytes, width: int, index: list[int]) -> pl.Dat
     return _physical_lines(body).select(_fields_of(line, width, index, ok)).collect()
 
 
+def exact_csv_records(body: bytes, width: int, index: list[int]) -> pl.DataFrame | None:
+    """`plain_csv_records` of a UTF-8 body in which every line has exactly `width` fields, read by
+    polars' CSV reader (2-3x faster); None unless that holds and the body has no quote, CR or BOM.
+
+    polars raises on a line with more fields than `width`; with none over and as many commas as
+    `width` fields on every line would have, no line has fewer either (a blank line has none)."""
+    lines = body.count(b"\n") + 1
+    if body.count(b",") != (width - 1) * lines or any(c in body for c in (b'"', b"\r", b"\xef\xbb\xbf")):
+        return None
+    cols = [f"c{j}" for j in range(width)]
+    try:
+        df = pl.read_csv(
+            body,
+            has_header=False,
+            new_columns=cols,
+            schema=dict.fromkeys(cols, pl.String),
+            quote_char=None,
+            empty_string_is_null=False,
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError:
+        return None
+    if df.height != lines:
+        return None
+    return df.select(
+        *[pl.col(f"c{j}").alias(f) for f, j in zip(FIELDS, index, strict=True)],
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line_no"),
+        pl.lit(None, dtype=pl.String).alias("raw_line"),
+    )
+
+
 def csv_layout(header_line: str, name: str) -> tuple[list[str], list[int], int]:
     """(notes, index of each of FIELDS in the header, header width), or RejectedFile if a field is absent."""
     header = next(csv.reader([header_line]), [])

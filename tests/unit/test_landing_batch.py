@@ -53,6 +53,9 @@ FILES: dict[str, bytes] = {
     "d-reordered.csv": ("unit,value,ts,metric,equipment_id,uscc\n" + "kW,1.5,t,power,EQ1,U\n").encode(),
     "e-short-and-blank.csv": (HEADER + csv_row(1) + "91370102MA3C123469,EQ1,pow\n\n" + csv_row(2)).encode(),
     "f-trailing-blank.csv": (GOOD_CSV + "\n \n\n").encode(),
+    "f-ragged-balanced.csv": (HEADER + "U,E,power,t,1\n" + "U,E,power,t,1,kW,x\n" + csv_row(1)).encode(),
+    "f-empty-fields.csv": (HEADER + ",,,,,\n" + "U, E ,power,t,,kW\n").encode(),
+    "f-bom-inside.csv": (HEADER + "\ufeffU,E,power,t,1,kW\n").encode(),
     "g-quoted.csv": (HEADER + csv_row(1) + '91370102MA3C123469,EQ1,power,t,"12,5",kW\n').encode(),
     "h-missing-columns.csv": b"uscc,metric\nU,power\n",
     "i-header-only.csv": HEADER.encode(),
@@ -109,6 +112,20 @@ def test_a_batch_of_every_shape_gives_each_file_what_reading_it_alone_gives(tmp_
     broken = next(m for i, m in zip(items, batched, strict=True) if i[1].endswith("q-broken-line.jsonl"))
     assert broken.rows["raw_line"].to_list() == [None, '{"uscc": "U", "ts": ', None]
     assert broken.rows["line_no"].to_list() == [1, 2, 3]
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_each_shape_between_clean_files_of_its_format_reads_as_alone(tmp_path, name):
+    """One shape at a time, so that no other odd file sends the whole batch down a slower path."""
+    suffix = name.rsplit(".", 1)[1]
+    good = {"csv": GOOD_CSV.encode(), "jsonl": GOOD_JSONL.encode()}.get(suffix, FILES["v-good.parquet"])
+    items = []
+    for n, data in ((f"0-good.{suffix}", good), (name, FILES[name]), (f"9-good.{suffix}", good)):
+        path = tmp_path / n
+        path.write_bytes(data)
+        items.append((path, f"telemetry/{n}", data))
+    for item, many in zip(items, read_landing_files(items), strict=True):
+        assert_same(read_alone(*item), many, item[1])
 
 
 def test_a_malformed_file_in_a_batch_is_rejected_alone_and_the_others_keep_exact_lineage(tmp_path):
