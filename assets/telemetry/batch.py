@@ -163,7 +163,7 @@ class Read:
     digest: str | None = None
     landed: LandedFile | None = None
     error: Exception | None = None
-    days: tuple[dt.date, ...] | list[dt.date] = ()  # reading days of its records, once routed
+    days: tuple[dt.date, ...] = ()  # reading days of its records, once routed
 
     def parsed(self, out: Parsed) -> Read:
         """This read with its parse (or the parse's rejection)."""

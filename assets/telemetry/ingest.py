@@ -209,7 +209,7 @@ def ingest_landing(
         out, start = list(reads), 0
         for n, f in zip(todo, frames, strict=True):
             landed = LandedFile(rows.slice(start, f.height), reads[n].landed.notes)
-            out[n] = replace(reads[n], landed=landed, days=days[reads[n].entry.rel])
+            out[n] = replace(reads[n], landed=landed, days=tuple(days[reads[n].entry.rel]))
             start += f.height
         seconds["route"] += time.perf_counter() - t1
         return out

@@ -129,13 +129,9 @@ def local_date_of(mtime_ns: int) -> dt.date:
     return dt.datetime.fromtimestamp(mtime_ns / 1e9, _TZ).date()
 
 
-def decode_text(data: bytes, name: str) -> str:
-    """UTF-8 (with or without BOM) first, then GB18030 (a superset of GBK) as plants often send."""
-    return decode_utf8(data, name)[0]
-
-
 def decode_utf8(data: bytes, name: str) -> tuple[str, bytes | None]:
-    """`decode_text`'s text, with the text's UTF-8 bytes when they are in `data` (else None)."""
+    """The text: UTF-8 (with or without BOM) first, then GB18030 (a superset of GBK) as plants often
+    send; with its UTF-8 bytes when they are in `data` (else None), which polars reads as they are."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
