@@ -35,8 +35,8 @@ def equipment_buckets(ids: pl.Series) -> pl.Series:
 BRONZE_ROW_GROUP_ROWS = 65_536
 
 
-def with_shard_layout(chunk: pl.DataFrame) -> pl.DataFrame:
-    """A routed bronze chunk with its shard_bucket, ordered so that row-group statistics separate shards."""
-    chunk = chunk.with_columns(equipment_buckets(chunk["equipment_id"]))
+def sorted_for_shards(chunk: pl.DataFrame) -> pl.DataFrame:
+    """Bronze rows with their shard_bucket (`equipment_buckets`) ordered by (reading_day, shard_bucket), so
+    that row-group statistics separate shards."""
     # one integer key (day, bucket) sorts several times faster than the two columns' row encoding
     return chunk.sort(pl.col("reading_day").cast(pl.Int64) * BUCKETS + pl.col("shard_bucket"))

@@ -25,21 +25,19 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
 
-from assets.telemetry.buckets import BRONZE_ROW_GROUP_ROWS, with_shard_layout
+from assets.telemetry.batch import Read, read_alone, read_batch
+from assets.telemetry.buckets import BRONZE_ROW_GROUP_ROWS, equipment_buckets, sorted_for_shards
 from assets.telemetry.landing import (
     LandedFile,
     LandingEntry,
     RejectedFile,
-    content_hash,
     local_date_of,
     modified_at,
-    read_landing_file,
-    read_regular_file,
     scan_landing,
 )
 from assets.telemetry.recovery import finish_rejections, move_rejected, unrecorded_bronze
@@ -48,13 +46,16 @@ from warehouse.registry import BRONZE_TELEMETRY, LANDING_FILES
 from warehouse.settings import FUTURE_TOLERANCE, IN_PROGRESS_MAX_AGE, LATE_WATERMARK_DAYS, Settings
 from warehouse.storage import Lake
 
-# Files are parsed and routed in chunks of about this many records and streamed into one bronze commit,
-# so ingest holds one chunk, not the whole landing, in memory.
+# Files' bronze rows are gathered in chunks of about this many records, sorted for the shards and streamed
+# into one bronze commit, so ingest holds one chunk (and the look-ahead), not the whole landing, in memory.
 INGEST_CHUNK_ROWS = 1_000_000
-# Files are parsed on this many threads, at most PARSE_AHEAD files ahead of the one being settled (a
-# landing file is ~2,000 records, so the look-ahead holds a few hundred thousand records at most).
+# Files are read and parsed on this many threads in batches of PARSE_BATCH consecutive files (the files
+# of one format in a batch parsed in one polars call), at most PARSE_AHEAD batches ahead of the one being
+# settled (a landing file is ~2,000 records: the look-ahead holds about one chunk, so the workers go on
+# while the chunk before is sorted and written).
 PARSE_THREADS = min(4, os.cpu_count() or 1)
-PARSE_AHEAD = 128
+PARSE_BATCH = 32
+PARSE_AHEAD = 16
 _UNREAD_REASON = {
     "symlink": "symlink: a symbolic link is not followed; write the file itself into landing/",
     "special": "special_file: not a regular file (fifo, socket or device); not read",
@@ -68,8 +69,9 @@ class IngestResult:
     bronze_version: int | None = None
     days_touched: list[dt.date] = field(default_factory=list)
     moved: int = 0  # rejected files moved to landing/rejected/ (this run's and recovered ones)
-    # wall seconds per phase: files (list, read, hash, wait for parses), parse (summed over the parse
-    # threads, overlapping the rest), lineage, route, layout, write (bronze files + commit), ledger
+    # seconds per phase: files (list, read, hash, wait for the workers), parse, lineage and route (summed
+    # over the worker threads, overlapping the rest), layout (chunk sort), write (bronze files + commit),
+    # ledger
     seconds: dict[str, float] = field(default_factory=dict)
 
     def count(self, status: str) -> int:
@@ -79,17 +81,6 @@ class IngestResult:
     def rejected_by_reason(self) -> dict[str, int]:
         rej = self.files.filter(pl.col("status") == "rejected")
         return dict(rej.group_by("reason").len().sort("reason").iter_rows())
-
-
-@dataclass(frozen=True)
-class Read:
-    """What a worker found in one landing file: its entry (size and mtime as read), the content hash
-    (None if it could not be read), the parse (None if not parsed) or the error."""
-
-    entry: LandingEntry
-    digest: str | None = None
-    landed: LandedFile | None = None
-    error: Exception | None = None
 
 
 def _unread_hash(entry: LandingEntry) -> str:
@@ -175,36 +166,58 @@ def ingest_landing(
     # Digests whose fate is known before this run reads anything: their bytes need no parse.
     known_digests = ingested_hashes | {digest for _, digest in known_versions} | set(in_bronze_only)
 
-    def read_file(entry: LandingEntry) -> Read:
-        """On a worker: the file's bytes, their hash and (unless known already) their parse. Pure: every
-        decision is taken later, in listing order, by `settle`."""
-        try:
-            data, st = read_regular_file(entry.path)
-        except (RejectedFile, OSError) as exc:
-            return Read(entry, error=exc)
-        entry = LandingEntry(entry.path, entry.rel, entry.kind, len(data), st.st_mtime_ns)
-        digest = content_hash(data)
-        if digest in known_digests or entry.kind == "unsupported":
-            return Read(entry, digest)
+    days_touched: set[dt.date] = set()
+    records = 0
+
+    def read_files(entries: list[LandingEntry]) -> list[Read]:
+        """On a worker: `read_batch`, then the parsed files' records as bronze rows (`as_bronze`)."""
+        reads, parse_seconds = read_batch(entries, known_digests)
+        seconds["parse"] += parse_seconds  # from several threads: a lost update only blurs a timing
+        return as_bronze(reads)
+
+    def as_bronze(reads: list[Read]) -> list[Read]:
+        """Each parsed file's records with lineage, reading day (routing is per file) and shard bucket,
+        and its reading days; one polars pass over the batch, on the worker that parsed it."""
+        todo = [n for n, r in enumerate(reads) if r.landed is not None and r.landed.rows.height]
+        if not todo:
+            return reads
         t0 = time.perf_counter()
-        try:
-            return Read(entry, digest, read_landing_file(entry.path, entry.rel, data))
-        except RejectedFile as err:
-            return Read(entry, digest, error=err)
-        finally:
-            timed("parse", t0)  # float += from several threads: a lost update only blurs a timing
+        frames = [reads[n].landed.rows for n in todo]
+        files = pl.DataFrame(
+            {
+                "source_file": [reads[n].entry.rel for n in todo],
+                "content_hash": [reads[n].digest for n in todo],
+                "landing_date": [local_date_of(reads[n].entry.mtime_ns) for n in todo],
+            }
+        )
+        # each file's lineage repeated over its rows: a gather by file index, no join
+        file_of_row = pl.concat(
+            [pl.repeat(i, f.height, dtype=pl.UInt32, eager=True) for i, f in enumerate(frames)], rechunk=True
+        )
+        rows = pl.concat(frames, how="diagonal_relaxed").with_columns(
+            *[files[c].gather(file_of_row) for c in files.columns],
+            ingest_run_id=pl.lit(run_id),
+            ingested_at=pl.lit(now, dtype=BRONZE_TELEMETRY.schema["ingested_at"]),
+        )
+        t1 = time.perf_counter()
+        seconds["lineage"] += t1 - t0
+        rows = route_reading_days(rows, watermark_days, future_tolerance)
+        rows = rows.with_columns(equipment_buckets(rows["equipment_id"])).select(
+            list(BRONZE_TELEMETRY.schema)
+        )
+        days = dict(rows.group_by("source_file").agg(pl.col("reading_day").unique().sort()).iter_rows())
+        out, start = list(reads), 0
+        for n, f in zip(todo, frames, strict=True):
+            landed = LandedFile(rows.slice(start, f.height), reads[n].landed.notes)
+            out[n] = replace(reads[n], landed=landed, days=tuple(days[reads[n].entry.rel]))
+            start += f.height
+        seconds["route"] += time.perf_counter() - t1
+        return out
 
-    def parsed_again(read: Read) -> Read:
-        """A file whose bytes the workers skipped as known but which must be read after all (its first
-        copy was rejected in this run): parsed here, rarely."""
-        try:
-            return Read(read.entry, read.digest, read_landing_file(read.entry.path, read.entry.rel))
-        except RejectedFile as err:
-            return Read(read.entry, read.digest, error=err)
-
-    def settle(read: Read) -> tuple[pl.DataFrame, dict] | None:
+    def settle(read: Read) -> pl.DataFrame | None:
         """One file's fate, decided in listing order as a one-by-one pass would: recorded as a re-sent
-        copy, a recovered one, a duplicate, a rejection, or ingested (its records and lineage returned)."""
+        copy, a recovered one, a duplicate, a rejection, or ingested (its bronze rows returned)."""
+        nonlocal records
         entry, digest, rel = read.entry, read.digest, read.entry.rel
         if digest is None:  # not read: swapped for a link or special file, unreadable, or gone
             if isinstance(read.error, RejectedFile):
@@ -237,8 +250,8 @@ def ingest_landing(
                 RejectedFile("unsupported_format", f"{rel}: only .csv, .jsonl and .parquet are read"),
             )
             return None
-        if read.landed is None and read.error is None:
-            read = parsed_again(read)
+        if read.landed is None and read.error is None:  # skipped as known, its first copy rejected here
+            read = as_bronze([read.parsed(read_alone(entry.path, rel))])[0]
         if read.error is not None:
             reject(entry, digest, read.error)
             return None
@@ -249,18 +262,26 @@ def ingest_landing(
             notes = [*notes, f"supersedes version {current_hash_of[rel][:12]}"]
             superseded.append(rel)
         row = ledger_row(entry, digest, "ingested", "; ".join(notes) or None)
-        row["records"] = landed.rows.height
+        row["records"], row["reading_days"] = landed.rows.height, list(read.days)
         ledger.append(row)
-        return landed.rows, {"source_file": rel, "content_hash": digest, "landing_date": row["landing_date"]}
+        records += landed.rows.height
+        days_touched.update(read.days)
+        return landed.rows if landed.rows.height else None
 
-    def landed_frames() -> Iterator[tuple[pl.DataFrame, dict]]:
-        """Each new file's records with its lineage; the ledger row of every file seen as a side effect.
+    def landed_frames() -> Iterator[pl.DataFrame]:
+        """Each new file's bronze rows; the ledger row of every file seen as a side effect.
 
-        Files are read, hashed and parsed on PARSE_THREADS threads (hashlib and polars release the GIL),
-        up to PARSE_AHEAD files ahead of the one being settled; their fates are settled in listing order,
-        so the ledger and the first name of each content are what a one-by-one pass would record.
+        Files are read, hashed, parsed and routed on PARSE_THREADS threads (hashlib and polars release
+        the GIL) in batches of PARSE_BATCH, up to PARSE_AHEAD batches ahead of the one being settled;
+        their fates are settled in listing order, so the ledger and the first name of each content are
+        what a one-by-one pass would record.
         """
         in_flight: deque[Future] = deque()
+        batch: list[LandingEntry] = []
+
+        def settled(future: Future) -> Iterator[pl.DataFrame]:
+            yield from (out for read in future.result() if (out := settle(read)) is not None)
+
         with ThreadPoolExecutor(max_workers=PARSE_THREADS, thread_name_prefix="ingest") as pool:
             for n, entry in enumerate(candidates):
                 if progress is not None:
@@ -278,38 +299,20 @@ def ingest_landing(
                     code, detail = _UNREAD_REASON[entry.kind].split(": ", 1)
                     reject(entry, _unread_hash(entry), RejectedFile(code, f"{entry.rel}: {detail}"))
                     continue
-                in_flight.append(pool.submit(read_file, entry))
+                batch.append(entry)
+                if len(batch) == PARSE_BATCH:
+                    in_flight.append(pool.submit(read_files, batch))
+                    batch = []
                 while in_flight and (len(in_flight) > PARSE_AHEAD or in_flight[0].done()):
-                    if (out := settle(in_flight.popleft().result())) is not None:
-                        yield out
+                    yield from settled(in_flight.popleft())
+            if batch:
+                in_flight.append(pool.submit(read_files, batch))
             while in_flight:
-                if (out := settle(in_flight.popleft().result())) is not None:
-                    yield out
-
-    days_of: dict[str, list[dt.date]] = {}
-    days_touched: set[dt.date] = set()
-    records = 0
-
-    def with_lineage(frames: list[pl.DataFrame], files: list[dict]) -> pl.DataFrame:
-        """One chunk: records of whole files plus their lineage columns (one gather per column per chunk)."""
-        chunk = pl.concat(frames, how="diagonal_relaxed")
-        # each file's lineage repeated over its rows: a gather by file index, no join
-        repeats = [
-            pl.repeat(i, f.height, dtype=pl.UInt32, eager=True) for i, f in enumerate(frames) if f.height
-        ]
-        file_of_row = pl.concat(repeats, rechunk=True) if repeats else pl.Series(dtype=pl.UInt32)
-        meta = pl.DataFrame(files)
-        return chunk.with_columns(
-            *[meta[c].gather(file_of_row) for c in meta.columns],
-            ingest_run_id=pl.lit(run_id),
-            ingested_at=pl.lit(now, dtype=BRONZE_TELEMETRY.schema["ingested_at"]),
-        )
+                yield from settled(in_flight.popleft())
 
     def bronze_chunks() -> Iterator[pl.DataFrame]:
-        """Whole files grouped into chunks of about INGEST_CHUNK_ROWS, routed (routing is per file)."""
-        nonlocal records
+        """Whole files' bronze rows in chunks of about INGEST_CHUNK_ROWS, each sorted for the shards."""
         frames: list[pl.DataFrame] = []
-        files: list[dict] = []
         size = 0
         landed = itertools.chain(landed_frames(), [None])
         while True:
@@ -317,20 +320,11 @@ def ingest_landing(
             item = next(landed)
             t = timed("files", t)
             if item is not None:
-                frames.append(item[0])
-                files.append(item[1])
-                size += item[0].height
+                frames.append(item)
+                size += item.height
             if frames and (item is None or size >= INGEST_CHUNK_ROWS):
-                chunk = with_lineage(frames, files)
-                t = timed("lineage", t)
-                chunk = route_reading_days(chunk, watermark_days, future_tolerance)
-                frames, files, size = [], [], 0
-                per_file = chunk.group_by("source_file").agg(pl.col("reading_day").unique().sort())
-                days_of.update(per_file.iter_rows())
-                days_touched.update(chunk["reading_day"].unique().to_list())
-                records += chunk.height
-                t = timed("route", t)
-                chunk = with_shard_layout(chunk).select(list(BRONZE_TELEMETRY.schema))  # layout for shards
+                chunk = sorted_for_shards(pl.concat(frames, how="vertical_relaxed"))
+                frames, size = [], 0
                 timed("layout", t)
                 yield chunk
             if item is None:
@@ -342,15 +336,12 @@ def ingest_landing(
         BRONZE_TELEMETRY, bronze_chunks(), run_id=run_id, row_group_rows=BRONZE_ROW_GROUP_ROWS
     )
     streamed = time.perf_counter() - t  # the chunks were made inside the append: the rest is writing
-    seconds["write"] = max(0.0, streamed - sum(seconds[p] for p in ("files", "lineage", "route", "layout")))
+    seconds["write"] = max(0.0, streamed - seconds["files"] - seconds["layout"])
     t = time.perf_counter()
     if records:
         result.bronze_version = version
         result.records = records
         result.days_touched = sorted(days_touched)
-    for row in ledger:
-        if row["status"] == "ingested" and not row["reading_days"] and row["source_file"] in days_of:
-            row["reading_days"] = days_of[row["source_file"]]
     if superseded:
         old = current.filter(pl.col("source_file").is_in(superseded)).with_columns(
             status=pl.lit("superseded"),

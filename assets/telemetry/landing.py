@@ -129,16 +129,17 @@ def local_date_of(mtime_ns: int) -> dt.date:
     return dt.datetime.fromtimestamp(mtime_ns / 1e9, _TZ).date()
 
 
-def decode_text(data: bytes, name: str) -> str:
-    """UTF-8 (with or without BOM) first, then GB18030 (a superset of GBK) as plants often send."""
+def decode_utf8(data: bytes, name: str) -> tuple[str, bytes | None]:
+    """The text: UTF-8 (with or without BOM) first, then GB18030 (a superset of GBK) as plants often
+    send; with its UTF-8 bytes when they are in `data` (else None), which polars reads as they are."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8"), data
     except UnicodeDecodeError:
         pass
     try:
-        return data.decode("gb18030")
+        return data.decode("gb18030"), None
     except UnicodeDecodeError as exc:
         raise RejectedFile(
             "undecodable", f"{name}: neither UTF-8 nor GB18030 (first bad byte at offset {exc.start})"
@@ -162,12 +163,17 @@ def read_landing_file(path: Path, name: str, data: bytes | None = None) -> Lande
         if suffix == ".parquet":
             landed = parse_parquet(data, name)
         else:
-            text = decode_text(data, name)
-            landed = parse_csv(text, name) if suffix == ".csv" else parse_jsonl(text, name)
+            text, utf8 = decode_utf8(data, name)
+            landed = parse_csv(text, name) if suffix == ".csv" else parse_jsonl(text, name, utf8)
     except RejectedFile:
         raise
     except Exception as exc:  # noqa: BLE001 - the reason names the error type, never the content
         raise RejectedFile("unreadable", f"{name}: {type(exc).__name__} while parsing") from exc
+    return with_optional_fields(landed)
+
+
+def with_optional_fields(landed: LandedFile) -> LandedFile:
+    """The optional contract fields a format did not carry, added as nulls (bronze has every field)."""
     missing = [
         pl.lit(None, dtype=pl.String).alias(f) for f in OPTIONAL_FIELDS if f not in landed.rows.columns
     ]

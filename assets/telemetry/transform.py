@@ -53,6 +53,7 @@ def parse_ts_utc(col: str = "ts") -> pl.Expr:
 
 
 _WITH_OFFSET = "%Y-%m-%dT%H:%M:%S%.f%#z"  # chrono's %#z reads Z, +08:00 and +0800 (and +08: see below)
+_LOCAL_SHAPE = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"  # local time as gateways write it, no offset
 
 
 def ts_utc_of(ts: pl.Series) -> pl.Series:
@@ -61,14 +62,21 @@ def ts_utc_of(ts: pl.Series) -> pl.Series:
 
     A fast result is kept only where the text holds no whitespace (chrono skips it anywhere) and ends in
     Z or in a +hh:mm / +hhmm offset: exactly the texts on which `parse_ts_utc` gives the same instant (it
-    accepts no other form that %#z reads, e.g. +08).
+    accepts no other form that %#z reads, e.g. +08). Local times of exactly the form
+    `YYYY-MM-DD hh:mm:ss` since FIXED_OFFSET_SINCE are the fixed offset before UTC, as the zone rules
+    `parse_ts_utc` applies give for them.
     """
     fast = ts.str.to_datetime(_WITH_OFFSET, strict=False, time_unit="us", time_zone="UTC")
-    sign = ("+", "-")
-    shaped = (
-        ts.str.ends_with("Z") | ts.str.slice(-6, 1).is_in(sign) | ts.str.slice(-5, 1).is_in(sign)
-    ) & ~ts.str.contains(r"\s")
+    # no whitespace, and Z or a sign 5 or 6 characters from the end (one regex pass, not four)
+    shaped = ts.str.contains(r"\A\S*(?:Z|[+-]\S{4,5})\z")
     rest = (fast.is_null() | ~shaped) & ts.is_not_null()
+    local = ts.str.contains(_LOCAL_SHAPE) & rest
+    if local.any():
+        naive = ts.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us")
+        as_utc = (naive - FIXED_OFFSET).dt.replace_time_zone("UTC")
+        local &= as_utc >= FIXED_OFFSET_SINCE  # null (no such time) stays with the zone rules
+        fast = as_utc.zip_with(local, fast)
+        rest &= ~local
     if not rest.any():
         return fast.alias("ts_utc")
     slow = ts.filter(rest).to_frame("ts").select(parse_ts_utc())["ts"]

@@ -242,7 +242,8 @@ def test_threaded_reads_record_what_a_one_by_one_pass_would_in_listing_order(hom
     a file rejected in an earlier run is parsed (its bytes were skipped as known) and rejected again."""
     import assets.telemetry.ingest as ingest_module
 
-    monkeypatch.setattr(ingest_module, "PARSE_AHEAD", 3)  # settle while later files are still in flight
+    monkeypatch.setattr(ingest_module, "PARSE_BATCH", 2)  # files read and parsed two by two
+    monkeypatch.setattr(ingest_module, "PARSE_AHEAD", 3)  # settle while later batches are still in flight
     root, lake = home
     bad = (GOOD + f'U,E,power,t,"{"9" * 140_000}",kW\n').encode()
     drop(root, "gw/0-bad.csv", bad)
