@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -292,26 +293,17 @@ def _stdnum_ric(code: str) -> str | None:
     return None
 
 
-def uscc_comparison(codes: list[str]) -> dict[str, list[tuple[str, str | None, str | None]]]:
+def comparison(
+    codes: list[str], theirs: Callable[[str], str | None], ours: Callable[[str], str | None]
+) -> dict[str, list[tuple[str, str | None, str | None]]]:
     """(code, stdnum's rejection, ours) grouped by how the two disagree."""
     out: dict[str, list] = {"stdnum_rejects_ours_accepts": [], "ours_rejects_stdnum_accepts": []}
     for code in codes:
-        theirs, ours = _stdnum_uscc(code), uscc_problem(code)
-        if theirs and not ours:
-            out["stdnum_rejects_ours_accepts"].append((code, theirs, ours))
-        elif ours and not theirs:
-            out["ours_rejects_stdnum_accepts"].append((code, theirs, ours))
-    return out
-
-
-def ric_comparison(codes: list[str]) -> dict[str, list[tuple[str, str | None, str | None]]]:
-    out: dict[str, list] = {"stdnum_rejects_ours_accepts": [], "ours_rejects_stdnum_accepts": []}
-    for code in codes:
-        theirs, ours = _stdnum_ric(code), resident_id_problem(code)
-        if theirs and not ours:
-            out["stdnum_rejects_ours_accepts"].append((code, theirs, ours))
-        elif ours and not theirs:
-            out["ours_rejects_stdnum_accepts"].append((code, theirs, ours))
+        row = (code, theirs(code), ours(code))
+        if row[1] and not row[2]:
+            out["stdnum_rejects_ours_accepts"].append(row)
+        elif row[2] and not row[1]:
+            out["ours_rejects_stdnum_accepts"].append(row)
     return out
 
 
@@ -329,7 +321,7 @@ def _listing(title: str, rows: list[tuple[str, str | None, str | None]], path) -
 def test_every_uscc_stdnum_rejects_ours_rejects_too_except_authorities_a_n_y(capsys, tmp_path):
     codes = generated_usccs()
     assert len(codes) >= 10_000
-    result = uscc_comparison(codes)
+    result = comparison(codes, _stdnum_uscc, uscc_problem)
     with capsys.disabled():
         print(
             "\n"
@@ -363,7 +355,7 @@ def test_every_uscc_stdnum_rejects_ours_rejects_too_except_authorities_a_n_y(cap
 def test_every_resident_id_stdnum_rejects_for_form_check_or_birth_date_ours_rejects_too(capsys, tmp_path):
     codes = generated_resident_ids()
     assert len(codes) >= 10_000
-    result = ric_comparison(codes)
+    result = comparison(codes, _stdnum_ric, resident_id_problem)
     with capsys.disabled():
         print(
             "\n"
