@@ -49,17 +49,27 @@ def test_role_databases_sit_next_to_the_warehouse():
     assert set(ROLES) == {"analyst", "steward"}
 
 
-def test_analyst_view_leaves_out_the_id_number_and_steward_view_masks_it(tmp_path):
+ID_NUMBER = "11010519491231002X"
+
+
+def personal_lake(tmp_path: Path) -> tuple[Lake, Path]:
+    """A lake holding one enterprise whose representative's ID number (grade 3) is ID_NUMBER, and the
+    warehouse file whose role files were built over it."""
     lake = Lake(tmp_path / "lake")
     row = {c.name: None for c in ENTERPRISE.columns} | {
         "uscc": "914403001922038216",
         "legal_representative": "张三",
         "phone": "13812341234",
-        "legal_representative_id": "11010519491231002X",
+        "legal_representative_id": ID_NUMBER,
     }
     lake.append(ENTERPRISE, pl.DataFrame([row], schema=ENTERPRISE.schema), run_id="t")
     db = tmp_path / "warehouse.duckdb"
     refresh_role_views(db, lake, {ENTERPRISE.name: ENTERPRISE})
+    return lake, db
+
+
+def test_analyst_view_leaves_out_the_id_number_and_steward_view_masks_it(tmp_path):
+    _, db = personal_lake(tmp_path)
     con = connect(db, read_only=True)
     try:
         cols = [r[0] for r in con.execute("DESCRIBE silver.enterprise").fetchall()]
@@ -104,22 +114,11 @@ def test_a_regraded_column_changes_the_existing_view(tmp_path):
 
 # ---- the boundary holds whatever SQL a session sends ----------------------------------------------
 
-ID_NUMBER = "11010519491231002X"
-
 
 @pytest.fixture
 def sealed(tmp_path):
     """A lake holding a grade-3 personal value, the role files built over it, and a path to write to."""
-    lake = Lake(tmp_path / "lake")
-    row = {c.name: None for c in ENTERPRISE.columns} | {
-        "uscc": "914403001922038216",
-        "legal_representative": "张三",
-        "phone": "13812341234",
-        "legal_representative_id": ID_NUMBER,
-    }
-    lake.append(ENTERPRISE, pl.DataFrame([row], schema=ENTERPRISE.schema), run_id="t")
-    db = tmp_path / "warehouse.duckdb"
-    refresh_role_views(db, lake, {ENTERPRISE.name: ENTERPRISE})
+    lake, db = personal_lake(tmp_path)
     return {"lake": lake, "db": db, "out": tmp_path / "out"}
 
 
