@@ -17,8 +17,13 @@ def one(df: pl.DataFrame, city: str, industry: str) -> dict:
 
 
 def energy(rows: list[dict]) -> pl.DataFrame:
+    """energy_daily rows of pumps in one cell, Jinan (3701) chemicals (26), each expecting 96 readings,
+    unless a row says otherwise."""
     base = {
         "day": DAY,
+        "city_code": "3701",
+        "industry_code": "26",
+        "readings_expected": 96,
         "equipment_type": "pump",
         "peak_load_kw": 1.0,
         "mean_load_kw": 1.0,
@@ -60,24 +65,18 @@ def test_energy_per_carrier_and_tce_sum_over_the_equipment_of_a_cell():
         [
             {
                 "uscc": E1,
-                "city_code": "3701",
-                "industry_code": "26",
                 "equipment_id": "a",
                 "electricity_kwh": 1000.0,
                 "coal_t": 2.0,
                 "energy_tce": 1.5515,
-                "readings_expected": 96,
                 "readings_received": 96,
             },
             {
                 "uscc": E2,
-                "city_code": "3701",
-                "industry_code": "26",
                 "equipment_id": "b",
                 "electricity_kwh": 500.0,
                 "natural_gas_m3": 100.0,
                 "energy_tce": 0.18287,
-                "readings_expected": 96,
                 "readings_received": 96,
             },
         ]
@@ -94,11 +93,8 @@ def test_enterprises_counts_each_enterprise_once_however_many_equipment():
         [
             {
                 "uscc": E1,
-                "city_code": "3701",
-                "industry_code": "26",
                 "equipment_id": f"eq{i}",
                 "electricity_kwh": 1.0,
-                "readings_expected": 96,
                 "readings_received": 96,
             }
             for i in range(4)
@@ -112,8 +108,6 @@ def test_completeness_is_weighted_by_expected_readings_not_a_mean_of_percentages
         [
             {
                 "uscc": E1,
-                "city_code": "3701",
-                "industry_code": "26",
                 "equipment_id": "big",
                 "electricity_kwh": 1.0,
                 "readings_expected": 960,
@@ -121,8 +115,6 @@ def test_completeness_is_weighted_by_expected_readings_not_a_mean_of_percentages
             },
             {
                 "uscc": E2,
-                "city_code": "3701",
-                "industry_code": "26",
                 "equipment_id": "small",
                 "electricity_kwh": 1.0,
                 "readings_expected": 96,
@@ -139,20 +131,14 @@ def test_availability_is_weighted_by_the_hours_each_equipment_was_observed():
         [
             {
                 "uscc": E1,
-                "city_code": "3701",
-                "industry_code": "26",
                 "equipment_id": "a",
                 "electricity_kwh": 1.0,
-                "readings_expected": 96,
                 "readings_received": 96,
             },
             {
                 "uscc": E2,
-                "city_code": "3701",
-                "industry_code": "26",
                 "equipment_id": "b",
                 "electricity_kwh": 1.0,
-                "readings_expected": 96,
                 "readings_received": 24,
             },
         ]
@@ -204,7 +190,6 @@ def test_laiwu_3712_records_count_for_jinan_3701():
                 "industry_code": "31",
                 "equipment_id": "a",
                 "electricity_kwh": 2.0,
-                "readings_expected": 96,
                 "readings_received": 96,
             },
             {
@@ -213,7 +198,6 @@ def test_laiwu_3712_records_count_for_jinan_3701():
                 "industry_code": "31",
                 "equipment_id": "b",
                 "electricity_kwh": 3.0,
-                "readings_expected": 96,
                 "readings_received": 96,
             },
         ]
