@@ -293,11 +293,17 @@ def _stdnum_ric(code: str) -> str | None:
     return None
 
 
+DISAGREEMENTS = {
+    "ours_rejects_stdnum_accepts": "ours rejects, stdnum accepts",
+    "stdnum_rejects_ours_accepts": "stdnum rejects, ours accepts",
+}
+
+
 def comparison(
     codes: list[str], theirs: Callable[[str], str | None], ours: Callable[[str], str | None]
 ) -> dict[str, list[tuple[str, str | None, str | None]]]:
     """(code, stdnum's rejection, ours) grouped by how the two disagree."""
-    out: dict[str, list] = {"stdnum_rejects_ours_accepts": [], "ours_rejects_stdnum_accepts": []}
+    out: dict[str, list] = {way: [] for way in DISAGREEMENTS}
     for code in codes:
         row = (code, theirs(code), ours(code))
         if row[1] and not row[2]:
@@ -318,26 +324,20 @@ def _listing(title: str, rows: list[tuple[str, str | None, str | None]], path) -
     return "\n".join(lines)
 
 
+def _listings(kind: str, result: dict[str, list], directory) -> str:
+    """Both ways the two validators disagree on `kind`, each listed in full in a file under `directory`."""
+    return "\n".join(
+        _listing(f"{kind} {title}", result[way], directory / f"{kind.replace(' ', '_')}_{way}.tsv")
+        for way, title in DISAGREEMENTS.items()
+    )
+
+
 def test_every_uscc_stdnum_rejects_ours_rejects_too_except_authorities_a_n_y(capsys, tmp_path):
     codes = generated_usccs()
     assert len(codes) >= 10_000
     result = comparison(codes, _stdnum_uscc, uscc_problem)
     with capsys.disabled():
-        print(
-            "\n"
-            + _listing(
-                "USCC ours rejects, stdnum accepts",
-                result["ours_rejects_stdnum_accepts"],
-                tmp_path / "uscc.tsv",
-            )
-        )
-        print(
-            _listing(
-                "USCC stdnum rejects, ours accepts",
-                result["stdnum_rejects_ours_accepts"],
-                tmp_path / "anY.tsv",
-            )
-        )
+        print("\n" + _listings("USCC", result, tmp_path))
     exceptions = result["stdnum_rejects_ours_accepts"]
     # The only codes stdnum rejects for length, format or check that we accept: authorities A, N, Y.
     assert exceptions and all(code[0] in "ANY" and t == "InvalidFormat" for code, t, _ in exceptions)
@@ -357,21 +357,7 @@ def test_every_resident_id_stdnum_rejects_for_form_check_or_birth_date_ours_reje
     assert len(codes) >= 10_000
     result = comparison(codes, _stdnum_ric, resident_id_problem)
     with capsys.disabled():
-        print(
-            "\n"
-            + _listing(
-                "Resident ID ours rejects, stdnum accepts",
-                result["ours_rejects_stdnum_accepts"],
-                tmp_path / "ric.tsv",
-            )
-        )
-        print(
-            _listing(
-                "Resident ID stdnum rejects, ours accepts",
-                result["stdnum_rejects_ours_accepts"],
-                tmp_path / "ric_stdnum.tsv",
-            )
-        )
+        print("\n" + _listings("Resident ID", result, tmp_path))
     missed = [r for r in result["stdnum_rejects_ours_accepts"] if r[1] not in ("birth_place", "KeyError")]
     assert missed == []
     # stdnum's birth-place rejections we accept are districts created after the birth year (or its KeyError).
