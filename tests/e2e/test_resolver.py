@@ -20,6 +20,7 @@ import pytest
 
 from assets.sync.signing import sign_request
 from bench.resolver import free_port, write_identifier_lake
+from tests.unit.test_sync_wire import signed_get
 from warehouse.codes import make_uscc
 from warehouse.registry import IDENTIFIER, IDENTIFIER_RESOLUTION
 from warehouse.storage import Lake
@@ -64,18 +65,9 @@ def handle_of(ids: pl.DataFrame, object_type: str, status: str = "active") -> st
     return ids.filter((pl.col("object_type") == object_type) & (pl.col("status") == status))["handle"][0]
 
 
-def signed_get(url: str, path: str, *, key: str = PEER_KEY, nonce: str | None = None) -> httpx.Response:
-    headers = sign_request(
-        method="GET",
-        path=path,
-        body=b"",
-        node=PEER,
-        key_id="default",
-        secret=key,
-        idempotency_key="",
-        nonce=nonce,
-    )
-    return httpx.get(url + path, headers=headers)
+def peer_get(url: str, path: str, *, key: str = PEER_KEY, nonce: str | None = None) -> httpx.Response:
+    """A read signed by the peer province: with its key unless told otherwise."""
+    return signed_get(url, path, node=PEER, secret=key, nonce=nonce)
 
 
 def test_anonymous_callers_see_grade_1_fields_and_peers_see_grade_2_masked(resolver):
@@ -93,7 +85,7 @@ def test_anonymous_callers_see_grade_1_fields_and_peers_see_grade_2_masked(resol
     assert body["profile"]["name"].startswith("山东测试") and body["profile"]["industry_code"] == "26"
     assert not {"legal_representative", "phone", "legal_representative_id"} & set(body["profile"])
     path = f"/v1/identifiers/{handle}"
-    peer = signed_get(url, path).json()
+    peer = peer_get(url, path).json()
     assert peer["audience"] == "peer" and peer["max_grade"] == 2
     assert peer["profile"]["legal_representative"] == "张**"  # grade 2, masked as in every view
     assert peer["profile"]["phone"] == "138****5678"
@@ -107,11 +99,11 @@ def test_anonymous_callers_see_grade_1_fields_and_peers_see_grade_2_masked(resol
 def test_a_bad_or_replayed_signature_is_refused_not_downgraded(resolver):
     url, ids = resolver["url"], resolver["ids"]
     path = f"/v1/identifiers/{handle_of(ids, 'enterprise')}"
-    bad = signed_get(url, path, key="not-the-peer-key-at-all")
+    bad = peer_get(url, path, key="not-the-peer-key-at-all")
     assert bad.status_code == 401 and bad.json()["error"] == "unauthenticated"
     nonce = "a" * 32
-    assert signed_get(url, path, nonce=nonce).status_code == 200
-    replay = signed_get(url, path, nonce=nonce)
+    assert peer_get(url, path, nonce=nonce).status_code == 200
+    replay = peer_get(url, path, nonce=nonce)
     assert replay.status_code == 409 and replay.json()["error"] == "replayed_nonce"
 
 

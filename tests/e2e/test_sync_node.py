@@ -26,11 +26,11 @@ import pytest
 from assets.build_record import day_build_row
 from assets.sync import ledger
 from assets.sync.batch import Batch, make_batch, payload_bytes
-from assets.sync.signing import H_BODY, H_IDEMPOTENCY, H_KEY, H_NODE, H_NONCE, H_SIG, H_TS, sign_request
+from assets.sync.signing import H_BODY, H_IDEMPOTENCY, H_KEY, H_NODE, H_NONCE, H_SIG, H_TS
 from assets.sync.sync import Built, SyncOutcome, build, sync_days
 from assets.sync.transport import NodeConfig, deliver
 from tests.unit.test_sync_release import energy_rows, equipment_rows
-from tests.unit.test_sync_wire import signed
+from tests.unit.test_sync_wire import signed, signed_get
 from warehouse.registry import DAY_BUILD, ENERGY_DAILY, EQUIPMENT_DAILY, QUALITY_RESULTS, SYNC_LEDGER
 from warehouse.serving.contents import view_sql
 from warehouse.serving.delta import DELTA_EXTENSION
@@ -215,16 +215,7 @@ class NodeProcess:
 
     def read(self, target: str, node: str = READER, secret: str = READER_KEY) -> httpx.Response:
         """A signed read (reads need a key): by the national reader unless told otherwise."""
-        headers = sign_request(
-            method="GET",
-            path=target,
-            body=b"",
-            node=node,
-            key_id="default",
-            secret=secret,
-            idempotency_key="",
-        )
-        return httpx.get(f"{self.url}{target}", headers={k: v for k, v in headers.items() if v})
+        return signed_get(self.url, target, node=node, secret=secret)
 
     def batches(self) -> int:
         return self.read("/v1/status").json()["batches"]

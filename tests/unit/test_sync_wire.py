@@ -4,6 +4,7 @@ import datetime as dt
 import os
 import stat
 
+import httpx
 import polars as pl
 import pytest
 
@@ -47,6 +48,15 @@ def signed(body: bytes = b'{"x":1}', **kw) -> dict:
         "now": NOW,
     } | kw
     return sign_request(**args)
+
+
+def signed_get(url: str, path: str, *, node: str, secret: str, nonce: str | None = None) -> httpx.Response:
+    """A GET of `url` + `path` signed now by `node` with `secret`: a read, no body, no idempotency key
+    (the header is left out, as the province's client leaves it out)."""
+    headers = signed(
+        b"", method="GET", path=path, node=node, secret=secret, idempotency_key="", now=None, nonce=nonce
+    )
+    return httpx.get(url + path, headers={k: v for k, v in headers.items() if v})
 
 
 def test_province_and_node_compute_the_shared_test_vector():
