@@ -135,9 +135,7 @@ def faulty(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def province(tmp_path_factory):
-    p = Province(tmp_path_factory.mktemp("province"))
-    p.build_all(DAYS)
-    return p
+    return Province(tmp_path_factory.mktemp("province")).build_all(DAYS)
 
 
 def test_a_replayed_nonce_is_re_signed_and_acknowledged_in_the_same_run(faulty, province):

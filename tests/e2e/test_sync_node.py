@@ -125,14 +125,16 @@ class Province:
         rows = pl.concat([day_build_row(day, run_id, now, now) for day in days])
         self.lake.upsert(DAY_BUILD, rows, run_id=run_id)
 
-    def build_all(self, days: list[dt.date], revision: int = 0) -> None:
-        """(Re)build many days at once (one commit per table: quicker to set up than day by day)."""
+    def build_all(self, days: list[dt.date], revision: int = 0) -> Province:
+        """(Re)build many days at once (one commit per table: quicker to set up than day by day); the
+        province back, as NodeProcess.start() gives the node back."""
         frames = [self.day(day, revision) for day in days]
         self.lake.overwrite(ENERGY_DAILY, pl.concat([e for e, _ in frames]), run_id=f"all-{revision}")
         self.lake.overwrite(EQUIPMENT_DAILY, pl.concat([q for _, q in frames]), run_id=f"all-{revision}")
         self.checks(days)
         self.recorded(days, f"all-{revision}")
         self._views()
+        return self
 
     def current(self, day: dt.date) -> Built:
         return build(self.con, self.lake, day)
@@ -269,9 +271,7 @@ def nodes(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def province(tmp_path_factory):
-    p = Province(tmp_path_factory.mktemp("province"))
-    p.build_all(DAYS)
-    return p
+    return Province(tmp_path_factory.mktemp("province")).build_all(DAYS)
 
 
 @pytest.fixture
