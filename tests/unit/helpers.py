@@ -1,11 +1,11 @@
-"""Small builders for test data: bronze-shaped frames, file-ledger rows."""
+"""Small builders for test data: bronze-shaped frames, file-ledger rows, typed parts of registry tables."""
 
 import datetime as dt
 
 import polars as pl
 
 from assets.telemetry.transform import parse_ts_utc
-from warehouse.registry import BRONZE_TELEMETRY, LANDING_FILES
+from warehouse.registry import BRONZE_TELEMETRY, LANDING_FILES, TableSpec
 from warehouse.storage import Lake
 
 LANDED = dt.date(2026, 11, 3)
@@ -80,3 +80,8 @@ def series(
         }
         for i, v in enumerate(values)
     ]
+
+
+def typed(spec: TableSpec, columns: tuple[str, ...], rows: list[tuple]) -> pl.DataFrame:
+    """One tuple a row of `columns` of `spec`, typed as the registry types them (the part a test needs)."""
+    return pl.DataFrame(rows, schema={c: spec.schema[c] for c in columns}, orient="row")

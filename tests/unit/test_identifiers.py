@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assets.identifier.issue import changes, identified_objects, issue_identifiers
+from tests.unit.helpers import typed
 from warehouse.codes import make_uscc
 from warehouse.identifiers import (
     HANDLE_PATTERN,
@@ -125,23 +126,9 @@ def equipment(*rows):
 
 
 def products(*rows):
-    schema = DATA_PRODUCT.schema
-    return pl.DataFrame(
-        [
-            {
-                "product_id": p,
-                "provider_uscc": u,
-                "registration_no": reg,
-                "revoked_at": rev,
-                "expired_at": None,
-            }
-            for p, u, reg, rev in rows
-        ],
-        schema={
-            k: schema[k]
-            for k in ("product_id", "provider_uscc", "registration_no", "revoked_at", "expired_at")
-        },
-    )
+    """(product id, provider USCC, registration number, revoked at) rows, none expired."""
+    columns = ("product_id", "provider_uscc", "registration_no", "revoked_at", "expired_at")
+    return typed(DATA_PRODUCT, columns, [(*r, None) for r in rows])
 
 
 def objects_at(now, *, ent, eq, dp):

@@ -14,6 +14,7 @@ from national_node.auth import UNAUTHENTICATED, authenticate
 from national_node.errors import Rejected
 from national_node.keys import KeyRing, parse_keys
 from national_node.wire import canonical, signature
+from tests.unit.helpers import typed
 from warehouse.registry import SYNC_LEDGER
 from warehouse.settings import demo_key, sync_key
 
@@ -173,22 +174,9 @@ def test_demo_key_is_private_stable_and_ignored_by_git(tmp_path):
 # ---- the ledger decides what goes out --------------------------------------------------------------
 def rows(*specs: tuple) -> pl.DataFrame:
     """(version, status, payload hash, attempts) rows of one period."""
-    return pl.DataFrame(
-        [
-            {
-                "batch_id": f"37-2026-10-05-v{v}",
-                "period": "2026-10-05",
-                "version": v,
-                "status": s,
-                "payload_sha256": h,
-                "attempts": a,
-            }
-            for v, s, h, a in specs
-        ],
-        schema={
-            k: SYNC_LEDGER.schema[k]
-            for k in ("batch_id", "period", "version", "status", "payload_sha256", "attempts")
-        },
+    columns = ("batch_id", "period", "version", "status", "payload_sha256", "attempts")
+    return typed(
+        SYNC_LEDGER, columns, [(f"37-2026-10-05-v{v}", "2026-10-05", v, s, h, a) for v, s, h, a in specs]
     )
 
 
