@@ -48,20 +48,16 @@ def energy(per_day: dict[str, list[float]], days=NOV) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"day": pl.Date, "uscc": pl.String, "energy_tce": pl.Float64})
 
 
-def by_uscc(df: pl.DataFrame) -> dict[str, dict]:
-    return {r["uscc"]: r for r in df.to_dicts()}
+def agreement(reported: dict[str, float], per_day: dict[str, list[float]], days=NOV) -> dict[str, dict]:
+    """report_agreement's row per enterprise for flash reports of {uscc: tce} against its daily sums."""
+    filed = reports([{"uscc": u, "energy_tce": tce} for u, tce in reported.items()])
+    return {r["uscc"]: r for r in report_agreement(filed, energy(per_day, days), days).to_dicts()}
 
 
 def test_exactly_five_percent_agrees_and_just_above_disagrees():
     # A: days sum 30 + 35 + 40 = 105 against a report of 100: exactly +5%, within the rule.
     # B: days sum 105.01 against 100: +5.01%, beyond it.
-    got = by_uscc(
-        report_agreement(
-            reports([{"uscc": A, "energy_tce": 100.0}, {"uscc": B, "energy_tce": 100.0}]),
-            energy({A: [30.0, 35.0, 40.0], B: [30.0, 35.0, 40.01]}),
-            NOV,
-        )
-    )
+    got = agreement({A: 100.0, B: 100.0}, {A: [30.0, 35.0, 40.0], B: [30.0, 35.0, 40.01]})
     assert got[A]["daily_sum_tce"] == pytest.approx(105.0)
     assert got[A]["deviation"] == pytest.approx(0.05)
     assert got[A]["status"] == "agrees" and got[A]["note"] is None
@@ -72,19 +68,13 @@ def test_exactly_five_percent_agrees_and_just_above_disagrees():
 
 def test_below_by_exactly_five_percent_agrees_and_the_deviation_is_relative_to_the_report():
     # 190 against 200 is -5% of the report (it would be -5.26% of the daily sum).
-    got = by_uscc(
-        report_agreement(reports([{"uscc": A, "energy_tce": 200.0}]), energy({A: [60.0, 60.0, 70.0]}), NOV)
-    )
+    got = agreement({A: 200.0}, {A: [60.0, 60.0, 70.0]})
     assert got[A]["deviation"] == pytest.approx(-0.05)
     assert got[A]["status"] == "agrees"
 
 
 def test_report_with_a_day_not_built_is_not_evaluated_not_failed():
-    got = by_uscc(
-        report_agreement(
-            reports([{"uscc": A, "energy_tce": 100.0}]), energy({A: [10.0, 10.0]}, days=NOV[:2]), NOV[:2]
-        )
-    )
+    got = agreement({A: 100.0}, {A: [10.0, 10.0]}, days=NOV[:2])
     assert got[A]["status"] == "not_evaluated"
     assert got[A]["days_in_report"] == 3 and got[A]["days_built"] == 2
     assert got[A]["deviation"] is None and got[A]["daily_sum_tce"] is None
@@ -98,22 +88,14 @@ def test_report_with_a_day_not_built_is_not_evaluated_not_failed():
 
 
 def test_enterprise_without_monitored_energy_sums_to_zero_and_disagrees():
-    got = by_uscc(
-        report_agreement(reports([{"uscc": B, "energy_tce": 12.0}]), energy({A: [1.0, 1.0, 1.0]}), NOV)
-    )
+    got = agreement({B: 12.0}, {A: [1.0, 1.0, 1.0]})
     assert got[B]["daily_sum_tce"] == 0.0
     assert got[B]["deviation"] == pytest.approx(-1.0)
     assert got[B]["status"] == "disagrees"
 
 
 def test_zero_report_agrees_only_with_zero_consumption():
-    got = by_uscc(
-        report_agreement(
-            reports([{"uscc": A, "energy_tce": 0.0}, {"uscc": B, "energy_tce": 0.0}]),
-            energy({A: [0.0, 0.0, 0.0], B: [0.0, 0.5, 0.0]}),
-            NOV,
-        )
-    )
+    got = agreement({A: 0.0, B: 0.0}, {A: [0.0, 0.0, 0.0], B: [0.0, 0.5, 0.0]})
     assert got[A]["status"] == "agrees"
     assert got[B]["status"] == "disagrees" and got[B]["deviation"] is None
     assert got[B]["note"] == "reported 0 tce but the days sum to 0.5 tce"
