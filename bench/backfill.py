@@ -124,12 +124,15 @@ def _drop_database(home: Path, env: dict[str, str]) -> None:
     con.close()
 
 
-def run_mode(mode: str, template: Path, work: Path, days_per_run: int) -> dict:
+def run_mode(mode: str, template: Path, work: Path, days_per_run: int, shard_rows: int) -> dict:
     """Materialize a fresh copy of the template home in `mode`; the figures of that one run."""
     home = work / "backfill" / mode
     shutil.rmtree(home, ignore_errors=True)
     shutil.copytree(template, home, copy_function=shutil.copy2)
-    env = {"LAKEHOUSE_DAYS_PER_RUN": "1" if mode == "embedded-days" else str(days_per_run)}
+    env = {
+        "LAKEHOUSE_DAYS_PER_RUN": "1" if mode == "embedded-days" else str(days_per_run),
+        "LAKEHOUSE_SHARD_ROWS": str(shard_rows),
+    }
     with contextlib.ExitStack() as stack:
         if mode.startswith("server-"):
             port = _free_port()
@@ -155,6 +158,7 @@ def run_mode(mode: str, template: Path, work: Path, days_per_run: int) -> dict:
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in load_after],
         "days_per_run": int(env["LAKEHOUSE_DAYS_PER_RUN"]),
+        "shard_rows": shard_rows,
     }
 
 
@@ -190,7 +194,7 @@ def collect() -> None:
 
 
 def summarize(mode: str, wall: float, stdout: str, runs: list[dict]) -> dict:
-    m = re.search(r"ingest ([\d.]+)s; built (\d+) day\(s\) in ([\d.]+)s", stdout)
+    m = re.search(r"ingest ([\d.]+)s; built (\d+) day\(s\) in ([\d.]+)s; catalog ([\d.]+)s", stdout)
     if m is None:
         raise RuntimeError(f"{mode}: no summary line in\n{stdout[-2000:]}")
     daily = [r for r in runs if r["job"] == "daily_job"]
@@ -201,6 +205,8 @@ def summarize(mode: str, wall: float, stdout: str, runs: list[dict]) -> dict:
         "ingest_s": float(m.group(1)),
         "days": int(m.group(2)),
         "daily_s": daily_s,
+        "catalog_s": float(m.group(4)),
+        "daily_runs_s": round(sum(r["seconds"] for r in daily), 1),  # start to end of each run, summed
         "daily_runs": len(daily),
         "daily_events": sum(r["events"] for r in daily),
         "events_per_daily_run": round(sum(r["events"] for r in daily) / max(1, len(daily)), 1),
@@ -218,7 +224,8 @@ def markdown(result: dict) -> str:
         f"# Backfill benchmark: {cfg['days']} days x ~{cfg['readings_per_day']:,} readings/day",
         "",
         f"`python -m bench.backfill {' '.join(cfg['argv'])}` at {cfg['commit']} on {cfg['cpus']} CPUs; "
-        f"{cfg['landed']:,} readings landed in all ({cfg['enterprises']} enterprises). Overhead share = "
+        f"{cfg['landed']:,} readings landed in all ({cfg['enterprises']} enterprises), "
+        f"LAKEHOUSE_SHARD_ROWS={cfg['shard_rows']:,}. Overhead share = "
         "(day-build wall - summed `step_compute_seconds` of the daily_job asset bodies) / day-build wall.",
         "",
         "| mode | days/run | wall s | day builds s | daily runs | events/run | events (all runs) "
@@ -244,18 +251,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--readings", type=int, default=1_000_000, help="readings per day")
     p.add_argument("--modes", default=",".join(MODES))
     p.add_argument("--days-per-run", type=int, default=31)
+    p.add_argument("--shard-rows", type=int, default=500_000, help="LAKEHOUSE_SHARD_ROWS of every mode")
     p.add_argument("--work", type=Path, default=None)
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     work = work_dir_of(args.work)
     enterprises = max(1, round(args.readings / READINGS_PER_ENTERPRISE_GUESS))
     template, manifest = template_home(work, args.days, enterprises)
-    modes = []
-    for mode in args.modes.split(","):
-        modes.append(run_mode(mode, template, work, args.days_per_run))
-        print(json.dumps(modes[-1]), flush=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
-    result = {
+    result: dict = {
         "config": {
             "argv": argv,
             "days": args.days,
@@ -264,12 +268,16 @@ def main(argv: list[str] | None = None) -> None:
             "landed": manifest["expected"]["landed"],
             "commit": commit.stdout.strip(),
             "cpus": os.cpu_count(),
+            "shard_rows": args.shard_rows,
         },
-        "modes": modes,
+        "modes": [],
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "backfill.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / "backfill.md").write_text(markdown(result))
+    for mode in args.modes.split(","):  # written after each mode: a long run leaves what it measured
+        result["modes"].append(run_mode(mode, template, work, args.days_per_run, args.shard_rows))
+        print(json.dumps(result["modes"][-1]), flush=True)
+        (args.out / "backfill.json").write_text(json.dumps(result, indent=2) + "\n")
+        (args.out / "backfill.md").write_text(markdown(result))
     print(markdown(result))
 
 
