@@ -53,3 +53,17 @@ def test_a_tag_that_differs_between_days_is_true_if_any_day_says_so():
     tags = merged_tags([{"lakehouse/provisional": "false"}, {"lakehouse/provisional": "true"}, None])
     assert tags == {"lakehouse/provisional": "true"}
     assert merged_tags([{"a": "false"}, {"a": "false"}]) == {"a": "false"}
+
+
+def test_every_table_of_daily_job_backfills_in_ranges_of_days_per_run():
+    """A UI backfill of many days asks for the same ranges as `lakehouse materialize` (one policy)."""
+    from dagster import AssetKey, BackfillPolicy
+
+    from orchestration.definitions import defs
+    from orchestration.jobs import DAILY_KEYS
+    from warehouse.settings import settings
+
+    graph = defs.resolve_asset_graph()
+    for key in (*DAILY_KEYS, "catalog/day_build"):
+        policy = graph.get(AssetKey.from_user_string(key)).backfill_policy
+        assert policy == BackfillPolicy.multi_run(settings().days_per_run), key
