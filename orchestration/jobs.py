@@ -123,8 +123,9 @@ daily_job = define_asset_job(
     partitions_def=daily_local,
     executor_def=in_process_executor,
     tags={"lakehouse/queue": "daily"},  # capped by the server profile's run queue
-    description="One local day: silver readings and production, quarantine, energy, equipment and OEE themes, "
-    "industry topic libraries, all gated; catalog/day_build last records the day as built.",
+    description="A local day, or a range of consecutive days (LAKEHOUSE_DAYS_PER_RUN): silver readings and "
+    "production, quarantine, energy, equipment and OEE themes, industry topic libraries, all gated per day; "
+    "catalog/day_build last records each built day.",
 )
 catalog_job = define_asset_job(
     "catalog_job",
