@@ -114,7 +114,8 @@ def combine_checks(by_day: dict[dt.date, AssetCheckResult], *, downgrade: bool) 
         passed=not failed,
         severity=severity,
         description=(
-            f"failed on {', '.join(failed)} of {len(by_day)} days (those days blocked)"
+            f"failed on {', '.join(failed)} of {len(by_day)} days"
+            + (" (those days blocked)" if first.severity == AssetCheckSeverity.ERROR else "")
             if failed
             else f"passed on all {len(by_day)} days"
         ),
