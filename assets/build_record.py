@@ -18,8 +18,9 @@ import datetime as dt
 from collections.abc import Sequence
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, asset
 
+from assets.day_range import DayRange, daily_backfill
 from assets.metadata import spec_kwargs
 from assets.partitions import daily_local
 from assets.resources import LakeResource, WarehouseResource
@@ -98,31 +99,47 @@ def run_started_at(context: AssetExecutionContext) -> dt.datetime:
 
 
 def day_build_asset(after: Sequence[AssetKey]):
-    """The last asset of daily_job: records the day as built once every asset in `after` materialized."""
+    """The last asset of daily_job: records each day of the run once every asset in `after` built it."""
 
-    @asset(**spec_kwargs(DAY_BUILD), partitions_def=daily_local, deps=list(after))
-    def catalog_day_build(
-        context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
-    ) -> MaterializeResult:
-        """The day is built: every table of daily_job committed this day in this run.
+    @asset(
+        **spec_kwargs(DAY_BUILD), partitions_def=daily_local, backfill_policy=daily_backfill, deps=list(after)
+    )
+    def catalog_day_build(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
+        """The days are built: every table of daily_job committed each of them in this run.
 
         The serving files are refreshed here, once per run, not after each asset: a refresh rewrites
-        every role's file, and a reader that needs the newest state refreshes on opening anyway.
+        every role's file, and a reader that needs the newest state refreshes on opening anyway. A day
+        blocked upstream (in a range run) is not recorded, and the run fails naming it, as its own would.
         """
-        day = dt.date.fromisoformat(context.partition_key)
-        started = run_started_at(context)
-        row = day_build_row(day, context.run_id, started, dt.datetime.now(dt.UTC))
+        span, started = DayRange.of(context, upstream=after), run_started_at(context)
         migrate_day_build(
             lake.lake, context.run_id
         )  # records from before `provisional`: once, by their writer
-        version = lake.lake.upsert(DAY_BUILD, row, run_id=context.run_id)
+        version = record_days(lake.lake, span.to_build, context.run_id, started)
         warehouse.refresh(lake.lake)
-        metadata, tags = provisional_marks(day, started)
-        return MaterializeResult(
-            metadata={"delta_version": version, "tables_after": len(after), **metadata}, tags=tags
-        )
+        for day in span.to_build:
+            span.add(day, [day_built_result(day, started, version, len(after))])
+        yield from span.results(context, [AssetKey(DAY_BUILD.asset_key)])
+        if span.blocked:
+            raise Failure(f"days blocked, not recorded as built: {span.reasons()}")
 
     return catalog_day_build
+
+
+def record_days(lake: Lake, days: Sequence[dt.date], run_id: str, started: dt.datetime) -> int:
+    """One upsert of catalog.day_build for every built day of a run."""
+    now = dt.datetime.now(dt.UTC)
+    rows = pl.concat([day_build_row(day, run_id, started, now) for day in days])
+    return lake.upsert(DAY_BUILD, rows, run_id=run_id)
+
+
+def day_built_result(day: dt.date, started: dt.datetime, version: int, tables: int) -> MaterializeResult:
+    metadata, tags = provisional_marks(day, started)
+    return MaterializeResult(
+        asset_key=DAY_BUILD.asset_key,
+        metadata={"delta_version": version, "tables_after": tables, **metadata},
+        tags=tags,
+    )
 
 
 def catalog_build_asset(after: Sequence[AssetKey], inputs: Sequence[TableSpec]):

@@ -53,7 +53,8 @@ def materialize() -> None:
 
     summary = run_pending(on_day=print_day)
     console.print(
-        f"ingest {summary['ingest_seconds']:.1f}s; built {len(summary['days'])} day(s) in {summary['daily_seconds']:.1f}s"
+        f"ingest {summary['ingest_seconds']:.1f}s; built {len(summary['days'])} day(s) in "
+        f"{summary['daily_seconds']:.1f}s; catalog {summary['catalog_seconds']:.1f}s"
     )
     if summary["failed"]:
         console.print(f"[red]failed runs: {summary['failed']}[/red]")

@@ -24,6 +24,7 @@ from dagster import (
 )
 
 from assets.build_record import catalog_build_asset, catalog_stale, day_build_asset, input_versions
+from assets.day_range import RANGE_END_TAG, RANGE_START_TAG, day_ranges
 from assets.partitions import daily_local
 from assets.sync.assets import batch_key
 from assets.telemetry.days import pending_days
@@ -122,8 +123,9 @@ daily_job = define_asset_job(
     partitions_def=daily_local,
     executor_def=in_process_executor,
     tags={"lakehouse/queue": "daily"},  # capped by the server profile's run queue
-    description="One local day: silver readings and production, quarantine, energy, equipment and OEE themes, "
-    "industry topic libraries, all gated; catalog/day_build last records the day as built.",
+    description="A local day, or a range of consecutive days (LAKEHOUSE_DAYS_PER_RUN): silver readings and "
+    "production, quarantine, energy, equipment and OEE themes, industry topic libraries, all gated per day; "
+    "catalog/day_build last records each built day.",
 )
 catalog_job = define_asset_job(
     "catalog_job",
@@ -199,13 +201,26 @@ def landing_sensor(context: SensorEvaluationContext):
 
 @sensor(job=daily_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)
 def dirty_days_sensor(context: SensorEvaluationContext):
-    """Days whose records landed after the day was built (late data) are rebuilt, one run per day."""
+    """Days not completely built (late data among them) are rebuilt: consecutive days in one run each
+    range of at most LAKEHOUSE_DAYS_PER_RUN (assets/day_range.py), a lone day in a run of its own."""
     days = dirty_days()
     if not days:
         return SkipReason("no dirty days")
     cursor = context.cursor or ""
     stamp = hashlib.sha256((cursor + ",".join(map(str, days))).encode()).hexdigest()[:12]
-    return [RunRequest(run_key=f"dirty-{d}-{stamp}", partition_key=d.isoformat()) for d in days]
+    return [
+        days_request(span, f"dirty-{span[0]}-{span[-1]}-{stamp}")
+        for span in day_ranges(days, settings().days_per_run)
+    ]
+
+
+def days_request(days: list[dt.date], run_key: str) -> RunRequest:
+    """A daily_job run of consecutive days: the day's partition, or the range's tags."""
+    if len(days) == 1:
+        return RunRequest(run_key=run_key, partition_key=days[0].isoformat())
+    return RunRequest(
+        run_key=run_key, tags={RANGE_START_TAG: days[0].isoformat(), RANGE_END_TAG: days[-1].isoformat()}
+    )
 
 
 @sensor(job=catalog_job, minimum_interval_seconds=120, default_status=DefaultSensorStatus.RUNNING)

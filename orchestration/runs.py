@@ -30,6 +30,7 @@ from pathlib import Path
 
 from dagster import DagsterInstance, DagsterRunStatus
 
+from assets.day_range import RANGE_END_TAG, RANGE_START_TAG, day_ranges
 from warehouse.settings import settings
 
 DEFS_MODULE = "orchestration.definitions"
@@ -100,8 +101,15 @@ class RunDriver:
 
         return RemoteJobOrigin(RemoteRepositoryOrigin(code_location_origin(), REPOSITORY_NAME), job_name)
 
-    def run(self, job_name: str, partition: str | None = None, tags: dict | None = None) -> RunOutcome:
-        """One run of `job_name` (one partition of it, if given), executed here; failures are returned."""
+    def run(
+        self,
+        job_name: str,
+        partition: str | None = None,
+        tags: dict | None = None,
+        partition_range: tuple[str, str] | None = None,
+    ) -> RunOutcome:
+        """One run of `job_name` (one partition of it, or a range of partitions, if given), executed here;
+        failures are returned."""
         from dagster._core.definitions.selector import JobSubsetSelector
         from dagster._utils.hosted_user_process import recon_job_from_origin
 
@@ -116,6 +124,9 @@ class RunDriver:
         run_tags = dict(tags or {})
         if partition is not None:
             run_tags["dagster/partition"] = partition
+        if partition_range is not None:  # as a single-run backfill of the range tags it
+            run_tags[RANGE_START_TAG], run_tags[RANGE_END_TAG] = partition_range
+            partition = "...".join(partition_range)
         plan = self._location.get_execution_plan(
             remote_job, QUIET_RUN, step_keys_to_execute=None, known_state=None, instance=self.instance
         )
@@ -200,18 +211,46 @@ def record_outcome(summary: dict, outcome) -> None:
         summary["failed"].append((outcome.job, outcome.partition, outcome.run_id))
 
 
+def run_days(driver: RunDriver, days: list[dt.date]) -> RunOutcome:
+    """One daily_job run of consecutive days: of the day alone, or of the range (assets/day_range.py)."""
+    if len(days) == 1:
+        return driver.run("daily_job", partition=days[0].isoformat())
+    return driver.run("daily_job", partition_range=(days[0].isoformat(), days[-1].isoformat()))
+
+
+def days_built_by(run_id: str) -> set[dt.date]:
+    """The days a run recorded in catalog.day_build: those it built completely."""
+    import polars as pl
+
+    from warehouse.registry import DAY_BUILD
+
+    lake = settings().open_lake()
+    if not lake.exists(DAY_BUILD):
+        return set()
+    return set(lake.read(DAY_BUILD).filter(pl.col("run_id") == run_id)["day"].to_list())
+
+
 def build_days(days: list[dt.date], summary: dict, on_day: OnDay | None = None, driver=None) -> None:
-    """One daily_job run per local day, then catalog_job if its inputs moved on: runs of the code location."""
+    """daily_job runs over the days, consecutive ones together (at most LAKEHOUSE_DAYS_PER_RUN a run),
+    then catalog_job if its inputs moved on: runs of the code location. Progress and failures per day."""
     from orchestration.jobs import catalog_pending
 
     driver = driver or RunDriver()
-    for i, day in enumerate(days, start=1):
-        outcome = driver.run("daily_job", partition=day.isoformat())
-        record_outcome(summary, outcome)
-        if on_day is not None:
-            on_day(i, len(days), day, outcome.success)
+    done = 0
+    for chunk in day_ranges(days, settings().days_per_run):
+        outcome = run_days(driver, chunk)
+        summary["runs"].append((outcome.job, outcome.partition, outcome.run_id, outcome.success))
+        built = days_built_by(outcome.run_id)
+        for day in chunk:
+            done += 1
+            if day not in built:
+                summary["failed"].append((outcome.job, day.isoformat(), outcome.run_id))
+            if on_day is not None:
+                on_day(done, len(days), day, day in built)
+    t0 = time.perf_counter()
     if catalog_pending():
         record_outcome(summary, driver.run("catalog_job"))
+    summary["catalog_seconds"] = time.perf_counter() - t0
 
 
 def run_pending(on_day: OnDay | None = None) -> dict:
@@ -237,5 +276,5 @@ def run_pending(on_day: OnDay | None = None) -> dict:
     t1 = time.perf_counter()
     build_days(days, summary, on_day, driver)
     summary["days"] = [d.isoformat() for d in days]
-    summary["daily_seconds"] = time.perf_counter() - t1
+    summary["daily_seconds"] = time.perf_counter() - t1 - summary["catalog_seconds"]
     return summary

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import polars as pl
 
+from assets.day_range import RANGE_END_TAG, RANGE_START_TAG
 from warehouse.registry import HOUSEKEEPING, TABLES, TableSpec
 from warehouse.settings import Settings
 from warehouse.storage import Lake
@@ -222,8 +223,8 @@ def prune_runs(instance, older_than: dt.timedelta, now: dt.datetime) -> int:
     """Delete finished Dagster runs created before now - `older_than`, with their event logs.
 
     The newest run of each job and partition stays whatever its age: it holds the latest
-    materializations (metadata, check results) the UI shows for those assets and partitions.
-    Runs in progress are never touched.
+    materializations (metadata, check results) the UI shows for those assets and partitions. A run of a
+    range of days counts as a run of each of its days. Runs in progress are never touched.
     """
     from dagster import DagsterRunStatus, RunsFilter
 
@@ -231,9 +232,9 @@ def prune_runs(instance, older_than: dt.timedelta, now: dt.datetime) -> int:
     newest: set[str] = set()
     seen: set[tuple[str, str | None]] = set()
     for record in instance.get_run_records(filters=RunsFilter(statuses=statuses)):  # newest first
-        key = (record.dagster_run.job_name, record.dagster_run.tags.get("dagster/partition"))
-        if key not in seen:
-            seen.add(key)
+        keys = {(record.dagster_run.job_name, p) for p in run_partitions(record.dagster_run.tags)}
+        if keys - seen:
+            seen |= keys
             newest.add(record.dagster_run.run_id)
     old = instance.get_run_records(filters=RunsFilter(statuses=statuses, created_before=now - older_than))
     deleted = 0
@@ -242,6 +243,17 @@ def prune_runs(instance, older_than: dt.timedelta, now: dt.datetime) -> int:
             instance.delete_run(record.dagster_run.run_id)
             deleted += 1
     return deleted
+
+
+def run_partitions(tags: dict[str, str]) -> list[str | None]:
+    """The daily partitions a run built: its partition, every day of its range, or None (unpartitioned)."""
+    if "dagster/partition" in tags:
+        return [tags["dagster/partition"]]
+    start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
+    if not (start and end):
+        return [None]
+    first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    return [(first + dt.timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 
 
 def folder_usage(folder: Path) -> Usage:

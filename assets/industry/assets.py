@@ -3,8 +3,9 @@
 import datetime as dt
 
 import polars as pl
-from dagster import AssetExecutionContext, MaterializeResult, asset, multi_asset
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset, multi_asset
 
+from assets.day_range import DayRange, daily_backfill
 from assets.gate import Gated, gate_partition, gate_partitions
 from assets.industry.libraries import (
     library_daily,
@@ -35,8 +36,10 @@ from warehouse.registry import (
     SUPPLY_CHAIN_NODES,
     TRADE,
 )
+from warehouse.settings import Settings
+from warehouse.storage import Lake
 
-_UPSTREAM = [ENERGY_DAILY.asset_key, EQUIPMENT_DAILY.asset_key, PRODUCTION_ENTERPRISE_DAILY.asset_key]
+_UPSTREAM = [AssetKey(s.asset_key) for s in (ENERGY_DAILY, EQUIPMENT_DAILY, PRODUCTION_ENTERPRISE_DAILY)]
 
 
 @multi_asset(
@@ -46,29 +49,37 @@ _UPSTREAM = [ENERGY_DAILY.asset_key, EQUIPMENT_DAILY.asset_key, PRODUCTION_ENTER
     ],
     check_specs=[c for spec in INDUSTRY_LIBRARY_TABLES.values() for c in checks_for(spec, reconciles=True)],
     name="industry_libraries",
+    backfill_policy=daily_backfill,
 )
 def industry_libraries(context: AssetExecutionContext, lake: LakeResource):
     """Each topic library per division x city x local day, from the day's energy, equipment and production."""
-    day, store = dt.date.fromisoformat(context.partition_key), lake.lake
+    span = DayRange.of(context, upstream=_UPSTREAM)
+    for day in span.to_build:
+        span.add(day, libraries_day(lake.lake, lake.settings, day, context.run_id))
+    yield from span.results(context, [AssetKey(spec.asset_key) for spec in INDUSTRY_LIBRARY_TABLES.values()])
+
+
+def libraries_day(store: Lake, settings: Settings, day: dt.date, run_id: str) -> list[MaterializeResult]:
+    """Every library of one day: one partition replaced per library, all gated in one batch."""
     energy, base = read_day(store, day)
     built = {lib: library_daily(base, lib, day=day) for lib in INDUSTRY_LIBRARY_TABLES}
     versions = {
-        lib: store.replace_partition(INDUSTRY_LIBRARY_TABLES[lib], day, df, run_id=context.run_id)
+        lib: store.replace_partition(INDUSTRY_LIBRARY_TABLES[lib], day, df, run_id=run_id)
         for lib, df in built.items()
     }
     gated = [
-        Gated(
-            INDUSTRY_LIBRARY_TABLES[lib], df, context.partition_key, library_reconciliation(energy, lib, df)
-        )
+        Gated(INDUSTRY_LIBRARY_TABLES[lib], df, day.isoformat(), library_reconciliation(energy, lib, df))
         for lib, df in built.items()
     ]
-    evaluations = gate_partitions(store, lake.settings, gated, run_id=context.run_id)
-    for lib, g, evaluation in zip(built, gated, evaluations, strict=True):
-        yield MaterializeResult(
+    evaluations = gate_partitions(store, settings, gated, run_id=run_id)
+    return [
+        MaterializeResult(
             asset_key=g.spec.asset_key,
             metadata=_library_metadata(g.df, versions[lib]),
             check_results=evaluation.check_results,
         )
+        for lib, g, evaluation in zip(built, gated, evaluations, strict=True)
+    ]
 
 
 def _library_metadata(df: pl.DataFrame, version: int) -> dict:

@@ -1,12 +1,12 @@
 """Telemetry assets: landing -> bronze (ingest); per local day, in shards: silver, quarantine, energy, equipment."""
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
 
 import polars as pl
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, multi_asset
 
 from assets.build_record import provisional_marks, run_started_at
+from assets.day_range import DayRange, daily_backfill
 from assets.metadata import asset_spec, counts_table, preview, quarantine_metadata
 from assets.partitions import daily_local
 from assets.resources import LakeResource, WarehouseResource
@@ -26,6 +26,8 @@ from warehouse.registry import (
     SILVER_TELEMETRY,
     TableSpec,
 )
+from warehouse.settings import Settings
+from warehouse.storage import Lake
 
 
 @multi_asset(
@@ -102,26 +104,43 @@ def _landing_metadata(result: IngestResult) -> dict:
         *checks_for(EQUIPMENT_DAILY, reconciles=True),
     ],
     name="build_telemetry_day",
+    backfill_policy=daily_backfill,
     can_subset=True,  # outputs (and their checks) optional: themes are skipped when silver is blocked
 )
 def build_telemetry_day(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
-    """One local day of telemetry in K shards by equipment: silver (typed, deduplicated readings),
-    quarantine, and the energy and equipment themes; one Delta commit per table for the whole day."""
-    store, settings, run_id = lake.lake, lake.settings, context.run_id
-    day = dt.date.fromisoformat(context.partition_key)
+    """Each local day of the run in K shards by equipment: silver (typed, deduplicated readings),
+    quarantine, and the energy and equipment themes; one Delta commit per table for each day."""
+    span, started = DayRange.of(context), run_started_at(context)
+    for day in span.days:
+        span.add(day, telemetry_day(context, lake.lake, lake.settings, day, started))
+    if not span.to_build:
+        warehouse.refresh(lake.lake)  # day_build will not run: show the quarantine to the engineers now
+    yield from span.results(context, sorted(context.selected_asset_keys, key=TELEMETRY_KEYS.index))
+
+
+TELEMETRY_KEYS = [
+    AssetKey(s.asset_key) for s in (SILVER_TELEMETRY, QUARANTINE_TELEMETRY, ENERGY_DAILY, EQUIPMENT_DAILY)
+]
+
+
+def telemetry_day(
+    context: AssetExecutionContext, store: Lake, settings: Settings, day: dt.date, started: dt.datetime
+) -> list[MaterializeResult]:
+    """One day's build, commits and gates; the themes only when silver passed its blocking checks
+    (else their previous version stays). What a run of that day alone yields."""
+    run_id = context.run_id
     build = build_home_day(settings, store, day, run_id=run_id)
     warn_redelivered(context, build)
     versions = commit_day(store, build, (SILVER_TELEMETRY, QUARANTINE_TELEMETRY), run_id=run_id)
     silver_gate = gate_silver_day(store, settings, build, run_id=run_id)
-    marks = provisional_marks(day, run_started_at(context))  # today's figures so far, in the UI
-    yield from selected_only(context, day_results(build, versions, silver_gate, marks))
+    marks = provisional_marks(day, started)  # today's figures so far, in the UI
+    results = list(day_results(build, versions, silver_gate, marks))
     if not silver_gate.passed_blocking:
         context.log.warning(f"{day}: silver failed a blocking check; energy and equipment themes not rebuilt")
-        warehouse.refresh(store)  # day_build will not run: show the quarantine to the engineers now
-        return
+        return results
     versions |= commit_day(store, build, (ENERGY_DAILY, EQUIPMENT_DAILY), run_id=run_id)
     energy_gate, equipment_gate = gate_themes_day(store, settings, build, run_id=run_id)
-    yield from selected_only(context, theme_results(build, versions, energy_gate, equipment_gate, marks))
+    return results + list(theme_results(build, versions, energy_gate, equipment_gate, marks))
 
 
 def warn_redelivered(context: AssetExecutionContext, build: DayBuild) -> None:
@@ -134,12 +153,6 @@ def warn_redelivered(context: AssetExecutionContext, build: DayBuild) -> None:
             )
         if r.retries:
             context.log.warning(f"{build.day}: shard {r.shard} built by {r.worker} after {r.retries} retries")
-
-
-def selected_only(context: AssetExecutionContext, results: Iterable) -> Iterator:
-    """The results of the outputs the run asked for: a subset still builds the whole day."""
-    selected = context.selected_asset_keys
-    return (r for r in results if AssetKey.from_coercible(r.asset_key) in selected)
 
 
 def shard_metadata(build: DayBuild) -> dict:

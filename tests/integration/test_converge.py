@@ -76,12 +76,14 @@ def test_a_run_killed_after_silver_commits_is_rebuilt_whole_by_the_next_run(temp
     killed = lakehouse(home, "materialize", LAKEHOUSE_CRASH_AFTER="silver/telemetry")
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
 
-    from warehouse.registry import DAY_BUILD, ENERGY_DAILY, SILVER_TELEMETRY
+    from warehouse.registry import DAY_BUILD, ENERGY_DAILY, INDUSTRY_LIBRARY_TABLES, SILVER_TELEMETRY
     from warehouse.storage import Lake
 
     lake = Lake(home / "lake")
+    # Both days are one range run (assets/day_range.py): the step yields silver's materializations once
+    # every day of the range is committed (themes too), and the kill lands before any day is recorded.
     assert lake.partitions(SILVER_TELEMETRY), "the kill must land after silver's commit"
-    assert not lake.partitions(ENERGY_DAILY), "... and before the themes"
+    assert lake.partitions(ENERGY_DAILY) and not lake.partitions(next(iter(INDUSTRY_LIBRARY_TABLES.values())))
     assert lake.read(DAY_BUILD).is_empty()
 
     again = lakehouse(home, "materialize")

@@ -182,6 +182,29 @@ def test_prune_runs_keeps_the_newest_run_of_each_job_and_partition():
         assert left == {"running", *(runs[-1] for runs in ids.values())}
 
 
+def test_a_range_run_is_kept_while_it_is_the_newest_run_of_any_of_its_days():
+    import dagster as dg
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    def add(run_id: str, tags: dict) -> None:
+        instance.add_run(
+            DagsterRun(job_name="daily_job", run_id=run_id, status=dg.DagsterRunStatus.SUCCESS, tags=tags)
+        )
+
+    span = {
+        "dagster/asset_partition_range_start": "2026-11-01",
+        "dagster/asset_partition_range_end": "2026-11-03",
+    }
+    with dg.instance_for_test() as instance:
+        add("range-old", span)  # superseded on every day by the two below
+        add("range", span)  # still the newest of 11-02
+        add("day-1", {"dagster/partition": "2026-11-01"})
+        add("day-3", {"dagster/partition": "2026-11-03"})
+        now = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+        assert prune_runs(instance, dt.timedelta(0), now) == 1
+        assert {r.run_id for r in instance.get_runs()} == {"range", "day-1", "day-3"}
+
+
 @pytest.mark.parametrize("value", ["-1", "soon"])
 def test_a_negative_or_unreadable_retention_is_refused(value):
     from warehouse.settings import SettingsError, load_settings

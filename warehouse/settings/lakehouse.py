@@ -60,6 +60,9 @@ class Settings:
     shard_rows: int = 2_000_000  # the telemetry day build cuts a day into shards of at most this many rows
     shards: int = 0  # a fixed shard count (0: from shard_rows and the day's bronze rows)
     shard_workers: int = 1  # shards built in parallel processes
+    days_per_run: int = (
+        31  # a backfill builds contiguous days in runs of at most this many (assets/day_range.py)
+    )
     # SQL endpoint (`lakehouse serve-sql`)
     sql_statement_timeout_s: float = 30.0
     sql_max_rows: int = 100_000
@@ -249,6 +252,7 @@ class Settings:
                 "LAKEHOUSE_SHARD_ROWS": str(self.shard_rows),
                 "LAKEHOUSE_SHARDS": str(self.shards),
                 "LAKEHOUSE_SHARD_WORKERS": str(self.shard_workers),
+                "LAKEHOUSE_DAYS_PER_RUN": str(self.days_per_run),
                 "LAKEHOUSE_FEED_CADENCE_MINUTES": repr(self.feed_cadence.total_seconds() / 60),
                 "LAKEHOUSE_FEED_SILENT_HOURS": repr(self.feed_silent_after.total_seconds() / 3600),
                 "LAKEHOUSE_PROFILE": self.profile,
@@ -335,6 +339,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         shard_rows=int(env.get("LAKEHOUSE_SHARD_ROWS", "2000000")),
         shards=int(env.get("LAKEHOUSE_SHARDS", "0")),
         shard_workers=int(env.get("LAKEHOUSE_SHARD_WORKERS", "1")),
+        days_per_run=max(1, int(env.get("LAKEHOUSE_DAYS_PER_RUN", "31"))),
         sql_statement_timeout_s=float(env.get("LAKEHOUSE_SQL_STATEMENT_TIMEOUT_S", "30")),
         sql_max_rows=int(env.get("LAKEHOUSE_SQL_MAX_ROWS", "100000")),
         sql_max_connections=int(env.get("LAKEHOUSE_SQL_MAX_CONNECTIONS", "64")),
