@@ -111,17 +111,9 @@ def servers(home: Path, env: dict[str, str], port: int, timeout: float = 300) ->
 
 
 def _drop_database(home: Path, env: dict[str, str]) -> None:
-    import psycopg2
+    from warehouse.settings import drop_pg_database, load_settings
 
-    from warehouse.settings import load_settings
-
-    url = load_settings(env_of(home, **env)).pg_database_url
-    base, name = url.rsplit("/", 1)
-    con = psycopg2.connect(base + "/postgres")
-    con.autocommit = True
-    with con.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    con.close()
+    drop_pg_database(load_settings(env_of(home, **env)).pg_database_url)
 
 
 def run_mode(mode: str, template: Path, work: Path, days_per_run: int, shard_rows: int) -> dict:
