@@ -47,6 +47,11 @@ def spec_kwargs(spec: TableSpec) -> dict:
             "dagster/column_schema": column_schema(spec),
             "table": spec.name,
             "partitioned_by": spec.partition_by or "none",
+            "file_layout": (
+                "files merged by month" if spec.month_files else "Delta partitions by " + spec.partition_by
+            )
+            if spec.partition_by
+            else "unpartitioned",
             "key": ", ".join(spec.key),
             "data_domain": DATA_DOMAINS[spec.domain],
             "grade": f"{spec.grade} ({GRADES[spec.grade]}, {GRADE_TIERS[spec.grade]})",

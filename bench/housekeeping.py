@@ -28,8 +28,17 @@ SINGLE = "delta_single_file"
 SOURCES = ("delta_before", "delta_checkpoint_only", "delta_after", SINGLE)
 
 
-def day_table(name: str, columns: tuple, *, key: tuple[str, ...], owner: str, description: str):
-    """A table laid out like the themes housekeeping keeps: partitioned by local day, Z-ordered by city and
+def day_table(
+    name: str,
+    columns: tuple,
+    *,
+    key: tuple[str, ...],
+    owner: str,
+    description: str,
+    month_files: bool = True,
+):
+    """A table laid out like the themes housekeeping keeps: built by local day, its files merged by month
+    (`month_files`; False: Delta-partitioned by day, as the per-reading tables), ordered by city and
     industry. The bench's year and the housekeeping unit tests' readings are both of this shape."""
     from warehouse.registry import TableSpec
 
@@ -43,6 +52,7 @@ def day_table(name: str, columns: tuple, *, key: tuple[str, ...], owner: str, de
         partition_by="day",
         key=key,
         cluster_by=("city_code", "industry_code"),
+        month_files=month_files,
     )
 
 

@@ -26,6 +26,14 @@ SMALL_FILE_BYTES = 32 << 20  # a partition with two or more files below this is 
 LAYOUT_OPERATIONS = frozenset({"OPTIMIZE", "VACUUM START", "VACUUM END"})
 
 
+def is_layout_commit(commit: dict) -> bool:
+    """A commit that moved rows between files and changed none (delta-rs' OPTIMIZE and VACUUM, or the
+    month compaction of `LakeUpkeep._compact_months`): a commit dict of `DeltaTable.history()` or the
+    commitInfo of a log entry."""
+    op = str(commit.get("lakehouse.operation") or "")
+    return commit.get("operation") in LAYOUT_OPERATIONS or op.startswith("compact ")
+
+
 class LakeUpkeep:
     """Log reading and housekeeping of a Lake (see warehouse.storage.Lake for root, paths and options)."""
 
@@ -60,7 +68,7 @@ class LakeUpkeep:
         history = self.table(spec).history(current - since)
         if len(history) < current - since:
             return True
-        return any(h.get("operation") not in LAYOUT_OPERATIONS for h in history)
+        return any(not is_layout_commit(h) for h in history)
 
     def log_version(self, spec: TableSpec) -> int | None:
         """The latest committed version, from the log's file names only (no log parsed; cheap)."""
@@ -138,12 +146,19 @@ class LakeUpkeep:
             return pl.DataFrame(schema=schema)
         actions = pl.from_arrow(pa.table(self.table(spec).get_add_actions(flatten=True)))
         part = f"partition.{spec.partition_by}"
+        if spec.month_files:  # the month of the file's first day (a build's file holds one day)
+            first = f"min.{spec.partition_by}"
+            part_of = (
+                pl.col(first).cast(pl.Date).dt.strftime("%Y-%m") if first in actions.columns else pl.lit(None)
+            )
+        elif spec.partition_by and part in actions.columns:
+            part_of = pl.col(part).cast(pl.String)
+        else:
+            part_of = pl.lit(None)
         return actions.select(
             pl.col("path").cast(pl.String),
             pl.col("size_bytes").cast(pl.Int64),
-            (pl.col(part).cast(pl.String) if spec.partition_by and part in actions.columns else pl.lit(None))
-            .cast(pl.String)
-            .alias("partition"),
+            part_of.cast(pl.String).alias("partition"),
         )
 
     def disk_usage(self, spec: TableSpec) -> tuple[int, int]:
@@ -197,6 +212,8 @@ class LakeUpkeep:
         dataChange = false). A concurrent commit to the same files makes it fail, nothing changed.
         """
         values = [v for v in partitions if v is not None]
+        if spec.month_files:
+            return self._compact_months(spec, values, run_id=run_id, cluster_by=cluster_by)
         filters = [(spec.partition_by, "in", values)] if spec.partition_by and values else None
         if spec.partition_by and not values:
             return {"numFilesAdded": 0, "numFilesRemoved": 0, "partitionsOptimized": 0}
@@ -210,6 +227,35 @@ class LakeUpkeep:
                 columns, partition_filters=filters, target_size=target_bytes, commit_properties=props
             )
         return optimizer.compact(partition_filters=filters, target_size=target_bytes, commit_properties=props)
+
+    def _compact_months(
+        self, spec: TableSpec, months: list[str], *, run_id: str, cluster_by: Iterable[str]
+    ) -> dict:
+        """A table laid out by month: each month's files merged into one, rows ordered by day and then the
+        `cluster_by` columns, in one commit per month that replaces the month's rows with themselves.
+
+        Rows do not change (its log says `compact`, so refreshes copy nothing). A concurrent build of a
+        day in that month makes it fail, nothing changed; the next night tries again.
+        """
+        col = spec.partition_by
+        order = [col, *(c for c in cluster_by if c != col)]
+        live = self.live_files(spec)
+        added = removed = 0
+        for month in months:
+            first = dt.date.fromisoformat(f"{month}-01")
+            after = (first + dt.timedelta(days=32)).replace(day=1)
+            rows = self.read(spec, where=(pl.col(col) >= first) & (pl.col(col) < after))
+            self._write(
+                spec,
+                rows.sort(order),
+                run_id=run_id,
+                mode="overwrite",
+                predicate=f"{col} >= '{first.isoformat()}' AND {col} < '{after.isoformat()}'",
+                operation=f"compact {col} month={month}",
+            )
+            added += 1
+            removed += live.filter(pl.col("partition") == month).height
+        return {"numFilesAdded": added, "numFilesRemoved": removed, "partitionsOptimized": len(months)}
 
     def vacuum(self, spec: TableSpec, *, retention_hours: float, run_id: str) -> list[str]:
         """Delete data files no version within `retention_hours` needs: files of earlier versions removed

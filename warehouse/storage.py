@@ -14,14 +14,16 @@ commit; `Lake.remove_orphans` deletes them (the next build of the partition call
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random
 
 from warehouse.lake_files import (  # noqa: F401
     WRITE_BATCH_ROWS,
@@ -36,6 +38,18 @@ from warehouse.lake_files import (  # noqa: F401
 )
 from warehouse.lake_upkeep import COMPACT_TARGET_BYTES, SMALL_FILE_BYTES, LakeUpkeep  # noqa: F401
 from warehouse.registry import TableSpec
+
+COMMIT_ATTEMPTS = 5  # a month-file replace that lost a commit race is done again, up to this many times
+
+
+def retry_conflicts(write: Callable[[], int]) -> int:
+    """A whole replace run again when a concurrent commit touched the same files (a few tries)."""
+    return retry(
+        retry=retry_if_exception_type(CommitFailedError),
+        stop=stop_after_attempt(COMMIT_ATTEMPTS),
+        wait=wait_random(0.05, 0.5),
+        reraise=True,
+    )(write)()
 
 
 class Lake(LakeFiles, LakeUpkeep):
@@ -140,6 +154,9 @@ class Lake(LakeFiles, LakeUpkeep):
         """Partition values present in the current version."""
         if not self.exists(spec) or not spec.partition_by:
             return []
+        if spec.month_files:  # no Delta partitions: the days the rows hold
+            days = self.read(spec, columns=[spec.partition_by])[spec.partition_by].unique()
+            return sorted(_partition_text(d) for d in days.drop_nulls())
         values = {p[spec.partition_by] for p in self.table(spec).partitions()}
         return sorted(v for v in values if v is not None)
 
@@ -171,7 +188,7 @@ class Lake(LakeFiles, LakeUpkeep):
             pa.RecordBatchReader.from_batches(schema, batches()),
             mode=mode,  # type: ignore[arg-type]
             predicate=predicate,
-            partition_by=[spec.partition_by] if spec.partition_by else None,
+            partition_by=[spec.delta_partition] if spec.delta_partition else None,
             schema_mode="merge",  # a column added to the registry is added to the table (additive only)
             writer_properties=WriterProperties(max_row_group_size=row_group_rows) if row_group_rows else None,
             commit_properties=CommitProperties(
@@ -190,7 +207,8 @@ class Lake(LakeFiles, LakeUpkeep):
         wrong = df.filter(pl.col(col) != pl.lit(partition).cast(spec.schema[col])).height
         if wrong:
             raise ValueError(f"{spec.name}: {wrong} rows outside partition {col}={partition}")
-        return self._write(
+        write = functools.partial(
+            self._write,
             spec,
             df,
             run_id=run_id,
@@ -198,6 +216,34 @@ class Lake(LakeFiles, LakeUpkeep):
             predicate=f"{col} = {_literal(partition)}",
             operation=f"replace_partition {col}={partition}",
         )
+        if not spec.month_files:
+            return write()
+        self.ensure_layout(spec, run_id=run_id)
+        # another day of the same month file committed first (or housekeeping merged the month): the
+        # replace is whole, so doing it again on the new version is the same replace
+        return retry_conflicts(write)
+
+    def ensure_layout(self, spec: TableSpec, *, run_id: str) -> bool:
+        """Rewrite a table whose Delta partitioning is not the declared one (a table laid out by day before
+        its spec said `month_files`, or back), rows unchanged, in one commit. True if it rewrote."""
+        if not self.exists(spec):
+            return False
+        want = [spec.delta_partition] if spec.delta_partition else []
+        if list(self.table(spec).metadata().partition_columns) == want:
+            return False
+        rows = conform(spec, self.read(spec))
+        write_deltalake(
+            self.table_uri(spec),
+            rows.to_arrow(),
+            mode="overwrite",
+            schema_mode="overwrite",
+            partition_by=want,  # [] unpartitions (None would keep the stored partitioning)
+            commit_properties=CommitProperties(
+                custom_metadata={"run_id": run_id, "lakehouse.operation": "relayout", "table": spec.name}
+            ),
+            storage_options=self._options(),
+        )
+        return True
 
     def append(self, spec: TableSpec, df: pl.DataFrame, *, run_id: str) -> int | None:
         if df.is_empty() and self.exists(spec):
@@ -224,7 +270,7 @@ class Lake(LakeFiles, LakeUpkeep):
         if first is None:
             return self.version(spec)
         frames = itertools.chain([first], stream)
-        if spec.partition_by and self._schema_is_declared(spec):
+        if spec.delta_partition and self._schema_is_declared(spec):
             return self.append_staged(
                 spec, frames, run_id=run_id, row_group_rows=row_group_rows or WRITE_BATCH_ROWS
             )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
@@ -19,7 +18,7 @@ from assets.sync.channels import channel_measures, for_channel
 from assets.sync.measures import MEASURES, Measure
 from assets.sync.release import Held, Release, release
 from assets.telemetry.days import provisional_build, recorded_run
-from warehouse.domain import TIMEZONE
+from warehouse.domain import TIMEZONE, local_today
 from warehouse.registry import (
     ENERGY_DAILY,
     EQUIPMENT_DAILY,
@@ -39,10 +38,6 @@ READ = (*SOURCES, TRADE, THEME_ENTERPRISE)  # every table the upload reads, with
 # A day is released only if its latest builds passed every blocking (severity error) rule: the themes'
 # own, and silver's (quarantine_share_within_limit: "must not feed the themes or the national sync").
 QUALITY_GATED = (SILVER_TELEMETRY, ENERGY_DAILY, EQUIPMENT_DAILY)
-
-
-def local_today() -> dt.date:
-    return dt.datetime.now(ZoneInfo(TIMEZONE)).date()
 
 
 def release_check(lake: Lake, day: dt.date, *, today: dt.date | None = None) -> str | None:

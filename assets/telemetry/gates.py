@@ -3,14 +3,11 @@ Each closes its table through assets.gate.gate_partition, as every gated table d
 
 from __future__ import annotations
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
 from assets.gate import gate_partition
 from assets.telemetry.days import trailing_clean_counts
 from assets.telemetry.shards import DayBuild, read_staged
 from quality.checks import Evaluation, Reconciliation, evaluate
-from warehouse.domain import TIMEZONE
+from warehouse.domain import local_today
 from warehouse.registry import (
     BRONZE_TELEMETRY,
     ENERGY_DAILY,
@@ -28,7 +25,7 @@ from warehouse.storage import Lake
 def gate_ingest_day(store: Lake, settings: Settings, *, files_seen: int, run_id: str) -> Evaluation:
     """Bronze's checks over the file ledger, under today's partition. Recorded only when this run saw a
     file: a run that saw none must not overwrite today's record of the files an earlier run did see."""
-    today = dt.datetime.now(ZoneInfo(TIMEZONE)).date()
+    today = local_today()
     evaluation = evaluate(
         BRONZE_TELEMETRY,
         store.read(LANDING_FILES),
@@ -84,7 +81,7 @@ def gate_themes_day(
         run_id=run_id,
         # Every silver reading of the day is counted in exactly one equipment row.
         recon=Reconciliation(build.clean, int(energy["readings_received"].sum() or 0), 0, 0),
-        context={"day_in_progress": build.day >= dt.datetime.now(ZoneInfo(TIMEZONE)).date()},
+        context={"day_in_progress": build.day >= local_today()},
     )
     counted = int(
         (operations["readings_good"] + operations["readings_uncertain"] + operations["readings_bad"]).sum()

@@ -6,13 +6,14 @@ import time
 
 import polars as pl
 import pytest
+from deltalake.exceptions import CommitFailedError
 
 from assets.housekeeping.housekeep import housekeep_table, prune_runs
 from bench.housekeeping import day_table
 from quality.gx_files import RESULT_ROOTS, prune_results
 from warehouse.registry import Column, TableSpec
 from warehouse.serving.plan import changed_partitions
-from warehouse.storage import Lake
+from warehouse.storage import Lake, retry_conflicts
 
 READINGS = day_table(
     "theme.test_readings",
@@ -26,6 +27,7 @@ READINGS = day_table(
     key=("day", "equipment_id"),
     owner="test",
     description="Small commits over several day partitions",
+    month_files=False,
 )
 DAYS = [dt.date(2026, 11, 1) + dt.timedelta(days=d) for d in range(5)]
 COMMITS = 12
@@ -134,6 +136,130 @@ def test_a_concurrent_commit_leaves_the_table_as_it_was(tmp_path, monkeypatch):
     report = housekeep_table(lake, READINGS, retention_hours=0, run_id="hk")
     assert report.error.startswith("RuntimeError: CommitFailedError")
     assert ordered(lake.read(READINGS)).equals(before)
+
+
+MONTHLY = TableSpec(
+    **{**READINGS.__dict__, "name": "theme.test_monthly", "month_files": True}  # as the themes are laid out
+)
+YEAR_START = dt.date(2026, 1, 1)
+
+
+def a_day(day: dt.date, scale: float = 1.0) -> pl.DataFrame:
+    return (
+        batch(day.toordinal() % 50)
+        .with_columns(pl.lit(day).alias("day"), pl.col("energy_tce") * scale)
+        .head(30)
+    )
+
+
+def build_days(lake: Lake, days: int, *, rebuilt: int = 0) -> None:
+    """A day's build replaces the day; the first `rebuilt` days are built again (late data)."""
+    for k in range(days):
+        lake.replace_partition(MONTHLY, YEAR_START + dt.timedelta(days=k), a_day(YEAR_START), run_id=f"b{k}")
+    for k in range(rebuilt):
+        day = YEAR_START + dt.timedelta(days=k)
+        lake.replace_partition(MONTHLY, day, a_day(day, 2.0), run_id=f"late{k}")
+
+
+def test_month_files_merge_into_one_file_a_month_and_a_day_is_still_replaced_alone(tmp_path):
+    lake = Lake(tmp_path)
+    build_days(lake, 75, rebuilt=3)  # January to mid-March
+    assert lake.table(MONTHLY).metadata().partition_columns == []
+    assert lake.live_files(MONTHLY).height == 75
+    version, current = lake.version(MONTHLY), ordered(lake.read(MONTHLY))
+    assert len(lake.partitions(MONTHLY)) == 75
+
+    report = housekeep_table(lake, MONTHLY, retention_hours=24, run_id="hk")
+
+    assert report.error is None and report.partitions_compacted == 3 and report.files_compacted == 75
+    assert files_per_month(lake) == {"2026-01": 1, "2026-02": 1, "2026-03": 1}
+    assert ordered(lake.read(MONTHLY)).equals(current)
+    assert ordered(pl.read_delta(lake.table_uri(MONTHLY), version=version)).equals(current)  # time travel
+    # rows did not change: no refresh copies anything, nothing is stale
+    assert changed_partitions(lake, MONTHLY, version, lake.version(MONTHLY)) == set()
+    assert not lake.data_changed(MONTHLY, version)
+    assert housekeep_table(lake, MONTHLY, retention_hours=24, run_id="hk2").files_compacted == 0
+
+    # a late day inside a merged month: only that day's rows change, the month stays one file
+    compacted, late = lake.version(MONTHLY), dt.date(2026, 2, 10)
+    lake.replace_partition(MONTHLY, late, a_day(late, 5.0), run_id="late")
+    after = ordered(lake.read(MONTHLY))
+    assert after.filter(pl.col("day") != late).equals(current.filter(pl.col("day") != late))
+    assert after.filter(pl.col("day") == late).equals(ordered(a_day(late, 5.0)))
+    assert files_per_month(lake)["2026-02"] == 1
+    assert changed_partitions(lake, MONTHLY, compacted, lake.version(MONTHLY)) == {late.isoformat()}
+    assert lake.partition_writer(MONTHLY, late)["run_id"] == "late"
+
+
+def files_per_month(lake: Lake) -> dict:
+    return dict(lake.live_files(MONTHLY).group_by("partition").len().iter_rows())
+
+
+def test_staged_shard_files_of_a_month_table_commit_as_one_day_replace(tmp_path):
+    lake = Lake(tmp_path)
+    build_days(lake, 3)
+    day = YEAR_START + dt.timedelta(days=1)
+    rows = a_day(day, 3.0)
+    staged = [
+        *lake.stage_files(MONTHLY, day, rows.head(10), run_id="s", tag="k0"),
+        *lake.stage_files(MONTHLY, day, rows.tail(20), run_id="s", tag="k1"),
+    ]
+    assert lake.read(MONTHLY, partition=day).equals(a_day(YEAR_START).with_columns(pl.lit(day).alias("day")))
+
+    lake.commit_partition(MONTHLY, day, staged, run_id="s")
+
+    assert ordered(lake.read(MONTHLY, partition=day)).equals(ordered(rows))
+    assert not (lake.path(MONTHLY) / f"day={day}").exists()  # the staged files are gone once read
+    lake.commit_partition(MONTHLY, day, [], run_id="empty")  # no shard rows: the day is emptied
+    assert lake.read(MONTHLY, partition=day).is_empty() and lake.read(MONTHLY).height == 60
+
+
+def test_a_day_partitioned_table_is_laid_out_by_month_on_its_first_write(tmp_path):
+    lake = Lake(tmp_path)
+    by_day = TableSpec(**{**MONTHLY.__dict__, "month_files": False})
+    for k in range(4):
+        day = YEAR_START + dt.timedelta(days=k)
+        lake.replace_partition(by_day, day, a_day(day), run_id=f"d{k}")
+    before = ordered(lake.read(by_day))
+    assert lake.table(MONTHLY).metadata().partition_columns == ["day"]
+
+    day = YEAR_START + dt.timedelta(days=9)
+    lake.replace_partition(MONTHLY, day, a_day(day), run_id="m")
+
+    assert lake.table(MONTHLY).metadata().partition_columns == []
+    assert ordered(lake.read(MONTHLY)).equals(ordered(pl.concat([before, a_day(day)])))
+    assert lake.partitions(MONTHLY)[-1] == day.isoformat()
+
+
+def test_a_replace_that_lost_a_commit_race_is_done_again():
+    calls = []
+
+    def write() -> int:
+        calls.append(1)
+        if len(calls) < 3:
+            raise CommitFailedError("a concurrent transaction removed a file this one read")
+        return 7
+
+    assert retry_conflicts(write) == 7 and len(calls) == 3
+
+
+def test_two_builds_of_days_in_one_merged_month_both_land(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    lake = Lake(tmp_path)
+    build_days(lake, 20)
+    housekeep_table(lake, MONTHLY, retention_hours=24, run_id="hk")
+    days = [YEAR_START + dt.timedelta(days=k) for k in (3, 11, 14, 17)]
+    with ThreadPoolExecutor(4) as pool:  # each rewrites the same month file
+        list(
+            pool.map(
+                lambda d: Lake(tmp_path).replace_partition(MONTHLY, d, a_day(d, 9.0), run_id=f"{d}"), days
+            )
+        )
+    table = lake.read(MONTHLY)
+    assert table.height == 20 * 30
+    for d in days:
+        assert ordered(table.filter(pl.col("day") == d)).equals(ordered(a_day(d, 9.0)))
 
 
 def _results(gx_home, suite: str, run_name: str, stamp: dt.datetime) -> None:

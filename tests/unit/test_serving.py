@@ -120,7 +120,7 @@ def test_only_the_changed_partitions_are_copied_and_the_copy_equals_the_lake(tmp
     assert changed_partitions(lake, ENERGY_DAILY, before, delta_version(lake, ENERGY_DAILY)) == {
         days[1].isoformat()
     }
-    unpartitioned = dataclasses.replace(ENERGY_DAILY, partition_by=None)
+    unpartitioned = dataclasses.replace(ENERGY_DAILY, partition_by=None, month_files=False)
     assert changed_partitions(lake, unpartitioned, before, before + 1) is None
     refresh_role_views(db, lake)
     con = connect(db)

@@ -45,6 +45,7 @@ def _industry_library(library: str, divisions: tuple[str, ...]) -> TableSpec:
         columns=cols(("day", pl.Date, "Local day"), *_LIBRARY_COLS),
         tags={"library": library},
         cluster_by=("industry_code", "city_code"),
+        month_files=True,
     )
 
 

@@ -76,6 +76,7 @@ PRODUCTION_DAILY = TableSpec(
     partition_by="day",
     key=("day", "line_id"),
     cluster_by=("city_code", "industry_code"),
+    month_files=True,
     columns=cols(
         ("day", pl.Date, "Local day"),
         ("line_id", pl.String, "ISA-95 production line"),
@@ -99,6 +100,7 @@ PRODUCTION_ENTERPRISE_DAILY = TableSpec(
     partition_by="day",
     key=("day", "uscc"),
     cluster_by=("city_code", "industry_code"),
+    month_files=True,
     columns=cols(
         ("day", pl.Date, "Local day"),
         ("uscc", pl.String, "Enterprise"),

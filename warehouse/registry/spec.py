@@ -52,6 +52,20 @@ class TableSpec:
     # One row per reading (a province lands ~144M a day): the role files may hold only the recent days of
     # it, by its date partition (LAKEHOUSE_SERVE_READINGS_DAYS); the lake keeps everything.
     readings: bool = False
+    # Files laid out by month, not by day: the day stays the unit a build replaces (`partition_by`), but
+    # the Delta table has no partition column, a day's build rewrites only the files holding that day, and
+    # housekeeping merges each month's files into one. Analysts' views then read ~12 files a year, not 365
+    # (DuckDB pays per file). For tables of modest rows per day that analysts query over long ranges.
+    month_files: bool = False
+
+    def __post_init__(self) -> None:
+        if self.month_files and (self.partition_by is None or self.schema.get(self.partition_by) != pl.Date):
+            raise ValueError(f"{self.name}: month_files needs a Date partition column")
+
+    @property
+    def delta_partition(self) -> str | None:
+        """The Delta table's partition column: the day, unless the files are laid out by month."""
+        return None if self.month_files else self.partition_by
 
     @property
     def asset_group(self) -> str:

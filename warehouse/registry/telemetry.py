@@ -138,6 +138,7 @@ ENERGY_DAILY = TableSpec(
     fresh_within=DAILY,
     key=("day", "equipment_id"),
     cluster_by=("city_code", "industry_code"),
+    month_files=True,
     columns=cols(
         ("day", pl.Date, "Local day [00:00, 24:00) Asia/Shanghai"),
         ("uscc", pl.String, "Enterprise"),
@@ -174,6 +175,7 @@ EQUIPMENT_DAILY = TableSpec(
     fresh_within=DAILY,
     key=("day", "equipment_id"),
     cluster_by=("uscc", "equipment_type"),
+    month_files=True,
     columns=cols(
         ("day", pl.Date, "Local day"),
         ("uscc", pl.String, "Enterprise"),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from warehouse.access import Role, visible_columns
 from warehouse.domain import local_today
+from warehouse.lake_upkeep import is_layout_commit
 from warehouse.registry import TABLES, TableSpec
 from warehouse.serving.contents import Mart, select_sql
 from warehouse.serving.state import read_state
@@ -56,6 +57,8 @@ def changed_partitions(lake: Lake, spec: TableSpec, since: int, until: int) -> s
     partition_by = spec.partition_by
     if not partition_by:
         return None
+    if spec.month_files:
+        return _changed_days(lake, spec, since, until)
     touched: set = set()
     for version in range(since + 1, until + 1):
         text = lake.log_commit(spec, version)
@@ -71,6 +74,34 @@ def changed_partitions(lake: Lake, spec: TableSpec, since: int, until: int) -> s
                     if not isinstance(values, dict) or partition_by not in values:
                         return None
                     touched.add(values[partition_by])
+    return touched
+
+
+def _changed_days(lake: Lake, spec: TableSpec, since: int, until: int) -> set | None:
+    """The same for a table laid out by month, whose file actions name no day: the days its commits say
+    they replaced (`replace_partition day=...`); a month compaction touches none; any other data commit
+    (or a gone log entry) cannot be confined: None."""
+    touched: set = set()
+    prefix = f"replace_partition {spec.partition_by}="
+    for version in range(since + 1, until + 1):
+        text = lake.log_commit(spec, version)
+        if text is None:
+            return None
+        commit = next(
+            (
+                a["commitInfo"]
+                for a in map(json.loads, filter(str.strip, text.splitlines()))
+                if "commitInfo" in a
+            ),
+            None,
+        )
+        if commit is None or any(k in text for k in ('"metaData"', '"protocol"')):
+            return None
+        op = str(commit.get("lakehouse.operation") or "")
+        if op.startswith(prefix):
+            touched.add(op[len(prefix) :])
+        elif not is_layout_commit(commit):
+            return None
     return touched
 
 
