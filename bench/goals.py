@@ -193,7 +193,7 @@ def evaluate_goals(result: dict) -> list[dict]:
         goals.append(
             {
                 "goal": "Delta-view analyst p95 after housekeeping <= 1.5x one compacted file (issue 17)",
-                "value": f"worst x{worst:.1f} over {hk['data']['days']} day partitions "
+                "value": f"worst x{worst:.1f} over {hk['data']['days']} days in month files "
                 f"({hk['usage']['after']['live_files']} files after compaction, "
                 f"{hk['usage']['before']['live_files']} before)",
                 "met": worst <= 1.5,

@@ -3,12 +3,13 @@
     python -m bench.housekeeping [--days 365] [--commits-per-day 4] [--runs 30] [--work DIR]
 
 The year of bench.analyst (16 cities x 24 industries x `days` local days, shaped like theme.energy_daily
-rolled up) is written as a Delta table partitioned by day the way a year of builds and late data leaves
-it: `commits_per_day` appends per day, so every day partition holds that many small files and the log that
-many commits per day. The analyst queries of bench.analyst are timed through a DuckDB view over
-`delta_scan` (the serving layer's way) before and after the housekeeping steps (warehouse.storage.Lake:
-compact with Z-order by city and industry, VACUUM with retention 0, checkpoint), and over the same rows as
-one compacted file (one unpartitioned Delta commit). Files and bytes on disk before and after are reported.
+rolled up) is written as a Delta table laid out as the themes are (`month_files`: built by day, files merged
+by month) the way a year of builds and late data leaves it: `commits_per_day` appends per day, so every day
+holds that many small files and the log that many commits per day. The analyst queries of bench.analyst are
+timed through a DuckDB view over `delta_scan` (the serving layer's way) before and after the housekeeping
+steps (warehouse.storage.Lake: each month merged into one file ordered by day, city and industry, VACUUM with
+retention 0, checkpoint), and over the same rows as one compacted file (one unpartitioned Delta commit).
+Files and bytes on disk before and after are reported.
 """
 
 from __future__ import annotations
@@ -90,7 +91,10 @@ def build(root: Path, days: int, commits_per_day: int) -> dict:
     from bench.analyst import build as analyst_build
     from warehouse.storage import Lake
 
-    if (info := cached_build(root, days=days, commits_per_day=commits_per_day)) is not None:
+    layout = (
+        "month_files" if _spec().month_files else "day_partitions"
+    )  # a cache of the other layout is stale
+    if (info := cached_build(root, days=days, commits_per_day=commits_per_day, layout=layout)) is not None:
         return info
     data = analyst_build(root.parent / "analyst", days)
     frame = pl.read_parquet(root.parent / "analyst" / "energy_rollup.parquet")
@@ -105,6 +109,7 @@ def build(root: Path, days: int, commits_per_day: int) -> dict:
         "rows": frame.height,
         "days": days,
         "commits_per_day": commits_per_day,
+        "layout": layout,
         "cities": data["cities"],
         "industries": data["industries"],
         "write_seconds": time.perf_counter() - t0,

@@ -242,11 +242,12 @@ def write_markdown(result: dict, path: Path) -> None:
         lines += [
             "## Housekeeping: analyst queries before and after compaction",
             "",
-            f"The same {d['rows']:,} rows as a Delta table partitioned by day ({d['days']} partitions) written in "
-            f"{d['commits_per_day']} commits per day, as builds and late data leave it. Timed through a DuckDB view "
-            "over `delta_scan`: *delta_before*; *delta_checkpoint_only* (a checkpoint, no compaction); "
-            "*delta_after* (housekeeping's steps through `warehouse.storage.Lake`: compaction Z-ordered by city and "
-            "industry, VACUUM with retention 0, checkpoint); *delta_single_file*: one compacted file (one "
+            f"The same {d['rows']:,} rows as a Delta table laid out as the theme tables are (`month_files`: built "
+            f"by day, {d['days']} days, files merged by month) written in {d['commits_per_day']} commits per day, "
+            "as builds and late data leave it. Timed through a DuckDB view over `delta_scan`: *delta_before*; "
+            "*delta_checkpoint_only* (a checkpoint, no compaction); *delta_after* (housekeeping's steps through "
+            "`warehouse.storage.Lake`: each month's files merged into one, ordered by day, city and industry, "
+            "VACUUM with retention 0, checkpoint); *delta_single_file*: one compacted file (one "
             f"unpartitioned commit). Live files {b['live_files']} → {a['live_files']}, on disk {b['disk_files']} files / "
             f"{b['disk_bytes'] / mib:.2f} MiB → {a['disk_files']} / {a['disk_bytes'] / mib:.2f} MiB, log files "
             f"{b['log_files']} → {a['log_files']}. Housekeeping took "
