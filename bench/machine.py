@@ -225,7 +225,7 @@ class Bench:
     specs: Path
     timeout: float
     rss_limit: int
-    shard_workers: int = 1
+    shard_workers: int | None = None  # None: the settings' (LAKEHOUSE_SHARD_WORKERS or its default)
     shard_rows: int | None = None
     skipped: str = ""  # why the last size was skipped
 

@@ -77,7 +77,7 @@ def run_bench(
     profile: bool = False,
     timeout: float = 3600.0,
     rss_limit_gib: float | None = None,
-    shard_workers: int = 1,
+    shard_workers: int | None = None,
     shard_rows: int | None = None,
     large_runs: int = 1,
     large_bare: bool = False,
@@ -296,7 +296,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--large", action="store_true", help=f"also run {LARGE_ROWS:,} rows (streamed data)")
     p.add_argument("--large-runs", type=int, default=1, help="runs per engine at the large sizes")
     p.add_argument("--large-bare", action="store_true", help="run the bare engines at the large sizes too")
-    p.add_argument("--shard-workers", type=int, default=1, help="LAKEHOUSE_SHARD_WORKERS for ours")
+    p.add_argument(
+        "--shard-workers",
+        type=int,
+        default=None,
+        help="LAKEHOUSE_SHARD_WORKERS for ours (default: the settings')",
+    )
     p.add_argument("--shard-rows", type=int, default=None, help="LAKEHOUSE_SHARD_ROWS for ours")
     p.add_argument("--runs", type=int, default=3, help="runs per engine and size (median reported)")
     p.add_argument("--out-dir", type=Path, default=Path("bench/results"))

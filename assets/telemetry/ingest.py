@@ -191,8 +191,10 @@ def ingest_landing(
             }
         )
         # each file's lineage repeated over its rows: a gather by file index, no join
-        file_of_row = pl.concat(
-            [pl.repeat(i, f.height, dtype=pl.UInt32, eager=True) for i, f in enumerate(frames)], rechunk=True
+        file_of_row = (
+            pl.Series(range(len(frames)), dtype=pl.UInt32)
+            .repeat_by(pl.Series([f.height for f in frames], dtype=pl.UInt32))
+            .explode()
         )
         rows = pl.concat(frames, how="diagonal_relaxed").with_columns(
             *[files[c].gather(file_of_row) for c in files.columns],

@@ -8,7 +8,7 @@ day, shard index and count, the previous day's meter tail), written data files a
 reads its own slice of bronze and the master data from the lake. No Dagster and no globals, so a shard
 can run in this process, a process pool, or (later) a worker on another machine.
 
-`build_day` runs the shards (one after another, or in a small process pool) and `commit_day` then
+`build_day` runs the shards (one after another, a few at a time on threads, or in a process pool) and `commit_day` then
 replaces the day's partition of each table in ONE Delta transaction with every shard's files, so a
 reader never sees part of a day and a build that dies before its commit leaves the last day readable.
 """
@@ -303,8 +303,9 @@ def build_day(
     """Every shard of the day built and staged (nothing committed yet).
 
     Files of an earlier build of this day that died before its commit are removed first. With
-    `workers` > 1 the shards run in a pool of fresh processes (spawned: no forked polars threads); with
-    `executor="celery"` they run as tasks on the Celery workers (`assets.telemetry.workers`).
+    `workers` > 1 the shards run `workers` at a time on threads of this process; with
+    `executor="processes"` in a pool of fresh processes (spawned: no forked polars threads), one shard
+    each; with `executor="celery"` as tasks on the Celery workers (`assets.telemetry.workers`).
     """
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -332,7 +333,17 @@ def build_day(
         from assets.telemetry.workers import run_on_workers
 
         results = run_on_workers(tasks, on_shard=on_shard)
-    elif workers > 1 and shards > 1:
+    elif workers > 1 and shards > 1 and executor == "local":
+        from concurrent.futures import ThreadPoolExecutor
+
+        # `workers` shards at a time on threads of this process (polars and the Parquet writer release
+        # the GIL): no process to start and import into, and one shard's writing overlaps another's work
+        with ThreadPoolExecutor(max_workers=min(workers, shards), thread_name_prefix="shard") as pool:
+            for r in pool.map(build_shard, tasks):
+                results.append(r)
+                if on_shard is not None:
+                    on_shard(r)
+    elif workers > 1 and shards > 1:  # executor="processes": each shard in a fresh process of its own
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 

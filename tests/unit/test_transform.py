@@ -225,3 +225,36 @@ def test_a_shards_head_holds_only_its_rows_not_the_shards_buffers():
     assert all(h.height == 10 for h in heads)
     # eight frames of ~200 MB kept alive by slices would hold ~1.6 GB more; detached heads a few KB
     assert proc.memory_info().rss - before < 0.8 * 2**30, (before, proc.memory_info().rss)
+
+
+def test_the_integer_key_sort_gives_the_order_of_the_three_column_sort():
+    import random
+
+    from assets.telemetry.transform import SERIES_KEY, sorted_by_series_key
+
+    rng = random.Random(7)
+    base = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    n = 5_000
+    ids = [f"EQ-{rng.randint(0, 60):03d}" for _ in range(n)] + ["EQ-1", "EQ-10", "EQ-1a", "Z", "eq", "É"]
+    metrics = [rng.choice(["power_kw", "energy_kwh", "temp", "a", "b_"]) for _ in ids]
+    ts = [
+        base + dt.timedelta(seconds=rng.randint(0, 3 * 86_400), microseconds=rng.randint(0, 3)) for _ in ids
+    ]
+    df = pl.DataFrame({"equipment_id": ids, "metric": metrics, "ts_utc": ts, "n": range(len(ids))})
+    # every key unique (ties may come out in any order in both sorts): the whole order is comparable
+    df = df.unique(subset=SERIES_KEY, keep="first", maintain_order=True)
+    assert sorted_by_series_key(df).equals(df.sort(SERIES_KEY))
+    assert sorted_by_series_key(df).flags == df.sort(SERIES_KEY).flags  # group-bys take the same path
+    shuffled = df.sample(fraction=1.0, shuffle=True, seed=3)
+    assert sorted_by_series_key(shuffled).equals(df.sort(SERIES_KEY))
+    # with a null in a key column, or a span that does not fit the key: the plain sort
+    nulls = df.with_columns(ts_utc=pl.when(pl.col("n") == 5).then(None).otherwise(pl.col("ts_utc")))
+    assert sorted_by_series_key(nulls).equals(nulls.sort(SERIES_KEY))
+    wide = df.with_columns(
+        ts_utc=pl.when(pl.col("n") == 5)
+        .then(pl.lit(dt.datetime(1, 1, 1, tzinfo=dt.UTC)))
+        .otherwise(pl.lit(dt.datetime(9999, 1, 1, tzinfo=dt.UTC)))
+    ).unique(subset=SERIES_KEY, keep="first", maintain_order=True)
+    assert sorted_by_series_key(wide).equals(wide.sort(SERIES_KEY))
+    assert sorted_by_series_key(df.head(1)).equals(df.head(1))
+    assert sorted_by_series_key(df.clear()).equals(df.clear())

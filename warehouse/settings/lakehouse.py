@@ -59,7 +59,7 @@ class Settings:
     in_progress_max_age: dt.timedelta = IN_PROGRESS_MAX_AGE
     shard_rows: int = 2_000_000  # the telemetry day build cuts a day into shards of at most this many rows
     shards: int = 0  # a fixed shard count (0: from shard_rows and the day's bronze rows)
-    shard_workers: int = 1  # shards built in parallel processes
+    shard_workers: int = 1  # shards built at once (threads of the build's process; see default_shard_workers)
     days_per_run: int = (
         31  # a backfill builds contiguous days in runs of at most this many (assets/day_range.py)
     )
@@ -317,6 +317,20 @@ def _industry_access(env: dict[str, str]) -> tuple[ChannelAccess, ...]:
     )
 
 
+SHARD_MEMORY_BYTES = 3 << 30  # what one shard of LAKEHOUSE_SHARD_ROWS (2M) rows may take, with headroom
+
+
+def default_shard_workers() -> int:
+    """Shards built at once when LAKEHOUSE_SHARD_WORKERS is unset: one per core this process may run on,
+    no more than the machine's memory holds at SHARD_MEMORY_BYTES a shard."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: one shard at a time
+        return 1
+    return max(1, min(cores, memory // SHARD_MEMORY_BYTES))
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ) if env is None else env
     return Settings(
@@ -338,7 +352,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         ),
         shard_rows=int(env.get("LAKEHOUSE_SHARD_ROWS", "2000000")),
         shards=int(env.get("LAKEHOUSE_SHARDS", "0")),
-        shard_workers=int(env.get("LAKEHOUSE_SHARD_WORKERS", "1")),
+        shard_workers=max(1, int(env.get("LAKEHOUSE_SHARD_WORKERS") or default_shard_workers())),
         days_per_run=max(1, int(env.get("LAKEHOUSE_DAYS_PER_RUN", "31"))),
         sql_statement_timeout_s=float(env.get("LAKEHOUSE_SQL_STATEMENT_TIMEOUT_S", "30")),
         sql_max_rows=int(env.get("LAKEHOUSE_SQL_MAX_ROWS", "100000")),
