@@ -51,58 +51,50 @@ def delta_version(lake: Lake, spec: TableSpec) -> int | None:
 
 
 def changed_partitions(lake: Lake, spec: TableSpec, since: int, until: int) -> set | None:
-    """Partition values touched by commits since+1..until (Delta log add/remove actions); None when the
-    change cannot be confined to partitions (unpartitioned table, schema or protocol change, log gone).
-    Actions with dataChange false (housekeeping's compaction rewrites files, not rows) touch nothing."""
-    partition_by = spec.partition_by
-    if not partition_by:
+    """Partition values touched by commits since+1..until; None when the change cannot be confined to
+    partitions (unpartitioned table, schema or protocol change, log gone). Housekeeping's compactions
+    rewrite files, not rows: they touch nothing."""
+    if not spec.partition_by:
         return None
-    if spec.month_files:
-        return _changed_days(lake, spec, since, until)
     touched: set = set()
     for version in range(since + 1, until + 1):
         text = lake.log_commit(spec, version)
         if text is None:
             return None
-        for line in filter(str.strip, text.splitlines()):
-            action = json.loads(line)
-            if "metaData" in action or "protocol" in action:
-                return None
-            for kind in ("add", "remove"):
-                if kind in action and action[kind].get("dataChange") is not False:  # not a compaction's
-                    values = action[kind].get("partitionValues")
-                    if not isinstance(values, dict) or partition_by not in values:
-                        return None
-                    touched.add(values[partition_by])
+        actions = [json.loads(line) for line in filter(str.strip, text.splitlines())]
+        if any("metaData" in a or "protocol" in a for a in actions):
+            return None
+        days = _days_of_commit(spec, actions) if spec.month_files else _partitions_of_actions(spec, actions)
+        if days is None:
+            return None
+        touched |= days
     return touched
 
 
-def _changed_days(lake: Lake, spec: TableSpec, since: int, until: int) -> set | None:
-    """The same for a table laid out by month, whose file actions name no day: the days its commits say
-    they replaced (`replace_partition day=...`); a month compaction touches none; any other data commit
-    (or a gone log entry) cannot be confined: None."""
+def _partitions_of_actions(spec: TableSpec, actions: list[dict]) -> set | None:
+    """A day-partitioned table: the partition values of the commit's file actions that change data
+    (dataChange false: a compaction's)."""
     touched: set = set()
-    prefix = f"replace_partition {spec.partition_by}="
-    for version in range(since + 1, until + 1):
-        text = lake.log_commit(spec, version)
-        if text is None:
-            return None
-        commit = next(
-            (
-                a["commitInfo"]
-                for a in map(json.loads, filter(str.strip, text.splitlines()))
-                if "commitInfo" in a
-            ),
-            None,
-        )
-        if commit is None or any(k in text for k in ('"metaData"', '"protocol"')):
-            return None
-        op = str(commit.get("lakehouse.operation") or "")
-        if op.startswith(prefix):
-            touched.add(op[len(prefix) :])
-        elif not is_layout_commit(commit):
-            return None
+    for action in actions:
+        for kind in ("add", "remove"):
+            if kind in action and action[kind].get("dataChange") is not False:
+                values = action[kind].get("partitionValues")
+                if not isinstance(values, dict) or spec.partition_by not in values:
+                    return None
+                touched.add(values[spec.partition_by])
     return touched
+
+
+def _days_of_commit(spec: TableSpec, actions: list[dict]) -> set | None:
+    """A table laid out by month, whose file actions name no day: the day the commit says it replaced
+    (`replace_partition day=...`); a month compaction touches none; any other data commit: None."""
+    commit = next((a["commitInfo"] for a in actions if "commitInfo" in a), None)
+    if commit is None:
+        return None
+    op, prefix = str(commit.get("lakehouse.operation") or ""), f"replace_partition {spec.partition_by}="
+    if op.startswith(prefix):
+        return {op[len(prefix) :]}
+    return set() if is_layout_commit(commit) else None
 
 
 def _fingerprint(spec: TableSpec, select: str, since: Since) -> str:
