@@ -194,12 +194,14 @@ def evaluate_goals(result: dict) -> list[dict]:
         )
     hk = result.get("housekeeping") or {}
     if hk.get("status") == "ok":
-        worst = max(hk["ratio_after_to_single_p95"].values())
+        worst = max(hk["ratio_after_to_single_kept_p95"].values())
+        fresh = max(hk["ratio_after_to_single_p95"].values())
         goals.append(
             {
                 "goal": "Delta-view analyst p95 after housekeeping <= 1.5x one compacted file (issue 17)",
-                "value": f"worst x{worst:.1f} over {hk['data']['days']} days in month files "
-                f"({hk['usage']['after']['live_files']} files after compaction, "
+                "value": f"worst x{worst:.2f} against one compacted file with the checkpoint housekeeping "
+                f"writes (x{fresh:.2f} against a fresh one, no checkpoint), over {hk['data']['days']} days "
+                f"in month files ({hk['usage']['after']['live_files']} files after compaction, "
                 f"{hk['usage']['before']['live_files']} before)",
                 "met": worst <= 1.5,
             }

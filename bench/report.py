@@ -244,11 +244,15 @@ def write_markdown(result: dict, path: Path) -> None:
             "",
             f"The same {d['rows']:,} rows as a Delta table laid out as the theme tables are (`month_files`: built "
             f"by day, {d['days']} days, files merged by month) written in {d['commits_per_day']} commits per day, "
-            "as builds and late data leave it. Timed through a DuckDB view over `delta_scan`: *delta_before*; "
-            "*delta_checkpoint_only* (a checkpoint, no compaction); *delta_after* (housekeeping's steps through "
-            "`warehouse.storage.Lake`: each month's files merged into one, ordered by day, city and industry, "
-            "VACUUM with retention 0, checkpoint); *delta_single_file*: one compacted file (one "
-            f"unpartitioned commit). Live files {b['live_files']} → {a['live_files']}, on disk {b['disk_files']} files / "
+            "as builds and late data leave it. Timed through DuckDB views over `delta_scan`, in one session, runs "
+            "interleaved: *delta_before*; *delta_checkpoint_only* (a checkpoint, no compaction); *delta_after* "
+            "(housekeeping's steps through `warehouse.storage.Lake`: each month's files merged into one, ordered by "
+            "day, city and industry, VACUUM with retention 0, checkpoint); *delta_single_file*: one compacted file "
+            "(one unpartitioned commit); *delta_single_file_checkpointed*: that file with the checkpoint "
+            "housekeeping writes for every table it keeps (delta_scan reads a checkpoint in a fixed ~8 ms a query, "
+            "so this is the like-for-like reference for a housekept table; the goal is judged against it, the "
+            "fresh file's ratio is shown beside it"
+            f"). Live files {b['live_files']} → {a['live_files']}, on disk {b['disk_files']} files / "
             f"{b['disk_bytes'] / mib:.2f} MiB → {a['disk_files']} / {a['disk_bytes'] / mib:.2f} MiB, log files "
             f"{b['log_files']} → {a['log_files']}. Housekeeping took "
             + ", ".join(f"{k} {v:.1f} s" for k, v in h["housekeeping_seconds"].items())
@@ -256,14 +260,14 @@ def write_markdown(result: dict, path: Path) -> None:
             "",
             "| query | "
             + " | ".join(f"{src} p50 / p95 ms" for src in next(iter(h["queries"].values())))
-            + " | after / single p95 |",
+            + " | after / single p95: checkpointed, fresh |",
             "|---|" + "---:|" * (len(next(iter(h["queries"].values()))) + 1),
         ]
         for q, by_src in h["queries"].items():
             lines.append(
                 f"| {q} | "
                 + " | ".join(f"{x['p50_ms']:.1f} / {x['p95_ms']:.1f}" for x in by_src.values())
-                + f" | {h['ratio_after_to_single_p95'][q]:.1f}x |"
+                + f" | **{h['ratio_after_to_single_kept_p95'][q]:.2f}x**, {h['ratio_after_to_single_p95'][q]:.2f}x |"
             )
         lines.append("")
 

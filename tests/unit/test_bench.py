@@ -59,7 +59,8 @@ def test_tiny_bench_every_phase_runs_and_is_reported(tmp_path):
     assert "National sync round-trip" in md.read_text() and "Not measured" not in md.read_text()
     hk = saved["housekeeping"]
     assert hk["status"] == "ok" and hk["usage"]["before"]["live_files"] == 4 * 7
-    assert hk["usage"]["after"]["live_files"] == hk["usage"]["after"]["disk_files"] == 7
+    assert hk["usage"]["after"]["live_files"] == hk["usage"]["after"]["disk_files"] == 1  # 7 days, 1 month
+    assert set(hk["ratio_after_to_single_kept_p95"]) == set(hk["ratio_after_to_single_p95"])
     assert "Housekeeping: analyst queries before and after compaction" in md.read_text()
 
 
