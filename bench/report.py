@@ -87,10 +87,9 @@ def write_markdown(result: dict, path: Path) -> None:
             if not r:
                 continue
             if r.get("median_seconds") is None:
-                lines.append(
-                    f"| {size['rows']:,} | {ENGINE_NAMES[e]} | {r['status']}: {r.get('error')} | | | "
-                    f"{r.get('peak_rss_mib', 0):,.0f} | |"
-                )
+                why = r.get("error") or "not run at this size (--large-bare runs it)"
+                rss = f"{r['peak_rss_mib']:,.0f}" if r.get("peak_rss_mib") else ""
+                lines.append(f"| {size['rows']:,} | {ENGINE_NAMES[e]} | {r['status']}: {why} | | | {rss} | |")
                 continue
             ratio = ""
             if e == "ours" and size.get("ratio_ours_vs_best_bare") is not None:
