@@ -87,7 +87,7 @@ def evaluate_goals(result: dict) -> list[dict]:
         goals.append(
             {
                 "goal": f"ours within {GOAL_RATIO}x of the faster bare engine ({fmt_rows(size['rows_requested'])} rows)",
-                "value": None if ratio is None else f"{ratio:.2f}x of {best}",
+                "value": "no bare engine run at this size" if ratio is None else f"{ratio:.2f}x of {best}",
                 "met": None if ratio is None else ratio <= GOAL_RATIO,
             }
         )
@@ -102,18 +102,19 @@ def evaluate_goals(result: dict) -> list[dict]:
             }
         )
     elif big:
-        ours = big[0]["engines"].get("ours", {})
-        peak = ours_peak(big[0]) if ours.get("status") == "ok" else ours.get("peak_rss_mib")
-        killed = ours.get("status") == "killed"
-        goals.append(
-            {
-                "goal": f"{fmt_rows(GOAL_RSS_ROWS)} rows at peak RSS <= {GOAL_RSS_BYTES // GIB} GiB (ours)",
-                "value": (f"killed: {ours.get('error')}" if killed else f"{peak / 1024:.1f} GiB")
-                if peak
-                else None,
-                "met": False if killed else (None if peak is None else peak * MIB <= GOAL_RSS_BYTES),
-            }
-        )
+        for size in big:  # the goal's size and any larger one, each under its own name
+            ours = size["engines"].get("ours", {})
+            peak = ours_peak(size) if ours.get("status") == "ok" else ours.get("peak_rss_mib")
+            killed = ours.get("status") == "killed"
+            goals.append(
+                {
+                    "goal": f"{fmt_rows(size['rows_requested'])} rows at peak RSS <= {GOAL_RSS_BYTES // GIB} GiB (ours)",
+                    "value": (f"killed: {ours.get('error')}" if killed else f"{peak / 1024:.1f} GiB")
+                    if peak
+                    else None,
+                    "met": False if killed else (None if peak is None else peak * MIB <= GOAL_RSS_BYTES),
+                }
+            )
     else:
         # Not measured at 50M: say what the largest measured size needs, linearly extrapolated.
         measured = sorted(
