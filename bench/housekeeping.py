@@ -181,7 +181,6 @@ def housekeeping_task(spec: dict, steps) -> dict:
     shutil.rmtree(root / "work", ignore_errors=True)
     for src in ("delta_before", "delta_checkpoint_only", "delta_after"):  # the cached build stays as built
         copies[src] = root / "work" / src
-        shutil.rmtree(copies[src], ignore_errors=True)
         shutil.copytree(root / "lake", copies[src])
     lake = Lake(copies["delta_after"])
     usage = {"before": _usage(lake, table)}
@@ -202,7 +201,6 @@ def housekeeping_task(spec: dict, steps) -> dict:
     seconds["checkpoint"] = time.perf_counter() - t0
     usage["after"] = _usage(lake, table)
     single_kept = root / "work" / SINGLE_KEPT  # the one file with the checkpoint housekeeping writes
-    shutil.rmtree(single_kept, ignore_errors=True)
     shutil.copytree(root / SINGLE, single_kept)
     DeltaTable(str(single_kept)).create_checkpoint()
     tables = {src: Lake(path).path(table) for src, path in copies.items()}
