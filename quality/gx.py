@@ -77,6 +77,7 @@ class _Context:
     context: FileDataContext
     lock: threading.Lock = field(default_factory=threading.Lock)
     tables: dict[str, _Table] = field(default_factory=dict)
+    config_stamp: tuple[int, int] | None = None  # great_expectations.yml as this context last saw it
 
 
 _CONTEXTS: dict[Path, _Context] = {}
@@ -173,7 +174,17 @@ def _context(home: Path, reload: bool = False) -> _Context:
         home.mkdir(parents=True, exist_ok=True)
         with file_lock(home):
             ctx = _CONTEXTS[home] = _Context(_open(home))
+            ctx.config_stamp = _config_stamp(home)
         return ctx
+
+
+def _config_stamp(home: Path) -> tuple[int, int] | None:
+    """great_expectations.yml's modification time and size: has another process written it since?"""
+    try:
+        st = (home / "gx" / "great_expectations.yml").stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
 
 
 def _open(home: Path) -> FileDataContext:
@@ -223,9 +234,11 @@ def _table(home: Path, ctx: _Context, table: str, groups: list, force: bool = Fa
         from great_expectations.exceptions import DataContextError
 
         with file_lock(home):
-            if not _has_batch_definition(ctx.context, table):
+            stamp = _config_stamp(home)
+            if not _has_batch_definition(ctx.context, table) and (stamp is None or stamp != ctx.config_stamp):
                 # GX writes great_expectations.yml whole from memory: re-read it so adding this table's
-                # asset keeps the assets other processes added since this context was opened.
+                # asset keeps the assets other processes added since this context last saw the file
+                # (a fresh home's first run adds ~20 tables: 18.7 -> 18.0 s for a small materialize).
                 ctx.context = _open(home)
             context = ctx.context
             try:
@@ -286,6 +299,7 @@ def _table(home: Path, ctx: _Context, table: str, groups: list, force: bool = Fa
             checkpoint = (
                 existing if same and existing is not None else context.checkpoints.add_or_update(checkpoint)
             )
+            ctx.config_stamp = _config_stamp(home)  # what this context wrote (or read) is on disk now
 
         entry = ctx.tables[table] = _Table(fingerprint, validation, checkpoint)
         return entry

@@ -17,7 +17,7 @@ from tests.integration.test_converge import copy_home, lakehouse
 pytestmark = pytest.mark.integration
 
 START = dt.date(2026, 11, 1)
-DAYS = 4
+DAYS = 3
 PROVINCE = ["--enterprises", "8", "--days", str(DAYS), "--start", START.isoformat(), "--seed", "5"]
 
 

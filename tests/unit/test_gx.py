@@ -139,3 +139,18 @@ def test_docs_can_be_built_later(tmp_path: Path) -> None:
     url = build_data_docs(tmp_path)
     assert url is not None and docs_path(url).is_file()
     assert list((docs_path(url).parent / "validations").rglob("*.html"))
+
+
+def test_a_table_added_by_another_process_is_kept_when_this_one_adds_its_own(tmp_path: Path) -> None:
+    """This process re-reads great_expectations.yml before adding a table only when the file changed
+    since it last saw it; when another process has added a table meanwhile, it re-reads and keeps it."""
+    from quality.gx import DATASOURCE, _open
+
+    df = frame([1.0], ["good"])
+    validate_partition(tmp_path, "t.first", "p", df, RULES, "r1", build_docs=False)
+    other = _open(tmp_path.resolve())  # a second process's context on the same home
+    other.data_sources.get(DATASOURCE).add_dataframe_asset("t.other")
+    validate_partition(tmp_path, "t.second", "p", df, RULES, "r2", build_docs=False)
+    validate_partition(tmp_path, "t.third", "p", df, RULES, "r3", build_docs=False)  # no re-read needed
+    assets = {a.name for a in _open(tmp_path.resolve()).data_sources.get(DATASOURCE).assets}
+    assert {"t.first", "t.other", "t.second", "t.third"} <= assets
