@@ -118,13 +118,17 @@ class ShardResult:
 def read_shard_bronze(lake: Lake, day: dt.date, shard: int, shards: int) -> pl.DataFrame:
     """The day's current bronze rows of one shard's buckets (rows from before shard_bucket get theirs here)."""
     lo, hi = bucket_range(shard, shards)
-    in_day = pl.col("reading_day") == pl.lit(day)
-    ours = lake.read(BRONZE_TELEMETRY, where=in_day & pl.col("shard_bucket").is_between(lo, hi))
-    untagged = lake.read(BRONZE_TELEMETRY, where=in_day & pl.col("shard_bucket").is_null())
-    if untagged.height:
+    bucket = pl.col("shard_bucket")
+    # one scan for both (each scan reads the day's file footers: ~30% of a shard's read at 50M)
+    rows = lake.read(
+        BRONZE_TELEMETRY,
+        where=(pl.col("reading_day") == pl.lit(day)) & (bucket.is_between(lo, hi) | bucket.is_null()),
+    )
+    if rows["shard_bucket"].null_count():
+        untagged = rows.filter(bucket.is_null())
         untagged = untagged.with_columns(equipment_buckets(untagged["equipment_id"]))
-        ours = pl.concat([ours, untagged.filter(pl.col("shard_bucket").is_between(lo, hi))])
-    return current_bronze(ours, lake.read(LANDING_FILES))
+        rows = pl.concat([rows.filter(bucket.is_not_null()), untagged.filter(bucket.is_between(lo, hi))])
+    return current_bronze(rows, lake.read(LANDING_FILES))
 
 
 def build_shard(task: ShardTask) -> ShardResult:

@@ -131,6 +131,29 @@ def test_every_equipment_falls_in_exactly_one_shard_whatever_k(landed):
     assert shard_count(10_000_000, 2_000_000, fixed=3) == 3
 
 
+def test_bronze_rows_without_a_bucket_are_read_by_the_shard_of_their_equipment(landed, tmp_path):
+    """Bronze written before shard_bucket existed (null bucket) is read once, by its equipment's shard."""
+    from assets.telemetry.shards import read_shard_bronze
+
+    src = Lake(landed)
+    lake = Lake(tmp_path / "lake")
+    bronze = src.read(BRONZE_TELEMETRY).filter(pl.col("reading_day") == DAYS[1])
+    old = pl.col("equipment_id").str.ends_with("1") | pl.col("equipment_id").str.ends_with("4")
+    mixed = bronze.with_columns(shard_bucket=pl.when(old).then(None).otherwise(pl.col("shard_bucket")))
+    assert 0 < mixed["shard_bucket"].null_count() < mixed.height
+    lake.overwrite(BRONZE_TELEMETRY, mixed, run_id="old")
+    lake.overwrite(LANDING_FILES, src.read(LANDING_FILES), run_id="old")
+    k = 5
+    shards = [read_shard_bronze(lake, DAYS[1], s, k) for s in range(k)]
+    for s, rows in enumerate(shards):
+        lo, hi = bucket_range(s, k)
+        assert rows["shard_bucket"].is_between(lo, hi).all() and rows["shard_bucket"].null_count() == 0
+    key = ["source_file", "line_no"]
+    got = pl.concat(shards).sort(key)
+    assert got.select(key).equals(bronze.sort(key).select(key))  # every row once
+    assert got["shard_bucket"].equals(bronze.sort(key)["shard_bucket"])  # in its equipment's bucket
+
+
 CRASHING_BUILD = textwrap.dedent(
     """
     import datetime as dt, sys, time
