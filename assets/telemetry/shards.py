@@ -131,6 +131,14 @@ def read_shard_bronze(lake: Lake, day: dt.date, shard: int, shards: int) -> pl.D
     return current_bronze(rows, lake.read(LANDING_FILES))
 
 
+def shard_equipment(equipment: pl.DataFrame, raw: pl.DataFrame) -> pl.DataFrame:
+    """The master rows of the equipment this shard's readings name (ids trimmed, as `clean_telemetry`
+    matches them): every join and theme of a shard starts from its readings, and the whole master per
+    shard made the day's theme work grow with K x master (50M -> 100M readings: 8.2 -> 21 s)."""
+    ids = raw["equipment_id"].unique().str.strip_chars().unique().drop_nulls()
+    return equipment.filter(pl.col("equipment_id").is_in(ids.implode()))
+
+
 def build_shard(task: ShardTask) -> ShardResult:
     """Bronze slice + previous-day tail + master data -> staged silver, quarantine, energy, equipment files."""
     seconds: dict[str, float] = {}
@@ -143,7 +151,7 @@ def build_shard(task: ShardTask) -> ShardResult:
 
     t = time.perf_counter()
     raw = read_shard_bronze(lake, task.day, task.shard, task.shards)
-    equipment, enterprises = lake.read(EQUIPMENT), lake.read(ENTERPRISE)
+    equipment, enterprises = shard_equipment(lake.read(EQUIPMENT), raw), lake.read(ENTERPRISE)
     t = phase("read", t)
     result = clean_telemetry(
         raw,
