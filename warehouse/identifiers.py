@@ -31,7 +31,7 @@ _NODE = re.compile(r"^[0-9]{1,8}$")
 _KEY = re.compile(r"^(?:[A-Za-z0-9_-]|%[0-9A-F]{2}){1,128}$")
 # The whole grammar in one expression (the GX rule on silver.identifier uses it).
 HANDLE_PATTERN = (
-    r"^88\.[0-9]{1,8}\.[0-9A-HJ-NP-RTUWXY]{18}/(ENT|(EQ|LN|DP)\.([A-Za-z0-9_-]|%[0-9A-F]{2}){1,128})$"
+    r"^88\.[0-9]{1,8}\.[0-9A-HJ-NP-RTUWXY]{18}/(?:ENT|(?:EQ|LN|DP)\.(?:[A-Za-z0-9_-]|%[0-9A-F]{2}){1,128})$"
 )
 
 
