@@ -174,14 +174,14 @@ def _context(home: Path, reload: bool = False) -> _Context:
         home.mkdir(parents=True, exist_ok=True)
         with file_lock(home):
             ctx = _CONTEXTS[home] = _Context(_open(home))
-            ctx.config_stamp = _config_stamp(home)
+            ctx.config_stamp = _config_stamp(ctx.context)
         return ctx
 
 
-def _config_stamp(home: Path) -> tuple[int, int] | None:
-    """great_expectations.yml's modification time and size: has another process written it since?"""
+def _config_stamp(context: FileDataContext) -> tuple[int, int] | None:
+    """The context's great_expectations.yml, modification time and size: has another process written it?"""
     try:
-        st = (home / "gx" / "great_expectations.yml").stat()
+        st = (Path(context.root_directory) / "great_expectations.yml").stat()
     except OSError:
         return None
     return st.st_mtime_ns, st.st_size
@@ -234,7 +234,7 @@ def _table(home: Path, ctx: _Context, table: str, groups: list, force: bool = Fa
         from great_expectations.exceptions import DataContextError
 
         with file_lock(home):
-            stamp = _config_stamp(home)
+            stamp = _config_stamp(ctx.context)
             if not _has_batch_definition(ctx.context, table) and (stamp is None or stamp != ctx.config_stamp):
                 # GX writes great_expectations.yml whole from memory: re-read it so adding this table's
                 # asset keeps the assets other processes added since this context last saw the file
@@ -299,7 +299,7 @@ def _table(home: Path, ctx: _Context, table: str, groups: list, force: bool = Fa
             checkpoint = (
                 existing if same and existing is not None else context.checkpoints.add_or_update(checkpoint)
             )
-            ctx.config_stamp = _config_stamp(home)  # what this context wrote (or read) is on disk now
+            ctx.config_stamp = _config_stamp(context)  # what this context wrote (or read) is on disk now
 
         entry = ctx.tables[table] = _Table(fingerprint, validation, checkpoint)
         return entry
