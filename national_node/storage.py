@@ -14,11 +14,14 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_random_exponential
+
 from national_node.errors import Rejected
 
 DB_FILE = "national_node.sqlite3"
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS batches (
     receipt_id      TEXT PRIMARY KEY,
     node            TEXT NOT NULL,
@@ -36,21 +39,26 @@ CREATE TABLE IF NOT EXISTS batches (
     stored_at       TEXT NOT NULL,
     UNIQUE (node, idempotency_key),
     UNIQUE (node, period, version)
-);
+)""",
+    """
 CREATE TABLE IF NOT EXISTS nonces (
     node    TEXT NOT NULL,
     nonce   TEXT NOT NULL,
     seen_at REAL NOT NULL,
     PRIMARY KEY (node, nonce)
-);
-CREATE INDEX IF NOT EXISTS nonces_seen ON nonces (seen_at);
-"""
+)""",
+    "CREATE INDEX IF NOT EXISTS nonces_seen ON nonces (seen_at)",
+)
 # Columns added after the first release of the schema: (name, declaration), added to an older file on open.
 _ADDED = (("cells_noisy", "INTEGER NOT NULL DEFAULT 0"),)  # withheld entries with a marked noisy estimate
 
 _RECEIPT_COLS = (
     "receipt_id, node, batch_id, period, version, payload_sha256, rows, cells_suppressed, stored_at"
 )
+
+
+def _is_locked(error: BaseException) -> bool:
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
 
 
 @dataclass(frozen=True)
@@ -82,13 +90,35 @@ class NodeStore:
         self._lock = threading.Lock()
         self._con = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._con.row_factory = sqlite3.Row
+        self._prepare()
+
+    @retry(
+        retry=retry_if_exception(_is_locked),
+        stop=stop_after_delay(30),
+        wait=wait_random_exponential(multiplier=0.01, max=0.5),
+        reraise=True,
+    )
+    def _prepare(self) -> None:
+        """WAL mode, schema and added columns, safe when several node processes open one new home at once.
+
+        Switching to WAL answers "locked" at once, without waiting, while another process holds the file,
+        so it is retried; the schema and its added columns go in one IMMEDIATE transaction, so two
+        processes never both add a column.
+        """
         self._con.execute("PRAGMA journal_mode=WAL")
         self._con.execute("PRAGMA synchronous=FULL")
-        self._con.executescript(_SCHEMA)
-        have = {r["name"] for r in self._con.execute("PRAGMA table_info(batches)")}
-        for name, decl in _ADDED:
-            if name not in have:
-                self._con.execute(f"ALTER TABLE batches ADD COLUMN {name} {decl}")
+        self._con.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA:
+                self._con.execute(statement)
+            have = {r["name"] for r in self._con.execute("PRAGMA table_info(batches)")}
+            for name, decl in _ADDED:
+                if name not in have:
+                    self._con.execute(f"ALTER TABLE batches ADD COLUMN {name} {decl}")
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+        self._con.execute("COMMIT")
 
     def close(self) -> None:
         self._con.close()
