@@ -9,6 +9,8 @@ Names are re-exported lazily so that the child processes do not import the paren
 
 from __future__ import annotations
 
+import warehouse.allocator  # noqa: F401  (before polars, here and in every child: the same allocator for all engines)
+
 __all__ = ["DEFAULT_ROWS", "LARGE_ROWS", "BenchMismatch", "main", "run_bench"]
 
 
