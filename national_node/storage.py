@@ -58,7 +58,8 @@ _RECEIPT_COLS = (
 
 
 def _is_locked(error: BaseException) -> bool:
-    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+    """SQLite's BUSY or LOCKED (another process holds the file), by error code rather than message."""
+    return getattr(error, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 @dataclass(frozen=True)
