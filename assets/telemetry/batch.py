@@ -1,31 +1,37 @@
-"""Many landing files parsed in a few polars calls: one per format and CSV header, not one per file.
+"""Many landing files parsed in a few polars calls: one per format and CSV header (or Parquet schema),
+not one per file.
 
 A landing file is small (~2,000 records) and a polars call over it costs about as much in set-up as in
 parsing, so the clean files of one format are joined, read in one call and cut back into files by their
-line counts. Only the common shape is read so: a file that has anything else (a CSV holding a double
-quote, a JSON line that is not one object, a blank line, a header without the contract's fields, bytes
-that are not text) or whose joined read fails is read alone by `read_landing_file`, so that its rows,
-notes and rejection reason are exactly those of a file read alone.
+line counts (Parquet files by their footers' row counts). Only the common shape is read so: a file that
+has anything else (a CSV holding a double quote, a JSON line that is not one object, a blank line, a
+header without the contract's fields, Parquet columns named otherwise or nested, bytes that are not text)
+or whose joined read fails is read alone by `read_landing_file`, so that its rows, notes and rejection
+reason are exactly those of a file read alone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from assets.telemetry.formats import (
     FIELDS,
+    OPTIONAL_FIELDS,
     LandedFile,
     RejectedFile,
     csv_layout,
     exact_csv_records,
     extra_keys_of,
-    only_field_keys,
+    only_field_values,
     plain_csv_records,
     split_csv,
     trim_trailing_blank_lines,
@@ -49,8 +55,12 @@ def read_landing_files(items: Sequence[Item]) -> list[Parsed]:
     out: list[Parsed | None] = [None] * len(items)
     jsonl: list[tuple[int, str, bytes]] = []  # (item index, text, its UTF-8 bytes)
     csv_bodies: dict[str, list[tuple[int, bytes]]] = {}  # header line -> (item index, body as UTF-8)
+    parquet: list[tuple[int, bytes]] = []
     for i, (path, name, data) in enumerate(items):
         suffix = path.suffix.lower()
+        if suffix == ".parquet":
+            parquet.append((i, data))
+            continue
         if suffix not in (".jsonl", ".csv") or not data.strip():
             continue
         try:
@@ -66,6 +76,8 @@ def read_landing_files(items: Sequence[Item]) -> list[Parsed]:
         _jsonl_batch(jsonl, out)
     for header_line, bodies in csv_bodies.items():
         _csv_batch(header_line, bodies, items, out)
+    if parquet:
+        _parquet_batch(parquet, out)
     for i, (path, name, data) in enumerate(items):
         if out[i] is None:
             out[i] = read_alone(path, name, data)
@@ -124,13 +136,15 @@ def _jsonl_batch(files: list[tuple[int, str, bytes]], out: list[Parsed | None]) 
             _jsonl_batch(files[: len(files) // 2], out)
             _jsonl_batch(files[len(files) // 2 :], out)
         return  # a single file stays unparsed here: read alone, with its own notes or reason
+    # each file's count of non-null fields: the end of a running count at each file's last line
+    filled = whole.select(pl.sum_horizontal([pl.col(f).is_not_null() for f in FIELDS]).cum_sum())
+    ends = filled.to_series().gather(pl.Series(counts).cum_sum() - 1).to_list()
+    fields_read = [end - start for end, start in zip(ends, [0, *ends[:-1]], strict=True)]
+    only_fields = only_field_values([u for _, _, u in files], fields_read)
     whole = whole.with_columns(line_no=_line_numbers(counts), raw_line=pl.lit(None, dtype=pl.String))
     whole = with_optional_fields(LandedFile(whole)).rows
-    texts = pl.Series([u for _, _, u in files], dtype=pl.Binary).cast(pl.String)
-    for (i, text, _), rows, only_fields in zip(
-        files, _cut(whole, counts), only_field_keys(texts).to_list(), strict=True
-    ):
-        keys = [] if only_fields else extra_keys_of(text)
+    for (i, text, _), rows, no_other_key in zip(files, _cut(whole, counts), only_fields, strict=True):
+        keys = [] if no_other_key else extra_keys_of(text)
         notes = [f"extra_columns: {', '.join(keys)} (ignored)"] if keys else []
         out[i] = LandedFile(rows, notes)
 
@@ -152,6 +166,51 @@ def _csv_batch(
     rows = with_optional_fields(LandedFile(rows.with_columns(line_no=_line_numbers(counts)))).rows
     for (i, _), part in zip(bodies, _cut(rows, counts), strict=True):
         out[i] = LandedFile(part, list(notes))
+
+
+_PARQUET_COLUMNS = frozenset(FIELDS + OPTIONAL_FIELDS)
+
+
+def _parquet_shape(data: bytes) -> tuple[tuple[tuple[str, str], ...], int] | None:
+    """(columns with their types, rows) of a Parquet file from its footer, if it is the plain shape read
+    in batches: the contract's fields named exactly so (no note, no renaming), none nested; else None."""
+    try:
+        meta = pq.read_metadata(io.BytesIO(data))
+        schema = meta.schema.to_arrow_schema()
+    except Exception:  # noqa: BLE001 - not a readable footer: read alone, which rejects it
+        return None
+    if not set(FIELDS) <= set(schema.names) <= _PARQUET_COLUMNS or len(set(schema.names)) != len(schema):
+        return None
+    if any(pa.types.is_nested(f.type) for f in schema):
+        return None
+    return tuple((f.name, str(f.type)) for f in schema), meta.num_rows
+
+
+def _parquet_batch(files: list[tuple[int, bytes]], out: list[Parsed | None]) -> None:
+    """Parquet files of one schema read by one `read_parquet` (a call per file cost 5x as much as the
+    reading); kept where the rows read are the footers' counts. Other shapes are read alone."""
+    groups: dict[tuple, list[tuple[int, bytes, int]]] = {}
+    for i, data in files:
+        shape = _parquet_shape(data)
+        if shape is not None:
+            groups.setdefault(shape[0], []).append((i, data, shape[1]))
+    for columns, members in groups.items():
+        counts = [n for _, _, n in members]
+        try:
+            whole = pl.read_parquet([io.BytesIO(data) for _, data, _ in members])
+        except Exception:  # noqa: BLE001 - read alone, each with its own reason
+            continue
+        if whole.height != sum(counts):
+            continue
+        names = {name for name, _ in columns}
+        rows = whole.select(
+            *[pl.col(f).cast(pl.String) for f in FIELDS + OPTIONAL_FIELDS if f in FIELDS or f in names],
+            line_no=_line_numbers(counts),
+            raw_line=pl.lit(None, dtype=pl.String),
+        )
+        rows = with_optional_fields(LandedFile(rows)).rows
+        for (i, _, _), part in zip(members, _cut(rows, counts), strict=True):
+            out[i] = LandedFile(part, [])
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,8 @@ def classify(name: str, mode: int) -> EntryKind:
 def scan_landing(landing_root: Path, folder: str = "telemetry") -> Iterator[LandingEntry]:
     """Every entry under landing/<folder>, sorted by path, without following symlinks (files or folders)."""
 
-    def walk(directory: Path) -> Iterator[LandingEntry]:
+    def walk(directory: str, rel_dir: str) -> Iterator[LandingEntry]:
+        # paths built as text: Path.relative_to per entry cost more than the lstat (0.6 s per 5,000 files)
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError:
@@ -71,21 +72,17 @@ def scan_landing(landing_root: Path, folder: str = "telemetry") -> Iterator[Land
                 st = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue  # removed while we looked
+            rel = f"{rel_dir}/{entry.name}"
             if stat.S_ISDIR(st.st_mode):
-                yield from walk(Path(entry.path))
+                yield from walk(entry.path, rel)
                 continue
-            path = Path(entry.path)
             yield LandingEntry(
-                path,
-                path.relative_to(landing_root).as_posix(),
-                classify(entry.name, st.st_mode),
-                st.st_size,
-                st.st_mtime_ns,
+                Path(entry.path), rel, classify(entry.name, st.st_mode), st.st_size, st.st_mtime_ns
             )
 
     root = landing_root / folder
     if root.is_dir() and not root.is_symlink():
-        yield from walk(root)
+        yield from walk(str(root), folder)
 
 
 def list_landing_files(telemetry_dir: Path) -> list[Path]:

@@ -127,6 +127,23 @@ def test_jsonl_invalid_object_lines_are_found_among_valid_ones_and_extra_keys_no
     assert landed.notes == ["extra_columns: site (ignored)"]
 
 
+@pytest.mark.parametrize(
+    ("extra", "noted"),
+    [
+        ('"site" : "A", ', ["site"]),  # whitespace before the colon: no `":` to count
+        ('"site"\t:1, "zone": null, ', ["site", "zone"]),
+        ('"uscc": "V", ', []),  # a repeated field is not another key
+        ("", []),
+    ],
+)
+def test_jsonl_other_keys_are_noted_however_they_are_spaced(tmp_path, extra, noted):
+    line = '{EXTRA"uscc": "U", "equipment_id": "E", "metric": "power", "ts": "t", "value": 1, "unit": "kW"}\n'
+    data = (line.replace("EXTRA", "") * 3 + line.replace("EXTRA", extra)).encode()
+    landed = land(tmp_path, "a.jsonl", data)
+    assert landed.rows.height == 4
+    assert landed.notes == ([f"extra_columns: {', '.join(noted)} (ignored)"] if noted else [])
+
+
 def test_parquet_with_a_nested_column_is_rejected_not_raised(tmp_path):
     buf = io.BytesIO()
     frame = pl.DataFrame({f: ["x"] for f in ("uscc", "equipment_id", "metric", "ts", "unit")})

@@ -28,17 +28,19 @@ def json_row(i: int, **extra) -> str:
     return json.dumps(rec | {"ts": "2026-11-02T00:00:00Z", "value": i + 0.5, "unit": "kW"} | extra) + "\n"
 
 
-def parquet_bytes(n: int) -> bytes:
+def parquet_bytes(n: int, uscc: str = "USCC", **more: list) -> bytes:
+    """A Parquet landing file; `uscc` names that column (the batch reads only exact contract names)."""
     buf = io.BytesIO()
     pl.DataFrame(
         {
-            "USCC": ["91370102MA3C123469"] * n,
+            uscc: ["91370102MA3C123469"] * n,
             "equipment_id": [f"EQ{i:06d}" for i in range(n)],
             "metric": ["power"] * n,
             "ts": ["2026-11-02T00:00:00+08:00"] * n,
             "value": [float(i) for i in range(n)],
             "unit": ["kW"] * n,
         }
+        | more
     ).write_parquet(buf)
     return buf.getvalue()
 
@@ -66,12 +68,30 @@ FILES: dict[str, bytes] = {
     "n-good.jsonl": GOOD_JSONL.encode(),
     "o-no-final-newline.jsonl": GOOD_JSONL.rstrip("\n").encode(),
     "p-extra-key.jsonl": (GOOD_JSONL + json_row(9, remark="r")).encode(),
+    # an other key the byte counts of `only_field_values` must not miss: before whitespace, beside a
+    # null field, with a repeated key, or with `":` inside a string making up the count
+    "p-extra-key-before-space.jsonl": (
+        GOOD_JSONL + json_row(9).replace('"unit"', '"remark" : "r", "unit"')
+    ).encode(),
+    "p-extra-key-tab.jsonl": (GOOD_JSONL + json_row(9).replace('"unit"', '"remark"\t: 1, "unit"')).encode(),
+    "p-null-and-extra.jsonl": (json_row(1, unit=None) + json_row(2, remark=None)).encode(),
+    "p-repeated-key.jsonl": (json_row(1).replace('{"uscc"', '{"metric": "x", "uscc"') + json_row(2)).encode(),
+    "p-colon-in-a-string.jsonl": (json_row(1, unit='k"W":') + json_row(2)).encode(),
+    "p-only-nulls.jsonl": (json_row(1, unit=None) + json_row(2)).encode(),
     "q-broken-line.jsonl": (json_row(1) + '{"uscc": "U", "ts": \n' + json_row(2)).encode(),
     "r-blank-lines.jsonl": (json_row(1) + "\n\n" + json_row(2)).encode(),
     "s-two-objects-a-line.jsonl": (json_row(1).strip() + " " + json_row(2)).encode(),
     "t-key-in-a-value.jsonl": (json_row(1, unit='kW "note": x') + json_row(2)).encode(),
     "u-gb18030.jsonl": json_row(4, unit="℃").encode("gb18030"),
     "v-good.parquet": parquet_bytes(4),
+    # the plain shapes read many files a call (grouped by schema), and shapes that are read alone
+    "v-plain.parquet": parquet_bytes(3, "uscc"),
+    "v-plain-longer.parquet": parquet_bytes(5, "uscc"),
+    "v-plain-quality.parquet": parquet_bytes(2, "uscc", quality=["good", None]),
+    "v-plain-integer-values.parquet": parquet_bytes(2, "uscc", value=[1, None]),
+    "v-plain-empty.parquet": parquet_bytes(0, "uscc"),
+    "v-nested.parquet": parquet_bytes(2, "uscc", remark=[{"a": 1}, {"a": 2}]),
+    "v-extra-column.parquet": parquet_bytes(2, "uscc", remark=["a", "b"]),
     "w-corrupt.parquet": b"PAR1 not really",
     "x-unsupported.txt": b"hello\n",
     "y-good-again.csv": GOOD_CSV.replace("08:00", "09:00").encode(),
@@ -118,7 +138,7 @@ def test_a_batch_of_every_shape_gives_each_file_what_reading_it_alone_gives(tmp_
 def test_each_shape_between_clean_files_of_its_format_reads_as_alone(tmp_path, name):
     """One shape at a time, so that no other odd file sends the whole batch down a slower path."""
     suffix = name.rsplit(".", 1)[1]
-    good = {"csv": GOOD_CSV.encode(), "jsonl": GOOD_JSONL.encode()}.get(suffix, FILES["v-good.parquet"])
+    good = {"csv": GOOD_CSV.encode(), "jsonl": GOOD_JSONL.encode()}.get(suffix, FILES["v-plain.parquet"])
     items = []
     for n, data in ((f"0-good.{suffix}", good), (name, FILES[name]), (f"9-good.{suffix}", good)):
         path = tmp_path / n
@@ -171,3 +191,25 @@ def test_a_malformed_file_in_a_batch_is_rejected_alone_and_the_others_keep_exact
         for n, d in landed.items()
         if fates[f"telemetry/{n}"][0] != "rejected"
     )
+
+
+def test_plain_parquet_files_are_read_together_and_the_others_alone(tmp_path, monkeypatch):
+    """The batch path is taken where it should be (so the comparisons above compare two paths)."""
+    import assets.telemetry.batch as batch
+
+    alone: list[str] = []
+    monkeypatch.setattr(
+        batch, "read_alone", lambda path, name, data=None: alone.append(name) or read_alone(path, name, data)
+    )
+    items = []
+    for name, data in FILES.items():
+        if name.endswith(".parquet"):
+            (tmp_path / name).write_bytes(data)
+            items.append((tmp_path / name, name, data))
+    read_landing_files(items)
+    assert sorted(alone) == [
+        "v-extra-column.parquet",
+        "v-good.parquet",
+        "v-nested.parquet",
+        "w-corrupt.parquet",
+    ]
