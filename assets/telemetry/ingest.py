@@ -53,7 +53,9 @@ INGEST_CHUNK_ROWS = 1_000_000
 # of one format in a batch parsed in one polars call), at most PARSE_AHEAD batches ahead of the one being
 # settled (a landing file is ~2,000 records: the look-ahead holds about one chunk, so the workers go on
 # while the chunk before is sorted and written).
-PARSE_THREADS = min(4, os.cpu_count() or 1)
+# One thread more than cores: a worker holding the GIL (decoding, hashing set-up) leaves polars' pool
+# idle otherwise (10M readings on 2 cores: 1.60 -> 1.71-1.76 cores busy, ingest ~10% shorter).
+PARSE_THREADS = min(4, (os.cpu_count() or 1) + 1)
 PARSE_BATCH = 32
 PARSE_AHEAD = 16
 _UNREAD_REASON = {
