@@ -73,11 +73,27 @@ class StagedFile:
         )
 
 
-def file_stats(df: pl.DataFrame) -> str:
-    """Delta per-file statistics of a frame, so readers skip files by min/max like delta-rs' own writes."""
+def _stat_columns(schema: pl.Schema) -> list[str]:
+    """Columns that get a min and max in Delta statistics (the others only a null count)."""
+    return [c for c, t in schema.items() if t.is_numeric() or t.is_temporal() or t == pl.String]
+
+
+def _stats_json(rows: int, nulls: dict[str, int], lo: dict[str, object], hi: dict[str, object]) -> str:
+    """Delta file statistics from each column's null count and (where known) min and max."""
     mins: dict[str, object] = {}
     maxs: dict[str, object] = {}
-    stat_cols = [c for c, t in df.schema.items() if t.is_numeric() or t.is_temporal() or t == pl.String]
+    for c, low in lo.items():
+        if low is None:
+            continue
+        if isinstance(low, str) and max(len(low), len(hi[c])) > STATS_TEXT_CHARS:  # type: ignore[arg-type]
+            continue  # a cut max would be below the true max: leave the column out
+        mins[c], maxs[c] = _stat_value(low), _stat_value(hi[c])
+    return json.dumps({"numRecords": rows, "minValues": mins, "maxValues": maxs, "nullCount": nulls})
+
+
+def file_stats(df: pl.DataFrame) -> str:
+    """Delta per-file statistics of a frame, so readers skip files by min/max like delta-rs' own writes."""
+    stat_cols = _stat_columns(df.schema)
     # one pass over the frame for every column's null count, min and max
     row = df.select(
         pl.all().null_count().name.prefix("n:"),
@@ -85,16 +101,11 @@ def file_stats(df: pl.DataFrame) -> str:
         pl.col(stat_cols).max().name.prefix("hi:"),
     ).row(0, named=True)
     nulls = {c: int(row[f"n:{c}"]) for c in df.columns}
+    if not df.height:
+        return _stats_json(0, nulls, {}, {})
     lo = {c: row[f"lo:{c}"] for c in stat_cols}
     hi = {c: row[f"hi:{c}"] for c in stat_cols}
-    if df.height and stat_cols:
-        for c in stat_cols:
-            if lo[c] is None:
-                continue
-            if isinstance(lo[c], str) and max(len(lo[c]), len(hi[c])) > STATS_TEXT_CHARS:
-                continue  # a cut max would be below the true max: leave the column out
-            mins[c], maxs[c] = _stat_value(lo[c]), _stat_value(hi[c])
-    return json.dumps({"numRecords": df.height, "minValues": mins, "maxValues": maxs, "nullCount": nulls})
+    return _stats_json(df.height, nulls, lo, hi)
 
 
 _FOOTER_STAT_TYPES = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.Float64)
@@ -109,7 +120,7 @@ def footer_stats(path: str, schema: pl.Schema) -> str | None:
     names = [meta.schema.column(i).path for i in range(meta.num_columns)]
     if names != list(schema):
         return None
-    stat_cols = {c for c, t in schema.items() if t.is_numeric() or t.is_temporal() or t == pl.String}
+    stat_cols = set(_stat_columns(schema))
     if any(
         not (
             t in _FOOTER_STAT_TYPES
@@ -139,14 +150,7 @@ def footer_stats(path: str, schema: pl.Schema) -> str | None:
                 continue
             lo[name] = st.min if name not in lo else min(lo[name], st.min)  # type: ignore[type-var]
             hi[name] = st.max if name not in hi else max(hi[name], st.max)  # type: ignore[type-var]
-    mins, maxs = {}, {}
-    for c in names:
-        if c not in lo:
-            continue
-        if isinstance(lo[c], str) and max(len(lo[c]), len(hi[c])) > STATS_TEXT_CHARS:  # type: ignore[arg-type]
-            continue  # as file_stats: a cut max would be below the true max
-        mins[c], maxs[c] = _stat_value(lo[c]), _stat_value(hi[c])
-    return json.dumps({"numRecords": meta.num_rows, "minValues": mins, "maxValues": maxs, "nullCount": nulls})
+    return _stats_json(meta.num_rows, nulls, lo, hi)
 
 
 def _stat_value(v: object) -> object:

@@ -31,7 +31,10 @@ from assets.telemetry.formats import (
     csv_layout,
     exact_csv_records,
     extra_keys_of,
+    extra_note,
+    fields_filled,
     only_field_values,
+    parquet_records,
     plain_csv_records,
     split_csv,
     trim_trailing_blank_lines,
@@ -137,7 +140,7 @@ def _jsonl_batch(files: list[tuple[int, str, bytes]], out: list[Parsed | None]) 
             _jsonl_batch(files[len(files) // 2 :], out)
         return  # a single file stays unparsed here: read alone, with its own notes or reason
     # each file's count of non-null fields: the end of a running count at each file's last line
-    filled = whole.select(pl.sum_horizontal([pl.col(f).is_not_null() for f in FIELDS]).cum_sum())
+    filled = whole.select(fields_filled().cum_sum())
     ends = filled.to_series().gather(pl.Series(counts).cum_sum() - 1).to_list()
     fields_read = [end - start for end, start in zip(ends, [0, *ends[:-1]], strict=True)]
     only_fields = only_field_values([u for _, _, u in files], fields_read)
@@ -145,8 +148,7 @@ def _jsonl_batch(files: list[tuple[int, str, bytes]], out: list[Parsed | None]) 
     whole = with_optional_fields(LandedFile(whole)).rows
     for (i, text, _), rows, no_other_key in zip(files, _cut(whole, counts), only_fields, strict=True):
         keys = [] if no_other_key else extra_keys_of(text)
-        notes = [f"extra_columns: {', '.join(keys)} (ignored)"] if keys else []
-        out[i] = LandedFile(rows, notes)
+        out[i] = LandedFile(rows, extra_note(keys))
 
 
 def _csv_batch(
@@ -194,7 +196,7 @@ def _parquet_batch(files: list[tuple[int, bytes]], out: list[Parsed | None]) -> 
         shape = _parquet_shape(data)
         if shape is not None:
             groups.setdefault(shape[0], []).append((i, data, shape[1]))
-    for columns, members in groups.items():
+    for members in groups.values():
         counts = [n for _, _, n in members]
         try:
             whole = pl.read_parquet([io.BytesIO(data) for _, data, _ in members])
@@ -202,13 +204,7 @@ def _parquet_batch(files: list[tuple[int, bytes]], out: list[Parsed | None]) -> 
             continue
         if whole.height != sum(counts):
             continue
-        names = {name for name, _ in columns}
-        rows = whole.select(
-            *[pl.col(f).cast(pl.String) for f in FIELDS + OPTIONAL_FIELDS if f in FIELDS or f in names],
-            line_no=_line_numbers(counts),
-            raw_line=pl.lit(None, dtype=pl.String),
-        )
-        rows = with_optional_fields(LandedFile(rows)).rows
+        rows = with_optional_fields(LandedFile(parquet_records(whole, _line_numbers(counts)))).rows
         for (i, _, _), part in zip(members, _cut(rows, counts), strict=True):
             out[i] = LandedFile(part, [])
 

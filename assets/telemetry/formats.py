@@ -43,7 +43,7 @@ def _header_check(columns: list[str], name: str) -> list[str]:
             "missing_columns", f"{name}: required columns {missing} absent ({len(columns)} columns found)"
         )
     extra = [c for c in cols if c not in FIELDS and c not in OPTIONAL_FIELDS]
-    return [f"extra_columns: {', '.join(extra)} (ignored)"] if extra else []
+    return extra_note(extra)
 
 
 def _lines(text: str) -> pl.DataFrame:
@@ -281,8 +281,14 @@ def extra_keys_of(text: str) -> list[str]:
     return sorted(k for k in found.to_list() if k not in FIELDS)
 
 
-def _extra_note(keys: list[str]) -> list[str]:
+def extra_note(keys: list[str]) -> list[str]:
+    """The file's note for columns or keys outside the contract (none: no note)."""
     return [f"extra_columns: {', '.join(keys)} (ignored)"] if keys else []
+
+
+def fields_filled() -> pl.Expr:
+    """Per decoded record, how many of the contract's fields hold a value (see `only_field_values`)."""
+    return pl.sum_horizontal([pl.col(f).is_not_null() for f in FIELDS])
 
 
 def numbered_lines(decoded: pl.DataFrame) -> pl.DataFrame:
@@ -308,11 +314,11 @@ def parse_jsonl(text: str, name: str, utf8: bytes | None = None) -> LandedFile:
     except Exception:  # noqa: BLE001 - a broken line: the per-line path below finds it
         whole = None
     if whole is not None and whole.height == n_lines:
-        read = whole.select(pl.sum_horizontal([pl.col(f).is_not_null() for f in FIELDS]).sum()).item()
+        read = whole.select(fields_filled().sum()).item()
         keys = [] if only_field_values([utf8 or text.encode()], [read])[0] else extra_keys_of(text)
-        return LandedFile(numbered_lines(whole), _extra_note(keys))
+        return LandedFile(numbered_lines(whole), extra_note(keys))
     keys = extra_keys_of(text)
-    notes = _extra_note(keys)
+    notes = extra_note(keys)
     lines = _lines(text).filter(pl.col("line").str.strip_chars() != "")
     if lines.is_empty():
         raise RejectedFile("empty_file", f"{name}: no records")
@@ -340,9 +346,13 @@ def parse_parquet(data: bytes, name: str) -> LandedFile:
         ) from exc
     notes = _header_check(df.columns, name)
     df = df.rename({c: c.strip().lower() for c in df.columns})
-    out = df.select(
+    return LandedFile(parquet_records(df, pl.int_range(1, pl.len() + 1, dtype=pl.Int64)), notes)
+
+
+def parquet_records(df: pl.DataFrame, line_no: pl.Expr | pl.Series) -> pl.DataFrame:
+    """The contract's fields (and the optional ones present) of Parquet rows as text, with `line_no`."""
+    return df.select(
         *[pl.col(f).cast(pl.String) for f in FIELDS + OPTIONAL_FIELDS if f in FIELDS or f in df.columns],
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line_no"),
+        line_no.alias("line_no"),
         pl.lit(None, dtype=pl.String).alias("raw_line"),
     )
-    return LandedFile(out, notes)
