@@ -28,6 +28,7 @@ from assets.telemetry.formats import (
     OPTIONAL_FIELDS,
     LandedFile,
     RejectedFile,
+    byte_count,
     csv_layout,
     exact_csv_records,
     extra_keys_of,
@@ -128,7 +129,7 @@ def _cut(rows: pl.DataFrame, counts: list[int]) -> list[pl.DataFrame]:
 def _jsonl_batch(files: list[tuple[int, str, bytes]], out: list[Parsed | None]) -> None:
     """JSON Lines files read by one `read_ndjson`; kept where every line gave one record (a file alone
     is read whole on the same condition, see `parse_jsonl`); on a failure the batch is halved."""
-    counts = [u.count(b"\n") + (0 if u.endswith(b"\n") else 1) for _, _, u in files]
+    counts = [byte_count(u, b"\n") + (0 if u.endswith(b"\n") else 1) for _, _, u in files]
     joined = b"".join(u if u.endswith(b"\n") else u + b"\n" for _, _, u in files)
     try:
         whole = pl.read_ndjson(joined, schema=_JSON_SCHEMA)
@@ -159,7 +160,7 @@ def _csv_batch(
         notes, index, width = csv_layout(header_line, items[bodies[0][0]][1])
     except RejectedFile:
         return  # each file is read alone and rejected under its own name
-    counts = [body.count(b"\n") + 1 for _, body in bodies]
+    counts = [byte_count(body, b"\n") + 1 for _, body in bodies]
     joined = b"\n".join(body for _, body in bodies)
     rows = exact_csv_records(joined, width, index)
     rows = plain_csv_records(joined, width, index) if rows is None else rows

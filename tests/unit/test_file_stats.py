@@ -22,7 +22,9 @@ def frames() -> dict[str, pl.DataFrame]:
             "value": [float(i) / 7 for i in range(n)],
             "line_no": list(range(n)),
             "bucket": pl.Series([i % 256 for i in range(n)], dtype=pl.Int16),
-            "source_file": [f"telemetry/GW{i // 2000:08d}/2026-11-02/some-long-file-name.csv" for i in range(n)],
+            "source_file": [
+                f"telemetry/GW{i // 2000:08d}/2026-11-02/some-long-file-name.csv" for i in range(n)
+            ],
             "reason": [None if i % 3 else "out_of_range" for i in range(n)],
             "empty": pl.Series([None] * n, dtype=pl.String),
             "local": [dt.datetime(2026, 11, 2, 8) + dt.timedelta(minutes=i) for i in range(n)],
