@@ -34,8 +34,9 @@ _METRICS = pl.DataFrame(
         "metric_low": [float(m.low) for m in METRICS.values()],
         "metric_high": [float(m.high) for m in METRICS.values()],
         "register_size": [m.register_size for m in METRICS.values()],
+        "metric_rank": [sorted(METRICS).index(m) for m in METRICS],  # its place in text order
     },
-    schema_overrides={"register_size": pl.Float64},
+    schema_overrides={"register_size": pl.Float64, "metric_rank": pl.Int64},
 )
 
 
@@ -168,9 +169,14 @@ def prepare(
     watermark_days: int,
     future_tolerance: dt.timedelta | None = None,
 ) -> pl.DataFrame:
-    """Add the typed columns the row rules read: ts_utc, value_num, unit conversion, master data."""
+    """Add the typed columns the row rules read: ts_utc, value_num, unit conversion, master data; and
+    `_pair`, the place of a known (equipment, metric) in text order, which `sorted_by_series_key` sorts by."""
     value_num = raw["value"].str.strip_chars().cast(pl.Float64, strict=False).alias("value_num")
-    master = equipment.select("equipment_id", pl.col("uscc").alias("master_uscc"))
+    master = (
+        equipment.select("equipment_id", pl.col("uscc").alias("master_uscc"))
+        .sort("equipment_id")
+        .with_row_index("equipment_rank")
+    )
     # bronze keeps the timestamp parsed at ingest; frames without it (older bronze, tests) parse here
     if "ts_utc" not in raw.columns:
         raw = raw.with_columns(ts_utc_of(raw["ts"]))
@@ -198,6 +204,10 @@ def prepare(
         )
         .drop("_local_day")
         .hstack(looked_up.get_columns())
+        .with_columns(
+            _pair=pl.col("equipment_rank").cast(pl.Int64) * len(METRICS) + pl.col("metric_rank")
+        )
+        .drop("equipment_rank", "metric_rank")
     )
 
 
@@ -270,20 +280,28 @@ def flag_quality(readings: pl.DataFrame) -> pl.DataFrame:
 
 def sorted_by_series_key(df: pl.DataFrame) -> pl.DataFrame:
     """`df.sort(SERIES_KEY)`, faster: each row's key is one integer, the rank of its (equipment, metric)
-    among the frame's distinct pairs (a few thousand, sorted as text) times the time span plus its
-    timestamp's offset, and that one column is sorted instead of two text columns and a time.
+    in text order times the time span plus its timestamp's offset, and that one column is sorted instead
+    of two text columns and a time. The rank is the frame's `_pair` column where `prepare` set it on every
+    row (the master's and the metrics' places, found by the joins it makes anyway; the column is dropped),
+    else that of the pair among the frame's distinct pairs.
 
     The same order (records with equal keys stay side by side) and sorted flag; the plain sort where a
     key column has a null (polars puts nulls first) or the key would not fit in 63 bits."""
+    given = df["_pair"] if "_pair" in df.columns else None
+    df = df.drop("_pair", strict=False)
     if df.height < 2 or any(df[c].null_count() for c in SERIES_KEY):
         return df.sort(SERIES_KEY)
     ts = df["ts_utc"].to_physical()  # the time as stored (an integer in its own unit)
     lo, hi = ts.min(), ts.max()
     span = int(hi) - int(lo) + 1  # type: ignore[arg-type]  # no nulls: min and max are ints
-    pairs = df.select(SERIES).unique().sort(SERIES).with_row_index("_pair")
-    if pairs.height * span >= 1 << 63:
+    if given is not None and not given.null_count():
+        pair, pairs = given, int(given.max()) + 1  # type: ignore[arg-type]  # no nulls: an int
+    else:
+        distinct = df.select(SERIES).unique().sort(SERIES).with_row_index("_pair")
+        pair = df.select(SERIES).join(distinct, on=SERIES, how="left", maintain_order="left")["_pair"]
+        pairs = distinct.height
+    if pairs * span >= 1 << 63:
         return df.sort(SERIES_KEY)
-    pair = df.select(SERIES).join(pairs, on=SERIES, how="left", maintain_order="left")["_pair"]
     key = pair.cast(pl.Int64) * span + (ts - lo)
     # flagged sorted by equipment as the plain sort flags it: later group-bys take the same (sorted) path
     return df.sort(key).with_columns(pl.col("equipment_id").set_sorted())
@@ -350,7 +368,7 @@ def clean_telemetry(
             uscc=pl.col("master_uscc"),
             unit=pl.col("metric_unit"),
         )
-        .select(*carried, *flag_inputs)
+        .select(*carried, *flag_inputs, "_pair")
     )
     deduped = latest_per_key(good)  # sorted by (equipment, metric, timestamp), as silver is kept
     flagged = flag_quality(deduped)

@@ -258,3 +258,16 @@ def test_the_integer_key_sort_gives_the_order_of_the_three_column_sort():
     assert sorted_by_series_key(wide).equals(wide.sort(SERIES_KEY))
     assert sorted_by_series_key(df.head(1)).equals(df.head(1))
     assert sorted_by_series_key(df.clear()).equals(df.clear())
+    # the ranks `prepare` gives (the master's and the metrics' places in text order, not dense): the
+    # same order, and the column is gone
+    places = {
+        c: {v: 3 * n for n, v in enumerate(sorted(set(df[c].to_list())))} for c in ("equipment_id", "metric")
+    }
+    ranked = shuffled.with_columns(
+        _pair=pl.col("equipment_id").replace_strict(places["equipment_id"], return_dtype=pl.Int64) * 100
+        + pl.col("metric").replace_strict(places["metric"], return_dtype=pl.Int64)
+    )
+    assert sorted_by_series_key(ranked).equals(df.sort(SERIES_KEY))
+    # a null rank (a row whose equipment or metric is unknown): the frame's own distinct pairs
+    holed = ranked.with_columns(_pair=pl.when(pl.col("n") == 5).then(None).otherwise(pl.col("_pair")))
+    assert sorted_by_series_key(holed).equals(df.sort(SERIES_KEY))
