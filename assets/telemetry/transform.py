@@ -204,9 +204,7 @@ def prepare(
         )
         .drop("_local_day")
         .hstack(looked_up.get_columns())
-        .with_columns(
-            _pair=pl.col("equipment_rank").cast(pl.Int64) * len(METRICS) + pl.col("metric_rank")
-        )
+        .with_columns(_pair=pl.col("equipment_rank").cast(pl.Int64) * len(METRICS) + pl.col("metric_rank"))
         .drop("equipment_rank", "metric_rank")
     )
 
