@@ -171,7 +171,7 @@ def prepare(
 ) -> pl.DataFrame:
     """Add the typed columns the row rules read: ts_utc, value_num, unit conversion, master data; and
     `_pair`, the place of a known (equipment, metric) in text order, which `sorted_by_series_key` sorts by."""
-    value_num = raw["value"].str.strip_chars().cast(pl.Float64, strict=False).alias("value_num")
+    value_num = _value_number(raw["value"])
     master = (
         equipment.select("equipment_id", pl.col("uscc").alias("master_uscc"))
         .sort("equipment_id")
@@ -207,6 +207,18 @@ def prepare(
         .with_columns(_pair=pl.col("equipment_rank").cast(pl.Int64) * len(METRICS) + pl.col("metric_rank"))
         .drop("equipment_rank", "metric_rank")
     )
+
+
+def _value_number(value: pl.Series) -> pl.Series:
+    """The value text as a number (null where it is none), blanks around it ignored: cast as it is, and
+    only the texts that did not parse are stripped and cast again (stripping every text cost as much as
+    the cast)."""
+    number = value.cast(pl.Float64, strict=False)
+    again = number.is_null() & value.is_not_null()
+    if again.any():
+        at = again.arg_true()
+        number = number.scatter(at, value.gather(at).str.strip_chars().cast(pl.Float64, strict=False))
+    return number.alias("value_num")
 
 
 def _value_present(value: pl.Series, value_num: pl.Series) -> pl.Series:

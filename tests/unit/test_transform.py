@@ -271,3 +271,17 @@ def test_the_integer_key_sort_gives_the_order_of_the_three_column_sort():
     # a null rank (a row whose equipment or metric is unknown): the frame's own distinct pairs
     holed = ranked.with_columns(_pair=pl.when(pl.col("n") == 5).then(None).otherwise(pl.col("_pair")))
     assert sorted_by_series_key(holed).equals(df.sort(SERIES_KEY))
+
+
+def test_value_number_is_the_stripped_text_cast():
+    """Casting first and stripping only what did not parse gives the strip-then-cast numbers."""
+    from assets.telemetry.transform import _value_number
+
+    texts = ["1.5", " 2.5", "3.5 ", "\t4\n", "nan", " NaN ", "", "  ", None, "abc", "1e3", " -0.0", "inf"]
+    texts += ["+5", "1,5", "１２", "\u00a012.5\u00a0", "0x10", ".5", "5.", "-", " 7 7 "]
+    value = pl.Series(texts, dtype=pl.String)
+    expected = value.str.strip_chars().cast(pl.Float64, strict=False)
+    got = _value_number(value)
+    assert got.name == "value_num"
+    assert got.fill_nan(-1.0).to_list() == expected.fill_nan(-1.0).to_list()
+    assert got.is_nan().fill_null(False).to_list() == expected.is_nan().fill_null(False).to_list()
