@@ -61,6 +61,7 @@ def gate_phase(bench: Bench, size: dict, lake: Path) -> dict | None:
         "master": str(Path(size["landing"]) / "master"),
         "calls": 3,
         "landed": last["landed"],
+        "clean": last["clean"],
         "quarantined": last["quarantined"],
         "duplicates": last["duplicates"],
         "quarantine_reasons": last.get("quarantine_reasons") or {},

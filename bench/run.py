@@ -234,7 +234,7 @@ def bench_size(bench: Bench, n_rows: int, runs: int, engines: tuple[str, ...]) -
             k: last.get(k) for k in ("shards", "shard_workers", "rows_per_shard", "shard_peak_rss", "landed")
         }
         size["ours_last"] = {
-            k: last.get(k) for k in ("landed", "quarantined", "duplicates", "quarantine_reasons")
+            k: last.get(k) for k in ("landed", "clean", "quarantined", "duplicates", "quarantine_reasons")
         }
     ratio, best = ratio_to_best_bare(size)
     size["ratio_ours_vs_best_bare"], size["best_bare"] = ratio, best

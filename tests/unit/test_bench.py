@@ -9,15 +9,16 @@ from bench.engines import compare_outputs
 from bench.run import BenchMismatch, run_bench
 
 
-def tiny_bench(tmp_path, **phases) -> dict:
-    """One run of a 20k-row day, results and BENCHMARKS.md under tmp_path; no gate phase, no plot."""
+def tiny_bench(tmp_path, *, gate: bool = False, **phases) -> dict:
+    """One run of a 20k-row day, results and BENCHMARKS.md under tmp_path; no plot (nor, unless asked,
+    gate phase)."""
     return run_bench(
         [20_000],
         runs=1,
         out_dir=tmp_path / "results",
         markdown=tmp_path / "BENCHMARKS.md",
         work_dir=tmp_path / "work",
-        gate=False,
+        gate=gate,
         plot=False,
         **phases,
     )
@@ -96,3 +97,25 @@ def test_calibration_hits_the_size(rows):
     assert enterprises > 0
     if predicted is not None:  # exact when the simulator's province builder is reachable
         assert abs(predicted - rows) / rows < 0.005
+
+
+def test_the_bench_gates_silver_shard_by_shard_as_the_build_does(tmp_path):
+    """The gate phase validates the partition's files one at a time (each a shard's), as
+    `gate_silver_day` does, and finds every row of the day's silver in them with no failing check."""
+    result = tiny_bench(
+        tmp_path,
+        gate=True,
+        analyst=False,
+        sync_runs=0,
+        sqlserve=False,
+        housekeeping=False,
+        shard_rows=7_000,
+    )
+    (size,) = result["sizes"]
+    gate = size["gate"]
+    assert gate["status"] == "ok", gate
+    assert gate["failed_checks"] == []
+    assert gate["files"] == size["ours_shards"]["shards"] >= 3  # one file per shard
+    assert gate["rows"] == gate["gx_rows"] > 0  # the GX suite saw every silver row, in pieces
+    assert gate["warm_seconds"] > 0 and gate["gx_no_docs_seconds"] > 0
+    assert "one shard at a time" in (tmp_path / "BENCHMARKS.md").read_text()
