@@ -38,9 +38,12 @@ from warehouse.storage import Lake
 def ingest_telemetry(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
     """Every new landing file once: ingested into bronze, skipped as a re-sent copy, or rejected."""
 
-    def progress(done: int, total: int) -> None:
-        if done == total or done % 200 == 0:
+    def progress(done: int, total: int | None) -> None:
+        """Files handed to the parse so far; the total once the landing folder is listed to its end."""
+        if total is not None:
             context.log.info(f"landing files: {done}/{total}")
+        elif done % 200 == 0:
+            context.log.info(f"landing files: {done} so far")
 
     result = ingest_home(lake.settings, lake.lake, run_id=context.run_id, progress=progress)
     evaluation = gate_ingest_day(

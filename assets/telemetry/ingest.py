@@ -23,7 +23,7 @@ import itertools
 import os
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -103,7 +103,7 @@ def ingest_landing(
     future_tolerance: dt.timedelta = FUTURE_TOLERANCE,
     in_progress_max_age: dt.timedelta = IN_PROGRESS_MAX_AGE,
     now: dt.datetime | None = None,
-    progress=None,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> IngestResult:
     """Ingest every landing file version not seen before into bronze.telemetry_raw.
 
@@ -134,7 +134,8 @@ def ingest_landing(
     ledger: list[dict] = []
     to_move: list[tuple[str, str, str]] = []  # (rel, reason, detail), moved after the ledger commit
     superseded: list[str] = []
-    candidates = list(scan_landing(landing_root))
+    # listed as the files are handed out: the workers parse the first batch while the rest is listed
+    candidates = scan_landing(landing_root)
 
     def ledger_row(entry: LandingEntry, digest: str, status: str, reason: str | None) -> dict:
         return {
@@ -286,10 +287,11 @@ def ingest_landing(
         def settled(future: Future) -> Iterator[pl.DataFrame]:
             yield from (out for read in future.result() if (out := settle(read)) is not None)
 
+        listed = 0
         with ThreadPoolExecutor(max_workers=PARSE_THREADS, thread_name_prefix="ingest") as pool:
-            for n, entry in enumerate(candidates):
+            for listed, entry in enumerate(candidates, 1):
                 if progress is not None:
-                    progress(n + 1, len(candidates))
+                    progress(listed, None)
                 if (entry.rel, entry.size, modified_at(entry.mtime_ns)) in known_stats:
                     continue
                 if entry.kind == "in_progress":
@@ -309,6 +311,8 @@ def ingest_landing(
                     batch = []
                 while in_flight and (len(in_flight) > PARSE_AHEAD or in_flight[0].done()):
                     yield from settled(in_flight.popleft())
+            if progress is not None:
+                progress(listed, listed)  # the listing's end: the total is known
             if batch:
                 in_flight.append(pool.submit(read_files, batch))
             while in_flight:
@@ -370,7 +374,13 @@ def current_bronze(bronze: pl.DataFrame, files: pl.DataFrame) -> pl.DataFrame:
     return bronze.join(gone, on=["source_file", "content_hash"], how="anti") if gone.height else bronze
 
 
-def ingest_home(settings: Settings, lake: Lake, *, run_id: str, progress=None) -> IngestResult:
+def ingest_home(
+    settings: Settings,
+    lake: Lake,
+    *,
+    run_id: str,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> IngestResult:
     """ingest_landing over the home's landing folder, with its settings' watermark and tolerances."""
     return ingest_landing(
         settings.landing,
