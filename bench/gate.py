@@ -20,9 +20,8 @@ from pathlib import Path
 def gate_task(spec: dict, steps) -> dict:
     import polars as pl
 
-    from assets.enterprise.master import read_master
-    from bench.engines import _master
-    from warehouse.registry import ENERGY_DAILY, ENTERPRISE, SILVER_TELEMETRY
+    from assets.telemetry.gates import silver_day_checks
+    from warehouse.registry import ENERGY_DAILY, SILVER_TELEMETRY
     from warehouse.storage import Lake
 
     lake, day = Lake(Path(spec["lake"])), dt.date.fromisoformat(spec["day"])
@@ -40,15 +39,6 @@ def gate_task(spec: dict, steps) -> dict:
         for path in files:
             yield pl.read_parquet(lake.path(SILVER_TELEMETRY) / path)
 
-    # The context gate_silver_day passes (enterprises from the master export the run used; no trailing
-    # days in a one-day lake).
-    context = {
-        "rows": clean,
-        "landed": spec["landed"],
-        "quarantine_reasons": spec.get("quarantine_reasons") or {},
-        "enterprises": _master(read_master, Path(spec["master"]), ENTERPRISE)[0].select("uscc"),
-        "trailing_row_counts": [],
-    }
     with steps.step("import_quality"):
         from quality.checks import Reconciliation, combined_validation, evaluate, gated_rules
     calls = int(spec.get("calls", 3))
@@ -65,9 +55,15 @@ def gate_task(spec: dict, steps) -> dict:
                 run_id=f"bench-{i}",
                 gx_home=gx_home,
                 reconciliation=recon,
-                row_rule_counts=spec.get("quarantine_reasons") or {},
-                context=context,
-                gx_frames=shard_frames(),
+                # the checks gate_silver_day passes (the enterprises are the ones ours wrote to the lake)
+                **silver_day_checks(
+                    lake,
+                    day,
+                    frames=shard_frames(),
+                    rows=clean,
+                    landed=spec["landed"],
+                    reasons=spec.get("quarantine_reasons") or {},
+                ),
             )
         failed_checks = [c.check_name for c in ev.check_results if not c.passed]
         seconds.append(steps.seconds[name])

@@ -58,7 +58,6 @@ def gate_phase(bench: Bench, size: dict, lake: Path) -> dict | None:
         "lake": str(lake),
         "day": START.isoformat(),
         "gx_home": str(lake.parent / "gx"),
-        "master": str(Path(size["landing"]) / "master"),
         "calls": 3,
         "landed": last["landed"],
         "clean": last["clean"],

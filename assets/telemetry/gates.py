@@ -3,6 +3,11 @@ Each closes its table through assets.gate.gate_partition, as every gated table d
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
+
+import polars as pl
+
 from assets.gate import gate_partition
 from assets.telemetry.days import trailing_clean_counts
 from assets.telemetry.shards import DayBuild, read_staged
@@ -39,30 +44,52 @@ def gate_ingest_day(store: Lake, settings: Settings, *, files_seen: int, run_id:
     return evaluation
 
 
-def gate_silver_day(store: Lake, settings: Settings, build: DayBuild, *, run_id: str) -> Evaluation:
-    """silver.telemetry of a sharded day: GX shard by shard (its expectations hold per shard, the reading
-    key includes the equipment), partition rules and reconciliation on the exact day totals."""
-    day = build.day
-    partition = day.isoformat()
-    return gate_partition(
-        store,
-        settings,
-        SILVER_TELEMETRY,
-        build.energy.select("uscc"),  # the enterprises sending: the same set as silver's uscc
-        partition=partition,
-        run_id=run_id,
-        recon=Reconciliation(build.landed, build.clean, build.quarantined, build.duplicates),
-        row_rule_counts=build.reasons,
-        gx_frames=(read_staged(store, SILVER_TELEMETRY, f) for f in build.staged(SILVER_TELEMETRY)),
-        context={
-            "rows": build.clean,
-            "landed": build.landed,
-            "quarantine_reasons": build.reasons,
+def silver_day_checks(
+    store: Lake,
+    day: dt.date,
+    *,
+    frames: Iterable[pl.DataFrame],
+    rows: int,
+    landed: int,
+    reasons: dict[str, int],
+) -> dict:
+    """What silver.telemetry's `evaluate` is given besides its frame for a sharded day: the row rules'
+    counts, the GX suite's pieces (`frames`, one shard's rows at a time) and the partition rules' context
+    (exact day totals, the enterprises on record, the trailing days' clean counts)."""
+    return {
+        "row_rule_counts": reasons,
+        "gx_frames": frames,
+        "context": {
+            "rows": rows,
+            "landed": landed,
+            "quarantine_reasons": reasons,
             "enterprises": store.read(ENTERPRISE, columns=["uscc"]),
             "trailing_row_counts": trailing_clean_counts(
                 store.read(RECONCILIATION), SILVER_TELEMETRY.name, day
             ),
         },
+    }
+
+
+def gate_silver_day(store: Lake, settings: Settings, build: DayBuild, *, run_id: str) -> Evaluation:
+    """silver.telemetry of a sharded day: GX shard by shard (its expectations hold per shard, the reading
+    key includes the equipment), partition rules and reconciliation on the exact day totals."""
+    return gate_partition(
+        store,
+        settings,
+        SILVER_TELEMETRY,
+        build.energy.select("uscc"),  # the enterprises sending: the same set as silver's uscc
+        partition=build.day.isoformat(),
+        run_id=run_id,
+        recon=Reconciliation(build.landed, build.clean, build.quarantined, build.duplicates),
+        **silver_day_checks(
+            store,
+            build.day,
+            frames=(read_staged(store, SILVER_TELEMETRY, f) for f in build.staged(SILVER_TELEMETRY)),
+            rows=build.clean,
+            landed=build.landed,
+            reasons=build.reasons,
+        ),
     )
 
 
